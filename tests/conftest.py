@@ -1,0 +1,68 @@
+"""Shared fixtures: the real embedded local stack, started once per test session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from trend_tracker.settings import Settings
+
+ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests leave files worth keeping (screenshots, reports)."""
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    return ARTIFACTS_DIR
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator["StackState"]:  # noqa: F821
+    """A real broker, Redis server, S3 endpoint and MLflow server for the whole session."""
+    from localstack import LocalStack
+
+    state_dir = tmp_path_factory.mktemp("stack")
+    stack = LocalStack(state_dir)
+    state = stack.up()
+    try:
+        yield state
+    finally:
+        stack.down()
+
+
+@pytest.fixture
+def make_settings(local_stack, tmp_path: Path) -> Callable[..., Settings]:
+    """Settings pointing at the local stack, with fresh uuid-named topics and Redis db.
+
+    Overrides are passed to ``Settings`` as keyword arguments.
+    """
+    suffix = uuid.uuid4().hex[:10]
+
+    def build(**overrides) -> Settings:
+        env = local_stack.settings_env()
+        values = {k[len("TREND_"):].lower(): v for k, v in env.items()}
+        values.update(
+            state_dir=tmp_path / "state",
+            topic_clicks=f"clicks-{suffix}",
+            topic_carts=f"carts-{suffix}",
+            topic_purchases=f"purchases-{suffix}",
+            topic_dlq=f"events-dlq-{suffix}",
+            parquet_root_uri=f"file://{tmp_path / 'parquet'}",
+            metrics_port=0,
+        )
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return build
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/integration needs the local stack: mark it so."""
+    for item in items:
+        if "tests/integration" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.integration)

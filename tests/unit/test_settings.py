@@ -1,0 +1,92 @@
+"""The settings object: defaults, environment, overrides and fail-fast validation."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from trend_tracker.settings import Settings, load_settings
+
+
+def test_defaults_describe_a_laptop(monkeypatch):
+    for name in list(__import__("os").environ):
+        if name.startswith("TREND_"):
+            monkeypatch.delenv(name)
+    settings = Settings(_env_file=None)
+    assert settings.event_topics == {"click": "clicks", "cart": "carts", "purchase": "purchases"}
+    assert settings.topic_dlq == "events-dlq"
+    assert settings.all_topics == ["clicks", "carts", "purchases", "events-dlq"]
+    assert (settings.window_size_s, settings.window_slide_s) == (600, 30)
+    assert settings.allowed_lateness_s == 5
+    assert settings.max_future_skew_s == 60
+    assert settings.top_n == 100
+
+
+def test_environment_is_read_with_prefix(monkeypatch):
+    monkeypatch.setenv("TREND_BOOTSTRAP_SERVERS", "kafka:9092")
+    monkeypatch.setenv("TREND_TOP_N", "25")
+    monkeypatch.setenv("TREND_API_CORS_ORIGINS", '["https://shop.example"]')
+    settings = Settings(_env_file=None)
+    assert settings.bootstrap_servers == "kafka:9092"
+    assert settings.top_n == 25
+    assert settings.api_cors_origins == ["https://shop.example"]
+
+
+def test_cli_overrides_beat_environment_and_none_is_ignored(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TREND_TOP_N", "25")
+    settings = load_settings(top_n=7, redis_url=None)
+    assert settings.top_n == 7
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+
+
+def test_stack_env_file_beats_dot_env(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in list(__import__("os").environ):
+        if name.startswith("TREND_"):
+            monkeypatch.delenv(name)
+    (tmp_path / ".env").write_text("TREND_REDIS_URL=redis://old:1/0\nTREND_TOP_N=9\n")
+    (tmp_path / ".trend").mkdir()
+    (tmp_path / ".trend" / "stack.env").write_text("TREND_REDIS_URL=redis://127.0.0.1:4242/0\n")
+    settings = load_settings()
+    assert settings.redis_url == "redis://127.0.0.1:4242/0"
+    assert settings.top_n == 9
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("parquet_root_uri", "hdfs://x", "file:// or s3://"),
+        ("redis_url", "http://x", "redis_url"),
+        ("topic_clicks", "bad topic", "invalid Kafka topic"),
+        ("top_n", 0, "greater than or equal to 1"),
+    ],
+)
+def test_invalid_values_fail_fast_with_a_clear_message(field, value, message):
+    with pytest.raises(ValidationError, match=message):
+        Settings(_env_file=None, **{field: value})
+
+
+def test_window_size_must_be_a_multiple_of_the_slide():
+    with pytest.raises(ValidationError, match="multiple of"):
+        Settings(_env_file=None, window_size_s=60, window_slide_s=7)
+
+
+def test_relative_parquet_root_is_made_absolute(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(_env_file=None, parquet_root_uri="file://out/parquet")
+    assert settings.parquet_root == f"file://{tmp_path.resolve()}/out/parquet"
+
+
+def test_s3_options_split_the_endpoint():
+    settings = Settings(_env_file=None, s3_endpoint_url="http://127.0.0.1:9000",
+                        s3_access_key="k", s3_secret_key="s")
+    assert settings.s3_storage_options == {
+        "region": "us-east-1", "access_key": "k", "secret_key": "s",
+        "endpoint_override": "127.0.0.1:9000", "scheme": "http",
+    }
+
+
+def test_secrets_are_not_shown_in_repr():
+    settings = Settings(_env_file=None, s3_secret_key="hunter2-secret")
+    assert "hunter2-secret" not in repr(settings)

@@ -1,0 +1,40 @@
+"""The `trend` command. Each area registers its own sub-commands here."""
+
+from __future__ import annotations
+
+import typer
+
+from localstack import cli as localstack_cli
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Trend Tracker: real-time product trends on Apache Flink.")
+
+app.command("up")(localstack_cli.up)
+app.command("down")(localstack_cli.down)
+app.command("status")(localstack_cli.status)
+
+
+def _register_optional() -> None:
+    """Sub-command groups of the other areas (each module exposes a Typer ``app``)."""
+    from simulator.cli import register as register_simulator
+    from jobs.cli import app as job_app
+    from registry.cli import app as weights_app
+    from api.cli import register as register_api
+    from trend_tracker.demo import demo
+
+    register_simulator(app)
+    app.add_typer(job_app, name="job", help="Run or submit the trending job.")
+    app.add_typer(weights_app, name="weights", help="Weight models in the MLflow registry.")
+    register_api(app)
+    app.command("demo")(demo)
+
+
+_register_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""The Redis layout shared by the job's Redis sink (writer) and the API (reader).
+
+Redis is a rebuildable, expiring view; Parquet is the record. Keys are built only from
+validated ids (see :func:`ranking_scope`), never from raw input.
+
+- ``trend:r:{scope}:{window_end_ms}``: one complete ranking, a JSON document
+  ``{"window_start", "window_end", "category", "weights_version", "items": [...]}``
+  where each item is ``{"rank", "product_id", "score", "clicks", "carts", "purchases"}``.
+  Written with one SET, so a reader never sees half of it. Expires after the TTL.
+- ``trend:latest:{scope}``: a copy of the newest complete ranking of that scope, replaced
+  atomically and only by a newer (or the same) window_end, so ``/trending`` is one GET.
+- ``trend:product:{product_id}``: sorted set of that product's overall ranks, score =
+  window_end, member = JSON ``{"window_start", "window_end", "rank", "score", "clicks",
+  "carts", "purchases", "weights_version"}``; a rewrite of a window replaces its entry.
+- ``trend:categories``: sorted set, member = category, score = newest window_end.
+
+``scope`` is ``all`` for the overall ranking and ``c:{category}`` for one category.
+"""
+
+from __future__ import annotations
+
+from trend_tracker.settings import ID_RE
+
+PREFIX = "trend"
+OVERALL_SCOPE = "all"
+CATEGORIES_KEY = f"{PREFIX}:categories"
+
+
+class InvalidIdError(ValueError):
+    """An id that does not match ``^[A-Za-z0-9._:-]{1,64}$``."""
+
+
+def checked_id(value: str, what: str = "id") -> str:
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+        raise InvalidIdError(f"invalid {what}: must match ^[A-Za-z0-9._:-]{{1,64}}$")
+    return value
+
+
+def ranking_scope(category: str | None) -> str:
+    """``all`` for the overall ranking, ``c:{category}`` for one category."""
+    if category is None:
+        return OVERALL_SCOPE
+    return f"c:{checked_id(category, 'category')}"
+
+
+def ranking_key(category: str | None, window_end_ms: int) -> str:
+    return f"{PREFIX}:r:{ranking_scope(category)}:{int(window_end_ms)}"
+
+
+def latest_key(category: str | None) -> str:
+    return f"{PREFIX}:latest:{ranking_scope(category)}"
+
+
+def product_key(product_id: str) -> str:
+    return f"{PREFIX}:product:{checked_id(product_id, 'product_id')}"

@@ -1,0 +1,198 @@
+"""The one settings object of Trend Tracker.
+
+Every deployment-specific value (hosts, ports, topics, buckets, window sizes) lives here
+and is read from the environment (prefix ``TREND_``), from ``.env`` files, and from CLI
+flags, which take precedence. Nothing else in the code base hard-codes a host or a port.
+
+The embedded local stack (``trend up``) writes the endpoints it started to
+``<state_dir>/stack.env``; that file is read after ``.env``, so a running local stack
+wins over a stale ``.env`` but never over real environment variables or flags.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EVENT_TYPES: tuple[str, ...] = ("click", "cart", "purchase")
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+#: Use with ``fullmatch`` (``$`` in ID_PATTERN would also accept a trailing newline).
+ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+DEFAULT_STATE_DIR = ".trend"
+STACK_ENV_FILE = "stack.env"
+
+
+def _state_dir_from_env() -> Path:
+    return Path(os.environ.get("TREND_STATE_DIR", DEFAULT_STATE_DIR))
+
+
+class Settings(BaseSettings):
+    """Everything a deployment changes. Field ``foo_bar`` is env var ``TREND_FOO_BAR``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TREND_",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- where local state, logs and checkpoints live
+    state_dir: Path = Field(Path(DEFAULT_STATE_DIR), description="Local state and logs")
+
+    # --- Kafka
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    topic_clicks: str = "clicks"
+    topic_carts: str = "carts"
+    topic_purchases: str = "purchases"
+    topic_dlq: str = "events-dlq"
+    topic_partitions: int = Field(2, ge=1, le=1024)
+    consumer_group: str = "trend-tracker"
+
+    # --- Redis (the API's fast, expiring view)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_ttl_s: int = Field(6 * 3600, ge=60, description="TTL of a window's rankings")
+
+    # --- Parquet snapshots (file:// or s3://)
+    parquet_root_uri: str = "file://.trend/parquet"
+    s3_endpoint_url: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "trends"
+
+    # --- MLflow model registry
+    mlflow_tracking_uri: str = "http://127.0.0.1:5000"
+    weights_model_name: str = "trend-weights"
+    weights_alias: str = "champion"
+    weights_file: Path | None = Field(None, description="Offline override of the registry")
+    weights_poll_interval_s: float = Field(30.0, gt=0)
+
+    # --- the job's semantics
+    window_size_s: int = Field(600, gt=0)
+    window_slide_s: int = Field(30, gt=0)
+    allowed_lateness_s: int = Field(5, ge=0, description="Watermark out-of-orderness")
+    max_future_skew_s: int = Field(60, ge=0, description="How far ts may run ahead of now")
+    source_idle_timeout_s: int = Field(5, ge=1)
+    top_n: int = Field(100, ge=1, le=10_000)
+    parallelism: int = Field(1, ge=1)
+    checkpoint_interval_s: int = Field(30, ge=1)
+    checkpoint_dir: str | None = None
+
+    # --- the API
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_cors_origins: list[str] = Field(default_factory=list)
+    api_stale_after_s: int = Field(120, ge=1)
+    redis_timeout_s: float = Field(0.5, gt=0)
+
+    # --- metrics
+    metrics_port: int = Field(9250, ge=0, le=65535, description="0 disables the endpoint")
+
+    @field_validator("topic_clicks", "topic_carts", "topic_purchases", "topic_dlq")
+    @classmethod
+    def _topic_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", value):
+            raise ValueError(f"invalid Kafka topic name {value!r}")
+        return value
+
+    @field_validator("parquet_root_uri")
+    @classmethod
+    def _parquet_scheme(cls, value: str) -> str:
+        if not value.startswith(("file://", "s3://")):
+            raise ValueError("parquet_root_uri must start with file:// or s3://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _window_shape(self) -> "Settings":
+        if self.window_size_s % self.window_slide_s != 0:
+            raise ValueError(
+                f"window_size_s ({self.window_size_s}) must be a multiple of "
+                f"window_slide_s ({self.window_slide_s})"
+            )
+        if self.weights_file is None and not self.weights_model_name:
+            raise ValueError("set weights_model_name or weights_file")
+        return self
+
+    # --- derived values ---------------------------------------------------------------
+
+    @property
+    def event_topics(self) -> dict[str, str]:
+        """Event type -> topic: click -> clicks, cart -> carts, purchase -> purchases."""
+        return {
+            "click": self.topic_clicks,
+            "cart": self.topic_carts,
+            "purchase": self.topic_purchases,
+        }
+
+    @property
+    def all_topics(self) -> list[str]:
+        return [self.topic_clicks, self.topic_carts, self.topic_purchases, self.topic_dlq]
+
+    @property
+    def parquet_root(self) -> str:
+        """The Parquet root with a relative ``file://`` path made absolute."""
+        uri = self.parquet_root_uri
+        if uri.startswith("file://"):
+            path = Path(uri[len("file://") :])
+            if not path.is_absolute():
+                path = Path.cwd() / path
+            return "file://" + str(path.resolve())
+        return uri.rstrip("/")
+
+    @property
+    def resolved_checkpoint_dir(self) -> str:
+        if self.checkpoint_dir:
+            return self.checkpoint_dir
+        return "file://" + str((self.state_dir / "checkpoints").resolve())
+
+    @property
+    def s3_storage_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``pyarrow.fs.S3FileSystem``."""
+        options: dict[str, Any] = {"region": self.s3_region}
+        if self.s3_access_key:
+            options["access_key"] = self.s3_access_key
+        if self.s3_secret_key:
+            options["secret_key"] = self.s3_secret_key.get_secret_value()
+        if self.s3_endpoint_url:
+            scheme, _, rest = self.s3_endpoint_url.partition("://")
+            options["endpoint_override"] = rest or scheme
+            options["scheme"] = scheme if rest else "http"
+        return options
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as ``TREND_*`` environment variables (for child processes)."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if isinstance(value, list):
+                import json
+
+                value = json.dumps(value)
+            env[f"TREND_{name.upper()}"] = str(value)
+        return env
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings: CLI overrides > environment > stack.env > .env > defaults.
+
+    ``None`` overrides are ignored, so CLI options can default to ``None``.
+    """
+    state_dir = Path(overrides.get("state_dir") or _state_dir_from_env())
+    env_files = [p for p in (Path(".env"), state_dir / STACK_ENV_FILE) if p.is_file()]
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(_env_file=env_files or None, **clean)  # type: ignore[call-arg]

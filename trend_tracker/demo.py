@@ -1,8 +1,185 @@
-"""`trend demo`: the whole system on the embedded local stack."""
+"""`trend demo`: the whole system on the embedded local stack.
+
+Starts the local servers, creates the topics, registers default weights, then runs the
+trending job (Flink MiniCluster), the API and the simulator as child processes, prints
+where to look, and stops everything on Ctrl-C (or after ``--duration`` seconds).
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 
-def demo() -> None:
-    """Start the local stack, the simulator, the job and the API; Ctrl-C stops it all."""
-    raise NotImplementedError
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from localstack.stack import LocalStack, StackError
+from trend_tracker.settings import Settings, load_settings
+
+console = Console()
+
+#: Demo windows: 10 minutes sliding every 30 s, so a ranking appears every 30 s.
+DEMO_WINDOW_SIZE_S = 600
+DEMO_WINDOW_SLIDE_S = 30
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    log: Path
+
+
+def _trend(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trend_tracker.cli", *args]
+
+
+def _run_step(description: str, argv: list[str], env: dict[str, str]) -> None:
+    console.print(f"[cyan]-[/] {description}")
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        console.print(result.stdout[-2000:], result.stderr[-2000:])
+        raise typer.Exit(result.returncode)
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str], logs: Path) -> Child:
+    log = logs / f"demo-{name}.log"
+    handle = open(log, "wb")  # noqa: SIM115 - lives as long as the child
+    process = subprocess.Popen(argv, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    return Child(name, process, log)
+
+
+def _wait_http(url: str, timeout_s: float, children: list[Child]) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                if response.status < 500:
+                    return True
+        except OSError:
+            pass
+        for child in children:
+            if child.process.poll() is not None:
+                return False
+        time.sleep(0.25)
+    return False
+
+
+def _stop(children: list[Child]) -> None:
+    for child in reversed(children):
+        if child.process.poll() is None:
+            try:
+                os.killpg(child.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + 20
+    for child in children:
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            child.process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(child.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            child.process.wait()
+
+
+def _interrupt(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+    """Treat SIGTERM like Ctrl-C so the children are stopped cleanly."""
+    raise KeyboardInterrupt
+
+
+def _print_where_to_look(settings: Settings, stack_state, logs: Path) -> None:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    table = Table("what", "where", title="Trend Tracker demo is running")
+    table.add_row("trends page", f"{api}/")
+    table.add_row("trending API", f"{api}/trending?k=10")
+    table.add_row("API docs (OpenAPI)", f"{api}/docs")
+    table.add_row("API metrics", f"{api}/metrics")
+    table.add_row("MLflow UI (weights)", f"{stack_state.mlflow_tracking_uri}/#/models/"
+                  f"{settings.weights_model_name}")
+    table.add_row("Kafka broker", stack_state.bootstrap_servers)
+    table.add_row("Redis", stack_state.redis_url)
+    table.add_row("S3 endpoint (Parquet)", f"{stack_state.s3_endpoint_url}/{settings.s3_bucket}")
+    table.add_row("Parquet snapshots", settings.parquet_root)
+    table.add_row("logs", str(logs))
+    console.print(table)
+    console.print("Rankings appear once the first window closes (about every "
+                  f"{settings.window_slide_s} s). Press Ctrl-C to stop everything.")
+
+
+def demo(
+    rate: int = typer.Option(500, help="Simulated events per second."),
+    duration: float = typer.Option(0, help="Stop after this many seconds (0: until Ctrl-C)."),
+    api_port: int = typer.Option(8000, help="Port of the API and the trends page."),
+    products: int = typer.Option(500, help="Number of simulated products."),
+) -> None:
+    """Start the local stack, the job, the API and the simulator; Ctrl-C stops it all."""
+    base = load_settings()
+    stack = LocalStack(base.state_dir, bucket=base.s3_bucket)
+    console.print(f"[bold]Starting the local stack[/] under {stack.state_dir}")
+    try:
+        stack_state = stack.up()
+    except StackError as exc:
+        console.print(f"[red]local stack failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+    env = dict(os.environ)
+    env.update(stack_state.settings_env())
+    env.update({
+        "TREND_WINDOW_SIZE_S": str(DEMO_WINDOW_SIZE_S),
+        "TREND_WINDOW_SLIDE_S": str(DEMO_WINDOW_SLIDE_S),
+        "TREND_TOP_N": str(base.top_n),
+        "TREND_API_PORT": str(api_port),
+        "TREND_PARQUET_ROOT_URI": f"s3://{stack_state.bucket}/trends",
+        "TREND_WEIGHTS_POLL_INTERVAL_S": "10",
+    })
+    settings = Settings(_env_file=None, **{
+        k[len("TREND_"):].lower(): v for k, v in env.items() if k.startswith("TREND_")
+    })
+    logs = stack.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+
+    _run_step("creating topics", _trend("topics", "create"), env)
+    _run_step("registering default weights (if no champion yet)",
+              _trend("weights", "ensure-default"), env)
+
+    children: list[Child] = []
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        children.append(_spawn("job", _trend("job", "run"), env, logs))
+        children.append(_spawn("api", _trend("api"), env, logs))
+        if not _wait_http(f"http://{settings.api_host}:{api_port}/health", 60, children):
+            raise RuntimeError(f"the API did not start; see {logs / 'demo-api.log'}")
+        children.append(_spawn("simulator", _trend(
+            "simulate", "--rate", str(rate), "--duration", "0", "--products", str(products),
+        ), env, logs))
+        _print_where_to_look(settings, stack_state, logs)
+        started = time.monotonic()
+        while duration <= 0 or time.monotonic() - started < duration:
+            for child in children:
+                if child.process.poll() is not None:
+                    raise RuntimeError(f"{child.name} stopped (exit {child.process.returncode});"
+                                       f" see {child.log}")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("\nstopping...")
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/]")
+        _stop(children)
+        stack.down()
+        raise typer.Exit(1) from exc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    _stop(children)
+    stack.down()
+    console.print("demo stopped; the local stack is down.")

@@ -1,1 +1,1 @@
-"""api"""
+"""The read-only trending API and the live trends page (FastAPI)."""

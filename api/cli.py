@@ -1,9 +1,29 @@
-"""`trend api`: serve the trending API."""
+"""`trend api`: serve the trending API and the live page."""
 
 from __future__ import annotations
+
+from typing import Optional
 
 import typer
 
 
+def serve(host: Optional[str] = typer.Option(None, help="Listen address (TREND_API_HOST)"),
+          port: Optional[int] = typer.Option(None, help="Listen port (TREND_API_PORT)"),
+          redis_url: Optional[str] = typer.Option(None, help="Redis URL (TREND_REDIS_URL)"),
+          access_log: bool = typer.Option(False, help="Log every request")) -> None:
+    """Serve the API and the live trends page with uvicorn (one worker)."""
+    import uvicorn
+
+    from api.main import create_app
+    from trend_tracker.settings import load_settings
+
+    settings = load_settings(api_host=host, api_port=port, redis_url=redis_url)
+    typer.echo(f"trend api: http://{settings.api_host}:{settings.api_port}/ "
+               "(OpenAPI at /docs)")
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+                access_log=access_log, log_level="info")
+
+
 def register(app: typer.Typer) -> None:
     """Add the API's commands to the `trend` app."""
+    app.command("api")(serve)

@@ -1,0 +1,90 @@
+"""One error shape for every failure: ``{"error": {"code": ..., "message": ...}}``.
+
+Clients branch on ``code`` (stable, snake_case) and show ``message`` (human text). No
+handler ever puts a traceback or an exception's text from inside the server in a body.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = logging.getLogger(__name__)
+
+#: Codes by HTTP status for errors raised by the framework itself (routing, methods).
+_FRAMEWORK_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+class ApiError(Exception):
+    """An expected failure with a status, a stable code and a message for the client."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> Response:
+    """A JSON error response in the API's one error shape."""
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def describe_validation_errors(errors: list[dict]) -> str:
+    """A short message naming each invalid parameter and why, without echoing input."""
+    parts = []
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("query", "path")]
+        where = ".".join(loc) or "request"
+        parts.append(f"{where}: {error.get('msg', 'invalid value')}")
+    return "; ".join(parts) or "invalid request"
+
+
+async def _api_error(_: Request, exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
+    return error_response(422, "invalid_parameter", describe_validation_errors(exc.errors()))
+
+
+async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+    code = _FRAMEWORK_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
+
+
+async def _redis_error(request: Request, exc: Exception) -> Response:
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.redis_errors.labels(kind=type(exc).__name__).inc()
+    log.warning("redis unavailable: %s", type(exc).__name__)
+    return error_response(503, "redis_unavailable", "the ranking store is unavailable; retry",
+                          headers={"Retry-After": "1"})
+
+
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "internal error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every failure, expected or not, to a JSON body in the one error shape."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # A Redis outage is a 503 to retry, whether it surfaces as a Redis error or as a
+    # socket error or timeout (TimeoutError is an OSError).
+    for exc_type in (RedisError, OSError):
+        app.add_exception_handler(exc_type, _redis_error)
+    app.add_exception_handler(Exception, _unexpected)

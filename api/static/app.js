@@ -36,8 +36,12 @@ function sparkline(windows) {
   const scores = windows.map((w) => w.score);
   const min = Math.min(...scores);
   const span = Math.max(...scores) - min || 1;
-  const step = windows.length > 1 ? (SPARK_W - 4) / (windows.length - 1) : 0;
-  const points = scores.map((s, i) => [2 + i * step, SPARK_H - 2 - ((s - min) / span) * (SPARK_H - 4)]);
+  // x follows window_end, so windows where the product left the top-N show as a gap in time.
+  const first = windows[0].window_end;
+  const duration = windows[windows.length - 1].window_end - first || 1;
+  const points = windows.map((w, i) => [
+    2 + ((w.window_end - first) / duration) * (SPARK_W - 4),
+    SPARK_H - 2 - ((scores[i] - min) / span) * (SPARK_H - 4)]);
   const line = document.createElementNS(svgNS, "polyline");
   line.setAttribute("points", points.map((p) => p.map((v) => v.toFixed(1)).join(",")).join(" "));
   svg.appendChild(line);

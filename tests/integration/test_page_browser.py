@@ -1,0 +1,107 @@
+"""The live trends page in a real headless Chromium, over a real uvicorn and redis-server."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import redis
+from playwright.sync_api import sync_playwright
+
+from api.testing import ApiServer, RedisServer
+from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SLIDE_MS = 30_000
+HISTORY = 6  # windows of history, so sparklines have a line to draw
+
+pytestmark = pytest.mark.browser
+
+
+def ranking(window_end, category, product_ids, weights_version="v3") -> Ranking:
+    items = tuple(RankedItem(rank=r, product_id=p, score=float(10 * (len(product_ids) - r) + 1),
+                             clicks=r, carts=0, purchases=0)
+                  for r, p in enumerate(product_ids, start=1))
+    return Ranking(window_start=window_end - 600_000, window_end=window_end,
+                   category=category, weights_version=weights_version, items=items)
+
+
+OVERALL = [f"prod-{i:02d}" for i in range(1, 13)]
+BOOKS = ["book-a", "book-b", "book-c"]
+TOYS = ["toy-x", "toy-y"]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """A redis-server with a few windows of rankings and the API serving them."""
+    log = tmp_path_factory.mktemp("api") / "api.log"
+    end = time.time_ns() // 1_000_000 // SLIDE_MS * SLIDE_MS
+    with RedisServer() as redis_server:
+        writer = RedisRankingWriter(redis.Redis.from_url(redis_server.url), ttl_s=3600)
+        for w in range(HISTORY - 1, -1, -1):
+            # Rotate the order so each product's score changes from window to window.
+            order = OVERALL[w:] + OVERALL[:w]
+            writer.write([ranking(end - w * SLIDE_MS, None, order),
+                          ranking(end - w * SLIDE_MS, "books", BOOKS),
+                          ranking(end - w * SLIDE_MS, "toys", TOYS)])
+        with ApiServer({"TREND_REDIS_URL": redis_server.url}, log_path=log) as api:
+            yield api, writer, end
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def table_rows(page) -> list[list[str]]:
+    return page.eval_on_selector_all(
+        "#trending tbody tr",
+        "rows => rows.map(r => [...r.querySelectorAll('td')].slice(0, 6)"
+        ".map(td => td.textContent))")
+
+
+def expected_rows(api_url: str, query: str) -> list[list[str]]:
+    items = httpx.get(f"{api_url}/trending?{query}").json()["items"]
+    return [[str(i["rank"]), i["product_id"], f"{i['score']:.2f}", str(i["clicks"]),
+             str(i["carts"]), str(i["purchases"])] for i in items]
+
+
+def test_the_page_shows_the_api_rows_switches_category_and_refreshes(live, browser,
+                                                                      artifacts_dir):
+    api, writer, end = live
+    page = browser.new_page(viewport={"width": 1100, "height": 700})
+    try:
+        page.goto(api.url + "/")
+        page.wait_for_selector("#trending tbody tr")
+        assert table_rows(page) == expected_rows(api.url, "k=10")
+        assert page.text_content("#weights-version") == "v3"
+        assert "UTC" in page.text_content("#window")
+        # Every overall product has HISTORY windows of history: one sparkline each.
+        page.wait_for_function(
+            "document.querySelectorAll('#trending svg.spark polyline').length === 10")
+        points = page.eval_on_selector_all("#trending svg.spark",
+                                           "svgs => svgs.map(s => s.dataset.points)")
+        assert points == [str(HISTORY)] * 10
+        page.screenshot(path=str(artifacts_dir / "trends-page.png"), full_page=True)
+
+        options = page.eval_on_selector_all("#category option", "os => os.map(o => o.value)")
+        assert options == ["", "books", "toys"]
+        page.select_option("#category", "books")
+        page.wait_for_selector("#trending[data-category='books']")
+        assert table_rows(page) == expected_rows(api.url, "k=10&category=books")
+        page.screenshot(path=str(artifacts_dir / "trends-page-books.png"), full_page=True)
+
+        # A newer window arrives: the page shows it without being reloaded.
+        writer.write([ranking(end + SLIDE_MS, "books", ["book-z"], weights_version="v4")])
+        page.wait_for_function(
+            "document.getElementById('weights-version').textContent === 'v4'", timeout=15_000)
+        assert table_rows(page) == [["1", "book-z", "1.00", "1", "0", "0"]]
+    finally:
+        page.close()

@@ -424,8 +424,10 @@ def test_flink_configuration(services):
     assert jm["execution.checkpointing.savepoint-dir"] == "s3://trends/savepoints"
     assert jm["parallelism.default"] == "2"
     assert jm["s3.endpoint"] == "http://minio:9000"
-    assert services["jobmanager"]["environment"]["ENABLE_BUILT_IN_PLUGINS"] == (
-        "flink-s3-fs-presto-2.0.0.jar")
+    env = services["jobmanager"]["environment"]
+    assert env["ENABLE_BUILT_IN_PLUGINS"] == "flink-s3-fs-presto-2.0.0.jar"
+    assert env["AWS_ACCESS_KEY_ID"] == env["TREND_S3_ACCESS_KEY"]
+    assert not any("key" in k and "s3" in k for k in jm), "S3 keys belong in the environment"
     # The entrypoint strips every blank from a line, so a value must not need one.
     assert all(" " not in value for value in jm.values())
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     parallelism: int = Field(1, ge=1)
     checkpoint_interval_s: int = Field(30, ge=1)
     checkpoint_dir: str | None = None
+    state_backend: Literal["hashmap", "rocksdb"] = Field(
+        "hashmap", description="Flink state backend of the job")
+    python_execution_mode: Literal["process", "thread"] = Field(
+        "process", description="Where the job's Python functions run")
 
     # --- the API
     api_host: str = "127.0.0.1"
@@ -92,6 +96,8 @@ class Settings(BaseSettings):
 
     # --- metrics
     metrics_port: int = Field(9250, ge=0, le=65535, description="0 disables the endpoint")
+    flink_metrics_port: int = Field(
+        0, ge=0, le=65535, description="Port of the job's Prometheus reporter; 0 disables it")
 
     @field_validator("topic_clicks", "topic_carts", "topic_purchases", "topic_dlq")
     @classmethod

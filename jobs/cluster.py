@@ -1,0 +1,284 @@
+"""A real standalone Flink cluster started from the ``apache-flink`` wheel's ``bin/`` scripts.
+
+One JobManager and N TaskManagers on loopback, with their own conf dir (``FLINK_CONF_DIR``),
+pid dir and log dir, so several clusters (or a user's own) never collide and the wheel in
+site-packages is never edited. Ports are free ones picked at start. Sizing fits a 2-core,
+24 GB machine that also runs the broker, Redis and the tests: a 1 GB JobManager and 2 GB
+TaskManagers with 2 slots each, so a parallelism-2 job still fits when one TaskManager is
+gone.
+
+Used by the cluster tests and benchmarks; ``python -m jobs.cluster DIR`` starts one by hand
+(Ctrl-C stops it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+import yaml
+
+from trend_tracker.java import ensure_java_env
+
+
+class ClusterError(RuntimeError):
+    """The cluster did not come up healthy in time."""
+
+
+def flink_home() -> Path:
+    """The Flink distribution inside the ``apache-flink`` wheel, with runnable scripts.
+
+    The wheel does not keep the scripts' executable bit, so it is restored here.
+    """
+    import pyflink  # imported here: pyflink is heavy and only some commands need it
+
+    home = Path(pyflink.__file__).resolve().parent
+    for script in (home / "bin").iterdir():
+        if script.suffix in ("", ".sh") and not os.access(script, os.X_OK):
+            script.chmod(script.stat().st_mode | 0o111)
+    return home
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cluster_config(
+    base: dict[str, Any],
+    *,
+    rest_port: int,
+    rpc_port: int,
+    slots: int,
+    python_executable: str,
+    log_dir: Path,
+    pid_dir: Path,
+    jobmanager_memory: str = "1024m",
+    taskmanager_memory: str = "2048m",
+) -> dict[str, Any]:
+    """The wheel's ``config.yaml`` (as parsed) with this cluster's ports, sizes and Python.
+
+    Flat keys are written as such: Flink 2 reads both flat and nested YAML keys.
+    """
+    config = {k: v for k, v in base.items() if k not in ("jobmanager", "taskmanager", "rest", "parallelism")}
+    config.update(
+        {
+            "jobmanager.rpc.address": "127.0.0.1",
+            "jobmanager.rpc.port": rpc_port,
+            "jobmanager.bind-host": "127.0.0.1",
+            "jobmanager.memory.process.size": jobmanager_memory,
+            "jobmanager.execution.failover-strategy": "region",
+            "taskmanager.host": "127.0.0.1",
+            "taskmanager.bind-host": "127.0.0.1",
+            "taskmanager.numberOfTaskSlots": slots,
+            "taskmanager.memory.process.size": taskmanager_memory,
+            "rest.address": "127.0.0.1",
+            "rest.bind-address": "127.0.0.1",
+            "rest.port": rest_port,
+            "parallelism.default": 1,
+            # Python workers run the project's own venv (it has the project installed).
+            "python.executable": python_executable,
+            "python.client.executable": python_executable,
+            "env.log.dir": str(log_dir),
+            "env.pid.dir": str(pid_dir),
+        }
+    )
+    return config
+
+
+@dataclass
+class StandaloneCluster:
+    """A JobManager and ``taskmanagers`` TaskManagers, state under ``work_dir``."""
+
+    work_dir: Path
+    taskmanagers: int = 2
+    slots_per_taskmanager: int = 2
+    python_executable: str = field(default_factory=lambda: sys.executable)
+    rest_port: int = 0
+    rpc_port: int = 0
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.work_dir / "conf"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.work_dir / "log"
+
+    @property
+    def pid_dir(self) -> Path:
+        return self.work_dir / "pid"
+
+    @property
+    def jobmanager(self) -> str:
+        """``host:port`` of the REST endpoint, what ``flink run -m`` expects."""
+        return f"127.0.0.1:{self.rest_port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.jobmanager}"
+
+    def env(self) -> dict[str, str]:
+        """Environment for the ``bin/`` scripts and ``flink run`` against this cluster."""
+        env = dict(os.environ)
+        env.update(
+            FLINK_HOME=str(flink_home()),
+            FLINK_CONF_DIR=str(self.conf_dir),
+            FLINK_LOG_DIR=str(self.log_dir),
+            FLINK_PID_DIR=str(self.pid_dir),
+        )
+        return dict(ensure_java_env(env))
+
+    def _write_conf(self) -> None:
+        home = flink_home()
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("log4j.properties", "log4j-cli.properties", "log4j-console.properties"):
+            shutil.copy(home / "conf" / name, self.conf_dir / name)
+        base = yaml.safe_load((home / "conf" / "config.yaml").read_text()) or {}
+        self.rest_port = self.rest_port or free_port()
+        self.rpc_port = self.rpc_port or free_port()
+        config = cluster_config(
+            base,
+            rest_port=self.rest_port,
+            rpc_port=self.rpc_port,
+            slots=self.slots_per_taskmanager,
+            python_executable=self.python_executable,
+            log_dir=self.log_dir,
+            pid_dir=self.pid_dir,
+        )
+        (self.conf_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=True))
+
+    def _scripts(self, *commands: tuple[str, str]) -> None:
+        """Run ``bin/`` scripts concurrently: each spends seconds in its own JVM sizing the
+        process, and the daemons' pid files are guarded by a lock, so they need no order."""
+        env, home = self.env(), flink_home()
+        running = [
+            subprocess.Popen(
+                [str(home / "bin" / name), action],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name, action in commands
+        ]
+        failures = []
+        for (name, action), process in zip(commands, running):
+            _, stderr = process.communicate(timeout=90)
+            if process.returncode != 0:
+                failures.append(f"{name} {action}: exit {process.returncode}: {stderr.strip()}")
+        if failures:
+            raise ClusterError("; ".join(failures))
+
+    def overview(self) -> dict[str, Any] | None:
+        """The REST ``/overview`` document, or ``None`` while the JobManager is not up."""
+        try:
+            with urllib.request.urlopen(self.rest_url + "/overview", timeout=2) as response:
+                return json.load(response)
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+    def start(self, timeout_s: float = 120) -> Self:
+        """Start the JobManager and TaskManagers; wait until all TaskManagers registered.
+
+        A cluster that does not come up healthy is stopped before the error is raised.
+        """
+        for directory in (self.log_dir, self.pid_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        self._write_conf()
+        self._scripts(
+            ("jobmanager.sh", "start"), *[("taskmanager.sh", "start")] * self.taskmanagers
+        )
+        try:
+            self.wait_for_taskmanagers(self.taskmanagers, timeout_s)
+        except ClusterError:
+            self.stop()
+            raise
+        return self
+
+    def wait_for_taskmanagers(self, count: int, timeout_s: float = 120) -> dict[str, Any]:
+        """Block until ``count`` TaskManagers are registered (health check of the REST API)."""
+        deadline = time.monotonic() + timeout_s
+        overview = None
+        while time.monotonic() < deadline:
+            overview = self.overview()
+            if overview and overview.get("taskmanagers") == count:
+                return overview
+            time.sleep(0.5)
+        raise ClusterError(
+            f"cluster at {self.rest_url} not ready in {timeout_s} s (last overview: {overview});"
+            f" logs in {self.log_dir}"
+        )
+
+    def pids(self) -> list[int]:
+        """Pids of this cluster's daemons, from the pid files the scripts keep."""
+        found: list[int] = []
+        for pid_file in self.pid_dir.glob("*.pid"):
+            found.extend(int(line) for line in pid_file.read_text().split() if line.isdigit())
+        return found
+
+    def stop(self, timeout_s: float = 30) -> None:
+        """Stop every daemon with the stop scripts, then kill what is left by pid."""
+        leftovers = self.pids()
+        try:
+            self._scripts(("taskmanager.sh", "stop-all"), ("jobmanager.sh", "stop-all"))
+        except (ClusterError, subprocess.SubprocessError, OSError):
+            pass  # what the scripts could not stop is killed by pid below
+        deadline = time.monotonic() + timeout_s
+        for pid in leftovers:
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); it is gone for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start a cluster in the given directory, print its address, stop it on Ctrl-C."""
+    args = sys.argv[1:] if argv is None else argv
+    work_dir = Path(args[0] if args else ".trend/flink-cluster").resolve()
+    with StandaloneCluster(work_dir) as cluster:
+        print(f"Flink cluster up: {cluster.rest_url} (logs in {cluster.log_dir})", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

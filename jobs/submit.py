@@ -1,0 +1,111 @@
+"""Submit the trending job to a running Flink cluster with the wheel's ``bin/flink run -py``.
+
+The Python program runs on the client (it builds the plan); its Python functions run in
+workers on the TaskManagers. Both use the project's interpreter (``-pyclientexec`` and
+``-pyexec``), and the project's packages are shipped with ``-pyfs`` so a cluster on other
+machines can import them. Settings reach the program as ``TREND_*`` environment variables
+of the client, the same way the embedded ``trend job run`` reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from trend_tracker.java import ensure_java_env
+from trend_tracker.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+JOB_SCRIPT = PROJECT_ROOT / "jobs" / "trending.py"
+#: The packages the job imports, on the client and in the Python workers.
+JOB_PACKAGES = ("jobs", "udfs", "trend_tracker", "registry")
+
+
+def flink_run_command(
+    *,
+    flink_bin: Path,
+    jobmanager: str,
+    job_script: Path,
+    python_executable: str,
+    py_files: Sequence[Path],
+    bounded: bool,
+    parallelism: int | None = None,
+    program_args: Sequence[str] = (),
+) -> list[str]:
+    """The ``flink run`` command line for the Python job (pure: builds, never runs).
+
+    A bounded run is attached, so the command ends when the job has finished and its exit
+    status is the job's; an unbounded one is detached (``-d``) and returns once submitted.
+    """
+    command = [str(flink_bin / "flink"), "run", "-m", jobmanager]
+    if not bounded:
+        command.append("-d")
+    if parallelism is not None:
+        command += ["-p", str(parallelism)]
+    command += [
+        "-pyclientexec", python_executable,
+        "-pyexec", python_executable,
+        "-pyfs", ",".join(str(path) for path in py_files),
+        "-py", str(job_script),
+    ]
+    if bounded:
+        command.append("--bounded")
+    command += list(program_args)
+    return command
+
+
+def submit_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The client's environment: ``base`` plus the settings as ``TREND_*`` and Java found."""
+    env = dict(os.environ if base is None else base)
+    env.update(settings.as_env())
+    # TaskManagers have their own working directory: hand them absolute local paths.
+    env["TREND_STATE_DIR"] = str(settings.state_dir.resolve())
+    env["TREND_PARQUET_ROOT_URI"] = settings.parquet_root
+    env["TREND_CHECKPOINT_DIR"] = settings.resolved_checkpoint_dir
+    env.pop("FLINK_CONF_DIR", None)  # the target is named by -m, not by a local conf dir
+    return dict(ensure_java_env(env))
+
+
+def submit_job(
+    settings: Settings,
+    jobmanager: str,
+    *,
+    bounded: bool = False,
+    python_executable: str | None = None,
+    job_script: Path = JOB_SCRIPT,
+    program_args: Sequence[str] = (),
+    timeout_s: float | None = None,
+    capture: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``flink run`` against ``jobmanager`` (``host:port`` of its REST endpoint).
+
+    Returns the finished client process (its output captured unless ``capture`` is false).
+    A bounded job is waited for; an unbounded one returns once the JobManager accepted it.
+    """
+    from jobs.cluster import flink_home  # imported here: it imports pyflink
+
+    home = flink_home()
+    command = flink_run_command(
+        flink_bin=home / "bin",
+        jobmanager=jobmanager,
+        job_script=job_script,
+        python_executable=python_executable or sys.executable,
+        py_files=[PROJECT_ROOT / name for name in JOB_PACKAGES if (PROJECT_ROOT / name).is_dir()],
+        bounded=bounded,
+        parallelism=settings.parallelism,
+        program_args=program_args,
+    )
+    env = submit_env(settings)
+    env["FLINK_HOME"] = str(home)
+    return subprocess.run(
+        command,
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=capture,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )

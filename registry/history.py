@@ -1,0 +1,58 @@
+"""Reading training history: the job's Parquet snapshots (file:// or s3://).
+
+Snapshots are partitioned ``date=YYYY-MM-DD/hour=HH`` under ``settings.parquet_root`` and
+hold the columns ``window_start``, ``window_end`` (epoch ms), ``category``, ``rank``,
+``product_id``, ``score``, ``clicks``, ``carts``, ``purchases``, ``weights_version``. The
+overall ranking is the rows whose ``category`` is null; training uses those.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from registry.train import COUNT_COLUMNS
+
+if TYPE_CHECKING:
+    from trend_tracker.settings import Settings
+
+
+def parquet_filesystem(root_uri: str, settings: Settings):
+    """(pyarrow filesystem, path inside it) for a ``file://`` or ``s3://`` root."""
+    from pyarrow import fs  # noqa: PLC0415
+
+    if root_uri.startswith("s3://"):
+        return fs.S3FileSystem(**settings.s3_storage_options), root_uri[len("s3://"):]
+    if root_uri.startswith("file://"):
+        return fs.LocalFileSystem(), root_uri[len("file://"):]
+    raise ValueError(f"unsupported Parquet root {root_uri!r}: use file:// or s3://")
+
+
+def read_snapshot_counts(settings: Settings, since_ms: int | None = None,
+                         until_ms: int | None = None, root_uri: str | None = None
+                         ) -> pd.DataFrame:
+    """Overall-ranking counts per (window, product) from the snapshots, in a time range.
+
+    ``since_ms``/``until_ms`` bound ``window_start`` (inclusive) and ``window_end``
+    (inclusive). A missing root gives an empty frame.
+    """
+    import pyarrow.compute as pc  # noqa: PLC0415
+    import pyarrow.dataset as ds  # noqa: PLC0415
+    from pyarrow import fs  # noqa: PLC0415
+
+    filesystem, path = parquet_filesystem(root_uri or settings.parquet_root, settings)
+    info = filesystem.get_file_info(path)
+    if info.type == fs.FileType.NotFound:
+        return pd.DataFrame(columns=list(COUNT_COLUMNS))
+    dataset = ds.dataset(path, filesystem=filesystem, format="parquet", partitioning="hive",
+                         exclude_invalid_files=True)
+    condition = pc.field("category").is_null()
+    if since_ms is not None:
+        condition &= pc.field("window_start") >= since_ms
+    if until_ms is not None:
+        condition &= pc.field("window_end") <= until_ms
+    table = dataset.to_table(columns=list(COUNT_COLUMNS), filter=condition)
+    frame = table.to_pandas()
+    frame["product_id"] = frame["product_id"].astype(str)
+    return frame

@@ -17,17 +17,18 @@ MAX_TOP_N = Settings.model_fields["top_n"].metadata[-1].le
 MAX_WINDOWS = 1000
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
+    # async on purpose: FastAPI runs plain functions in a thread pool, per request.
     return request.app.state.settings
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     """The app's async Redis client (one connection pool per app)."""
     return request.app.state.redis
 
 
-def get_metrics(request: Request) -> ApiMetrics:
+async def get_metrics(request: Request) -> ApiMetrics:
     """The app's Prometheus collectors."""
     return request.app.state.metrics
 

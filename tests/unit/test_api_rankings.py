@@ -8,6 +8,8 @@ import pytest
 from api.errors import describe_validation_errors
 from api.metrics import UNMATCHED_ROUTE, route_label
 from api.rankings import (
+    _cut_parsed,
+    _cut_stored,
     as_of,
     categories_body,
     product_trend_body,
@@ -95,3 +97,39 @@ def test_validation_errors_name_the_parameter_without_echoing_input():
 ])
 def test_route_label_is_the_template(scope, label):
     assert route_label(scope) == label
+
+
+def job_document(n_items: int) -> bytes:
+    """A ranking stored exactly as the job's Redis sink stores it."""
+    from udfs.redis_sink import RankedItem, Ranking
+
+    items = tuple(RankedItem(rank=r, product_id=f"p-{r}", score=100.0 / r, clicks=r,
+                             carts=r % 3, purchases=r % 2) for r in range(1, n_items + 1))
+    return orjson.dumps(Ranking(0, 600_000, "toys", "v2", items).document())
+
+
+@pytest.mark.parametrize("n_items, k", [(5, 1), (5, 4), (5, 5), (5, 50), (0, 10), (100, 10)])
+def test_the_byte_cut_of_a_job_document_equals_the_parsed_cut(n_items, k):
+    stored = job_document(n_items)
+    fast = _cut_stored(stored, k, 612_345, 120)
+    assert fast is not None  # the fast path applies to what the job writes
+    assert fast == _cut_parsed(stored, k, 612_345, 120)
+    assert len(orjson.loads(fast)["items"]) == min(k, n_items)
+
+
+@pytest.mark.parametrize("document", [
+    # items not last
+    {"window_start": 0, "window_end": 9, "items": [{"rank": 1}], "category": None,
+     "weights_version": "v"},
+    # a later member holding an array
+    {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
+     "items": [{"rank": 1, "product_id": "a"}, {"rank": 2, "product_id": "b"}], "x": [1]},
+    # a brace inside a string of an item
+    {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
+     "items": [{"rank": 1, "note": "}{"}, {"rank": 2, "note": "z"}]},
+])
+def test_other_documents_are_parsed_in_full(document):
+    stored = orjson.dumps(document)
+    body = orjson.loads(trending_body(stored, 1, 10_000, 120))
+    assert body["items"] == document["items"][:1]
+    assert body["as_of"] == {"generated_at": 10_000, "age_s": 9.991, "stale": False}

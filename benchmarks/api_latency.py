@@ -1,0 +1,215 @@
+"""Latency and throughput of ``GET /trending?k=10``: one uvicorn worker, real Redis, wrk.
+
+    python -m benchmarks.api_latency [--rate 1000] [--duration 20]
+
+Starts a private redis-server, fills it with the job's own Redis sink
+(``RedisRankingWriter``: an overall ranking and 20 category rankings of top_n products,
+over 20 windows), starts the API (``python -m api``, one uvicorn worker) and loads it
+with wrk on the same machine:
+
+- at a fixed rate (default 1,000 requests/s), wrk2-style: a Lua script paces requests on
+  an absolute schedule, so the offered rate does not sag when responses slow down;
+- at maximum throughput (closed loop, as many requests as the connections allow).
+
+The baseline, in the same run and under the same load, is ``GET /health`` (the same
+server and framework, no Redis); figures are reported as ratios to it. A micro-benchmark
+of the JSON step (cutting the stored ranking to k and adding ``as_of``) shows what the
+response body costs. The result is printed as JSON, with the wrk commands.
+
+Needs wrk (Debian/Ubuntu: ``apt-get install -y wrk``; macOS: ``brew install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+
+from api.rankings import _cut_parsed, trending_body
+from api.testing import ApiServer, RedisServer
+from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
+
+SLIDE_MS = 30_000
+SIZE_MS = 600_000
+CATEGORIES = [f"cat-{i:02d}" for i in range(20)]
+WINDOWS = 20
+
+# wrk's Lua hooks. delay() is asked before every request of the thread's connections; it
+# hands out slots on an absolute schedule (interval = 1/rate), so when the server falls
+# behind, waiting requests go out at once instead of lowering the offered rate. wrk's
+# timer has 1 ms resolution: single sends may be early or late by up to 1 ms, the
+# average rate is exact. done() prints the figures as one JSON line.
+LUA_COMMON = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_us": %d, "bytes": %d, '
+    .. '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, '
+    .. '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "p999": %d, "max": %d, '
+    .. '"mean": %.1f}}\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency.max, latency.mean))
+end
+"""
+
+LUA_PACED = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock_id, bench_timespec *tp);
+]]
+local ts = ffi.new("bench_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts)  -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+local interval_ms = 1000 / RATE
+local next_slot = nil
+delay = function()
+  local now = now_ms()
+  if next_slot == nil then next_slot = now end
+  next_slot = next_slot + interval_ms
+  local wait = next_slot - now
+  if wait < 0 then return 0 end
+  return wait
+end
+"""
+
+
+def sample_rankings(end: int, top_n: int) -> list[Ranking]:
+    """An overall ranking and one per category, top_n products each, over WINDOWS windows."""
+    rankings = []
+    for w in range(WINDOWS - 1, -1, -1):
+        window_end = end - w * SLIDE_MS
+        for category in (None, *CATEGORIES):
+            prefix = category or "p"
+            items = tuple(
+                RankedItem(rank=r, product_id=f"{prefix}-{(r + w) % top_n:05d}",
+                           score=round(1000.0 / r, 3), clicks=1000 // r, carts=100 // r,
+                           purchases=10 // r)
+                for r in range(1, top_n + 1))
+            rankings.append(Ranking(window_end - SIZE_MS, window_end, category, "bench", items))
+    return rankings
+
+
+def run_wrk(url: str, duration_s: int, connections: int, rate: int | None,
+            workdir: Path) -> dict[str, Any]:
+    """One wrk run (1 thread); ``rate`` paces it, None runs it closed-loop at full speed."""
+    script = workdir / ("paced.lua" if rate else "max.lua")
+    paced = LUA_PACED.replace("RATE", str(rate)) if rate else ""
+    script.write_text(paced + LUA_COMMON)
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--timeout", "2s",
+               "-s", script.name, url]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=workdir)
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON "))
+    figures = json.loads(line[len("WRK_JSON "):])
+    seconds = figures["duration_us"] / 1e6
+    latency = {k: round(v / 1000, 3) for k, v in figures.pop("latency_us").items()}
+    return {
+        "command": " ".join(command) + (f"   # {script.name}: paced to {rate}/s" if rate
+                                        else ""),
+        "requests_per_s": round(figures["requests"] / seconds, 1),
+        "latency_ms": latency,
+        **figures,
+    }
+
+
+def json_step_us(top_n: int, k: int) -> dict[str, float]:
+    """Microseconds to turn a stored top_n ranking into a top-k body: byte cut vs parse."""
+    stored = orjson.dumps(sample_rankings(10**13, top_n)[-1].document())
+    number = 20_000
+
+    def per_call(cut) -> float:
+        seconds = timeit.timeit(lambda: cut(stored, k, 10**13, 120), number=number)
+        return round(seconds / number * 1e6, 2)
+
+    cut_us, parse_us = per_call(trending_body), per_call(_cut_parsed)
+    return {"stored_bytes": len(stored), "byte_cut_us": cut_us, "full_parse_us": parse_us,
+            "ratio_parse_to_cut": round(parse_us / cut_us, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=int, default=1000, help="Fixed rate, requests/s")
+    parser.add_argument("--duration", type=int, default=20, help="Seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=16, help="At the fixed rate")
+    parser.add_argument("--max-connections", type=int, default=32, help="At full speed")
+    parser.add_argument("--top-n", type=int, default=100, help="Products per ranking")
+    parser.add_argument("--k", type=int, default=10)
+    args = parser.parse_args(argv)
+
+    if shutil.which("wrk") is None:
+        print("wrk not found. Install it: `apt-get install -y wrk` (Debian/Ubuntu) or "
+              "`brew install wrk` (macOS).", file=sys.stderr)
+        return 2
+
+    trending = f"/trending?k={args.k}"
+    load_before = round(os.getloadavg()[0], 2)
+    end = time.time_ns() // 1_000_000 // SLIDE_MS * SLIDE_MS
+    with tempfile.TemporaryDirectory(prefix="api-bench-") as tmp, RedisServer() as store:
+        workdir = Path(tmp)
+        writer = RedisRankingWriter(redis.Redis.from_url(store.url), ttl_s=3600)
+        writer.write(sample_rankings(end, args.top_n))
+        env = {"TREND_REDIS_URL": store.url, "TREND_TOP_N": str(args.top_n),
+               "TREND_API_STALE_AFTER_S": "3600"}
+        with ApiServer(env, log_path=workdir / "api.log") as api:
+            run_wrk(api.url + trending, 3, args.connections, None, workdir)  # warm-up
+            runs = {
+                "trending_fixed_rate": run_wrk(api.url + trending, args.duration,
+                                               args.connections, args.rate, workdir),
+                "health_fixed_rate": run_wrk(api.url + "/health", args.duration,
+                                             args.connections, args.rate, workdir),
+                "trending_max": run_wrk(api.url + trending, args.duration,
+                                        args.max_connections, None, workdir),
+                "health_max": run_wrk(api.url + "/health", args.duration,
+                                      args.max_connections, None, workdir),
+            }
+
+    fixed, fixed_base = runs["trending_fixed_rate"], runs["health_fixed_rate"]
+    top, top_base = runs["trending_max"], runs["health_max"]
+    result = {
+        "benchmark": "api_latency",
+        "command": "python -m benchmarks.api_latency " + " ".join(argv or sys.argv[1:]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    # Other processes compete for the same 2 cores: say how busy it was.
+                    "load_average_1m_before": load_before,
+                    "load_average_1m_after": round(os.getloadavg()[0], 2)},
+        "setup": {"endpoint": trending, "top_n": args.top_n, "categories": len(CATEGORIES),
+                  "windows": WINDOWS, "uvicorn_workers": 1, "load_tool": "wrk, 1 thread",
+                  "rate": args.rate, "duration_s": args.duration},
+        "summary": {
+            "trending_p50_ms_at_rate": fixed["latency_ms"]["p50"],
+            "trending_p99_ms_at_rate": fixed["latency_ms"]["p99"],
+            "trending_achieved_rate": fixed["requests_per_s"],
+            "goal_p99_le_5ms_met": fixed["latency_ms"]["p99"] <= 5.0
+                                   and fixed["requests_per_s"] >= 0.98 * args.rate,
+            "trending_max_requests_per_s": top["requests_per_s"],
+            "ratio_max_rps_trending_to_health": round(
+                top["requests_per_s"] / top_base["requests_per_s"], 3),
+            "ratio_p99_at_rate_trending_to_health": round(
+                fixed["latency_ms"]["p99"] / fixed_base["latency_ms"]["p99"], 3),
+            "json_step": json_step_us(args.top_n, args.k),
+        },
+        "runs": runs,
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,6 +7,7 @@ started again on the same port, to exercise the API's behaviour across a Redis o
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -62,8 +63,18 @@ class RedisServer:
 
     def stop(self) -> None:
         """Stop the server (its data is lost: nothing is persisted)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)  # a paused server cannot handle SIGTERM
         _stop(self._proc)
         self._proc = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and nothing answers."""
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT)."""
+        self._proc.send_signal(signal.SIGCONT)
 
     def close(self) -> None:
         self.stop()

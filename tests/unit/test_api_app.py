@@ -190,3 +190,22 @@ def test_the_page_and_its_assets_are_served(client):
     script = client.get("/static/app.js")
     assert script.status_code == 200
     assert "trending?" in script.text
+
+
+def test_the_cli_registers_the_api_command():
+    import typer
+    from typer.testing import CliRunner
+
+    from api.cli import register
+
+    app = typer.Typer()
+    register(app)
+
+    @app.command("noop")
+    def noop() -> None:
+        """A second command, so typer keeps sub-command names."""
+
+    result = CliRunner().invoke(app, ["api", "--help"])
+    assert result.exit_code == 0, result.output
+    for option in ("--host", "--port", "--redis-url", "--access-log"):
+        assert option in result.output

@@ -111,6 +111,8 @@ def _print_where_to_look(settings: Settings, stack_state, logs: Path) -> None:
     table.add_row("Redis", stack_state.redis_url)
     table.add_row("S3 endpoint (Parquet)", f"{stack_state.s3_endpoint_url}/{settings.s3_bucket}")
     table.add_row("Parquet snapshots", settings.parquet_root)
+    table.add_row("simulator metrics", f"http://127.0.0.1:{settings.metrics_port}/metrics")
+    table.add_row("job metrics (Flink)", f"http://127.0.0.1:{settings.flink_metrics_port}/metrics")
     table.add_row("logs", str(logs))
     console.print(table)
     console.print("Rankings appear once the first window closes (about every "
@@ -142,6 +144,10 @@ def demo(
         "TREND_API_PORT": str(api_port),
         "TREND_PARQUET_ROOT_URI": f"s3://{stack_state.bucket}/trends",
         "TREND_WEIGHTS_POLL_INTERVAL_S": "10",
+        # The simulator serves its metrics on metrics_port, the job's Flink reporter on
+        # flink_metrics_port: two processes, two ports.
+        "TREND_METRICS_PORT": str(base.metrics_port),
+        "TREND_FLINK_METRICS_PORT": str(base.flink_metrics_port or base.metrics_port + 1),
     })
     settings = Settings(_env_file=None, **{
         k[len("TREND_"):].lower(): v for k, v in env.items() if k.startswith("TREND_")
@@ -161,7 +167,7 @@ def demo(
         if not _wait_http(f"http://{settings.api_host}:{api_port}/health", 60, children):
             raise RuntimeError(f"the API did not start; see {logs / 'demo-api.log'}")
         children.append(_spawn("simulator", _trend(
-            "simulate", "--rate", str(rate), "--duration", "0", "--products", str(products),
+            "simulate", "--rate", str(rate), "--products", str(products), "--no-progress",
         ), env, logs))
         _print_where_to_look(settings, stack_state, logs)
         started = time.monotonic()

@@ -71,7 +71,8 @@ class Pacer:
 
     def due_until(self, ts: np.ndarray, begin: int) -> int:
         """Index after the last event of ``ts[begin:]`` that is due now."""
-        now_ms = self.start_ms + (self.clock() - self.t0) * 1000.0
+        # A microsecond of slack absorbs float rounding between the two time scales.
+        now_ms = self.start_ms + (self.clock() - self.t0) * 1000.0 + 1e-3
         return max(begin, int(np.searchsorted(ts, now_ms, side="right")))
 
     def next_slice(self, ts: np.ndarray, begin: int, stop: threading.Event | None = None) -> int:
@@ -82,14 +83,17 @@ class Pacer:
         """
         n = len(ts)
         target = min(begin + MIN_SLICE, n) - 1
+        # wake >= the first event's due time, so that event is due once we get there.
         wake = min(self.due_time(int(ts[target])), self.due_time(int(ts[begin])) + MAX_HOLD_S)
         while True:
             delay = wake - self.clock()
-            if delay <= 0 or (stop is not None and stop.is_set()):
+            if delay <= 0:
                 break
+            if stop is not None and stop.is_set():
+                return begin
             # Sleep in short steps so a stop request is seen quickly.
             self.sleep(min(delay, 0.1))
-        return min(self.due_until(ts, begin), begin + MAX_SLICE)
+        return min(max(self.due_until(ts, begin), begin + 1), begin + MAX_SLICE)
 
 
 def _produce_slice(producer, names: list[str], batch: EncodedBatch, begin: int,

@@ -8,6 +8,21 @@ app = typer.Typer(no_args_is_help=True)
 
 
 @app.command(
+    "run",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def run(
+    ctx: typer.Context,
+    bounded: bool = typer.Option(False, "--bounded",
+                                 help="read each topic to its end offset at start, then exit"),
+) -> None:
+    """Run the job embedded (Flink MiniCluster); settings as --field-name value."""
+    from jobs.trending import main
+
+    raise typer.Exit(main([*(["--bounded"] if bounded else []), *ctx.args]))
+
+
+@app.command(
     "submit",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )

@@ -1,0 +1,50 @@
+"""The job's metrics, and the Prometheus reporter that exports them.
+
+With ``flink_metrics_port`` > 0 the job starts Flink's Prometheus reporter (the plugin in
+the Flink distribution's ``plugins/metrics-prometheus``) on that port (a MiniCluster
+exports everything on it; on a cluster give each TaskManager its own port, e.g. a range
+``9251-9260`` in the cluster's config). Flink prefixes user metrics with
+``flink_taskmanager_job_task_operator_`` and turns key/value groups into labels.
+
+Metrics published by the job's Python functions (all in the ``trend`` group):
+
+- ``trend_events_read{event_type}``: events read from the topic of that event type.
+- ``trend_events_valid{event_type}``: of those, events that reached a window.
+- ``trend_events_invalid{event_type, reason}``: events sent to the dead-letter topic, by
+  reason: not_json, missing_field, wrong_type, bad_id, unknown_event_type,
+  topic_mismatch, future_ts, late. (``event_type`` is the topic's, not the payload's.)
+  These three are counted in SQL per 5 s of processing time, so they lag by up to 5 s.
+- ``trend_aggregates_scored``: (window, product) aggregates scored.
+- ``trend_weights_version_weights_in_use{weights_version}``: 1 for the version the scoring
+  function used last, 0 for versions used before.
+- ``trend_windows_emitted``: windows written (Parquet and Redis).
+- ``trend_rankings_written``: rankings written to Redis (overall plus one per category).
+- ``trend_rankings_mixed_weights``: rankings left out of Redis because two scoring
+  subtasks used different weights versions for the window (only around a weights change
+  at parallelism > 1; the rows are in Parquet).
+- ``trend_rows_written``: ranked rows written.
+- ``trend_last_window_end_ms``: window_end of the newest window written (epoch ms); the
+  freshness of the output is now minus this.
+- ``trend_sink_write_latency_ms{sink="parquet"|"redis"}``: duration of the last write.
+- ``trend_sink_write_failures{sink}``: writes that failed after retries (each fails the
+  task, which restarts from the last checkpoint).
+
+Flink's own metrics cover the rest, e.g. ``numRecordsInPerSecond`` of each source
+operator, ``currentInputWatermark``, checkpoint durations, restarts (``numRestarts``).
+"""
+
+from __future__ import annotations
+
+from trend_tracker.settings import Settings
+
+PROMETHEUS_REPORTER_FACTORY = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+
+
+def reporter_config(settings: Settings) -> dict[str, str]:
+    """Flink configuration enabling the Prometheus reporter, or nothing when port is 0."""
+    if settings.flink_metrics_port <= 0:
+        return {}
+    return {
+        "metrics.reporter.prom.factory.class": PROMETHEUS_REPORTER_FACTORY,
+        "metrics.reporter.prom.port": str(settings.flink_metrics_port),
+    }

@@ -1,0 +1,184 @@
+"""The trending job: Kafka -> validation -> HOP windows -> weighted scores -> top-N -> sinks.
+
+Entry point for both ways of running it:
+
+- embedded (Flink MiniCluster in this process): ``trend job run [--bounded] [--flag value]``
+- on a cluster: ``flink run -py jobs/trending.py -- [--bounded] [--flag value]``
+
+Flags: ``--bounded`` reads every topic up to its true end offset at start, fires every window
+and exits 0; any ``Settings`` field can be overridden as ``--field-name value`` (for example
+``--window-size-s 60 --top-n 10``), over ``TREND_*`` variables and ``.env`` files.
+
+Operational choices, set explicitly here:
+
+- Checkpoints every ``checkpoint_interval_s`` to ``checkpoint_dir`` (default: a local
+  directory under ``state_dir``), exactly-once, retained on cancellation so a restart can
+  resume from one. Sinks are idempotent (files and keys named by window), so the replay
+  after a restore rewrites the same results.
+- State backend ``state_backend``: ``hashmap`` (heap) by default; the state is windows x
+  active products, small for this job. ``rocksdb`` for larger key spaces.
+- Restarts: streaming runs use exponential delay (1 s doubling to 1 min, without limit),
+  so a Redis or broker outage pauses the job instead of killing it; a bounded run retries
+  3 times, 2 s apart, then fails with a non-zero exit.
+- Python functions (scoring, the window sink, metric publication) run in
+  ``python_execution_mode`` (``process`` by default); they only see window aggregates.
+- Source idleness ``source_idle_timeout_s``, so a quiet partition does not hold back the
+  watermark. SQL operators are named by the views of :mod:`jobs.topology`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import site
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+# `flink run -py jobs/trending.py` runs this file as a script: make the project importable.
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(_PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(_PROJECT_ROOT))
+
+from jobs.metrics import reporter_config
+from jobs.topology import INSERTS, source_ddl, statements
+from trend_tracker.settings import Settings, load_settings
+
+log = logging.getLogger("trend.job")
+
+JOB_NAME = "trend-tracker"
+#: Longest checkpoint interval of a bounded run (it ends at its next checkpoint).
+BOUNDED_CHECKPOINT_INTERVAL_S = 1
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[bool, dict[str, Any]]:
+    """``--bounded`` and ``--<settings-field> value`` overrides."""
+    parser = argparse.ArgumentParser(prog="trending", description=__doc__.split("\n")[0])
+    parser.add_argument("--bounded", action="store_true",
+                        help="read each topic to its end offset at start, then exit")
+    for name, field in Settings.model_fields.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
+                            metavar="VALUE", help=field.description)
+    args = vars(parser.parse_args(argv))
+    bounded = bool(args.pop("bounded"))
+    return bounded, {k: v for k, v in args.items() if v is not None}
+
+
+def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:
+    """The Flink configuration of the job (see the module docstring for the choices)."""
+    config = {
+        "pipeline.name": JOB_NAME,
+        "parallelism.default": str(settings.parallelism),
+        "pipeline.object-reuse": "true",
+        "execution.checkpointing.interval": f"{settings.checkpoint_interval_s} s",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.dir": settings.resolved_checkpoint_dir,
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "state.backend.type": settings.state_backend,
+        "python.execution-mode": settings.python_execution_mode,
+        "python.executable": sys.executable,
+        "python.client.executable": sys.executable,
+        "table.local-time-zone": "UTC",
+        "table.exec.source.idle-timeout": f"{settings.source_idle_timeout_s} s",
+        # No mini-batch: its processing-time assigner would swallow the event-time
+        # watermarks (and CURRENT_WATERMARK would see processing time).
+        "table.exec.mini-batch.enabled": "false",
+    }
+    if bounded:
+        # A finishing job waits for one last checkpoint (to commit its sinks): keep the
+        # wait short.
+        interval = min(settings.checkpoint_interval_s, BOUNDED_CHECKPOINT_INTERVAL_S)
+        config["execution.checkpointing.interval"] = f"{interval} s"
+        config.update({
+            "restart-strategy.type": "fixed-delay",
+            "restart-strategy.fixed-delay.attempts": "3",
+            "restart-strategy.fixed-delay.delay": "2 s",
+        })
+    else:
+        config.update({
+            "restart-strategy.type": "exponential-delay",
+            "restart-strategy.exponential-delay.initial-backoff": "1 s",
+            "restart-strategy.exponential-delay.max-backoff": "1 min",
+            "restart-strategy.exponential-delay.backoff-multiplier": "2.0",
+        })
+    config.update(reporter_config(settings))
+    return config
+
+
+def python_path() -> str:
+    """PYTHONPATH for thread-mode Python functions, which run inside the JVM and do not
+    see the virtualenv otherwise: its site-packages plus this project."""
+    entries = [*site.getsitepackages(), str(_PROJECT_ROOT)]
+    existing = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([*entries, *([existing] if existing else [])])
+
+
+def end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
+    """Each topic's true end offsets now (the bound of a ``--bounded`` run)."""
+    from jobs.offsets import true_end_offsets
+
+    return true_end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()))
+
+
+def build(settings: Settings, bounded: bool):
+    """Create the table environment with every table, view and function, and the statement
+    set of the job's INSERTs (not yet executed)."""
+    from pyflink.common import Configuration
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.table import StreamTableEnvironment
+
+    from udfs.event_counts import make_event_count_function
+    from udfs.scoring import make_score_function
+    from udfs.settings_transport import settings_to_json
+    from udfs.window_sink import make_window_writer_function
+
+    bounds = end_offsets(settings) if bounded else None
+    if settings.python_execution_mode == "thread":
+        os.environ["PYTHONPATH"] = python_path()
+    configuration = Configuration()
+    for key, value in flink_config(settings, bounded).items():
+        configuration.set_string(key, value)
+    env = StreamExecutionEnvironment.get_execution_environment(configuration)
+    t_env = StreamTableEnvironment.create(env)
+    for key, value in flink_config(settings, bounded).items():
+        t_env.get_config().set(key, value)
+
+    settings_json = settings_to_json(settings)
+    t_env.create_temporary_function("trend_score", make_score_function(settings_json))
+    t_env.create_temporary_function("write_window", make_window_writer_function(settings_json))
+    t_env.create_temporary_function("publish_counts", make_event_count_function())
+
+    for event_type, topic in settings.event_topics.items():
+        t_env.execute_sql(source_ddl(settings, event_type, topic,
+                                     bounds[topic] if bounds is not None else None))
+    for _name, sql in statements(settings):
+        t_env.execute_sql(sql)
+    statement_set = t_env.create_statement_set()
+    for _name, sql in INSERTS:
+        statement_set.add_insert_sql(sql)
+    return t_env, statement_set
+
+
+def run(settings: Settings, bounded: bool = False, wait: bool = True):
+    """Submit the job (to the MiniCluster, or the cluster of ``flink run``)."""
+    _t_env, statement_set = build(settings, bounded)
+    result = statement_set.execute()
+    if wait:
+        result.wait()
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    bounded, overrides = parse_args(argv)
+    settings = load_settings(**overrides)
+    log.info("starting %s (%s), topics %s", JOB_NAME, "bounded" if bounded else "streaming",
+             ", ".join(settings.event_topics.values()))
+    run(settings, bounded=bounded)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The job's window sink: collect a window's ranked rows, then write them whole.
+
+The job aggregates every ranked row of a window (overall and per category) into one row in
+SQL (a window aggregation over the window Top-N, so it fires when the watermark passes the
+window's end and holds every ranking complete). The writer is called once per window: it
+writes the window's Parquet file (the record), then its rankings to Redis (the API's view).
+A failing write is retried; if it keeps failing the task fails and Flink restarts from the
+last checkpoint, which replays the window into the same file and keys (idempotent).
+
+Low volume by construction: ``top_n * (1 + categories)`` rows per window.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from udfs.redis_sink import Ranking, epoch_ms, rankings_from_rows
+
+log = logging.getLogger(__name__)
+
+#: How often a failing sink write is tried before the task fails (and restarts).
+WRITE_ATTEMPTS = 3
+
+
+def output_row(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A job output row with window times as epoch ms and plain Python types."""
+    return {
+        "window_start": epoch_ms(values["window_start"]),
+        "window_end": epoch_ms(values["window_end"]),
+        "category": values["category"],
+        "rank": int(values["rank"]),
+        "product_id": str(values["product_id"]),
+        "score": float(values["score"]),
+        "clicks": int(values["clicks"]),
+        "carts": int(values["carts"]),
+        "purchases": int(values["purchases"]),
+        "weights_version": str(values["weights_version"]),
+    }
+
+
+def consistent_rankings(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Ranking], int]:
+    """Rankings of one window; a ranking scored with two weights versions is left out.
+
+    Returns the rankings and how many were left out (see :mod:`udfs.scoring`).
+    """
+    by_scope: dict[str | None, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_scope.setdefault(row["category"], []).append(row)
+    rankings: list[Ranking] = []
+    mixed = 0
+    for scope_rows in by_scope.values():
+        try:
+            rankings.extend(rankings_from_rows(scope_rows))
+        except ValueError:
+            mixed += 1
+    return rankings, mixed
+
+
+def with_retries(action: Callable[[], Any], attempts: int = WRITE_ATTEMPTS,
+                 backoff_s: float = 0.2) -> Any:
+    """Run ``action``; on an exception retry with a doubling pause, re-raise the last one."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except Exception:
+            if attempt == attempts:
+                raise
+            log.warning("sink write failed (attempt %d of %d)", attempt, attempts,
+                        exc_info=True)
+            time.sleep(backoff_s * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+#: SQL type of the rows handed to the writer, one per ranked product (window times apart).
+RANKED_ROW_FIELDS: tuple[str, ...] = (
+    "category", "rank", "product_id", "score", "clicks", "carts", "purchases", "weights_version",
+)
+
+
+def window_rows(window_start: Any, window_end: Any, ranked: Iterable[Any]) -> list[dict[str, Any]]:
+    """Output rows of one window from its aggregated ranked rows (tuples or Rows)."""
+    return [
+        output_row({"window_start": window_start, "window_end": window_end,
+                    **dict(zip(RANKED_ROW_FIELDS, tuple(item)))})
+        for item in ranked
+    ]
+
+
+def make_window_writer_function(settings_json: str) -> Any:
+    """The PyFlink scalar function ``write_window(window_start, window_end, rows)``.
+
+    Called once per window with every ranked row of the window (overall and per
+    category, aggregated in SQL), when the window is final. Returns the number of rows
+    written. Non-deterministic, so the planner never folds or drops the call.
+    """
+    import redis
+    from pyflink.table import DataTypes
+    from pyflink.table.udf import ScalarFunction, udf
+
+    from udfs.parquet_sink import ParquetWindowWriter
+    from udfs.redis_sink import RedisRankingWriter
+    from udfs.settings_transport import settings_from_json
+
+    class WriteWindow(ScalarFunction):
+        def is_deterministic(self) -> bool:
+            return False  # called for its side effect: never folded or dropped
+
+        def open(self, function_context):
+            settings = settings_from_json(settings_json)
+            self.parquet = ParquetWindowWriter(settings.parquet_root, settings.s3_storage_options)
+            client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+            self.redis = RedisRankingWriter(client, settings.redis_ttl_s)
+            group = function_context.get_metric_group().add_group("trend")
+            self.windows_emitted = group.counter("windows_emitted")
+            self.rankings_written = group.counter("rankings_written")
+            self.rankings_mixed = group.counter("rankings_mixed_weights")
+            self.rows_written = group.counter("rows_written")
+            parquet = group.add_group("sink", "parquet")
+            redis_group = group.add_group("sink", "redis")
+            self.parquet_failures = parquet.counter("write_failures")
+            self.redis_failures = redis_group.counter("write_failures")
+            self.latency_ms = {"parquet": 0, "redis": 0}
+            parquet.gauge("write_latency_ms", lambda: self.latency_ms["parquet"])
+            redis_group.gauge("write_latency_ms", lambda: self.latency_ms["redis"])
+            self.last_window_end = 0
+            group.gauge("last_window_end_ms", lambda: self.last_window_end)
+
+        def _timed(self, sink: str, action: Callable[[], Any], failures: Any) -> None:
+            start = time.perf_counter()
+            try:
+                with_retries(action)
+            except Exception:
+                failures.inc()
+                raise
+            self.latency_ms[sink] = int((time.perf_counter() - start) * 1000)
+
+        def eval(self, window_start, window_end, ranked):
+            rows = window_rows(window_start, window_end, ranked or ())
+            if not rows:
+                return 0
+            end_ms = rows[0]["window_end"]
+            self._timed("parquet", lambda: self.parquet.write_window(end_ms, rows),
+                        self.parquet_failures)
+            rankings, mixed = consistent_rankings(rows)
+            self._timed("redis", lambda: self.redis.write(rankings), self.redis_failures)
+            self.rankings_mixed.inc(mixed)
+            self.rankings_written.inc(len(rankings))
+            self.rows_written.inc(len(rows))
+            self.windows_emitted.inc()
+            self.last_window_end = max(self.last_window_end, end_ms)
+            return len(rows)
+
+    return udf(WriteWindow(), result_type=DataTypes.INT())

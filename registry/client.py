@@ -50,13 +50,17 @@ CHALLENGER_ALIAS = "challenger"
 SOURCE_TAG = "weights_source"
 SOURCES = ("default", "manual", "trained")
 
-#: MLflow client HTTP behaviour unless the operator sets these variables: fail within
-#: seconds instead of retrying for minutes (the job's poller simply polls again later).
+#: MLflow client HTTP behaviour unless the operator sets these variables: one quick retry
+#: (about 1 s) instead of MLflow's default of minutes of retries (the job's poller simply
+#: polls again later); a busy server gets 15 s per request.
 HTTP_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
 }
+#: How long the reachability probe waits for ``/health`` before reporting the registry
+#: unreachable.
+PROBE_TIMEOUT_S = 5.0
 
 MODEL_DESCRIPTION = (
     "Event-type weights of the trend score: trend_score = click*clicks + cart*carts + "
@@ -101,7 +105,7 @@ def probe_server(tracking_uri: str, timeout_s: float | None = None) -> None:
     import urllib.error  # noqa: PLC0415
     import urllib.request  # noqa: PLC0415
 
-    timeout = timeout_s or float(os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT", "5"))
+    timeout = timeout_s or PROBE_TIMEOUT_S
     url = tracking_uri.rstrip("/") + "/health"
     try:
         with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - configured URI

@@ -1,7 +1,8 @@
 """Reading training history: the job's Parquet snapshots (file:// or s3://).
 
 Snapshots are partitioned ``date=YYYY-MM-DD/hour=HH`` under ``settings.parquet_root`` and
-hold the columns ``window_start``, ``window_end`` (epoch ms), ``category``, ``rank``,
+hold the columns ``window_start``, ``window_end`` (``timestamp[ms, UTC]``, or epoch ms
+integers), ``category``, ``rank``,
 ``product_id``, ``score``, ``clicks``, ``carts``, ``purchases``, ``weights_version``. The
 overall ranking is the rows whose ``category`` is null; training uses those.
 """
@@ -49,10 +50,30 @@ def read_snapshot_counts(settings: Settings, since_ms: int | None = None,
                          exclude_invalid_files=True)
     condition = pc.field("category").is_null()
     if since_ms is not None:
-        condition &= pc.field("window_start") >= since_ms
+        condition &= pc.field("window_start") >= _bound(dataset.schema, "window_start", since_ms)
     if until_ms is not None:
-        condition &= pc.field("window_end") <= until_ms
+        condition &= pc.field("window_end") <= _bound(dataset.schema, "window_end", until_ms)
     table = dataset.to_table(columns=list(COUNT_COLUMNS), filter=condition)
     frame = table.to_pandas()
+    for column in ("window_start", "window_end"):
+        frame[column] = _epoch_ms(frame[column])
     frame["product_id"] = frame["product_id"].astype(str)
     return frame
+
+
+def _bound(schema, column: str, epoch_ms: int):
+    """A filter bound in the column's type: the job writes ``timestamp[ms, UTC]``."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    kind = schema.field(column).type
+    if pa.types.is_timestamp(kind):
+        return pa.scalar(epoch_ms, type=pa.timestamp("ms", tz=kind.tz)).cast(kind)
+    return pa.scalar(epoch_ms, type=kind)
+
+
+def _epoch_ms(values: pd.Series) -> pd.Series:
+    """Window bounds as epoch milliseconds, whether stored as timestamps or integers."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.as_unit("ms").astype("int64") if values.dt.tz is None else (
+            values.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ms").astype("int64"))
+    return values.astype("int64")

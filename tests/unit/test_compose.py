@@ -445,3 +445,10 @@ def test_redis_persists_with_an_append_only_file(services):
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--appendfsync") + 1] == "everysec"
     assert any(v.startswith("redis-data:") for v in services["redis"]["volumes"])
+
+
+def test_submitter_looks_for_the_job_by_the_name_the_job_gives_itself(services):
+    from jobs.trending import JOB_NAME
+
+    assert services["job-submit"]["environment"]["FLINK_JOB_NAME"] == JOB_NAME
+    assert read_env_file(ENV_EXAMPLE)["FLINK_JOB_NAME"] == JOB_NAME

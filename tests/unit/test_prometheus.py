@@ -54,7 +54,8 @@ def test_the_unit_tests_cover_the_main_alerts():
     tests = yaml.safe_load((PROM_DIR / "tests" / "alerts.test.yml").read_text())["tests"]
     covered = {case["alertname"] for test in tests for case in test["alert_rule_test"]}
     assert covered >= {"TrendJobDown", "TrendCheckpointFailures", "TrendApiErrorRateHigh",
-                       "TrendsStale", "TrendConsumerLagGrowing"}
+                       "TrendsStale", "TrendConsumerLagGrowing",
+                       "TrendDeadLetterRateHigh"}
 
 
 def test_the_required_alerts_exist():

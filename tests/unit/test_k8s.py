@@ -1,0 +1,261 @@
+"""Static checks of the Kubernetes manifests in deploy/k8s (no cluster needed).
+
+Built-in kinds are validated, strictly (unknown fields fail), against the Kubernetes
+OpenAPI schemas shipped by the ``kubernetes-validate`` package. The operator's
+FlinkDeployment has no schema on PyPI, so its required fields are checked here, together
+with what ties the manifests to each other and to the project: probe paths, Secret and
+ConfigMap references, settings names, the image's jars.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from trend_tracker.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S_DIR = ROOT / "deploy" / "k8s"
+NAMESPACE = "trend-tracker"
+#: Oldest Kubernetes release the manifests are meant for.
+KUBERNETES_VERSION = "1.30.0"
+
+
+def load_manifests() -> list[dict]:
+    docs = []
+    for path in sorted(K8S_DIR.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        docs.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+    return docs
+
+
+MANIFESTS = load_manifests()
+
+
+def find(kind: str, name: str | None = None) -> dict:
+    matches = [d for d in MANIFESTS
+               if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
+    return matches[0]
+
+
+def pod_containers(doc: dict) -> list[dict]:
+    if doc["kind"] == "FlinkDeployment":
+        return doc["spec"]["podTemplate"]["spec"]["containers"]
+    return doc["spec"]["template"]["spec"]["containers"]
+
+
+def test_expected_resources_exist():
+    kinds = sorted((d["kind"], d["metadata"]["name"]) for d in MANIFESTS)
+    assert kinds == [
+        ("ConfigMap", "trend-tracker-settings"),
+        ("Deployment", "trend-api"),
+        ("FlinkDeployment", "trend-tracker"),
+        ("Namespace", NAMESPACE),
+        ("Secret", "trend-tracker-secrets"),
+        ("Service", "redis"),
+        ("Service", "trend-api"),
+        ("StatefulSet", "redis"),
+    ]
+
+
+def test_kustomization_lists_every_manifest():
+    kustomization = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
+    files = {p.name for p in K8S_DIR.glob("*.yaml")} - {"kustomization.yaml"}
+    assert sorted(kustomization["resources"]) == sorted(files)
+    assert kustomization["namespace"] == NAMESPACE
+
+
+def test_namespaced_resources_are_in_the_project_namespace():
+    for doc in MANIFESTS:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["namespace"] == NAMESPACE, doc["metadata"]["name"]
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "trend-tracker"
+
+
+@pytest.mark.parametrize(
+    "doc", [d for d in MANIFESTS if d["kind"] != "FlinkDeployment"],
+    ids=lambda d: f"{d['kind']}-{d['metadata']['name']}")
+def test_builtin_kinds_match_the_kubernetes_schema(doc):
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_schema_check_is_strict():
+    broken = yaml.safe_load(yaml.safe_dump(find("Deployment", "trend-api")))
+    broken["spec"]["template"]["spec"]["containers"][0]["livenesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_every_image_is_pinned():
+    for doc in MANIFESTS:
+        if doc["kind"] == "FlinkDeployment":
+            images = [doc["spec"]["image"]]
+        elif doc["kind"] in ("Deployment", "StatefulSet"):
+            images = [c["image"] for c in pod_containers(doc)]
+        else:
+            continue
+        for image in images:
+            tag = image.rsplit("/", 1)[-1].partition(":")[2]
+            assert tag and tag != "latest" and re.search(r"\d", tag), image
+
+
+# --- the job ------------------------------------------------------------------------------
+
+
+def test_flink_deployment_runs_the_pyflink_job_in_application_mode():
+    spec = find("FlinkDeployment")["spec"]
+    assert find("FlinkDeployment")["apiVersion"] == "flink.apache.org/v1beta1"
+    assert spec["flinkVersion"] == "v2_0"
+    assert spec["serviceAccount"]
+    job = spec["job"]
+    # Application mode: the deployment carries its job; the Python driver runs it.
+    assert job["jarURI"] == "local:///opt/flink/opt/flink-python-2.0.0.jar"
+    assert job["entryClass"] == "org.apache.flink.client.python.PythonDriver"
+    args = job["args"]
+    assert args[0] == "-pym"
+    module = args[1]
+    module_file = ROOT / Path(*module.split("."))
+    assert module_file.with_suffix(".py").is_file() or (module_file / "__main__.py").is_file(), (
+        f"job module {module} not found in the repository")
+    assert job["upgradeMode"] == "savepoint"
+    assert job["state"] == "running"
+    assert job["parallelism"] >= 1
+    for part in ("jobManager", "taskManager"):
+        resource = spec[part]["resource"]
+        assert resource["cpu"] and re.fullmatch(r"\d+[mg]", resource["memory"]), part
+
+
+def test_flink_deployment_checkpoints_to_s3_with_kubernetes_ha():
+    conf = find("FlinkDeployment")["spec"]["flinkConfiguration"]
+    assert all(isinstance(v, str) for v in conf.values()), "flinkConfiguration values are strings"
+    assert conf["execution.checkpointing.dir"].startswith("s3://")
+    assert conf["execution.checkpointing.savepoint-dir"].startswith("s3://")
+    assert conf["high-availability.type"] == "kubernetes"
+    assert conf["high-availability.storageDir"].startswith("s3://")
+    assert conf["metrics.reporter.prom.factory.class"] == (
+        "org.apache.flink.metrics.prometheus.PrometheusReporterFactory")
+    assert conf["metrics.reporter.prom.port"] == "9249"
+    assert not any("secret" in key or "access-key" in key for key in conf), (
+        "S3 keys come from the Secret through the environment, not the configuration")
+
+
+def test_flink_image_provides_what_the_deployment_names():
+    """Jar paths named by the deployment are the ones the image build asserts exist."""
+    dockerfile = (ROOT / "deploy/flink/Dockerfile").read_text()
+    spec = find("FlinkDeployment")["spec"]
+    assert 'test -f "/opt/flink/opt/flink-python-${FLINK_VERSION}.jar"' in dockerfile
+    assert "ARG FLINK_VERSION=2.0.0" in dockerfile
+    container = pod_containers(find("FlinkDeployment"))[0]
+    assert container["name"] == "flink-main-container"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["ENABLE_BUILT_IN_PLUGINS"]["value"] == "flink-s3-fs-presto-2.0.0.jar"
+    assert 'test -f "/opt/flink/opt/flink-s3-fs-presto-${FLINK_VERSION}.jar"' in dockerfile
+    assert spec["image"].split(":")[0] == "trend-tracker-flink"
+
+
+# --- the API ------------------------------------------------------------------------------
+
+
+def test_api_probes_health_and_readiness_on_its_port():
+    deployment = find("Deployment", "trend-api")
+    container = pod_containers(deployment)[0]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["port"] in ports
+    settings = find("ConfigMap")["data"]
+    assert ports["http"] == int(settings["TREND_API_PORT"])
+    assert settings["TREND_API_HOST"] == "0.0.0.0"
+
+
+def test_api_routes_named_by_the_probes_exist():
+    routes = (ROOT / "api" / "routes.py").read_text()
+    for path in ("/health", "/ready", "/metrics"):
+        assert f'@router.get("{path}"' in routes, path
+
+
+def test_services_select_their_pods_and_ports():
+    for service_name, workload_kind in (("trend-api", "Deployment"), ("redis", "StatefulSet")):
+        service = find("Service", service_name)
+        workload = find(workload_kind, service_name)
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert service["spec"]["selector"].items() <= labels.items()
+        assert workload["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        port_names = {p["name"] for c in pod_containers(workload) for p in c["ports"]}
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in port_names
+
+
+def test_redis_is_persistent():
+    redis = find("StatefulSet", "redis")
+    assert redis["spec"]["serviceName"] == "redis"
+    args = pod_containers(redis)[0]["args"]
+    assert args[args.index("--appendonly") + 1] == "yes"
+    claim = redis["spec"]["volumeClaimTemplates"][0]
+    mounts = pod_containers(redis)[0]["volumeMounts"]
+    assert {"name": claim["metadata"]["name"], "mountPath": "/data"} in mounts
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def test_config_map_names_only_settings_fields():
+    fields = set(Settings.model_fields)
+    data = find("ConfigMap")["data"]
+    assert all(isinstance(v, str) for v in data.values())
+    unknown = {k for k in data if not k.startswith("TREND_")
+               or k[len("TREND_"):].lower() not in fields}
+    assert unknown == set()
+
+
+def test_secret_holds_placeholders_only():
+    secret = find("Secret")
+    assert "data" not in secret, "no encoded values: placeholders in stringData only"
+    for key, value in secret["stringData"].items():
+        assert "REPLACE-ME" in value, key
+
+
+def test_every_reference_resolves():
+    secret_keys = set(find("Secret")["stringData"])
+    config_name = find("ConfigMap")["metadata"]["name"]
+    secret_name = find("Secret")["metadata"]["name"]
+    for doc in MANIFESTS:
+        if doc["kind"] not in ("Deployment", "StatefulSet", "FlinkDeployment"):
+            continue
+        for container in pod_containers(doc):
+            for source in container.get("envFrom", []):
+                assert source["configMapRef"]["name"] == config_name
+            for var in container.get("env", []):
+                ref = var.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] == secret_name and ref["key"] in secret_keys, var
+
+
+@pytest.mark.parametrize("workload", ["Deployment", "FlinkDeployment"])
+def test_containers_get_valid_settings(workload):
+    """ConfigMap plus Secret (placeholders) as a container sees them build valid Settings."""
+    doc = find(workload)
+    container = pod_containers(doc)[0]
+    env = dict(find("ConfigMap")["data"])
+    secrets = find("Secret")["stringData"]
+    for var in container.get("env", []):
+        ref = var.get("valueFrom", {}).get("secretKeyRef")
+        env[var["name"]] = secrets[ref["key"]] if ref else var["value"]
+    fields = set(Settings.model_fields)
+    values = {k[len("TREND_"):].lower(): v for k, v in env.items() if k.startswith("TREND_")}
+    assert set(values) <= fields
+    settings = Settings(_env_file=None, **values)
+    assert settings.redis_url.startswith("redis://")
+    conf = find("FlinkDeployment")["spec"]
+    if workload == "FlinkDeployment":
+        assert settings.checkpoint_dir == conf["flinkConfiguration"]["execution.checkpointing.dir"]
+        assert settings.parallelism == conf["job"]["parallelism"]
+        assert settings.topic_partitions >= settings.parallelism, (
+            "more source subtasks than partitions would sit idle")

@@ -12,7 +12,7 @@ from api.metrics import ApiMetrics
 from trend_tracker.settings import ID_PATTERN, Settings
 
 #: The largest top-N the settings allow; the running job's ``top_n`` is checked per call.
-MAX_TOP_N = Settings.model_fields["top_n"].metadata[-1].le
+MAX_TOP_N: int = next(m.le for m in Settings.model_fields["top_n"].metadata if hasattr(m, "le"))
 #: How many windows of one product's history a client may ask for at once.
 MAX_WINDOWS = 1000
 

@@ -209,3 +209,17 @@ def open_weights_source(settings: Settings, **kwargs) -> WeightsSource:
                      f"({settings.weights_model_name}@{settings.weights_alias})"),
         **kwargs,
     )
+
+
+def load_current_weights(settings: Settings) -> Weights:
+    """The weights the job would start with, fetched once (a pre-flight check).
+
+    Run it before submitting the job, so a missing champion or an unreachable registry
+    stops the submission with the registry's one-line error instead of failing inside a
+    Flink worker.
+    """
+    source = open_weights_source(settings)
+    try:
+        return source.start().current()
+    finally:
+        source.close()

@@ -68,7 +68,7 @@ def test_each_bad_event_is_classified_with_its_reason():
 @pytest.mark.parametrize("variant", range(6))
 @pytest.mark.parametrize("kind", KIND_ORDER)
 def test_every_variant_of_every_kind_is_rejected_for_its_reason(kind, variant):
-    topic, key, value = make_bad(kind, EVENT, variant)
+    topic, _key, value = make_bad(kind, EVENT, variant)
     topic_type = ("click", "cart", "purchase")[topic]
     verdict = classify(value, topic_type, START_MS, SKEW_MS)
     assert verdict.reason == EXPECTED_REASON[kind]

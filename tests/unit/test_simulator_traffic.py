@@ -44,8 +44,8 @@ def within(observed: float, expected: float, n: int, sigmas: float = 5.0) -> boo
 # --- determinism and the event contract ---------------------------------------------
 
 def options(**overrides) -> SimulationOptions:
-    values = dict(count=3000, seed=7, start_ms=START_MS, rate=500.0, products=200,
-                  categories=12)
+    values = {"count": 3000, "seed": 7, "start_ms": START_MS, "rate": 500.0, "products": 200,
+                  "categories": 12}
     values.update(overrides)
     return SimulationOptions(**values)
 

@@ -123,14 +123,14 @@ def reason_sql(topic_event_type: str, max_future_skew_s: int, payload: str = "pa
                     f"SUBSTRING({w['price']} FROM 2 FOR CHAR_LENGTH({w['price']}) - 2) AS DOUBLE))"
                     f" <= 1.7976931348623157E308")
     branches = [
-        (f"{payload} IS NULL OR NOT ({payload} IS JSON OBJECT) "
-         f"OR NOT REGEXP({payload}, {sql_string(_ENDS_OBJECT)})", Reason.NOT_JSON),
+        ((f"{payload} IS NULL OR NOT ({payload} IS JSON OBJECT) "
+          f"OR NOT REGEXP({payload}, {sql_string(_ENDS_OBJECT)})"), Reason.NOT_JSON),
         (" OR ".join(f"{w[f]} IS NULL" for f in REQUIRED_FIELDS), Reason.MISSING_FIELD),
         (" OR ".join(f"{w[f]} NOT LIKE '[\"%'" for f in STRING_FIELDS), Reason.WRONG_TYPE),
         (f"{ts_ms} IS NULL", Reason.WRONG_TYPE),
         (f"{w['price']} IS NOT NULL AND NOT ({price_number})", Reason.WRONG_TYPE),
-        (f"NOT REGEXP({w['product_id']}, {sql_string(_WRAPPED_ID)}) "
-         f"OR NOT REGEXP({w['category']}, {sql_string(_WRAPPED_ID)})", Reason.BAD_ID),
+        ((f"NOT REGEXP({w['product_id']}, {sql_string(_WRAPPED_ID)}) "
+          f"OR NOT REGEXP({w['category']}, {sql_string(_WRAPPED_ID)})"), Reason.BAD_ID),
         (f"NOT ({_opaque_id_ok('event_id', payload)} AND {_opaque_id_ok('user_id', payload)})",
          Reason.BAD_ID),
         (f"{w['event_type']} NOT IN ({known_types})", Reason.UNKNOWN_EVENT_TYPE),

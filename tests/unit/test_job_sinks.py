@@ -1,0 +1,88 @@
+"""The job's window sink logic and Parquet writer, without Flink or servers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow.parquet as pq
+import pytest
+
+from trend_tracker.settings import Settings
+from udfs.parquet_sink import OUTPUT_COLUMNS, ParquetWindowWriter, window_file_path
+from udfs.settings_transport import settings_from_json, settings_to_json
+from udfs.window_sink import consistent_rankings, window_rows, with_retries
+
+END = 1_704_070_810_000  # 2024-01-01T01:00:10Z
+START = END - 60_000
+
+
+def ranked(category, rank, product_id, score, version="v1"):
+    return (category, rank, product_id, score, 1, 2, 3, version)
+
+
+def test_window_rows_carry_the_output_columns_with_epoch_ms_times():
+    # Flink hands TIMESTAMP(3) values over as naive datetimes, in UTC for this job.
+    rows = window_rows(datetime(2024, 1, 1, 0, 59, 10), datetime(2024, 1, 1, 1, 0, 10),
+                       [ranked(None, 1, "p-1", 7)])
+    assert rows == [{"window_start": START, "window_end": END, "category": None, "rank": 1,
+                     "product_id": "p-1", "score": 7.0, "clicks": 1, "carts": 2,
+                     "purchases": 3, "weights_version": "v1"}]
+    assert list(rows[0]) == list(OUTPUT_COLUMNS)
+
+
+def test_file_path_is_partitioned_by_window_end_hour():
+    assert window_file_path(END) == f"date=2024-01-01/hour=01/trends-{END}.parquet"
+    assert window_file_path(1_704_153_599_999) == (
+        "date=2024-01-01/hour=23/trends-1704153599999.parquet")
+
+
+def test_parquet_writer_writes_sorted_rows_and_a_replay_overwrites(tmp_path):
+    writer = ParquetWindowWriter(f"file://{tmp_path}")
+    rows = window_rows(START, END, [ranked("toys", 1, "p-3", 2.0), ranked(None, 2, "p-2", 3.0),
+                                    ranked(None, 1, "p-1", 5.0), ranked("books", 1, "p-1", 5.0)])
+    path = writer.write_window(END, rows)
+    assert path == f"{tmp_path}/date=2024-01-01/hour=01/trends-{END}.parquet"
+    writer.write_window(END, rows)
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert files == [f"date=2024-01-01/hour=01/trends-{END}.parquet"]
+    table = pq.read_table(path, partitioning=None)
+    assert table.column_names == list(OUTPUT_COLUMNS)
+    assert str(table.schema.field("window_end").type) == "timestamp[ms, tz=UTC]"
+    got = table.to_pylist()
+    assert [(r["category"], r["rank"], r["product_id"]) for r in got] == [
+        (None, 1, "p-1"), (None, 2, "p-2"), ("books", 1, "p-1"), ("toys", 1, "p-3")]
+    assert got[0]["window_end"] == datetime.fromtimestamp(END / 1000, tz=UTC)
+
+
+def test_rankings_of_a_window_are_grouped_and_a_mixed_version_ranking_is_left_out():
+    rows = window_rows(START, END, [
+        ranked(None, 2, "p-2", 3.0), ranked(None, 1, "p-1", 5.0),
+        ranked("toys", 1, "p-3", 2.0, "v1"), ranked("toys", 2, "p-4", 1.0, "v2")])
+    rankings, mixed = consistent_rankings(rows)
+    assert mixed == 1
+    assert [(r.category, [i.product_id for i in r.items]) for r in rankings] == [
+        (None, ["p-1", "p-2"])]
+
+
+def test_with_retries_retries_then_raises_the_last_error():
+    attempts = []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("down")
+        return "ok"
+
+    assert with_retries(flaky, attempts=3, backoff_s=0) == "ok"
+    assert len(attempts) == 3
+    attempts.clear()
+    with pytest.raises(ConnectionError):
+        with_retries(flaky, attempts=2, backoff_s=0)
+    assert len(attempts) == 2
+
+
+def test_settings_travel_to_the_workers_with_their_secrets():
+    settings = Settings(_env_file=None, s3_secret_key="s3cr3t", top_n=7)
+    again = settings_from_json(settings_to_json(settings))
+    assert again == settings
+    assert again.s3_secret_key.get_secret_value() == "s3cr3t"

@@ -1,0 +1,125 @@
+"""The job's SQL validation against the reference classifier, on a real Flink planner.
+
+No servers: the SQL runs over literal values in an embedded batch TableEnvironment (one
+JVM for the module). The expected reasons come from ``trend_tracker.events.classify``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from jobs.validation import (
+    event_time_sql,
+    reason_sql,
+    sql_string,
+    ts_millis_sql,
+    wrapped_columns_sql,
+)
+from trend_tracker.events import MAX_TS_MS, classify
+
+SKEW_S = 60
+NOW = int(time.time() * 1000)
+PAST = NOW - 3_600_000
+
+
+def event(**changes) -> str:
+    body = {"event_id": "e-1", "event_type": "click", "product_id": "p-1",
+            "category": "shoes", "user_id": "u-1", "ts": PAST, "price": 19.99}
+    body.update(changes)
+    return json.dumps({k: v for k, v in body.items() if v is not ...})
+
+
+PAYLOADS: list[str | None] = [
+    event(), event(price=...), event(price=None), event(price=0), event(price=-2),
+    event(price=1e300), event(price="1"), event(price=True), event(price=[1]),
+    event(ts=0), event(ts=MAX_TS_MS), event(ts=MAX_TS_MS + 1), event(ts=-1),
+    event(ts=str(PAST)), event(ts=PAST + 0.5), event(ts=float(PAST)), event(ts=True),
+    event(ts=None), event(ts={"ms": PAST}), event(ts=10**30),
+    event(ts=NOW + (SKEW_S - 30) * 1000), event(ts=NOW + (SKEW_S + 30) * 1000),
+    event(ts=NOW + 86_400_000),
+    event(user_id=...), event(event_id=None), event(category=...), event(product_id=None),
+    event(event_type=...),
+    event(product_id=7), event(category=["shoes"]), event(event_id={"a": 1}),
+    event(user_id=False), event(event_type=1),
+    event(product_id="bad id"), event(product_id="p" * 64), event(product_id="p" * 65),
+    event(product_id="p-1\n"), event(category="shoes/x"), event(category=""),
+    event(event_id=""), event(event_id="e" * 128), event(event_id="e" * 129),
+    event(user_id="u\"q\\x" + "y" * 124), event(user_id="u\"q\\x" + "y" * 125),
+    event(event_id="é" * 128),
+    event(event_type="view"), event(event_type="Click"), event(event_type="cart"),
+    event(event_type="purchase"),
+    event(product_id="bad id", event_type="view"), event(user_id=..., ts="x"),
+    '{"event_id": "e", "ts": NaN}', "not json", "", "[1, 2]", "42", "null", '"text"',
+    '{"event_id": "e-1"', event() + "\n", " \t" + event() + " \r\n", event() + " x",
+    '{"a": 1}', "{}", None,
+    # Duplicate keys: the last one wins, as in Python's json module.
+    event()[:-1] + ', "ts": "late string"}',
+]
+
+
+@pytest.fixture(scope="module")
+def table_env():
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+    t_env.get_config().set("parallelism.default", "1")
+    t_env.get_config().set("table.local-time-zone", "UTC")
+    return t_env
+
+
+def run_validation(t_env, payloads: list[str | None], topic_type: str) -> list[tuple]:
+    values = ", ".join(
+        f"({i}, {'CAST(NULL AS STRING)' if p is None else sql_string(p)})"
+        for i, p in enumerate(payloads))
+    query = f"""
+    SELECT i, reason, CAST(et AS STRING) FROM (
+      SELECT i, {reason_sql(topic_type, SKEW_S)} AS reason,
+             {event_time_sql(SKEW_S)} AS et
+      FROM (SELECT *, {ts_millis_sql('w_ts')} AS ts_ms
+            FROM (SELECT i, payload, {wrapped_columns_sql()}
+                  FROM (VALUES {values}) AS raw_values(i, payload))))
+    """
+    with t_env.execute_sql(query).collect() as results:
+        return sorted(tuple(row) for row in results)
+
+
+def test_sql_validation_matches_the_reference_classifier(table_env):
+    rows = run_validation(table_env, PAYLOADS, "click")
+    assert [row[0] for row in rows] == list(range(len(PAYLOADS)))
+    now = int(time.time() * 1000)
+    mismatches = []
+    for (i, reason, _), payload in zip(rows, PAYLOADS):
+        expected = classify(payload, "click", now, SKEW_S * 1000).reason
+        if reason != (expected.value if expected else None):
+            mismatches.append((payload, reason, expected))
+    assert mismatches == []
+
+
+def test_every_reason_is_exercised():
+    now = int(time.time() * 1000)
+    reasons = {classify(p, "click", now, SKEW_S * 1000).reason for p in PAYLOADS}
+    assert {r.value for r in reasons if r} == {
+        "not_json", "missing_field", "wrong_type", "bad_id", "unknown_event_type",
+        "topic_mismatch", "future_ts"}
+    assert None in reasons
+
+
+def test_event_time_is_ts_only_when_plausible(table_env):
+    payloads = [event(), event(ts=NOW + 86_400_000), event(ts=str(PAST)), "not json",
+                event(ts=MAX_TS_MS + 1), event(product_id="bad id")]
+    rows = run_validation(table_env, payloads, "click")
+    epoch = "1970-01-01 00:00:00.000"
+    past = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(PAST // 1000)) + f".{PAST % 1000:03d}"
+    # A future or malformed ts never moves the watermark (epoch 0); a valid ts of an
+    # otherwise invalid event is still its event time.
+    assert [row[2] for row in rows] == [past, epoch, epoch, epoch, epoch, past]
+
+
+def test_topic_mismatch_depends_on_the_topic(table_env):
+    payloads = [event(event_type="click"), event(event_type="cart"),
+                event(event_type="purchase")]
+    rows = run_validation(table_env, payloads, "cart")
+    assert [row[1] for row in rows] == ["topic_mismatch", None, "topic_mismatch"]

@@ -32,7 +32,8 @@ class TopicError(RuntimeError):
 
 
 def _admin(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    # log_level 4: warnings and errors only (not the info lines of a client closing).
+    return AdminClient({"bootstrap.servers": settings.bootstrap_servers, "log_level": 4})
 
 
 def topic_partitions(settings: Settings, topics: Iterable[str],

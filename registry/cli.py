@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime, timezone
-from typing import Annotated, Any, Callable, Optional
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import typer
 
@@ -21,9 +22,9 @@ ERROR_EXIT = 2
 @app.callback()
 def _options(
     ctx: typer.Context,
-    tracking_uri: Annotated[Optional[str], typer.Option(
+    tracking_uri: Annotated[str | None, typer.Option(
         help="MLflow tracking/registry URI (TREND_MLFLOW_TRACKING_URI)")] = None,
-    model: Annotated[Optional[str], typer.Option(
+    model: Annotated[str | None, typer.Option(
         help="Registered model name (TREND_WEIGHTS_MODEL_NAME)")] = None,
 ) -> None:
     """Register, promote, list and learn event-type weights."""
@@ -40,11 +41,11 @@ def _clear_errors(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        from pydantic import ValidationError  # noqa: PLC0415
+        from pydantic import ValidationError
 
-        from registry.client import RegistryError  # noqa: PLC0415
-        from registry.train import NotEnoughDataError  # noqa: PLC0415
-        from registry.weights import InvalidWeightsError  # noqa: PLC0415
+        from registry.client import RegistryError
+        from registry.train import NotEnoughDataError
+        from registry.weights import InvalidWeightsError
 
         try:
             command(*args, **kwargs)
@@ -60,8 +61,8 @@ def _clear_errors(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _registry(ctx: typer.Context):
-    from registry.client import WeightsRegistry  # noqa: PLC0415
-    from trend_tracker.settings import load_settings  # noqa: PLC0415
+    from registry.client import WeightsRegistry
+    from trend_tracker.settings import load_settings
 
     settings = load_settings(**(ctx.obj or {}))
     return settings, WeightsRegistry.from_settings(settings)
@@ -80,7 +81,7 @@ def _describe(version) -> str:
 
 
 def _iso(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).isoformat(
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(
         timespec="seconds").replace("+00:00", "Z")
 
 
@@ -91,11 +92,11 @@ def _epoch_ms(text: str | None) -> int | None:
     if text.isdigit():
         return int(text)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(f"not an ISO time or epoch ms: {text!r}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
 
 
@@ -103,7 +104,7 @@ def _epoch_ms(text: str | None) -> int | None:
 @_clear_errors
 def show(
     ctx: typer.Context,
-    alias: Annotated[Optional[str], typer.Option(help="Alias to show (default: champion)")] = None,
+    alias: Annotated[str | None, typer.Option(help="Alias to show (default: champion)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """The champion: its version, weights and where it came from."""
@@ -142,10 +143,10 @@ def set_weights(
     assignments: Annotated[list[str], typer.Argument(
         help="Weights as EVENT_TYPE=NUMBER, e.g. click=1 cart=3 purchase=5")],
     promote: Annotated[bool, typer.Option(help="Make the new version the champion")] = False,
-    description: Annotated[Optional[str], typer.Option(help="Why these weights")] = None,
+    description: Annotated[str | None, typer.Option(help="Why these weights")] = None,
 ) -> None:
     """Register a hand-made weights version (and promote it with --promote)."""
-    from registry.client import parse_assignments  # noqa: PLC0415
+    from registry.client import parse_assignments
 
     weights = parse_assignments(assignments)
     _, registry = _registry(ctx)
@@ -163,7 +164,7 @@ def set_weights(
 def promote(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="Version number, or NAME/NUMBER")],
-    alias: Annotated[Optional[str], typer.Option(help="Alias to move (default: champion)")] = None,
+    alias: Annotated[str | None, typer.Option(help="Alias to move (default: champion)")] = None,
 ) -> None:
     """Point the champion (or another alias) at a version."""
     _, registry = _registry(ctx)
@@ -188,11 +189,11 @@ def train(
         help="Make the new version champion if it beats the champion on held-out data")] = False,
     force: Annotated[bool, typer.Option(
         help="With --promote: promote even if it does not beat the champion")] = False,
-    since: Annotated[Optional[str], typer.Option(
+    since: Annotated[str | None, typer.Option(
         help="First window_start to use (ISO time or epoch ms)")] = None,
-    until: Annotated[Optional[str], typer.Option(
+    until: Annotated[str | None, typer.Option(
         help="Last window_end to use (ISO time or epoch ms)")] = None,
-    parquet_root: Annotated[Optional[str], typer.Option(
+    parquet_root: Annotated[str | None, typer.Option(
         help="Snapshots root (default: TREND_PARQUET_ROOT_URI)")] = None,
     k: Annotated[int, typer.Option(help="K of NDCG@K and precision@K", min=1)] = 10,
     alpha: Annotated[float, typer.Option(help="Ridge penalty", min=0.0)] = 1.0,
@@ -202,9 +203,9 @@ def train(
         help="Train and evaluate, but register nothing")] = False,
 ) -> None:
     """Learn weights from the job's Parquet snapshots; register (and maybe promote) them."""
-    from registry.client import NoChampionError  # noqa: PLC0415
-    from registry.history import read_snapshot_counts  # noqa: PLC0415
-    from registry.train import TrainingConfig, train_weights  # noqa: PLC0415
+    from registry.client import NoChampionError
+    from registry.history import read_snapshot_counts
+    from registry.train import TrainingConfig, train_weights
 
     settings, registry = _registry(ctx)
     root = parquet_root or settings.parquet_root
@@ -226,7 +227,7 @@ def train(
         promoted = registry.promote(version.version)
         typer.echo(f"promoted: {registry.alias} -> {promoted.name}")
     else:
-        from registry.client import CHALLENGER_ALIAS  # noqa: PLC0415
+        from registry.client import CHALLENGER_ALIAS
 
         registry.promote(version.version, CHALLENGER_ALIAS)
         reason = ("--promote not given" if not promote
@@ -237,14 +238,14 @@ def train(
 def report_text(result, champion_name: str | None, root: str) -> str:
     """The evaluation of a training run, as printed by ``trend weights train``."""
     lines = [
-        f"data: {root}  {_iso(result.data_start_ms)} .. {_iso(result.data_end_ms)}  "
-        f"({result.train_windows} training windows / {result.train_examples} examples, "
-        f"{result.holdout_windows} held-out windows / {result.holdout_examples} examples "
-        f"from {_iso(result.holdout_start_ms)})",
+        (f"data: {root}  {_iso(result.data_start_ms)} .. {_iso(result.data_end_ms)}  "
+         f"({result.train_windows} training windows / {result.train_examples} examples, "
+         f"{result.holdout_windows} held-out windows / {result.holdout_examples} examples "
+         f"from {_iso(result.holdout_start_ms)})"),
         "learned: " + " ".join(f"{n}={v:g}" for n, v in result.weights.items()),
-        f"candidate: NDCG@{result.config.k}={result.candidate.ndcg_at_k:.4f} "
-        f"precision@{result.config.k}={result.candidate.precision_at_k:.4f} "
-        f"over {result.candidate.windows} windows",
+        (f"candidate: NDCG@{result.config.k}={result.candidate.ndcg_at_k:.4f} "
+         f"precision@{result.config.k}={result.candidate.precision_at_k:.4f} "
+         f"over {result.candidate.windows} windows"),
     ]
     if result.champion is not None:
         lines.append(

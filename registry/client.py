@@ -24,9 +24,10 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
@@ -37,7 +38,6 @@ from registry.weights import (
     Weights,
     validate_weights,
 )
-from trend_tracker.settings import EVENT_TYPES
 
 if TYPE_CHECKING:  # mlflow is imported lazily: it takes seconds to import
     from mlflow import MlflowClient
@@ -102,13 +102,13 @@ def probe_server(tracking_uri: str, timeout_s: float | None = None) -> None:
     """
     if not tracking_uri.startswith(("http://", "https://")):
         return
-    import urllib.error  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
+    import urllib.error
+    import urllib.request
 
     timeout = timeout_s or PROBE_TIMEOUT_S
     url = tracking_uri.rstrip("/") + "/health"
     try:
-        with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - configured URI
+        with urllib.request.urlopen(url, timeout=timeout):
             return
     except urllib.error.HTTPError:
         return
@@ -190,7 +190,7 @@ class WeightsRegistry:
         self._weights_cache: dict[int, Weights] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "WeightsRegistry":
+    def from_settings(cls, settings: Settings) -> WeightsRegistry:
         return cls(settings.mlflow_tracking_uri, settings.weights_model_name,
                    settings.weights_alias)
 
@@ -203,7 +203,7 @@ class WeightsRegistry:
                 configure_http()
                 # Importing mlflow takes seconds; learn that the server is down before that.
                 probe_server(self.tracking_uri)
-                from mlflow import MlflowClient  # noqa: PLC0415 - slow import, only when used
+                from mlflow import MlflowClient
 
                 self._client = MlflowClient(tracking_uri=self.tracking_uri,
                                             registry_uri=self.tracking_uri)
@@ -211,7 +211,7 @@ class WeightsRegistry:
 
     def _call(self, what: str, func, *args, **kwargs):
         """Run one MLflow call, turning its failures into one-line registry errors."""
-        from mlflow.exceptions import MlflowException, RestException  # noqa: PLC0415
+        from mlflow.exceptions import MlflowException, RestException
 
         try:
             return func(*args, **kwargs)
@@ -232,9 +232,8 @@ class WeightsRegistry:
         if cached is not None:
             return cached
         name = weights_version_name(self.model_name, version)
-        import mlflow.artifacts  # noqa: PLC0415
-
-        from mlflow.exceptions import MlflowException  # noqa: PLC0415
+        import mlflow.artifacts
+        from mlflow.exceptions import MlflowException
 
         with tempfile.TemporaryDirectory(prefix="trend-weights-") as tmp:
             uri = f"{source.rstrip('/')}/{WEIGHTS_ARTIFACT}"
@@ -385,7 +384,7 @@ class WeightsRegistry:
         try:
             all_params = {f"weight_{n}": v for n, v in clean.as_dict().items()}
             all_params.update(params or {})
-            from mlflow.entities import Metric, Param  # noqa: PLC0415
+            from mlflow.entities import Metric, Param
 
             self._call("log params", client.log_batch, run_id,
                        params=[Param(k, str(v)) for k, v in all_params.items()],

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def parquet_filesystem(root_uri: str, settings: Settings):
     """(pyarrow filesystem, path inside it) for a ``file://`` or ``s3://`` root."""
-    from pyarrow import fs  # noqa: PLC0415
+    from pyarrow import fs
 
     if root_uri.startswith("s3://"):
         return fs.S3FileSystem(**settings.s3_storage_options), root_uri[len("s3://"):]
@@ -38,9 +38,9 @@ def read_snapshot_counts(settings: Settings, since_ms: int | None = None,
     ``since_ms``/``until_ms`` bound ``window_start`` (inclusive) and ``window_end``
     (inclusive). A missing root gives an empty frame.
     """
-    import pyarrow.compute as pc  # noqa: PLC0415
-    import pyarrow.dataset as ds  # noqa: PLC0415
-    from pyarrow import fs  # noqa: PLC0415
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    from pyarrow import fs
 
     filesystem, path = parquet_filesystem(root_uri or settings.parquet_root, settings)
     info = filesystem.get_file_info(path)
@@ -63,7 +63,7 @@ def read_snapshot_counts(settings: Settings, since_ms: int | None = None,
 
 def _bound(schema, column: str, epoch_ms: int):
     """A filter bound in the column's type: the job writes ``timestamp[ms, UTC]``."""
-    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow as pa
 
     kind = schema.field(column).type
     if pa.types.is_timestamp(kind):

@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Self
 
 from registry.weights import Weights, load_weights_file
 
@@ -75,7 +76,7 @@ class WeightsSource:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> "WeightsSource":
+    def start(self) -> Self:
         """Fetch the weights once (errors propagate: no weights, no start), then poll."""
         with self._lock:
             if self._weights is not None:
@@ -97,7 +98,7 @@ class WeightsSource:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout_s)
 
-    def __enter__(self) -> "WeightsSource":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
@@ -200,7 +201,7 @@ def open_weights_source(settings: Settings, **kwargs) -> WeightsSource:
         path = settings.weights_file
         return WeightsSource(lambda: load_weights_file(path), None,
                              description=f"weights file {path}", **kwargs)
-    from registry.client import WeightsRegistry  # noqa: PLC0415
+    from registry.client import WeightsRegistry
 
     registry = WeightsRegistry.from_settings(settings)
     return WeightsSource(

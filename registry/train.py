@@ -25,8 +25,8 @@ purchases in the following window? So:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -174,7 +174,7 @@ def split_holdout(examples: pd.DataFrame, config: TrainingConfig
 
 def fit_coefficients(train: pd.DataFrame, alpha: float) -> dict[str, float]:
     """Non-negative ridge coefficients per event type (in events, not standardised units)."""
-    from sklearn.linear_model import Ridge  # noqa: PLC0415 - heavy import, only for train
+    from sklearn.linear_model import Ridge
 
     if train.empty or float(train[TARGET].sum()) == 0.0:
         raise NotEnoughDataError(

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from trend_tracker.settings import EVENT_TYPES
 
@@ -48,7 +49,7 @@ class Weights:
         return {"click": self.click, "cart": self.cart, "purchase": self.purchase}
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], version: str) -> "Weights":
+    def from_mapping(cls, values: Mapping[str, Any], version: str) -> Weights:
         return cls(version=version, **validate_weights(values))
 
 

@@ -63,7 +63,7 @@ def cli(local_stack, tmp_path):
 def run_trend(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """The real console command, to see exactly what a user sees."""
     return subprocess.run([str(TREND), *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **env})
+                          env={**os.environ, **env}, check=False)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
@@ -299,10 +299,10 @@ def write_history(root: Path, windows: int, products: int = 10) -> list[dict]:
         start = base + j * 30_000
         rows = []
         for i in range(products):
-            row = dict(window_start=start, window_end=start + 60_000, category=None, rank=i + 1,
-                       product_id=f"p{i:02d}", score=0.0, clicks=(j * 7 + i * 3) % 11 + 1,
-                       carts=carts[j][i], purchases=carts[j - 2][i] if j >= 2 else 0,
-                       weights_version="seed/1")
+            row = {"window_start": start, "window_end": start + 60_000, "category": None,
+                   "rank": i + 1, "product_id": f"p{i:02d}", "score": 0.0,
+                   "clicks": (j * 7 + i * 3) % 11 + 1, "carts": carts[j][i],
+                   "purchases": carts[j - 2][i] if j >= 2 else 0, "weights_version": "seed/1"}
             rows.append(row)
             overall.append(row)
             rows.append({**row, "category": "noise", "purchases": 1000 - i,

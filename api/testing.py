@@ -52,6 +52,10 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
     def start(self) -> RedisServer:
         """Start the server and wait until it answers PING."""
         self._proc = subprocess.Popen(
@@ -108,6 +112,10 @@ class ApiServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
 
     def start(self) -> ApiServer:
         """Start uvicorn and wait until ``/health`` answers."""

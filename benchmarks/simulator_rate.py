@@ -95,7 +95,7 @@ def drop_topics(settings: Settings) -> None:
     """Free the broker's memory (the local broker keeps everything in RAM)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "log_level": 4})
     for topic, future in admin.delete_topics(settings.all_topics,
                                              operation_timeout=30).items():
         try:
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             state_dir.cleanup()
     result.update({
         "benchmark": "simulator_rate",
-        "command": "python -m benchmarks.simulator_rate " + " ".join(argv or sys.argv[1:]),
+        "command": " ".join(["python -m benchmarks.simulator_rate", *(argv or sys.argv[1:])]),
         "events_per_phase": args.events,
         "target_rate": args.target_rate,
         "repeat": args.repeat,

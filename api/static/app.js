@@ -116,7 +116,7 @@ async function refresh() {
     if (current !== generation) return;
     $("window").textContent = `${isoMinute(ranking.window_start)} to ${isoMinute(ranking.window_end)}`;
     $("weights-version").textContent = ranking.weights_version;
-    $("age").textContent = `updated ${Math.max(0, Math.round(ranking.as_of.age_s))} s after window end`;
+    $("age").textContent = `window ended ${Math.max(0, Math.round(ranking.as_of.age_s))} s ago`;
     const status = $("status");
     status.textContent = ranking.as_of.stale ? "This ranking is stale: is the job running?" : "";
     status.className = ranking.as_of.stale ? "stale" : "";

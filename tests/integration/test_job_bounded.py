@@ -1,0 +1,243 @@
+"""End to end: a fixed event set through a bounded run of the job on the MiniCluster.
+
+Every Parquet row, the Redis rankings and the dead-letter records are compared with values
+computed here by a small reference (plain Python, not the job's code). Disorder inside
+each partition stays below the allowed out-of-orderness, so no event is late; lateness is
+tested with controlled timing in test_job_lateness.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+import redis
+from confluent_kafka import Producer
+
+from simulator.kafka_io import ensure_topics, read_topic
+from trend_tracker import redis_layout as layout
+from trend_tracker.events import classify
+
+T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+SIZE_MS, SLIDE_MS, TOP_N = 60_000, 10_000, 3
+WEIGHTS = {"click": 1.0, "cart": 3.0, "purchase": 5.0}
+WEIGHTS_VERSION = "test-weights-7"
+CATEGORY = {"p-a": "shoes", "p-b": "shoes", "p-c": "books", "p-d": "books",
+            "p-e": "toys", "p-f": "toys"}
+COLUMNS = ["window_start", "window_end", "category", "rank", "product_id", "score",
+           "clicks", "carts", "purchases", "weights_version"]
+
+# (ms after T0, event_type, product_id). p-a/p-b and p-c/p-d tie in several windows.
+VALID = [
+    (1_250, "click", "p-a"), (2_250, "click", "p-b"), (3_250, "cart", "p-c"),
+    (4_250, "click", "p-a"), (5_250, "purchase", "p-d"), (7_250, "click", "p-e"),
+    (8_250, "click", "p-f"), (9_250, "cart", "p-a"), (9_999, "cart", "p-b"),
+    (10_000, "click", "p-b"), (11_250, "click", "p-b"), (13_250, "cart", "p-c"),
+    (14_250, "click", "p-d"), (15_250, "purchase", "p-e"), (17_250, "click", "p-d"),
+    (18_250, "click", "p-c"), (20_000, "cart", "p-f"), (21_250, "click", "p-f"),
+    (22_250, "click", "p-f"), (24_250, "cart", "p-e"), (26_250, "click", "p-a"),
+    (28_250, "purchase", "p-b"), (31_250, "click", "p-c"), (33_250, "click", "p-c"),
+    (34_250, "cart", "p-d"), (36_250, "click", "p-e"), (38_250, "click", "p-a"),
+    (41_250, "purchase", "p-f"), (43_250, "click", "p-b"), (45_250, "cart", "p-c"),
+    (47_250, "click", "p-d"), (52_250, "click", "p-e"), (55_250, "cart", "p-a"),
+    (58_250, "click", "p-b"), (63_250, "click", "p-f"), (66_250, "purchase", "p-c"),
+    (70_250, "click", "p-d"), (75_250, "cart", "p-e"), (82_250, "click", "p-a"),
+]
+
+
+def event(n: int, offset_ms: int, event_type: str, product_id: str, **changes) -> dict:
+    body = {"event_id": f"e-{n}", "event_type": event_type, "product_id": product_id,
+            "category": CATEGORY.get(product_id, "misc"), "user_id": f"u-{n % 5}",
+            "ts": T0 + offset_ms, "price": 9.5}
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not ...}
+
+
+def partition_of(event_type: str, product_id: str) -> int:
+    """purchases[1] stays empty (an idle partition); the others split by product."""
+    if event_type == "purchase":
+        return 0
+    return 0 if product_id in ("p-a", "p-c", "p-e") else 1
+
+
+def invalid_records(future_ts: int) -> list[tuple[str, int, int, bytes, str]]:
+    """(event type of the topic, partition, ts for ordering, value, expected reason)."""
+    base = 30_000
+    def dump(body: dict) -> bytes:
+        return json.dumps(body).encode()
+
+    return [
+        ("click", 0, base, b"this is not json", "not_json"),
+        ("click", 1, base, b'{"event_id": "x1", "event_type": "click"', "not_json"),
+        ("click", 0, base, dump(event(901, base, "click", "p-a", user_id=...)),
+         "missing_field"),
+        ("click", 1, base, dump(event(902, base, "click", "p-b", ts=str(T0 + base))),
+         "wrong_type"),
+        ("cart", 0, base, dump(event(903, base, "cart", "p-a", ts=T0 + base + 0.5)),
+         "wrong_type"),
+        ("cart", 1, base, dump(event(904, base, "cart", "bad id!")), "bad_id"),
+        ("click", 0, base, dump(event(905, base, "click", "p-a", event_id="")), "bad_id"),
+        ("click", 1, base, dump(event(906, base, "view", "p-b")), "unknown_event_type"),
+        ("click", 0, base, dump(event(907, base, "cart", "p-a")), "topic_mismatch"),
+        ("purchase", 0, base, dump(event(908, base, "purchase", "p-c", ts=future_ts)),
+         "future_ts"),
+    ]
+
+
+def produce(settings, records: list[tuple[str, int, bytes]]) -> list[tuple[str, int, int]]:
+    """Produce in the given order, batched (linger), returning (topic, partition, offset)."""
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 50})
+    delivered: dict[int, tuple[str, int, int]] = {}
+
+    def on_delivery(index):
+        def report(err, msg):
+            assert err is None, err
+            delivered[index] = (msg.topic(), msg.partition(), msg.offset())
+        return report
+
+    for index, (topic, partition, value) in enumerate(records):
+        producer.produce(topic, value=value, partition=partition, on_delivery=on_delivery(index))
+    assert producer.flush(30) == 0
+    return [delivered[i] for i in range(len(records))]
+
+
+def expected_rows(valid: list[tuple[int, str, str]]) -> list[dict]:
+    """The reference: HOP windows [end - size, end), top-N overall and per category."""
+    rows = []
+    last = max(ts for ts, _, _ in valid)
+    for end in range(SLIDE_MS, last + SIZE_MS + SLIDE_MS, SLIDE_MS):
+        start = end - SIZE_MS
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for ts, event_type, product in valid:
+            if start <= ts < end:
+                counts[product][event_type] += 1
+        if not counts:
+            continue
+        scored = [(sum(WEIGHTS[t] * n for t, n in c.items()), product, c)
+                  for product, c in counts.items()]
+        scopes = [(None, scored)] + [
+            (category, [s for s in scored if CATEGORY[s[1]] == category])
+            for category in sorted({CATEGORY[p] for p in counts})]
+        for category, members in scopes:
+            ranked = sorted(members, key=lambda s: (-s[0], s[1]))[:TOP_N]
+            for rank, (score, product, c) in enumerate(ranked, start=1):
+                rows.append({"window_start": T0 + start, "window_end": T0 + end,
+                             "category": category, "rank": rank, "product_id": product,
+                             "score": float(score), "clicks": c["click"], "carts": c["cart"],
+                             "purchases": c["purchase"], "weights_version": WEIGHTS_VERSION})
+    return rows
+
+
+def read_parquet_rows(root: Path) -> list[dict]:
+    rows = []
+    for path in sorted(root.rglob("*.parquet")):
+        table = pq.read_table(path, partitioning=None)
+        assert table.column_names == COLUMNS
+        for row in table.to_pylist():
+            row["window_start"] = int(row["window_start"].timestamp() * 1000)
+            row["window_end"] = int(row["window_end"].timestamp() * 1000)
+            end = row["window_end"]
+            # Partitioned by window_end's UTC date and hour, named by window_end.
+            assert path.relative_to(root).as_posix() == (
+                f"date=2024-01-01/hour=00/trends-{end}.parquet")
+            rows.append(row)
+    return rows
+
+
+def row_key(row: dict) -> tuple:
+    return (row["window_end"], row["category"] or "", row["rank"])
+
+
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tmp_path,
+                                                               parallelism):
+    from jobs.trending import run
+
+    weights_file = tmp_path / "weights.json"
+    weights_file.write_text(json.dumps({**WEIGHTS, "version": WEIGHTS_VERSION}))
+    redis_db = 10 + parallelism
+    settings = make_settings(window_size_s=60, window_slide_s=10, top_n=TOP_N,
+                             allowed_lateness_s=5, parallelism=parallelism,
+                             weights_file=str(weights_file), checkpoint_interval_s=1,
+                             # A bounded run needs no idleness (an empty partition ends at
+                             # once); a long timeout keeps a slow machine from marking a
+                             # partition idle mid-read, which would make its events late.
+                             source_idle_timeout_s=120,
+                             redis_url=make_settings().redis_url.rsplit("/", 1)[0]
+                             + f"/{redis_db}")
+    client = redis.Redis.from_url(settings.redis_url)
+    client.flushdb()
+    ensure_topics(settings, partitions=2)
+    topics = settings.event_topics
+
+    import time
+    future_ts = int(time.time() * 1000) + 24 * 3600 * 1000
+    per_partition: dict[tuple[str, int], list[tuple[int, bytes, str | None]]] = defaultdict(list)
+    for n, (offset_ms, event_type, product) in enumerate(VALID):
+        value = json.dumps(event(n, offset_ms, event_type, product)).encode()
+        per_partition[(topics[event_type], partition_of(event_type, product))].append(
+            (offset_ms, value, None))
+    for event_type, partition, offset_ms, value, reason in invalid_records(future_ts):
+        per_partition[(topics[event_type], partition)].append((offset_ms, value, reason))
+    # Within a partition, ordered by ts with up to 3 s of disorder (< allowed 5 s).
+    records, reasons = [], []
+    for (topic, partition), items in sorted(per_partition.items()):
+        ordered = sorted(enumerate(items), key=lambda p: p[1][0] + (p[0] % 3) * 1_500)
+        for _, (_, value, reason) in ordered:
+            records.append((topic, partition, value))
+            reasons.append(reason)
+    assert (topics["purchase"], 1) not in per_partition  # the idle partition
+    positions = produce(settings, records)
+
+    # The test data agrees with the reference classifier of the event contract.
+    topic_type = {topic: t for t, topic in topics.items()}
+    now = int(time.time() * 1000)
+    for (topic, _, value), reason in zip(records, reasons):
+        verdict = classify(value, topic_type[topic], now, settings.max_future_skew_s * 1000)
+        assert (verdict.reason.value if verdict.reason else None) == reason, value
+
+    started = time.monotonic()
+    run(settings, bounded=True)
+    elapsed = time.monotonic() - started
+    print(f"bounded run at parallelism {parallelism}: {elapsed:.1f} s")
+
+    # Dead letters: every invalid record with its topic, partition, offset and reason.
+    expected_dlq = sorted(
+        (topic, partition, offset, value.decode(), reason)
+        for (topic, partition, offset), (_, _, value), reason
+        in zip(positions, records, reasons) if reason is not None)
+    dlq = sorted(
+        (d["topic"], d["partition"], d["offset"], d["payload"], d["reason"])
+        for d in (json.loads(r.value) for r in read_topic(settings, settings.topic_dlq,
+                                                          idle_timeout_s=3)))
+    assert dlq == expected_dlq
+
+    expected = expected_rows([(ms, t, p) for ms, t, p in VALID])
+    # The data has ties broken by product_id.
+    assert any(a["score"] == b["score"] and a["window_end"] == b["window_end"]
+               and a["category"] == b["category"] and b["rank"] == a["rank"] + 1
+               for a, b in zip(expected, expected[1:]))
+    actual = read_parquet_rows(Path(settings.parquet_root[len("file://"):]))
+    assert sorted(actual, key=row_key) == sorted(expected, key=row_key)
+
+    # Redis: every ranking whole, the latest pointer at the newest window.
+    by_ranking: dict[tuple, list[dict]] = defaultdict(list)
+    for row in expected:
+        by_ranking[(row["window_start"], row["window_end"], row["category"])].append(row)
+    for (start, end, category), members in by_ranking.items():
+        document = orjson.loads(client.get(layout.ranking_key(category, end)))
+        assert document == {
+            "window_start": start, "window_end": end, "category": category,
+            "weights_version": WEIGHTS_VERSION,
+            "items": [{k: r[k] for k in ("rank", "product_id", "score", "clicks", "carts",
+                                         "purchases")} for r in members],
+        }
+    newest = max(end for _, end, _ in by_ranking)
+    latest = orjson.loads(client.get(layout.latest_key(None)))
+    assert latest["window_end"] == newest
+    assert sorted(client.zrange(layout.CATEGORIES_KEY, 0, -1)) == [b"books", b"shoes", b"toys"]
+

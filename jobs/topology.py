@@ -52,6 +52,18 @@ SOURCE_TABLES: dict[str, str] = {
 }
 
 
+
+def sql_interval(seconds: int) -> str:
+    """A SQL interval literal for any number of seconds.
+
+    ``INTERVAL '600' SECOND`` is rejected (the leading field's default precision is two
+    digits and Flink supports no other), so longer spans are written DAY TO SECOND.
+    """
+    days, rest = divmod(int(seconds), 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{secs:02d}' DAY TO SECOND"
+
 def with_clause(options: Mapping[str, str]) -> str:
     return ",\n  ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in options.items())
 
@@ -90,7 +102,7 @@ CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   `offset` BIGINT METADATA VIRTUAL,
   et AS {event_time_sql(settings.max_future_skew_s)},
   proc AS PROCTIME(),
-  WATERMARK FOR et AS et - INTERVAL '{settings.allowed_lateness_s}' SECOND
+  WATERMARK FOR et AS et - {sql_interval(settings.allowed_lateness_s)}
 ) WITH (
   {with_clause(source_options(settings, topic, end_offsets))}
 )"""
@@ -157,7 +169,7 @@ CREATE TEMPORARY VIEW product_counts AS
 SELECT window_start, window_end, window_time, product_id, category,
   {counts}
 FROM TABLE(HOP(TABLE valid_events, DESCRIPTOR(et),
-               INTERVAL '{slide}' SECOND, INTERVAL '{size}' SECOND))
+               {sql_interval(slide)}, {sql_interval(size)}))
 GROUP BY window_start, window_end, window_time, product_id, category"""),
         ("scored", """
 CREATE TEMPORARY VIEW scored AS
@@ -192,7 +204,7 @@ GROUP BY window_start, window_end, window_time"""),
 CREATE TEMPORARY VIEW event_counts AS
 SELECT event_type, COALESCE(reason, 'valid') AS outcome, COUNT(*) AS events
 FROM TABLE(TUMBLE(TABLE events_checked, DESCRIPTOR(proc),
-                  INTERVAL '{EVENT_COUNT_INTERVAL_S}' SECOND))
+                  {sql_interval(EVENT_COUNT_INTERVAL_S)}))
 GROUP BY window_start, window_end, event_type, COALESCE(reason, 'valid')"""),
         ("written_windows_table", """
 CREATE TEMPORARY TABLE written_windows (window_end TIMESTAMP(3), `rows` INT)

@@ -155,12 +155,20 @@ def test_live_clock_stamps_events_with_the_time_they_are_sent(make_settings):
 
 def test_a_stop_request_ends_an_endless_run(make_settings):
     settings = make_settings()
+    ensure_topics(settings, partitions=1)
     stop = threading.Event()
     result = {}
     thread = threading.Thread(target=lambda: result.update(summary=run_simulation(
         settings, SimulationOptions(rate=1000.0, seed=2, partitions=1), stop=stop)))
     thread.start()
-    time.sleep(0.5)
+    # Stop once clicks are flowing (read independently of the simulator).
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
+                         "group.id": f"test-{uuid.uuid4().hex[:8]}"})
+    consumer.assign([TopicPartition(settings.topic_clicks, 0, 0)])
+    deadline = time.monotonic() + 60
+    while not consumer.consume(1, timeout=0.2) and time.monotonic() < deadline:
+        pass
+    consumer.close()
     stop.set()
     thread.join(timeout=10)
     assert not thread.is_alive()

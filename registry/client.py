@@ -50,13 +50,14 @@ CHALLENGER_ALIAS = "challenger"
 SOURCE_TAG = "weights_source"
 SOURCES = ("default", "manual", "trained")
 
-#: MLflow client HTTP behaviour unless the operator sets these variables: one quick retry
-#: (about 1 s) instead of MLflow's default of minutes of retries (the job's poller simply
-#: polls again later); a busy server gets 15 s per request.
+#: MLflow client HTTP behaviour unless the operator sets these variables: no retries
+#: instead of MLflow's default of minutes of them (the job's poller simply polls again
+#: later, and its log gets one line per outage, not one per retry); a busy server gets
+#: 15 s per request.
 HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
 }
 #: How long the reachability probe waits for ``/health`` before reporting the registry
 #: unreachable.

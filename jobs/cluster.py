@@ -89,6 +89,12 @@ def cluster_config(
             "rest.bind-address": "127.0.0.1",
             "rest.port": rest_port,
             "parallelism.default": 1,
+            # A busy 2-core machine can take longer than the defaults (10 s) to start an
+            # RPC system or answer a call; a timeout there kills the daemon outright.
+            "pekko.startup-timeout": "120 s",
+            "pekko.ask.timeout": "60 s",
+            "pekko.tcp.timeout": "60 s",
+            "heartbeat.timeout": "120 s",
             # Python workers run the project's own venv (it has the project installed).
             "python.executable": python_executable,
             "python.client.executable": python_executable,
@@ -217,10 +223,12 @@ class StandaloneCluster:
             overview = self.overview()
             if overview and overview.get("taskmanagers") == count:
                 return overview
+            if overview is None and self.pids() and not any(map(_alive, self.pids())):
+                break  # every daemon died: no point in waiting
             time.sleep(0.5)
         raise ClusterError(
-            f"cluster at {self.rest_url} not ready in {timeout_s} s (last overview: {overview});"
-            f" logs in {self.log_dir}"
+            f"cluster at {self.rest_url} not ready (last overview: {overview}, waited up to"
+            f" {timeout_s} s); logs in {self.log_dir}"
         )
 
     def pids(self) -> list[int]:

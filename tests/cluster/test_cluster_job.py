@@ -1,0 +1,110 @@
+"""The fixed event set of the embedded end-to-end test, submitted to a real standalone
+cluster with ``trend job submit --bounded``: the same Parquet rows, Redis rankings and dead
+letters, compared with the same independent reference."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+
+from simulator.kafka_io import ensure_topics, read_topic
+from tests.integration.test_job_bounded import (
+    TOP_N,
+    VALID,
+    WEIGHTS,
+    WEIGHTS_VERSION,
+    event,
+    expected_rows,
+    invalid_records,
+    partition_of,
+    produce,
+    read_parquet_rows,
+    row_key,
+)
+from trend_tracker import redis_layout as layout
+
+pytestmark = pytest.mark.cluster
+
+REDIS_DB = 13  # a database of its own on the shared test Redis
+
+
+def write_event_set(settings) -> list[tuple[tuple[str, int, int], bytes, str | None]]:
+    """Produce the valid and invalid events, each partition in ts order with up to 3 s of
+    disorder (below the allowed 5 s). Returns ((topic, partition, offset), value, reason)."""
+    topics = settings.event_topics
+    future_ts = int(time.time() * 1000) + 24 * 3600 * 1000
+    per_partition: dict[tuple[str, int], list[tuple[int, bytes, str | None]]] = defaultdict(list)
+    for n, (offset_ms, event_type, product) in enumerate(VALID):
+        value = json.dumps(event(n, offset_ms, event_type, product)).encode()
+        per_partition[(topics[event_type], partition_of(event_type, product))].append(
+            (offset_ms, value, None))
+    for event_type, partition, offset_ms, value, reason in invalid_records(future_ts):
+        per_partition[(topics[event_type], partition)].append((offset_ms, value, reason))
+    records, reasons = [], []
+    for (topic, partition), items in sorted(per_partition.items()):
+        ordered = sorted(enumerate(items), key=lambda p: p[1][0] + (p[0] % 3) * 1_500)
+        for _, (_, value, reason) in ordered:
+            records.append((topic, partition, value))
+            reasons.append(reason)
+    positions = produce(settings, records)
+    return [(pos, value, reason) for pos, (_, _, value), reason in zip(positions, records, reasons)]
+
+
+def test_cluster_run_gives_the_same_rows_as_the_reference(flink_cluster, make_settings, tmp_path):
+    weights_file = tmp_path / "weights.json"
+    weights_file.write_text(json.dumps({**WEIGHTS, "version": WEIGHTS_VERSION}))
+    base = make_settings()
+    settings = make_settings(window_size_s=60, window_slide_s=10, top_n=TOP_N,
+                             allowed_lateness_s=5, parallelism=2,
+                             weights_file=str(weights_file), checkpoint_interval_s=1,
+                             source_idle_timeout_s=120,
+                             redis_url=base.redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}")
+    client = redis.Redis.from_url(settings.redis_url)
+    client.flushdb()
+    ensure_topics(settings, partitions=2)
+    written = write_event_set(settings)
+
+    # The command a user runs; settings travel as TREND_* variables.
+    env = {**os.environ, **settings.as_env()}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "trend_tracker.cli", "job", "submit",
+         "--jobmanager", flink_cluster.jobmanager, "--bounded"],
+        env=env, capture_output=True, text=True, timeout=600, check=False)
+    print(f"trend job submit --bounded on the cluster: {time.monotonic() - started:.1f} s")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    expected_dlq = sorted((topic, partition, offset, value.decode(), reason)
+                          for (topic, partition, offset), value, reason in written
+                          if reason is not None)
+    dlq = sorted((d["topic"], d["partition"], d["offset"], d["payload"], d["reason"])
+                 for d in (json.loads(r.value) for r in read_topic(
+                     settings, settings.topic_dlq, idle_timeout_s=3)))
+    assert dlq == expected_dlq
+
+    expected = expected_rows(list(VALID))
+    actual = read_parquet_rows(Path(settings.parquet_root[len("file://"):]))
+    assert sorted(actual, key=row_key) == sorted(expected, key=row_key)
+
+    by_ranking: dict[tuple, list[dict]] = defaultdict(list)
+    for row in expected:
+        by_ranking[(row["window_start"], row["window_end"], row["category"])].append(row)
+    for (start, end, category), members in by_ranking.items():
+        document = orjson.loads(client.get(layout.ranking_key(category, end)))
+        assert document == {
+            "window_start": start, "window_end": end, "category": category,
+            "weights_version": WEIGHTS_VERSION,
+            "items": [{k: r[k] for k in ("rank", "product_id", "score", "clicks", "carts",
+                                         "purchases")} for r in members],
+        }
+    assert orjson.loads(client.get(layout.latest_key(None)))["window_end"] == max(
+        end for _, end, _ in by_ranking)

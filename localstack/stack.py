@@ -253,6 +253,9 @@ class LocalStack:
         env.setdefault("RUST_LOG", "warn")
         # MLflow's server refuses requests whose Host header is not allowed; loopback only.
         env.setdefault("MLFLOW_SERVER_ALLOWED_HOSTS", f"127.0.0.1:{port},localhost:{port}")
+        # MLflow 3 also starts a job runner with seven huey worker processes, unused here:
+        # on 2 cores their start-up slowed the whole stack's by tens of seconds.
+        env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(  # noqa: S603 - fixed argv built above
                 self._command(name, port), stdout=log, stderr=subprocess.STDOUT,

@@ -254,9 +254,9 @@ def test_dockerfile_base_images_are_pinned():
     assert {p.parent.name for p in dockerfiles} == {"api", "flink", "mlflow"}
     for path in dockerfiles:
         text = path.read_text()
-        args = dict(re.findall(r"^ARG (\w+)=(\S+)", text, re.M))
-        for base in re.findall(r"^FROM (\S+)", text, re.M):
-            resolved = re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], base)
+        args = dict(re.findall(r"^ARG (\w+)=(\S+)", text, re.MULTILINE))
+        for base in re.findall(r"^FROM (\S+)", text, re.MULTILINE):
+            resolved = re.sub(r"\$\{(\w+)\}", lambda m, args=args: args[m[1]], base)
             tag = _image_tag(resolved)
             assert tag and tag != "latest" and re.search(r"\d", tag), f"{path}: {resolved}"
 

@@ -35,6 +35,10 @@ operator, ``currentInputWatermark``, checkpoint durations, restarts (``numRestar
 
 from __future__ import annotations
 
+import os
+from collections.abc import MutableMapping
+from pathlib import Path
+
 from trend_tracker.settings import Settings
 
 PROMETHEUS_REPORTER_FACTORY = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
@@ -48,3 +52,25 @@ def reporter_config(settings: Settings) -> dict[str, str]:
         "metrics.reporter.prom.factory.class": PROMETHEUS_REPORTER_FACTORY,
         "metrics.reporter.prom.port": str(settings.flink_metrics_port),
     }
+
+
+def expose_reporter_to_embedded_cluster(
+    settings: Settings, environ: MutableMapping[str, str] = os.environ
+) -> None:
+    """Put the Prometheus reporter's jar on the class path of the embedded Flink JVM.
+
+    A MiniCluster does not load reporters from the distribution's ``plugins/`` folder
+    (Flink logs "reporter factory ... could not be found" and serves nothing), and PyFlink
+    appends ``HADOOP_CLASSPATH`` to the class path of the JVM it starts: the jar goes
+    there. Call it before the first PyFlink object starts that JVM; on a cluster, where
+    the plugin is loaded normally, it changes nothing. Nothing to do with the reporter off.
+    """
+    if settings.flink_metrics_port <= 0:
+        return
+    import pyflink
+
+    plugin = Path(pyflink.__file__).resolve().parent / "plugins" / "metrics-prometheus"
+    jars = sorted(str(jar) for jar in plugin.glob("flink-metrics-prometheus-*.jar"))
+    entries = [e for e in environ.get("HADOOP_CLASSPATH", "").split(os.pathsep) if e]
+    environ["HADOOP_CLASSPATH"] = os.pathsep.join(
+        entries + [jar for jar in jars if jar not in entries])

@@ -42,7 +42,7 @@ _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(_PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(_PROJECT_ROOT))
 
-from jobs.metrics import reporter_config
+from jobs.metrics import expose_reporter_to_embedded_cluster, reporter_config
 from jobs.topology import INSERTS, source_ddl, statements
 from trend_tracker.settings import Settings, load_settings
 
@@ -135,6 +135,7 @@ def build(settings: Settings, bounded: bool):
     from udfs.window_sink import make_window_writer_function
 
     bounds = end_offsets(settings) if bounded else None
+    expose_reporter_to_embedded_cluster(settings)  # before Configuration() starts the JVM
     if settings.python_execution_mode == "thread":
         os.environ["PYTHONPATH"] = python_path()
     configuration = Configuration()

@@ -135,6 +135,10 @@ def make_window_writer_function(settings_json: str) -> Any:
             except Exception:
                 failures.inc()
                 raise
+            # Publish the failure counter at 0 too (PyFlink reports a counter only once it
+            # is updated in eval): one that first appears at 1 gives increase() nothing to
+            # compare with, so the first failure would go unseen by the alert.
+            failures.inc(0)
             self.latency_ms[sink] = int((time.perf_counter() - start) * 1000)
 
         def eval(self, window_start, window_end, ranked):

@@ -97,19 +97,26 @@ class Pacer:
 
 
 def _produce_slice(producer, names: list[str], batch: EncodedBatch, begin: int,
-                   end: int) -> None:
-    """Produce records ``begin:end``; on a full local queue, serve it and go on."""
+                   end: int) -> tuple[int, bool]:
+    """Produce records ``begin:end``; on a full local queue, serve it and go on.
+
+    Returns the index reached and whether Ctrl-C interrupted, so counts stay exact.
+    """
     produce, poll = producer.produce, producer.poll
     i = begin
-    while i < end:
-        try:
-            for topic, key, value in zip(batch.topic[i:end], batch.keys[i:end],
-                                         batch.values[i:end]):
-                produce(names[topic], value, key)
-                i += 1
-        except BufferError:
-            poll(0.005)
+    try:
+        while i < end:
+            try:
+                for topic, key, value in zip(batch.topic[i:end], batch.keys[i:end],
+                                             batch.values[i:end]):
+                    produce(names[topic], value, key)
+                    i += 1
+            except BufferError:
+                poll(0.005)
+    except KeyboardInterrupt:
+        return i, True
     poll(0)
+    return end, False
 
 
 class _Counts:
@@ -230,8 +237,12 @@ def run_simulation(settings: Settings, options: SimulationOptions,
                 j = pacer.next_slice(encoded.ts, i, stop) if pacer else min(n, i + MAX_SLICE)
                 if j <= i:
                     continue
-                _produce_slice(producer, names, encoded, i, j)
-                counts.add(encoded, i, j)
+                j, interrupted = _produce_slice(producer, names, encoded, i, j)
+                if j > i:
+                    counts.add(encoded, i, j)
+                if interrupted:
+                    stopped = True
+                    break
                 if tracker.failed != failed_seen:
                     metrics.EVENTS_FAILED.inc(tracker.failed - failed_seen)
                     failed_seen = tracker.failed

@@ -106,24 +106,39 @@ def sample_rankings(end: int, top_n: int) -> list[Ranking]:
     return rankings
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(url: str, duration_s: int, connections: int, rate: int | None,
-            workdir: Path) -> dict[str, Any]:
-    """One wrk run (1 thread); ``rate`` paces it, None runs it closed-loop at full speed."""
+            workdir: Path, pids: dict[str, int]) -> dict[str, Any]:
+    """One wrk run (1 thread); ``rate`` paces it, None runs it closed-loop at full speed.
+
+    Besides wrk's figures, it reports the CPU time the API and Redis processes spent per
+    request, which moves far less than latency when other work competes for the cores.
+    """
     script = workdir / ("paced.lua" if rate else "max.lua")
     paced = LUA_PACED.replace("RATE", str(rate)) if rate else ""
     script.write_text(paced + LUA_COMMON)
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--timeout", "2s",
                "-s", script.name, url]
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=workdir)
+    cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     line = next(ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON "))
     figures = json.loads(line[len("WRK_JSON "):])
     seconds = figures["duration_us"] / 1e6
     latency = {k: round(v / 1000, 3) for k, v in figures.pop("latency_us").items()}
+    requests = max(figures["requests"], 1)
     return {
         "command": " ".join(command) + (f"   # {script.name}: paced to {rate}/s" if rate
                                         else ""),
         "requests_per_s": round(figures["requests"] / seconds, 1),
         "latency_ms": latency,
+        "cpu_us_per_request": {name: round(used / requests * 1e6, 1)
+                               for name, used in cpu_used.items()},
         **figures,
     }
 
@@ -167,16 +182,17 @@ def main(argv: list[str] | None = None) -> int:
         env = {"TREND_REDIS_URL": store.url, "TREND_TOP_N": str(args.top_n),
                "TREND_API_STALE_AFTER_S": "3600"}
         with ApiServer(env, log_path=workdir / "api.log") as api:
-            run_wrk(api.url + trending, 3, args.connections, None, workdir)  # warm-up
+            pids = {"api": api.pid, "redis": store.pid}
+
+            def load(path: str, connections: int, rate: int | None) -> dict[str, Any]:
+                return run_wrk(api.url + path, args.duration, connections, rate, workdir, pids)
+
+            run_wrk(api.url + trending, 3, args.connections, None, workdir, pids)  # warm-up
             runs = {
-                "trending_fixed_rate": run_wrk(api.url + trending, args.duration,
-                                               args.connections, args.rate, workdir),
-                "health_fixed_rate": run_wrk(api.url + "/health", args.duration,
-                                             args.connections, args.rate, workdir),
-                "trending_max": run_wrk(api.url + trending, args.duration,
-                                        args.max_connections, None, workdir),
-                "health_max": run_wrk(api.url + "/health", args.duration,
-                                      args.max_connections, None, workdir),
+                "trending_fixed_rate": load(trending, args.connections, args.rate),
+                "health_fixed_rate": load("/health", args.connections, args.rate),
+                "trending_max": load(trending, args.max_connections, None),
+                "health_max": load("/health", args.max_connections, None),
             }
 
     fixed, fixed_base = runs["trending_fixed_rate"], runs["health_fixed_rate"]
@@ -199,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
             "goal_p99_le_5ms_met": fixed["latency_ms"]["p99"] <= 5.0
                                    and fixed["requests_per_s"] >= 0.98 * args.rate,
             "trending_max_requests_per_s": top["requests_per_s"],
+            "api_cpu_us_per_trending_request": fixed["cpu_us_per_request"]["api"],
+            "api_cpu_us_per_health_request": fixed_base["cpu_us_per_request"]["api"],
+            # What one dedicated core could serve, from the API's CPU cost alone.
+            "trending_requests_per_cpu_second": round(
+                1e6 / fixed["cpu_us_per_request"]["api"]),
             "ratio_max_rps_trending_to_health": round(
                 top["requests_per_s"] / top_base["requests_per_s"], 3),
             "ratio_p99_at_rate_trending_to_health": round(

@@ -105,3 +105,24 @@ def test_scrape_targets_are_where_the_compose_stack_serves_metrics():
     assert dns["port"] == flink_reporter_port("taskmanager")
     assert config["rule_files"] == ["alerts.yml"]
     assert "./deploy/prometheus:/etc/prometheus:ro" in compose["prometheus"]["volumes"]
+
+
+def test_promtool_accepts_the_local_config(promtool):
+    out = run(promtool, "check", "config", "local.yml")
+    assert "SUCCESS: 1 rule files found" in out
+
+
+def test_local_config_scrapes_the_demo_ports():
+    """The demo's defaults: API on api_port, simulator on metrics_port, and the job's
+    reporter on the port after it (what `trend demo` gives TREND_FLINK_METRICS_PORT)."""
+    from trend_tracker.settings import Settings
+
+    defaults = Settings(_env_file=None)
+    config = yaml.safe_load((PROM_DIR / "local.yml").read_text())
+    targets = {job["job_name"]: job["static_configs"][0]["targets"]
+               for job in config["scrape_configs"]}
+    assert targets == {
+        "trend-api": [f"127.0.0.1:{defaults.api_port}"],
+        "trend-simulator": [f"127.0.0.1:{defaults.metrics_port}"],
+        "trend-job": [f"127.0.0.1:{defaults.metrics_port + 1}"],
+    }

@@ -45,8 +45,11 @@ test-unit: venv
 test-fast: venv system-tools
 	$(BIN)/python -m pytest -m "not cluster and not benchmark" $(PYTEST_ARGS)
 
+# Each benchmark is one command and prints its figures as JSON (see docs/BENCHMARKS.md).
 bench: venv
-	$(BIN)/python -m benchmarks.run_all
+	$(BIN)/python -m benchmarks.simulator_rate
+	$(BIN)/python -m benchmarks.job_throughput
+	$(BIN)/python -m benchmarks.api_latency
 
 lint: venv
 	$(BIN)/ruff check .

@@ -164,9 +164,12 @@ def build(settings: Settings, bounded: bool):
 
 def run(settings: Settings, bounded: bool = False, wait: bool = True):
     """Submit the job (to the MiniCluster, or the cluster of ``flink run``)."""
-    _t_env, statement_set = build(settings, bounded)
+    t_env, statement_set = build(settings, bounded)
     result = statement_set.execute()
-    if wait:
+    # Under `flink run -d` the client only submits: waiting for a streaming job to end
+    # would keep it (and a one-shot submitter) running forever.
+    detached = t_env.get_config().get("execution.attached", "true") == "false"
+    if wait and not detached:
         result.wait()
     return result
 

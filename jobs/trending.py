@@ -180,6 +180,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings(**overrides)
     log.info("starting %s (%s), topics %s", JOB_NAME, "bounded" if bounded else "streaming",
              ", ".join(settings.event_topics.values()))
+    # Fail here, with the registry's one-line error, rather than inside a Flink worker
+    # that would restart forever without weights.
+    from registry.client import RegistryError
+    from registry.source import load_current_weights
+    from registry.weights import InvalidWeightsError
+
+    try:
+        weights = load_current_weights(settings)
+    except (RegistryError, InvalidWeightsError) as exc:
+        log.error("cannot start without weights: %s", exc)
+        return 2
+    log.info("weights at start: %s %s", weights.version, weights.as_dict())
     run(settings, bounded=bounded)
     return 0
 

@@ -21,6 +21,21 @@ def artifacts_dir() -> Path:
     return ARTIFACTS_DIR
 
 
+@pytest.fixture(autouse=True)
+def _restore_environment() -> Iterator[None]:
+    """Undo any change a test makes to ``os.environ``.
+
+    Running a PyFlink job inside the test process leaves ``PYFLINK_GATEWAY_DISABLED`` set
+    in it; every job started afterwards as a child process would inherit it and refuse to
+    launch its own gateway.
+    """
+    saved = dict(os.environ)
+    yield
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator["StackState"]:  # noqa: F821
     """A real broker, Redis server, S3 endpoint and MLflow server for the whole session."""

@@ -67,6 +67,8 @@ def make_settings(local_stack, tmp_path: Path) -> Callable[..., Settings]:
             topic_carts=f"carts-{suffix}",
             topic_purchases=f"purchases-{suffix}",
             topic_dlq=f"events-dlq-{suffix}",
+            # A fresh consumer group too: streaming jobs start from the group's offsets.
+            consumer_group=f"trend-{suffix}",
             parquet_root_uri=f"file://{tmp_path / 'parquet'}",
             metrics_port=0,
         )

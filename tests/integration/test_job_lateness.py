@@ -1,0 +1,117 @@
+"""Late events: behind the watermark on arrival, they go to the dead-letter topic with
+reason ``late``, are counted, and never change a window already written.
+
+Lateness depends on when the watermark moves, so this runs the job streaming in its own
+process and controls the timing: the late event is sent only after the window it
+belongs to has been written (so the watermark has certainly passed it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from test_job_weights import T0, advance_to, overall_rows, produce
+from test_registry import wait_until
+
+from localstack.stack import free_port
+from simulator.kafka_io import ensure_topics, read_topic
+
+READ_METRIC = "flink_taskmanager_job_task_operator_trend_event_type_events_read"
+LATE_METRIC = "flink_taskmanager_job_task_operator_trend_event_type_reason_events_invalid"
+
+
+def counted(metrics_url: str, metric: str, label: str) -> float:
+    """The sum of a job metric's series carrying ``label`` (0 before any)."""
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=2) as response:  # noqa: S310
+            text = response.read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(metric + "{") and label in line)
+
+
+def test_a_late_event_is_dead_lettered_counted_and_not_counted_in_its_window(
+        make_settings, tmp_path):
+    weights_file = tmp_path / "weights.json"
+    weights_file.write_text(json.dumps({"click": 1, "cart": 3, "purchase": 5,
+                                        "version": "test/1"}))
+    metrics_port = free_port()
+    settings = make_settings(
+        weights_file=weights_file, window_size_s=10, window_slide_s=10, top_n=5,
+        allowed_lateness_s=1, source_idle_timeout_s=1, topic_partitions=1, parallelism=1,
+        checkpoint_interval_s=5, flink_metrics_port=metrics_port)
+    ensure_topics(settings, partitions=1)
+    root = Path(settings.parquet_root[len("file://"):])
+    log_path = tmp_path / "job.log"
+    with open(log_path, "wb") as log:
+        job = subprocess.Popen([sys.executable, "-m", "jobs.trending"],
+                               env={**os.environ, **settings.as_env(),
+                                    "FLINK_LOG_DIR": str(tmp_path / "flink-log")},
+                               stdout=log, stderr=subprocess.STDOUT,
+                               cwd=Path(__file__).parents[2], start_new_session=True)
+
+    def window(end_offset_ms: int, timeout_s: float) -> list[tuple]:
+        end = T0 + end_offset_ms
+        found = wait_until(lambda: overall_rows(root, end) or job.poll() is not None,
+                           timeout_s, 0.2)
+        assert job.poll() is None, log_path.read_text()[-3000:]
+        assert found, f"window {end} not written:\n{log_path.read_text()[-3000:]}"
+        return overall_rows(root, end)
+
+    try:
+        metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        # Window A [0 s, 10 s): p-1 clicked twice -> score 2 (click weight 1). The events
+        # at 12 s move every source's watermark to 11 s.
+        produce(settings, [(1_000, "click", "p-1"), (2_000, "click", "p-1")])
+        advance_to(settings, 12_000, "p-9")
+        # Once the job has counted the three clicks, the clicks source has seen 12 s and
+        # emitted its watermark (every 200 ms; the counts are published every 5 s).
+        assert wait_until(lambda: counted(metrics_url, READ_METRIC, 'event_type="click"') >= 3
+                          or job.poll() is not None, 420, 0.5), log_path.read_text()[-3000:]
+        assert job.poll() is None, log_path.read_text()[-3000:]
+
+        # A click at 3 s is now behind the watermark: late for window A.
+        produce(settings, [(3_000, "click", "p-2")])
+        # Later windows push the earlier ones out (the Python scoring step releases a
+        # watermark when its next bundle finishes).
+        advance_to(settings, 22_000, "p-9")
+        advance_to(settings, 32_000, "p-9")
+        # The late click is not in window A (p-2 would score 1 there).
+        assert window(10_000, timeout_s=180) == [(1, "p-1", 2.0, "test/1")]
+        # Window B [10 s, 20 s): p-9 has one click, one cart, one purchase -> 1 + 3 + 5.
+        assert window(20_000, timeout_s=180) == [(1, "p-9", 9.0, "test/1")]
+
+        # Read up to two records, to see that there is exactly one.
+        dead = list(read_topic(settings, settings.topic_dlq, max_records=2,
+                               idle_timeout_s=5, deadline_s=60))
+        envelopes = [json.loads(record.value) for record in dead]
+        assert [(e["reason"], e["topic"], e["partition"], e["offset"]) for e in envelopes] == [
+            ("late", settings.topic_clicks, 0, 3)]
+        payload = json.loads(envelopes[0]["payload"])
+        assert (payload["product_id"], payload["ts"]) == ("p-2", T0 + 3_000)
+
+        # Counted: the job's metric reaches exactly one late event.
+        assert wait_until(lambda: counted(metrics_url, LATE_METRIC, 'reason="late"') >= 1,
+                          60, 0.5), "no late-event count exported"
+        assert counted(metrics_url, LATE_METRIC, 'reason="late"') == 1.0
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, 15)
+            try:
+                job.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(job.pid, 9)
+                job.wait()
+
+
+def test_metric_name_is_the_one_the_dashboard_queries():
+    dashboard = Path(__file__).parents[2] / "deploy" / "grafana" / "dashboards"
+    text = "".join(p.read_text() for p in dashboard.glob("*.json"))
+    assert re.search(LATE_METRIC, text)

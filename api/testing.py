@@ -12,12 +12,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Self
 
-from localstack.stack import free_port, redis_healthy, redis_server_binary
+from localstack.stack import redis_healthy, redis_server_binary
+from trend_tracker.processes import free_port, http_ok
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -91,13 +91,6 @@ class RedisServer:
         self.close()
 
 
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
 
 class ApiServer:
     """``python -m api`` (uvicorn, one worker) on a free port, configured by ``TREND_*`` env."""
@@ -129,7 +122,7 @@ class ApiServer:
         def up() -> bool:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"the API exited with {self._proc.returncode}")
-            return _http_ok(f"{self.url}/health")
+            return http_ok(f"{self.url}/health")
 
         wait_until(up, 30, f"API on {self.port}")
         return self

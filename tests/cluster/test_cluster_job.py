@@ -22,41 +22,16 @@ from tests.integration.test_job_bounded import (
     VALID,
     WEIGHTS,
     WEIGHTS_VERSION,
-    event,
     expected_rows,
-    invalid_records,
-    partition_of,
-    produce,
     read_parquet_rows,
     row_key,
+    write_event_set,
 )
 from trend_tracker import redis_layout as layout
 
 pytestmark = pytest.mark.cluster
 
 REDIS_DB = 13  # a database of its own on the shared test Redis
-
-
-def write_event_set(settings) -> list[tuple[tuple[str, int, int], bytes, str | None]]:
-    """Produce the valid and invalid events, each partition in ts order with up to 3 s of
-    disorder (below the allowed 5 s). Returns ((topic, partition, offset), value, reason)."""
-    topics = settings.event_topics
-    future_ts = int(time.time() * 1000) + 24 * 3600 * 1000
-    per_partition: dict[tuple[str, int], list[tuple[int, bytes, str | None]]] = defaultdict(list)
-    for n, (offset_ms, event_type, product) in enumerate(VALID):
-        value = json.dumps(event(n, offset_ms, event_type, product)).encode()
-        per_partition[(topics[event_type], partition_of(event_type, product))].append(
-            (offset_ms, value, None))
-    for event_type, partition, offset_ms, value, reason in invalid_records(future_ts):
-        per_partition[(topics[event_type], partition)].append((offset_ms, value, reason))
-    records, reasons = [], []
-    for (topic, partition), items in sorted(per_partition.items()):
-        ordered = sorted(enumerate(items), key=lambda p: p[1][0] + (p[0] % 3) * 1_500)
-        for _, (_, value, reason) in ordered:
-            records.append((topic, partition, value))
-            reasons.append(reason)
-    positions = produce(settings, records)
-    return [(pos, value, reason) for pos, (_, _, value), reason in zip(positions, records, reasons)]
 
 
 def test_cluster_run_gives_the_same_rows_as_the_reference(flink_cluster, make_settings, tmp_path):

@@ -9,6 +9,7 @@ tested with controlled timing in test_job_lateness.py.
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -152,6 +153,28 @@ def row_key(row: dict) -> tuple:
     return (row["window_end"], row["category"] or "", row["rank"])
 
 
+def write_event_set(settings) -> list[tuple[tuple[str, int, int], bytes, str | None]]:
+    """Produce the valid and invalid events, each partition in ts order with up to 3 s of
+    disorder (below the allowed 5 s). Returns ((topic, partition, offset), value, reason)."""
+    topics = settings.event_topics
+    future_ts = int(time.time() * 1000) + 24 * 3600 * 1000
+    per_partition: dict[tuple[str, int], list[tuple[int, bytes, str | None]]] = defaultdict(list)
+    for n, (offset_ms, event_type, product) in enumerate(VALID):
+        value = json.dumps(event(n, offset_ms, event_type, product)).encode()
+        per_partition[(topics[event_type], partition_of(event_type, product))].append(
+            (offset_ms, value, None))
+    for event_type, partition, offset_ms, value, reason in invalid_records(future_ts):
+        per_partition[(topics[event_type], partition)].append((offset_ms, value, reason))
+    records, reasons = [], []
+    for (topic, partition), items in sorted(per_partition.items()):
+        ordered = sorted(enumerate(items), key=lambda p: p[1][0] + (p[0] % 3) * 1_500)
+        for _, (_, value, reason) in ordered:
+            records.append((topic, partition, value))
+            reasons.append(reason)
+    positions = produce(settings, records)
+    return [(pos, value, reason) for pos, (_, _, value), reason in zip(positions, records, reasons)]
+
+
 @pytest.mark.parametrize("parallelism", [1, 2])
 def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tmp_path,
                                                                parallelism):
@@ -173,30 +196,14 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
     client.flushdb()
     ensure_topics(settings, partitions=2)
     topics = settings.event_topics
-
-    import time
-    future_ts = int(time.time() * 1000) + 24 * 3600 * 1000
-    per_partition: dict[tuple[str, int], list[tuple[int, bytes, str | None]]] = defaultdict(list)
-    for n, (offset_ms, event_type, product) in enumerate(VALID):
-        value = json.dumps(event(n, offset_ms, event_type, product)).encode()
-        per_partition[(topics[event_type], partition_of(event_type, product))].append(
-            (offset_ms, value, None))
-    for event_type, partition, offset_ms, value, reason in invalid_records(future_ts):
-        per_partition[(topics[event_type], partition)].append((offset_ms, value, reason))
-    # Within a partition, ordered by ts with up to 3 s of disorder (< allowed 5 s).
-    records, reasons = [], []
-    for (topic, partition), items in sorted(per_partition.items()):
-        ordered = sorted(enumerate(items), key=lambda p: p[1][0] + (p[0] % 3) * 1_500)
-        for _, (_, value, reason) in ordered:
-            records.append((topic, partition, value))
-            reasons.append(reason)
-    assert (topics["purchase"], 1) not in per_partition  # the idle partition
-    positions = produce(settings, records)
+    written = write_event_set(settings)
+    assert not any((topic, partition) == (topics["purchase"], 1)
+                   for (topic, partition, _), _, _ in written)  # the idle partition
 
     # The test data agrees with the reference classifier of the event contract.
     topic_type = {topic: t for t, topic in topics.items()}
     now = int(time.time() * 1000)
-    for (topic, _, value), reason in zip(records, reasons):
+    for (topic, _, _), value, reason in written:
         verdict = classify(value, topic_type[topic], now, settings.max_future_skew_s * 1000)
         assert (verdict.reason.value if verdict.reason else None) == reason, value
 
@@ -206,10 +213,9 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
     print(f"bounded run at parallelism {parallelism}: {elapsed:.1f} s")
 
     # Dead letters: every invalid record with its topic, partition, offset and reason.
-    expected_dlq = sorted(
-        (topic, partition, offset, value.decode(), reason)
-        for (topic, partition, offset), (_, _, value), reason
-        in zip(positions, records, reasons) if reason is not None)
+    expected_dlq = sorted((topic, partition, offset, value.decode(), reason)
+                          for (topic, partition, offset), value, reason in written
+                          if reason is not None)
     dlq = sorted(
         (d["topic"], d["partition"], d["offset"], d["payload"], d["reason"])
         for d in (json.loads(r.value) for r in read_topic(settings, settings.topic_dlq,

@@ -12,6 +12,10 @@ validated ids (see :func:`ranking_scope`), never from raw input.
 - ``trend:product:{product_id}``: sorted set of that product's overall ranks, score =
   window_end, member = JSON ``{"window_start", "window_end", "rank", "score", "clicks",
   "carts", "purchases", "weights_version"}``; a rewrite of a window replaces its entry.
+  Entries older than the TTL are trimmed and the key expires after the TTL.
+- ``trend:product:{product_id}/c:{category}``: the same, for that product's ranks in one
+  category's ranking. ``/`` is not an id character, so no product id or category can
+  make one key look like another.
 - ``trend:categories``: sorted set, member = category, score = newest window_end.
 
 ``scope`` is ``all`` for the overall ranking and ``c:{category}`` for one category.
@@ -51,5 +55,9 @@ def latest_key(category: str | None) -> str:
     return f"{PREFIX}:latest:{ranking_scope(category)}"
 
 
-def product_key(product_id: str) -> str:
-    return f"{PREFIX}:product:{checked_id(product_id, 'product_id')}"
+def product_key(product_id: str, category: str | None = None) -> str:
+    """The history of a product in the overall ranking, or in one category's ranking."""
+    key = f"{PREFIX}:product:{checked_id(product_id, 'product_id')}"
+    if category is None:
+        return key
+    return f"{key}/{ranking_scope(category)}"

@@ -6,7 +6,8 @@ per event. The layout is the contract in :mod:`trend_tracker.redis_layout`.
 Idempotence: a ranking's document is a pure function of its rows, so rewriting a window
 after a restart from a checkpoint stores the same bytes again. The latest pointer only
 moves forward (an older window replayed late never hides a newer one), and a product's
-history entry for a window replaces the previous entry of that window.
+history entry for a window, in the overall ranking and in its category's, replaces the
+previous entry of that window.
 """
 
 from __future__ import annotations
@@ -127,7 +128,6 @@ class RedisRankingWriter:
         if not rankings:
             return
         pipe = self.client.pipeline(transaction=True)
-        ttl_ms = self.ttl_s * 1000
         for ranking in rankings:
             document = orjson.dumps(ranking.document())
             scope = layout.ranking_scope(ranking.category)
@@ -142,17 +142,21 @@ class RedisRankingWriter:
                 pipe.zadd(layout.CATEGORIES_KEY, {ranking.category: ranking.window_end},
                           gt=True)
                 pipe.expire(layout.CATEGORIES_KEY, self.ttl_s)
-                continue
             for item in ranking.items:
-                key = layout.product_key(item.product_id)
-                entry = orjson.dumps({
-                    "window_start": ranking.window_start, "window_end": ranking.window_end,
-                    "rank": item.rank, "score": item.score, "clicks": item.clicks,
-                    "carts": item.carts, "purchases": item.purchases,
-                    "weights_version": ranking.weights_version,
-                }, option=orjson.OPT_SORT_KEYS)
-                pipe.zremrangebyscore(key, ranking.window_end, ranking.window_end)
-                pipe.zadd(key, {entry: ranking.window_end})
-                pipe.zremrangebyscore(key, "-inf", f"({ranking.window_end - ttl_ms}")
-                pipe.expire(key, self.ttl_s)
+                self._add_history(pipe, layout.product_key(item.product_id, ranking.category),
+                                  ranking, item)
         pipe.execute()
+
+    def _add_history(self, pipe: redis.client.Pipeline, key: str, ranking: Ranking,
+                     item: RankedItem) -> None:
+        """Queue the product's entry for this window, replacing any earlier one of it."""
+        entry = orjson.dumps({
+            "window_start": ranking.window_start, "window_end": ranking.window_end,
+            "rank": item.rank, "score": item.score, "clicks": item.clicks,
+            "carts": item.carts, "purchases": item.purchases,
+            "weights_version": ranking.weights_version,
+        }, option=orjson.OPT_SORT_KEYS)
+        pipe.zremrangebyscore(key, ranking.window_end, ranking.window_end)
+        pipe.zadd(key, {entry: ranking.window_end})
+        pipe.zremrangebyscore(key, "-inf", f"({ranking.window_end - self.ttl_s * 1000}")
+        pipe.expire(key, self.ttl_s)

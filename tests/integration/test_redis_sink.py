@@ -67,3 +67,58 @@ def test_latest_pointer_never_moves_back(client):
     assert doc(client, layout.latest_key(None))["window_end"] == W2
     assert client.hget(LATEST_END_KEY, "all") == str(W2).encode()
     assert doc(client, layout.ranking_key(None, W1))["window_end"] == W1
+
+
+def history(client, key):
+    return [(json.loads(m), s) for m, s in client.zrange(key, 0, -1, withscores=True)]
+
+
+def test_category_rankings_keep_each_products_category_history(client):
+    writer = RedisRankingWriter(client, ttl_s=3600)
+    shoes_w1 = Ranking(W1 - 60_000, W1, "shoes", "trend-weights/1",
+                       (RankedItem(1, "p-1", 5.5, 2, 1, 0), RankedItem(2, "p-9", 1.0, 1, 0, 0)))
+    shoes_w2 = Ranking(W2 - 60_000, W2, "shoes", "trend-weights/2",
+                       (RankedItem(1, "p-9", 7.0, 4, 0, 1),))
+    writer.write([ranking(W1), shoes_w1])
+    writer.write([shoes_w2])
+    assert history(client, layout.product_key("p-9", "shoes")) == [
+        ({"window_start": W1 - 60_000, "window_end": W1, "rank": 2, "score": 1.0, "clicks": 1,
+          "carts": 0, "purchases": 0, "weights_version": "trend-weights/1"}, W1),
+        ({"window_start": W2 - 60_000, "window_end": W2, "rank": 1, "score": 7.0, "clicks": 4,
+          "carts": 0, "purchases": 1, "weights_version": "trend-weights/2"}, W2)]
+    assert history(client, layout.product_key("p-1", "shoes")) == [
+        ({"window_start": W1 - 60_000, "window_end": W1, "rank": 1, "score": 5.5, "clicks": 2,
+          "carts": 1, "purchases": 0, "weights_version": "trend-weights/1"}, W1)]
+    # The overall history is its own: p-1 ranked 2nd overall in W1, p-9 not at all.
+    assert [(e["window_end"], e["rank"]) for e, _ in
+            history(client, layout.product_key("p-1"))] == [(W1, 2)]
+    assert client.exists(layout.product_key("p-9")) == 0
+    assert 3590 < client.ttl(layout.product_key("p-9", "shoes")) <= 3600
+
+
+def test_rewriting_a_category_window_is_idempotent(client):
+    writer = RedisRankingWriter(client, ttl_s=3600)
+    writer.write([ranking(W1, "shoes"), ranking(W2, "shoes")])
+    before = {key: client.dump(key) for key in client.keys("*")}
+    writer.write([ranking(W1, "shoes")])  # a restart replays the older window
+    after = {key: client.dump(key) for key in client.keys("*")}
+    assert before == after
+    assert client.zcard(layout.product_key("p-1", "shoes")) == 2
+
+
+def test_category_history_older_than_the_ttl_is_trimmed(client):
+    writer = RedisRankingWriter(client, ttl_s=60)
+    writer.write([ranking(W1, "shoes")])
+    writer.write([ranking(W1 + 60_000, "shoes")])  # W1 is now exactly one TTL old: kept
+    writer.write([ranking(W1 + 60_001, "shoes")])  # and now older than the TTL: trimmed
+    ends = [s for _, s in history(client, layout.product_key("p-2", "shoes"))]
+    assert ends == [W1 + 60_000, W1 + 60_001]
+
+
+def test_product_keys_of_the_overall_and_category_histories_never_collide():
+    assert layout.product_key("p-1") == "trend:product:p-1"
+    assert layout.product_key("p-1", "shoes") == "trend:product:p-1/c:shoes"
+    # Ids may hold ":", never "/": no product id makes a category history's key.
+    assert layout.product_key("a:c:b") != layout.product_key("a", "b")
+    with pytest.raises(layout.InvalidIdError):
+        layout.product_key("p-1", "a/b")

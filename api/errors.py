@@ -15,6 +15,8 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from api.metrics import ApiMetrics
+
 log = logging.getLogger(__name__)
 
 #: Codes by HTTP status for errors raised by the framework itself (routing, methods).
@@ -64,13 +66,17 @@ async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
     return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
 
 
-async def _redis_error(request: Request, exc: Exception) -> Response:
-    metrics = getattr(request.app.state, "metrics", None)
+def redis_unavailable(metrics: ApiMetrics | None, exc: Exception) -> Response:
+    """The 503 for a failed Redis call, counted in ``trend_api_redis_errors_total``."""
     if metrics is not None:
         metrics.redis_errors.labels(kind=type(exc).__name__).inc()
     log.warning("redis unavailable: %s", type(exc).__name__)
     return error_response(503, "redis_unavailable", "the ranking store is unavailable; retry",
                           headers={"Retry-After": "1"})
+
+
+async def _redis_error(request: Request, exc: Exception) -> Response:
+    return redis_unavailable(getattr(request.app.state, "metrics", None), exc)
 
 
 async def _unexpected(_: Request, exc: Exception) -> Response:

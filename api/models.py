@@ -39,7 +39,7 @@ class TrendingResponse(BaseModel):
 
 
 class ProductWindow(BaseModel):
-    """A product's place in the overall ranking of one window."""
+    """A product's place in one window's ranking (overall, or one category's)."""
 
     window_start: int
     window_end: int
@@ -54,7 +54,7 @@ class ProductWindow(BaseModel):
 class ProductTrendResponse(BaseModel):
     """A product's rank and score across recent windows, oldest first.
 
-    Windows where the product was outside the overall top-N are absent.
+    Windows where the product was outside that ranking's top-N are absent.
     """
 
     product_id: str

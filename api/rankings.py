@@ -7,6 +7,7 @@ sink writes them. Keeping this apart from the routes lets it be tested without a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,54 +20,92 @@ def as_of(window_end: int, now_ms: int, stale_after_s: float) -> dict[str, Any]:
 
 
 def trending_body(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> bytes:
-    """The ``/trending`` JSON body: a stored ranking cut to its top ``k``, with ``as_of``.
-
-    The job's writer stores ``items`` last, as flat objects. Then the ranking is cut as
-    bytes: only the short head is parsed, several times cheaper than parsing all top_n
-    items (see benchmarks/api_latency.py). Any other document is parsed in full.
-    """
-    return _cut_stored(stored, k, now_ms, stale_after_s) or _cut_parsed(
-        stored, k, now_ms, stale_after_s)
+    """The ``/trending`` JSON body: a stored ranking cut to its top ``k``, with ``as_of``."""
+    return prepare_ranking(stored).body(k, now_ms, stale_after_s)
 
 
 _ITEMS = b',"items":['
 _END = b"]}"
+_AS_OF = b',"as_of":'
 
 
-def _cut_stored(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> bytes | None:
+@dataclass(frozen=True, slots=True)
+class PreparedRanking:
+    """A stored ranking read once, ready to answer any ``k`` without parsing again.
+
+    ``head`` is the JSON object of window_start, window_end, category and
+    weights_version without its closing brace; ``items`` the items array's content and
+    ``item_ends`` where each item ends in it, so the top ``k`` is one slice.
+    """
+
+    window_end: int
+    head: bytes
+    items: bytes
+    item_ends: tuple[int, ...]
+
+    def body(self, k: int, now_ms: int, stale_after_s: float) -> bytes:
+        """The ``/trending`` body for the top ``k`` (k >= 1), with ``as_of`` at ``now_ms``."""
+        ends = self.item_ends
+        cut = ends[min(k, len(ends)) - 1] if ends else 0
+        return b"".join((self.head, _AS_OF,
+                         orjson.dumps(as_of(self.window_end, now_ms, stale_after_s)),
+                         _ITEMS, self.items[:cut], _END))
+
+
+def prepare_ranking(stored: bytes) -> PreparedRanking:
+    """Read a stored ranking document once, for :meth:`PreparedRanking.body`.
+
+    The job's writer stores ``items`` last, as flat objects. Then only the short head is
+    parsed and the items stay the stored bytes, several times cheaper than parsing all
+    top_n items (see benchmarks/api_latency.py). Any other document is parsed in full.
+    """
+    return _prepare_stored(stored) or _prepare_parsed(stored)
+
+
+def _prepare_stored(stored: bytes) -> PreparedRanking | None:
     at = stored.find(_ITEMS)
     last = len(stored) - len(_END)  # where the items array closes
     start = at + len(_ITEMS)
     # Items must be the last member and hold flat objects: no other array after them.
     if at < 0 or not stored.endswith(_END) or stored.find(b"]", start, last) != -1:
         return None
+    ends = []
     cut = start
-    for _ in range(k):
+    while cut < last:
         close = stored.find(b"}", cut, last)
-        if close < 0:
-            cut = last
-            break
+        # Each object must be followed by the next one or by the end of the array.
+        if close < 0 or not (close + 1 == last or stored.startswith(b",{", close + 1)):
+            return None
         cut = close + 1
-    if cut != last and not stored.startswith(b",{", cut):
-        return None
+        ends.append(cut - start)
     try:
         head = orjson.loads(stored[:at] + b"}")
     except orjson.JSONDecodeError:
         return None
-    head["as_of"] = as_of(head["window_end"], now_ms, stale_after_s)
-    return orjson.dumps(head)[:-1] + _ITEMS + stored[start:cut] + _END
+    return PreparedRanking(int(head["window_end"]), orjson.dumps(head)[:-1],
+                           stored[start:last], tuple(ends))
+
+
+def _prepare_parsed(stored: bytes) -> PreparedRanking:
+    ranking = orjson.loads(stored)
+    head = {key: ranking[key]
+            for key in ("window_start", "window_end", "category", "weights_version")}
+    items = [orjson.dumps(item) for item in ranking["items"]]
+    ends, length = [], -1
+    for item in items:
+        length += len(item) + 1  # the item and the comma before it (none before the first)
+        ends.append(length)
+    return PreparedRanking(int(ranking["window_end"]), orjson.dumps(head)[:-1],
+                           b",".join(items), tuple(ends))
+
+
+def _cut_stored(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> bytes | None:
+    prepared = _prepare_stored(stored)
+    return None if prepared is None else prepared.body(k, now_ms, stale_after_s)
 
 
 def _cut_parsed(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> bytes:
-    ranking = orjson.loads(stored)
-    return orjson.dumps({
-        "window_start": ranking["window_start"],
-        "window_end": ranking["window_end"],
-        "category": ranking["category"],
-        "weights_version": ranking["weights_version"],
-        "as_of": as_of(ranking["window_end"], now_ms, stale_after_s),
-        "items": ranking["items"][:k],
-    })
+    return _prepare_parsed(stored).body(k, now_ms, stale_after_s)
 
 
 def window_end_of(stored: bytes) -> int:

@@ -1,7 +1,8 @@
 """The read-only JSON API over the rankings the job keeps in Redis.
 
-Each request that reads rankings makes one Redis round trip (an unknown category costs
-a second one to tell it apart from "no data yet").
+Each request that reads rankings makes at most one Redis round trip (an unknown category
+costs a second one to tell it apart from "no data yet"); ``/trending`` reuses the newest
+ranking for ``api_cache_ttl_s`` (see :mod:`api.ranking_cache`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from api.deps import (
     CategoryFilter,
     MetricsDep,
     ProductId,
+    RankingsDep,
     RedisDep,
     SettingsDep,
     TopK,
@@ -33,10 +35,12 @@ from api.models import (
     ReadyResponse,
     TrendingResponse,
 )
-from api.rankings import categories_body, product_trend_body, trending_body, window_end_of
+from api.rankings import categories_body, product_trend_body, window_end_of
 from trend_tracker import redis_layout as layout
 
 JSON = "application/json"
+#: ``k`` when a ``/trending`` request does not say.
+TRENDING_DEFAULT_K = 10
 RETRY_SOON = {"Retry-After": "5"}
 
 
@@ -64,32 +68,37 @@ def _no_data() -> ApiError:
 
 @router.get("/trending", response_model=TrendingResponse,
             responses={404: _error("Unknown category (unknown_category)")})
-async def trending(redis: RedisDep, settings: SettingsDep, k: TopK = 10,
-                   category: CategoryFilter = None) -> Response:
+async def trending(rankings: RankingsDep, redis: RedisDep, settings: SettingsDep,
+                   k: TopK = TRENDING_DEFAULT_K, category: CategoryFilter = None) -> Response:
     """The newest complete window's top-k products, overall or for one category."""
+    # Well-formed requests are answered by api.fast_trending before they get here; this
+    # route documents the endpoint and answers everything else the same way.
     if k > settings.top_n:
         raise ApiError(422, "invalid_parameter",
                        f"k: must be at most {settings.top_n} (the job's top_n)")
-    stored = await redis.get(layout.latest_key(category))
-    if stored is None:
+    ranking = await rankings.get(category)
+    if ranking is None:
         if category is not None and await redis.exists(layout.latest_key(None)):
             raise ApiError(404, "unknown_category", f"no ranking for category {category!r}")
         raise _no_data()
     # The stored document is already JSON: cut it to k and send bytes, skipping the
     # response model's validation on the hot path (tests check the shape instead).
-    body = trending_body(stored, k, now_ms(), settings.api_stale_after_s)
-    return Response(body, media_type=JSON)
+    return Response(ranking.body(k, now_ms(), settings.api_stale_after_s), media_type=JSON)
 
 
 @router.get("/products/{product_id}/trend", response_model=ProductTrendResponse,
-            responses={404: _error("No recent window ranks this product (unknown_product)")})
+            responses={404: _error("No recent window of that ranking holds this product "
+                                   "(unknown_product)")})
 async def product_trend(redis: RedisDep, product_id: ProductId,
-                        windows: WindowCount = 30) -> dict[str, Any]:
-    """A product's overall rank and score across its most recent ranked windows."""
-    entries = await redis.zrange(layout.product_key(product_id), -windows, -1)
+                        windows: WindowCount = 30,
+                        category: CategoryFilter = None) -> dict[str, Any]:
+    """A product's rank and score across its most recent ranked windows, overall or in one
+    category's ranking."""
+    entries = await redis.zrange(layout.product_key(product_id, category), -windows, -1)
     if not entries:
+        ranking = "overall ranking" if category is None else f"ranking of {category!r}"
         raise ApiError(404, "unknown_product",
-                       f"product {product_id!r} is in no recent overall ranking")
+                       f"product {product_id!r} is in no recent {ranking}")
     return product_trend_body(product_id, entries)
 
 

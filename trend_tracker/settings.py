@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     api_cors_origins: list[str] = Field(default_factory=list)
     api_stale_after_s: int = Field(120, ge=1)
+    api_cache_ttl_s: float = Field(
+        1.0, ge=0, le=60,
+        description="How long /trending reuses the newest ranking read from Redis; "
+                    "0 reads Redis on every request")
     redis_timeout_s: float = Field(0.5, gt=0)
 
     # --- metrics

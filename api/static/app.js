@@ -78,14 +78,17 @@ function renderRows(items) {
   return rows;
 }
 
-async function fillSparklines(rows, current) {
+// Each product's history in the ranking shown: overall, or the selected category's.
+async function fillSparklines(rows, category, current) {
   await Promise.all(rows.map(async (tr) => {
+    const params = new URLSearchParams({ windows: SPARK_WINDOWS });
+    if (category) params.set("category", category);
     try {
       const trend = await getJSON(
-        `products/${encodeURIComponent(tr.dataset.productId)}/trend?windows=${SPARK_WINDOWS}`);
+        `products/${encodeURIComponent(tr.dataset.productId)}/trend?${params}`);
       if (current === generation) tr.querySelector("td.spark").replaceChildren(sparkline(trend.windows));
     } catch (e) {
-      // A product that is only in a category ranking has no overall history: no line.
+      // No recent history (its entries expired, or Redis is briefly away): no line.
     }
   }));
 }
@@ -122,7 +125,7 @@ async function refresh() {
     status.className = ranking.as_of.stale ? "stale" : "";
     $("trending").dataset.category = ranking.category || "";
     const rows = renderRows(ranking.items);
-    await fillSparklines(rows, current);
+    await fillSparklines(rows, ranking.category, current);
   } catch (e) {
     if (current !== generation) return;
     $("status").textContent = e.message;

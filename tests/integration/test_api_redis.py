@@ -78,8 +78,13 @@ def writer(store) -> RedisRankingWriter:
 
 
 def api_settings(redis_url: str, **overrides) -> Settings:
+    """The API's settings for these tests: ``/trending`` reads Redis on every request.
+
+    These tests check the answer to what Redis holds at each moment, so the in-process
+    ranking cache is off here; its default behaviour is tested in test_api_cache.py.
+    """
     values = {"redis_url": redis_url, "top_n": 100, "api_stale_after_s": STALE_AFTER_S,
-              "redis_timeout_s": 0.3}
+              "redis_timeout_s": 0.3, "api_cache_ttl_s": 0}
     values.update(overrides)
     return Settings(_env_file=None, **values)
 
@@ -224,6 +229,44 @@ def test_unknown_product_is_404(client, writer, end):
     writer.write([ranking(end, None, OVERALL)])
     assert error_of(client.get("/products/p-999/trend"), 404) == {
         "code": "unknown_product", "message": "product 'p-999' is in no recent overall ranking"}
+
+
+def test_product_trend_in_one_category(client, writer, end):
+    ends = [end - 2 * SLIDE_MS, end - SLIDE_MS, end]
+    books = [[item(1, "p-007", 20.0, 20, 0, 0), item(2, "p-001", 3.0, 3, 0, 0)],
+             [item(1, "p-001", 6.5, 5, 1, 0)],
+             [item(1, "p-001", 4.0, 4, 0, 0), item(2, "p-007", 2.0, 2, 0, 0)]]
+    writer.write([ranking(window_end, None, OVERALL) for window_end in ends[1:]]
+                 + [ranking(window_end, "books", items) for window_end, items in zip(ends, books)]
+                 + [ranking(end, "toys", TOYS)])
+
+    def window(window_end, rank, score, clicks, carts, purchases) -> dict:
+        return {"window_start": window_end - SIZE_MS, "window_end": window_end, "rank": rank,
+                "score": score, "clicks": clicks, "carts": carts, "purchases": purchases,
+                "weights_version": "v7"}
+
+    assert get_ok(client, "/products/p-007/trend?category=books") == {
+        "product_id": "p-007",
+        "windows": [window(ends[0], 1, 20.0, 20, 0, 0), window(ends[2], 2, 2.0, 2, 0, 0)]}
+    assert get_ok(client, "/products/p-001/trend?category=books&windows=2") == {
+        "product_id": "p-001",
+        "windows": [window(ends[1], 1, 6.5, 5, 1, 0), window(ends[2], 1, 4.0, 4, 0, 0)]}
+    # The overall history is unchanged by the category rankings.
+    assert get_ok(client, "/products/p-007/trend") == {
+        "product_id": "p-007",
+        "windows": [window(ends[1], 2, 20.0, 20, 0, 0), window(ends[2], 2, 20.0, 20, 0, 0)]}
+    assert get_ok(client, "/products/p-042/trend?category=toys") == {
+        "product_id": "p-042", "windows": [window(end, 1, 31.5, 12, 3, 1)]}
+
+
+def test_unknown_product_in_a_category_is_404(client, writer, end):
+    writer.write([ranking(end, None, OVERALL), ranking(end, "books", BOOKS)])
+    assert error_of(client.get("/products/p-042/trend?category=books"), 404) == {
+        "code": "unknown_product",
+        "message": "product 'p-042' is in no recent ranking of 'books'"}
+    assert error_of(client.get("/products/p-007/trend?category=garden"), 404) == {
+        "code": "unknown_product",
+        "message": "product 'p-007' is in no recent ranking of 'garden'"}
 
 
 # --- /categories --------------------------------------------------------------------------

@@ -96,6 +96,18 @@ def test_the_page_shows_the_api_rows_switches_category_and_refreshes(live, brows
         page.select_option("#category", "books")
         page.wait_for_selector("#trending[data-category='books']")
         assert table_rows(page) == expected_rows(api.url, "k=10&category=books")
+        # The sparklines follow each book's history in the books ranking (no book is in
+        # the overall ranking): HISTORY windows each, same score every window, so a flat
+        # line at the bottom, x spread evenly over the 120 px width.
+        page.wait_for_function(
+            "document.querySelectorAll('#trending svg.spark polyline').length === 3")
+        sparks = page.eval_on_selector_all(
+            "#trending tbody tr",
+            "rows => rows.map(r => [r.dataset.productId, "
+            "r.querySelector('svg.spark').dataset.points, "
+            "r.querySelector('svg.spark polyline').getAttribute('points')])")
+        flat = "2.0,22.0 25.2,22.0 48.4,22.0 71.6,22.0 94.8,22.0 118.0,22.0"
+        assert sparks == [[book, str(HISTORY), flat] for book in BOOKS]
         page.screenshot(path=str(artifacts_dir / "trends-page-books.png"), full_page=True)
 
         # A newer window arrives: the page shows it without being reloaded.
@@ -103,5 +115,9 @@ def test_the_page_shows_the_api_rows_switches_category_and_refreshes(live, brows
         page.wait_for_function(
             "document.getElementById('weights-version').textContent === 'v4'", timeout=15_000)
         assert table_rows(page) == [["1", "book-z", "1.00", "1", "0", "0"]]
+        # book-z has one window in the books ranking: a one-point sparkline.
+        page.wait_for_function(
+            "document.querySelector('#trending tbody tr svg.spark')?.dataset.points === '1'",
+            timeout=15_000)
     finally:
         page.close()

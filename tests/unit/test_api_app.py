@@ -74,6 +74,9 @@ def test_invalid_trending_parameters_are_422(client, query, fragment):
     "/products/p1/trend?windows=0",
     "/products/p1/trend?windows=1001",
     "/products/p1/trend?windows=x",
+    "/products/p1/trend?category=a%20b",
+    "/products/p1/trend?category=",
+    "/products/p1/trend?category=" + "c" * 65,
 ])
 def test_invalid_product_trend_parameters_are_422(client, path):
     response = client.get(path)
@@ -91,6 +94,14 @@ def test_unknown_query_parameters_are_rejected_with_the_allowed_ones(client):
     assert error_of(response) == {
         "code": "unknown_parameter",
         "message": "unknown query parameter(s): verbose (allowed: none)"}
+
+
+def test_product_trend_names_its_parameters_when_one_is_unknown(client):
+    response = client.get("/products/p1/trend?categroy=books")
+    assert response.status_code == 422
+    assert error_of(response) == {
+        "code": "unknown_parameter",
+        "message": "unknown query parameter(s): categroy (allowed: category, windows)"}
 
 
 def test_a_parameter_given_twice_is_rejected(client):
@@ -153,6 +164,16 @@ def test_an_unexpected_error_is_a_json_500_without_details():
 def test_cors_is_off_by_default(client):
     response = client.get("/health", headers={"Origin": "https://shop.example"})
     assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_applies_to_trending_answers_too():
+    """``/trending`` answered without the router (api.fast_trending) still gets CORS."""
+    app = create_app(settings(api_cors_origins=["https://shop.example"]))
+    with TestClient(app) as test_client:
+        response = test_client.get("/trending?k=3", headers={"Origin": "https://shop.example"})
+    assert response.status_code == 503  # nothing listens where Redis should be
+    assert error_of(response)["code"] == "redis_unavailable"
+    assert response.headers["access-control-allow-origin"] == "https://shop.example"
 
 
 def test_cors_allows_configured_origins_only():

@@ -1,0 +1,56 @@
+"""The newest ranking of each scope, kept in process for a short, configurable time.
+
+``/trending`` is the API's hot route and its answer changes once per window slide (30 s
+by default). Reading the newest ranking from Redis at most once per ``api_cache_ttl_s``
+per scope, instead of once per request, takes the Redis round trip out of almost every
+request. The trade-off, documented in docs/API.md: a new window, or a Redis outage,
+shows in ``/trending`` at most ``api_cache_ttl_s`` late. ``as_of`` is computed for each
+request, so staleness is always reported against the current time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+from api.rankings import PreparedRanking, prepare_ranking
+from trend_tracker import redis_layout as layout
+
+
+class LatestRankings:
+    """The newest ranking of a scope (overall or one category), read from Redis at most
+    once per ``ttl_s``; ``ttl_s = 0`` reads Redis on every call.
+
+    Only rankings that exist are kept: "no data" and unknown categories are asked of
+    Redis every time, so a ranking appears as soon as the job writes it.
+    """
+
+    def __init__(self, redis: Redis, ttl_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.redis = redis
+        self.ttl_s = ttl_s
+        self._clock = clock
+        # category (None: overall) -> (expires at, stored bytes, prepared ranking)
+        self._entries: dict[str | None, tuple[float, bytes, PreparedRanking]] = {}
+
+    async def get(self, category: str | None) -> PreparedRanking | None:
+        """The newest ranking of ``category`` (None: overall), or None if there is none.
+
+        Raises what the Redis client raises when Redis is unreachable and the kept copy
+        has expired.
+        """
+        entry = self._entries.get(category)
+        if entry is not None and entry[0] > self._clock():
+            return entry[2]
+        stored = await self.redis.get(layout.latest_key(category))
+        if stored is None:
+            self._entries.pop(category, None)
+            return None
+        # The same bytes as last time (no new window yet): keep the prepared copy.
+        prepared = entry[2] if entry is not None and entry[1] == stored else prepare_ranking(
+            stored)
+        if self.ttl_s > 0:
+            self._entries[category] = (self._clock() + self.ttl_s, stored, prepared)
+        return prepared

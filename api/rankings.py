@@ -7,7 +7,6 @@ sink writes them. Keeping this apart from the routes lets it be tested without a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -29,27 +28,48 @@ _END = b"]}"
 _AS_OF = b',"as_of":'
 
 
-@dataclass(frozen=True, slots=True)
 class PreparedRanking:
     """A stored ranking read once, ready to answer any ``k`` without parsing again.
 
     ``head`` is the JSON object of window_start, window_end, category and
-    weights_version without its closing brace; ``items`` the items array's content and
-    ``item_ends`` where each item ends in it, so the top ``k`` is one slice.
+    weights_version without its closing brace; ``items`` the items array's content, so
+    the top ``k`` is one slice of it. Where the k-th item ends is found once per ``k``.
     """
 
-    window_end: int
-    head: bytes
-    items: bytes
-    item_ends: tuple[int, ...]
+    __slots__ = ("_count", "_cuts", "head", "items", "window_end")
+
+    def __init__(self, window_end: int, head: bytes, items: bytes,
+                 item_ends: list[int] | None = None) -> None:
+        """``item_ends``: where each item ends in ``items``; None when the items are flat
+        objects (no brace inside), so the k-th ``}`` ends the k-th item."""
+        self.window_end = window_end
+        self.head = head
+        self.items = items
+        if item_ends is None:
+            self._count = items.count(b"},{") + 1 if items else 0
+            self._cuts: dict[int, int] = {}
+        else:
+            self._count = len(item_ends)
+            self._cuts = dict(enumerate(item_ends, start=1))
+
+    def _cut(self, k: int) -> int:
+        k = min(k, self._count)
+        if k <= 0:
+            return 0
+        cut = self._cuts.get(k)
+        if cut is None:
+            cut = -1
+            for _ in range(k):
+                cut = self.items.find(b"}", cut + 1)
+            cut += 1
+            self._cuts[k] = cut  # at most top_n entries
+        return cut
 
     def body(self, k: int, now_ms: int, stale_after_s: float) -> bytes:
         """The ``/trending`` body for the top ``k`` (k >= 1), with ``as_of`` at ``now_ms``."""
-        ends = self.item_ends
-        cut = ends[min(k, len(ends)) - 1] if ends else 0
         return b"".join((self.head, _AS_OF,
                          orjson.dumps(as_of(self.window_end, now_ms, stale_after_s)),
-                         _ITEMS, self.items[:cut], _END))
+                         _ITEMS, self.items[:self._cut(k)], _END))
 
 
 def prepare_ranking(stored: bytes) -> PreparedRanking:
@@ -69,21 +89,18 @@ def _prepare_stored(stored: bytes) -> PreparedRanking | None:
     # Items must be the last member and hold flat objects: no other array after them.
     if at < 0 or not stored.endswith(_END) or stored.find(b"]", start, last) != -1:
         return None
-    ends = []
-    cut = start
-    while cut < last:
-        close = stored.find(b"}", cut, last)
-        # Each object must be followed by the next one or by the end of the array.
-        if close < 0 or not (close + 1 == last or stored.startswith(b",{", close + 1)):
+    items = stored[start:last]
+    # Flat objects only: one opening and one closing brace per item (counted in C).
+    if items:
+        count = items.count(b"},{") + 1
+        if (items[:1] != b"{" or items[-1:] != b"}" or items.count(b"{") != count
+                or items.count(b"}") != count):
             return None
-        cut = close + 1
-        ends.append(cut - start)
     try:
         head = orjson.loads(stored[:at] + b"}")
     except orjson.JSONDecodeError:
         return None
-    return PreparedRanking(int(head["window_end"]), orjson.dumps(head)[:-1],
-                           stored[start:last], tuple(ends))
+    return PreparedRanking(int(head["window_end"]), orjson.dumps(head)[:-1], items)
 
 
 def _prepare_parsed(stored: bytes) -> PreparedRanking:
@@ -96,7 +113,7 @@ def _prepare_parsed(stored: bytes) -> PreparedRanking:
         length += len(item) + 1  # the item and the comma before it (none before the first)
         ends.append(length)
     return PreparedRanking(int(ranking["window_end"]), orjson.dumps(head)[:-1],
-                           b",".join(items), tuple(ends))
+                           b",".join(items), ends)
 
 
 def _cut_stored(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> bytes | None:

@@ -1,19 +1,21 @@
 """Latency and throughput of ``GET /trending?k=10``: one uvicorn worker, real Redis, wrk.
 
-    python -m benchmarks.api_latency [--rate 1000] [--duration 20]
+    python -m benchmarks.api_latency [--rate 1000] [--duration 20] [--cache-ttl-s 1]
 
 Starts a private redis-server, fills it with the job's own Redis sink
 (``RedisRankingWriter``: an overall ranking and 20 category rankings of top_n products,
-over 20 windows), starts the API (``python -m api``, one uvicorn worker) and loads it
-with wrk on the same machine:
+over 20 windows), starts the API (``python -m api``, one uvicorn worker, default
+settings) and loads it with wrk on the same machine:
 
 - at a fixed rate (default 1,000 requests/s), wrk2-style: a Lua script paces requests on
   an absolute schedule, so the offered rate does not sag when responses slow down;
 - at maximum throughput (closed loop, as many requests as the connections allow).
 
 The baseline, in the same run and under the same load, is ``GET /health`` (the same
-server and framework, no Redis); figures are reported as ratios to it. A micro-benchmark
-of the JSON step (cutting the stored ranking to k and adding ``as_of``) shows what the
+server and framework, no Redis); figures are reported as ratios to it. A second API
+process with the ranking cache off (``api_cache_ttl_s = 0``: one Redis GET per request)
+is measured the same way, to show what the cache saves. A micro-benchmark of the JSON
+step (preparing a stored ranking once, then the body of each request) shows what the
 response body costs. The result is printed as JSON, with the wrk commands.
 
 Needs wrk (Debian/Ubuntu: ``apt-get install -y wrk``; macOS: ``brew install wrk``).
@@ -37,8 +39,9 @@ from typing import Any
 import orjson
 import redis
 
-from api.rankings import _cut_parsed, trending_body
+from api.rankings import _prepare_parsed, prepare_ranking
 from api.testing import ApiServer, RedisServer
+from trend_tracker.settings import Settings
 from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
 
 SLIDE_MS = 30_000
@@ -144,17 +147,21 @@ def run_wrk(url: str, duration_s: int, connections: int, rate: int | None,
 
 
 def json_step_us(top_n: int, k: int) -> dict[str, float]:
-    """Microseconds to turn a stored top_n ranking into a top-k body: byte cut vs parse."""
+    """Microseconds to prepare a stored top_n ranking (byte scan vs full parse), done once
+    per cache refresh, and to build one request's top-k body from the prepared ranking."""
     stored = orjson.dumps(sample_rankings(10**13, top_n)[-1].document())
+    prepared = prepare_ranking(stored)
     number = 20_000
 
-    def per_call(cut) -> float:
-        seconds = timeit.timeit(lambda: cut(stored, k, 10**13, 120), number=number)
-        return round(seconds / number * 1e6, 2)
+    def per_call(step) -> float:
+        return round(timeit.timeit(step, number=number) / number * 1e6, 2)
 
-    cut_us, parse_us = per_call(trending_body), per_call(_cut_parsed)
-    return {"stored_bytes": len(stored), "byte_cut_us": cut_us, "full_parse_us": parse_us,
-            "ratio_parse_to_cut": round(parse_us / cut_us, 2)}
+    scan_us, parse_us = per_call(lambda: prepare_ranking(stored)), per_call(
+        lambda: _prepare_parsed(stored))
+    return {"stored_bytes": len(stored), "prepare_byte_scan_us": scan_us,
+            "prepare_full_parse_us": parse_us,
+            "ratio_parse_to_scan": round(parse_us / scan_us, 2),
+            "body_per_request_us": per_call(lambda: prepared.body(k, 10**13, 120))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-connections", type=int, default=32, help="At full speed")
     parser.add_argument("--top-n", type=int, default=100, help="Products per ranking")
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--cache-ttl-s", type=float, default=None,
+                        help="The API's api_cache_ttl_s (default: the settings' default)")
     args = parser.parse_args(argv)
 
     if shutil.which("wrk") is None:
@@ -181,22 +190,37 @@ def main(argv: list[str] | None = None) -> int:
         writer.write(sample_rankings(end, args.top_n))
         env = {"TREND_REDIS_URL": store.url, "TREND_TOP_N": str(args.top_n),
                "TREND_API_STALE_AFTER_S": "3600"}
+        if args.cache_ttl_s is not None:
+            env["TREND_API_CACHE_TTL_S"] = str(args.cache_ttl_s)
+        pids = {"redis": store.pid}
+
+        def load(api: ApiServer, path: str, connections: int,
+                 rate: int | None) -> dict[str, Any]:
+            return run_wrk(api.url + path, args.duration, connections, rate, workdir,
+                           {**pids, "api": api.pid})
+
+        def warm_up(api: ApiServer) -> None:
+            run_wrk(api.url + trending, 3, args.connections, None, workdir,
+                    {**pids, "api": api.pid})
+
         with ApiServer(env, log_path=workdir / "api.log") as api:
-            pids = {"api": api.pid, "redis": store.pid}
-
-            def load(path: str, connections: int, rate: int | None) -> dict[str, Any]:
-                return run_wrk(api.url + path, args.duration, connections, rate, workdir, pids)
-
-            run_wrk(api.url + trending, 3, args.connections, None, workdir, pids)  # warm-up
+            warm_up(api)
             runs = {
-                "trending_fixed_rate": load(trending, args.connections, args.rate),
-                "health_fixed_rate": load("/health", args.connections, args.rate),
-                "trending_max": load(trending, args.max_connections, None),
-                "health_max": load("/health", args.max_connections, None),
+                "trending_fixed_rate": load(api, trending, args.connections, args.rate),
+                "health_fixed_rate": load(api, "/health", args.connections, args.rate),
+                "trending_max": load(api, trending, args.max_connections, None),
+                "health_max": load(api, "/health", args.max_connections, None),
             }
+        uncached_env = {**env, "TREND_API_CACHE_TTL_S": "0"}
+        with ApiServer(uncached_env, log_path=workdir / "api-uncached.log") as api:
+            warm_up(api)
+            runs["trending_fixed_rate_uncached"] = load(api, trending, args.connections,
+                                                        args.rate)
+            runs["trending_max_uncached"] = load(api, trending, args.max_connections, None)
 
     fixed, fixed_base = runs["trending_fixed_rate"], runs["health_fixed_rate"]
     top, top_base = runs["trending_max"], runs["health_max"]
+    uncached, uncached_top = runs["trending_fixed_rate_uncached"], runs["trending_max_uncached"]
     result = {
         "benchmark": "api_latency",
         "command": "python -m benchmarks.api_latency " + " ".join(argv or sys.argv[1:]),
@@ -206,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                     "load_average_1m_before": load_before,
                     "load_average_1m_after": round(os.getloadavg()[0], 2)},
         "setup": {"endpoint": trending, "top_n": args.top_n, "categories": len(CATEGORIES),
+                  "api_cache_ttl_s": (args.cache_ttl_s if args.cache_ttl_s is not None
+                                      else Settings.model_fields["api_cache_ttl_s"].default),
                   "windows": WINDOWS, "uvicorn_workers": 1, "load_tool": "wrk, 1 thread",
                   "rate": args.rate, "duration_s": args.duration},
         "summary": {
@@ -224,6 +250,17 @@ def main(argv: list[str] | None = None) -> int:
                 top["requests_per_s"] / top_base["requests_per_s"], 3),
             "ratio_p99_at_rate_trending_to_health": round(
                 fixed["latency_ms"]["p99"] / fixed_base["latency_ms"]["p99"], 3),
+            "ratio_api_cpu_trending_to_health": round(
+                fixed["cpu_us_per_request"]["api"] / fixed_base["cpu_us_per_request"]["api"],
+                3),
+            "uncached": {
+                "trending_p99_ms_at_rate": uncached["latency_ms"]["p99"],
+                "trending_achieved_rate": uncached["requests_per_s"],
+                "trending_max_requests_per_s": uncached_top["requests_per_s"],
+                "api_cpu_us_per_trending_request": uncached["cpu_us_per_request"]["api"],
+                "ratio_max_rps_to_health": round(
+                    uncached_top["requests_per_s"] / top_base["requests_per_s"], 3),
+            },
             "json_step": json_step_us(args.top_n, args.k),
         },
         "runs": runs,

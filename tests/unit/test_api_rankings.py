@@ -12,6 +12,7 @@ from api.rankings import (
     _cut_stored,
     as_of,
     categories_body,
+    prepare_ranking,
     product_trend_body,
     trending_body,
     window_end_of,
@@ -133,3 +134,21 @@ def test_other_documents_are_parsed_in_full(document):
     body = orjson.loads(trending_body(stored, 1, 10_000, 120))
     assert body["items"] == document["items"][:1]
     assert body["as_of"] == {"generated_at": 10_000, "age_s": 9.991, "stale": False}
+
+
+def test_one_prepared_ranking_answers_every_k_in_any_order():
+    """The prepared ranking remembers where each k ends; asking again gives the same."""
+    stored = job_document(12)
+    prepared = prepare_ranking(stored)
+    for k in (10, 3, 12, 1, 10, 3, 40, 12):
+        body = orjson.loads(prepared.body(k, 612_345, 120))
+        assert body == orjson.loads(_cut_parsed(stored, k, 612_345, 120))
+        assert [item["rank"] for item in body["items"]] == list(range(1, min(k, 12) + 1))
+
+
+def test_items_holding_nested_objects_are_parsed_in_full():
+    document = {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
+                "items": [{"rank": 1, "extra": {"a": 1}}, {"rank": 2, "extra": {"b": 2}}]}
+    stored = orjson.dumps(document)
+    assert _cut_stored(stored, 1, 10_000, 120) is None
+    assert orjson.loads(trending_body(stored, 1, 10_000, 120))["items"] == document["items"][:1]

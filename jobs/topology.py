@@ -30,13 +30,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from jobs.validation import (
+    canonical_sql,
+    computed_once,
+    category_sql,
+    fast_ts_sql,
+    product_id_sql,
     event_time_sql,
     late_sql,
     reason_sql,
     sql_string,
-    ts_millis_sql,
-    unwrap_id_sql,
-    wrapped_columns_sql,
+    watermark_sql,
 )
 from trend_tracker.events import Reason
 from trend_tracker.settings import Settings
@@ -100,9 +103,11 @@ CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   `topic` STRING METADATA VIRTUAL,
   `partition` INT METADATA VIRTUAL,
   `offset` BIGINT METADATA VIRTUAL,
-  et AS {event_time_sql(settings.max_future_skew_s)},
+  doc AS {computed_once(canonical_sql())},
+  et AS {event_time_sql()},
   proc AS PROCTIME(),
-  WATERMARK FOR et AS et - {sql_interval(settings.allowed_lateness_s)}
+  WATERMARK FOR et AS {watermark_sql(settings.max_future_skew_s,
+                                     sql_interval(settings.allowed_lateness_s))}
 ) WITH (
   {with_clause(source_options(settings, topic, end_offsets))}
 )"""
@@ -118,16 +123,11 @@ SELECT payload, `topic`, `partition`, `offset`, et, proc,
   {sql_string(event_type)} AS event_type,
   CASE WHEN reason IS NULL AND {late_sql('et')} THEN {sql_string(Reason.LATE.value)}
        ELSE reason END AS reason,
-  {unwrap_id_sql('product_id')} AS product_id,
-  {unwrap_id_sql('category')} AS category
+  {product_id_sql()} AS product_id,
+  {category_sql()} AS category
 FROM (
   SELECT *, {reason} AS reason
-  FROM (
-    SELECT *, {ts_millis_sql('w_ts')} AS ts_ms
-    FROM (SELECT payload, `topic`, `partition`, `offset`, et, proc,
-            {wrapped_columns_sql()}
-          FROM {source})
-  )
+  FROM (SELECT *, {computed_once(fast_ts_sql(event_type))} AS fast_ts FROM {source})
 )"""
 
 

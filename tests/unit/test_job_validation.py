@@ -12,11 +12,15 @@ import time
 import pytest
 
 from jobs.validation import (
+    canonical_sql,
+    category_sql,
+    computed_once,
+    fast_ts_sql,
+    product_id_sql,
     event_time_sql,
     reason_sql,
     sql_string,
-    ts_millis_sql,
-    wrapped_columns_sql,
+    watermark_sql,
 )
 from trend_tracker.events import MAX_TS_MS, classify
 
@@ -32,6 +36,15 @@ def event(**changes) -> str:
             "category": "shoes", "user_id": "u-1", "ts": PAST, "price": 19.99}
     body.update(changes)
     return json.dumps({k: v for k, v in body.items() if v is not ...})
+
+
+def compact(**changes) -> str:
+    """An event as the simulator writes it: compact, an extra field, ts before price."""
+    body = {"event_id": "e-7", "event_type": "click", "product_id": "p-7",
+            "category": "toys", "user_id": "u-7", "session_id": "s-1", "ts": PAST}
+    body.update(changes)
+    return json.dumps({k: v for k, v in body.items() if v is not ...}, separators=(",", ":"),
+                      ensure_ascii=False)
 
 
 PAYLOADS: list[str | None] = [
@@ -59,6 +72,15 @@ PAYLOADS: list[str | None] = [
     '{"a": 1}', "{}", None,
     # Duplicate keys: the last one wins, as in Python's json module.
     event()[:-1] + ', "ts": "late string"}',
+    event()[:-1] + ', "ts": ' + str(PAST + 1) + "}",
+    # The compact form with extra fields (the fast path), and its near misses.
+    compact(), compact(price=86.65), compact(price=1e-5), compact(price=12345678901234567.0),
+    compact(user_id="ü" * 128), compact(user_id="ü" * 129), compact(event_id="a\tb"),
+    compact(event_id='q"q'), compact(category="c/x"), compact(product_id="p" * 65),
+    compact(event_type="cart"), compact(ts=NOW + 3_600_000), compact(ts=10**15),
+    compact(session_id={"ts": 1}), compact(meta={"ts": 5, "product_id": "x"}),
+    compact(category={"ts": 5}), compact(user_id='"ts":5,'),
+    compact()[:-1], compact() + "\n", compact() + " x",
 ]
 
 
@@ -77,11 +99,12 @@ def run_validation(t_env, payloads: list[str | None], topic_type: str) -> list[t
         f"({i}, {'CAST(NULL AS STRING)' if p is None else sql_string(p)})"
         for i, p in enumerate(payloads))
     query = f"""
-    SELECT i, reason, CAST(et AS STRING) FROM (
+    SELECT i, reason, CAST(et AS STRING), product_id, category FROM (
       SELECT i, {reason_sql(topic_type, SKEW_S)} AS reason,
-             {event_time_sql(SKEW_S)} AS et
-      FROM (SELECT *, {ts_millis_sql('w_ts')} AS ts_ms
-            FROM (SELECT i, payload, {wrapped_columns_sql()}
+             {event_time_sql()} AS et,
+             {product_id_sql()} AS product_id, {category_sql()} AS category
+      FROM (SELECT *, {computed_once(fast_ts_sql(topic_type))} AS fast_ts
+            FROM (SELECT i, payload, {computed_once(canonical_sql())} AS doc
                   FROM (VALUES {values}) AS raw_values(i, payload))))
     """
     with t_env.execute_sql(query).collect() as results:
@@ -93,10 +116,14 @@ def test_sql_validation_matches_the_reference_classifier(table_env):
     assert [row[0] for row in rows] == list(range(len(PAYLOADS)))
     now = int(time.time() * 1000)
     mismatches = []
-    for (i, reason, _), payload in zip(rows, PAYLOADS):
-        expected = classify(payload, "click", now, SKEW_S * 1000).reason
-        if reason != (expected.value if expected else None):
+    for (i, reason, _, product_id, category), payload in zip(rows, PAYLOADS):
+        verdict = classify(payload, "click", now, SKEW_S * 1000)
+        expected = verdict.reason.value if verdict.reason else None
+        if reason != expected:
             mismatches.append((payload, reason, expected))
+        elif expected is None and (product_id, category) != (
+                verdict.event["product_id"], verdict.event["category"]):
+            mismatches.append((payload, product_id, category))
     assert mismatches == []
 
 
@@ -109,15 +136,31 @@ def test_every_reason_is_exercised():
     assert None in reasons
 
 
-def test_event_time_is_ts_only_when_plausible(table_env):
-    payloads = [event(), event(ts=NOW + 86_400_000), event(ts=str(PAST)), "not json",
-                event(ts=MAX_TS_MS + 1), event(product_id="bad id")]
-    rows = run_validation(table_env, payloads, "click")
-    epoch = "1970-01-01 00:00:00.000"
-    past = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(PAST // 1000)) + f".{PAST % 1000:03d}"
-    # A future or malformed ts never moves the watermark (epoch 0); a valid ts of an
-    # otherwise invalid event is still its event time.
-    assert [row[2] for row in rows] == [past, epoch, epoch, epoch, epoch, past]
+def timestamp_text(ms: int) -> str:
+    """How Flink prints a TIMESTAMP_LTZ(3) of epoch milliseconds in UTC."""
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}"
+
+
+def test_event_time_and_watermark_candidate(table_env):
+    future = NOW + 86_400_000
+    payloads = [event(), event(ts=future), event(ts=str(PAST)), "not json",
+                event(ts=MAX_TS_MS + 1), event(product_id="bad id"), event(ts=-5),
+                compact(ts=PAST + 7)]
+    values = ", ".join(f"({i}, {sql_string(p)})" for i, p in enumerate(payloads))
+    query = f"""
+    SELECT i, CAST(et AS STRING), CAST(wm AS STRING) FROM (
+      SELECT i, et, {watermark_sql(SKEW_S, "INTERVAL '5' SECOND")} AS wm
+      FROM (SELECT i, {event_time_sql()} AS et FROM (VALUES {values}) AS v(i, payload)))
+    """
+    with table_env.execute_sql(query).collect() as results:
+        rows = sorted(tuple(row) for row in results)
+    event_times = [PAST, future, PAST, 0, MAX_TS_MS, PAST, 0, PAST + 7]
+    # The watermark candidate is the event time minus the lateness, except that a time
+    # beyond the skew counts as epoch 0, so it never moves the watermark.
+    candidates = [0 if ms > NOW + SKEW_S * 1000 else ms for ms in event_times]
+    assert rows == [(i, timestamp_text(ms), timestamp_text(wm - 5000))
+                    for i, (ms, wm) in enumerate(zip(event_times, candidates))]
 
 
 def test_topic_mismatch_depends_on_the_topic(table_env):

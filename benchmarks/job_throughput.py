@@ -11,13 +11,16 @@ On a private embedded stack (Tansu broker, redis-server, S3 endpoint, MLflow):
 3. baseline B: a Flink job reading the same three topics (``raw`` format, one table per
    topic, bounded at the true end offsets, the job's own Flink configuration) into a
    ``blackhole`` sink;
-4. the trending job in bounded mode (``jobs.trending.build``), writing to its real sinks
+4. baseline C: the same raw read, parsing each value once (``JSON_VALUE`` of one field) into
+   the blackhole: the floor of any job that has to look inside every event;
+5. the trending job in bounded mode (``jobs.trending.build``), writing to its real sinks
    (Parquet, Redis, dead-letter topic).
 
 Each Flink run is a fresh Python process (its own JVM). Its time is measured from
 ``execute()`` to the end of ``wait()``, so it includes job scheduling and shutdown (a few
 seconds, the same in B and the job) but not JVM start nor plan building. Rates are
-events/s; the figure of merit is ``job / flink_raw`` (goal >= 0.8). Results print as JSON,
+events/s; the figure of merit is ``job / flink_raw`` (goal >= 0.8); ``job / flink_parse``
+shows how far the job is from the one-parse floor. Results print as JSON,
 with the machine and the command.
 
 ``--conf key=value`` sets a Flink/table option on the job (after its own configuration,
@@ -67,7 +70,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-raw", action="store_true", help="skip both raw baselines")
     parser.add_argument("--state-dir", type=Path, default=None,
                         help="where the private stack and outputs live (default: a temp dir)")
-    parser.add_argument("--phase", choices=("flink-raw", "job"), help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("flink-raw", "flink-parse", "job"),
+                        help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -262,10 +266,12 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         report["confluent_raw"] = confluent_raw_read(settings, ends)
         progress("baseline: Flink raw read into a blackhole")
         report["flink_raw"] = run_phase("flink-raw", settings, args)
+        progress("baseline: Flink raw read, one JSON parse per event, into a blackhole")
+        report["flink_parse"] = run_phase("flink-parse", settings, args)
     progress("the trending job, bounded")
     report["job"] = run_phase("job", settings, args)
     report["job"]["outputs"] = job_outputs(settings)
-    for name in ("flink_raw", "job"):
+    for name in ("flink_raw", "flink_parse", "job"):
         if name in report:
             add_rates(report[name], in_topics)
     if "flink_raw" in report:
@@ -273,6 +279,10 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         report["ratio_job_to_flink_raw"] = round(job["events_per_s"] / raw["events_per_s"], 3)
         report["ratio_job_to_flink_raw_wall"] = round(
             job["events_per_s_wall"] / raw["events_per_s_wall"], 3)
+        report["ratio_job_to_flink_parse"] = round(
+            job["events_per_s"] / report["flink_parse"]["events_per_s"], 3)
+        report["ratio_flink_parse_to_flink_raw"] = round(
+            report["flink_parse"]["events_per_s"] / raw["events_per_s"], 3)
         report["ratio_job_to_confluent_raw"] = round(
             job["events_per_s"] / report["confluent_raw"]["events_per_s"], 3)
     report["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
@@ -311,8 +321,12 @@ def _apply_conf(t_env, conf: Sequence[str]) -> None:
         t_env.get_config().set(key.strip(), value.strip())
 
 
-def phase_flink_raw(settings: Settings, conf: Sequence[str]) -> dict[str, Any]:
-    """Baseline B: the job's sources, raw, into a blackhole; same Flink configuration."""
+def phase_flink_raw(settings: Settings, conf: Sequence[str],
+                    written: str = "payload") -> dict[str, Any]:
+    """Baseline B: the job's sources, raw, into a blackhole; same Flink configuration.
+
+    ``written`` is what is written per record (baseline C parses the payload once).
+    """
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     from jobs.offsets import true_end_offsets
@@ -331,8 +345,13 @@ def phase_flink_raw(settings: Settings, conf: Sequence[str]) -> dict[str, Any]:
         options = with_clause(source_options(settings, topic, ends[topic]))
         t_env.execute_sql(f"CREATE TEMPORARY TABLE raw_{i} (payload STRING) WITH ({options})")
     t_env.execute_sql("CREATE TEMPORARY TABLE sink (payload STRING) WITH ('connector' = 'blackhole')")
-    union = " UNION ALL ".join(f"SELECT payload FROM raw_{i}" for i in range(len(topics)))
+    union = " UNION ALL ".join(f"SELECT {written} FROM raw_{i}" for i in range(len(topics)))
     return _timed_execution(lambda: t_env.execute_sql(f"INSERT INTO sink {union}"))
+
+
+def phase_flink_parse(settings: Settings, conf: Sequence[str]) -> dict[str, Any]:
+    """Baseline C: baseline B with one JSON parse per record."""
+    return phase_flink_raw(settings, conf, written="JSON_VALUE(payload, '$.product_id')")
 
 
 def phase_job(settings: Settings, conf: Sequence[str]) -> dict[str, Any]:
@@ -350,8 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.phase is not None:
         settings = Settings(_env_file=None)  # type: ignore[call-arg] - all from TREND_* env
-        phase = phase_flink_raw if args.phase == "flink-raw" else phase_job
-        print(json.dumps(phase(settings, args.conf)), flush=True)
+        phases = {"flink-raw": phase_flink_raw, "flink-parse": phase_flink_parse,
+                  "job": phase_job}
+        print(json.dumps(phases[args.phase](settings, args.conf)), flush=True)
         return 0
     args.command = " ".join(["python -m benchmarks.job_throughput",
                              *(sys.argv[1:] if argv is None else argv)])

@@ -16,7 +16,8 @@ source -> validate -> (dead letters) -> count per window -> score -> top-N -> wi
 5. ``scored``: ``trend_score`` applies the weights once per aggregate (Python, low volume).
 6. ``ranked_overall`` / ``ranked_by_category`` -> ``rankings``: window Top-N, score
    descending then product_id ascending.
-7. ``window_results``: all rankings of a window in one row; ``write_window`` (Python)
+7. ``window_results``: all rankings of a window in one row (one array per column);
+   ``write_window`` (Python)
    writes it to Parquet and Redis when the window is final.
 8. ``event_counts``: counts per (event type, outcome) every few seconds of processing
    time, published as metrics.
@@ -42,6 +43,7 @@ from jobs.validation import (
     watermark_sql,
 )
 from trend_tracker.events import Reason
+from udfs.window_sink import RANKED_ROW_FIELDS
 from trend_tracker.settings import Settings
 
 #: Processing-time interval at which event counts are handed to the metrics function.
@@ -142,6 +144,11 @@ def statements(settings: Settings) -> list[tuple[str, str]]:
     counts = ",\n  ".join(
         f"COUNT(*) FILTER (WHERE event_type = {sql_string(t)}) AS {t}s" for t in SOURCE_TABLES
     )
+    # One array per column, not one array of ROWs: thread-mode Python functions receive an
+    # array of ROWs with every element equal to the last one (PyFlink 2.0). The arrays are
+    # filled from the same rows in the same order, so their positions line up.
+    ranked_arrays = ",\n  ".join(f"ARRAY_AGG(`{name}`) AS `{name}_list`"
+                                  for name in RANKED_ROW_FIELDS)
     ranked_columns = ("window_start, window_end, window_time, {category}, "
                       "CAST(rn AS INT) AS `rank`, product_id, score, clicks, carts, purchases, "
                       "weights_version")
@@ -193,11 +200,10 @@ WHERE rn <= {top_n}"""),
         ("rankings", """
 CREATE TEMPORARY VIEW rankings AS
 SELECT * FROM ranked_overall UNION ALL SELECT * FROM ranked_by_category"""),
-        ("window_results", """
+        ("window_results", f"""
 CREATE TEMPORARY VIEW window_results AS
 SELECT window_start, window_end,
-  ARRAY_AGG(ROW(category, `rank`, product_id, score, clicks, carts, purchases,
-                weights_version)) AS ranked
+  {ranked_arrays}
 FROM rankings
 GROUP BY window_start, window_end, window_time"""),
         ("event_counts", f"""
@@ -223,7 +229,8 @@ SELECT payload, `topic`, `partition`, `offset`, reason FROM events_checked
 WHERE reason IS NOT NULL"""),
     ("window-sink", """
 INSERT INTO written_windows
-SELECT window_end, write_window(window_start, window_end, ranked) FROM window_results"""),
+SELECT window_end, write_window(window_start, window_end, """ + ", ".join(
+        f"`{name}_list`" for name in RANKED_ROW_FIELDS) + """) FROM window_results"""),
     ("event-count-metrics", """
 INSERT INTO published_counts
 SELECT event_type, outcome, publish_counts(event_type, outcome, events) FROM event_counts"""),

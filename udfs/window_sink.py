@@ -90,10 +90,11 @@ def window_rows(window_start: Any, window_end: Any, ranked: Iterable[Any]) -> li
 
 
 def make_window_writer_function(settings_json: str) -> Any:
-    """The PyFlink scalar function ``write_window(window_start, window_end, rows)``.
+    """The PyFlink scalar function ``write_window(window_start, window_end, *columns)``.
 
     Called once per window with every ranked row of the window (overall and per
-    category, aggregated in SQL), when the window is final. Returns the number of rows
+    category, aggregated in SQL as one array per column of ``RANKED_ROW_FIELDS``), when
+    the window is final. Returns the number of rows
     written. Non-deterministic, so the planner never folds or drops the call.
     """
     import redis
@@ -141,8 +142,9 @@ def make_window_writer_function(settings_json: str) -> Any:
             failures.inc(0)
             self.latency_ms[sink] = int((time.perf_counter() - start) * 1000)
 
-        def eval(self, window_start, window_end, ranked):
-            rows = window_rows(window_start, window_end, ranked or ())
+        def eval(self, window_start, window_end, *columns):
+            ranked = zip(*(column or () for column in columns), strict=True)
+            rows = window_rows(window_start, window_end, ranked)
             if not rows:
                 return 0
             end_ms = rows[0]["window_end"]

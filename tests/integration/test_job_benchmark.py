@@ -36,7 +36,9 @@ def test_benchmark_reports_consistent_results(local_stack, tmp_path):
     assert outputs["dead_letters"] == 0
     assert outputs["rankings"] > outputs["windows"] > 0
     assert outputs["rankings_same_in_redis"] == outputs["rankings"]
-    for run in ("flink_raw", "job"):
+    for run in ("flink_raw", "flink_parse", "job"):
         assert report[run]["events_per_s"] > 0
     assert report["ratio_job_to_flink_raw"] == round(
         report["job"]["events_per_s"] / report["flink_raw"]["events_per_s"], 3)
+    assert report["ratio_job_to_flink_parse"] == round(
+        report["job"]["events_per_s"] / report["flink_parse"]["events_per_s"], 3)

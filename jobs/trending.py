@@ -22,9 +22,9 @@ Operational choices, set explicitly here:
   3 times, 2 s apart, then fails with a non-zero exit.
 - Python functions (scoring, the window sink, metric publication) run in
   ``python_execution_mode`` (``process`` by default); they only see window aggregates.
-  ``thread`` (inside the JVM, no round trip per call) made the bounded benchmark 3x faster,
-  but is not the default: streaming runs in thread mode wrote no windows in the tests, and
-  a cluster's TaskManagers need the project on their Python path for it.
+  ``thread`` (inside the JVM, no round trip per call) is not the default: streaming runs in
+  thread mode did not pass the streaming tests (no window output within their timeouts),
+  and a cluster's TaskManagers need the project on their Python path for it.
 - Source idleness ``source_idle_timeout_s``, so a quiet partition does not hold back the
   watermark. SQL operators are named by the views of :mod:`jobs.topology`.
 """

@@ -3,10 +3,10 @@
 source -> validate -> (dead letters) -> count per window -> score -> top-N -> window sink
 
 1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic (``raw`` value
-   plus ``topic``/``partition``/``offset`` metadata). The rowtime ``et`` is ``ts`` when it is
-   a plausible event time, else epoch 0, so a future ``ts`` never moves the watermark
-   (``et - allowed_lateness_s``). One table per topic because a bounded read needs
-   per-topic end offsets.
+   plus ``topic``/``partition``/``offset`` metadata, and ``doc``, the value's canonical form,
+   parsed once per record). The rowtime ``et`` is ``ts``; the watermark is
+   ``et - allowed_lateness_s``, with a future ``et`` counting as epoch 0 so it never moves
+   the watermark. One table per topic because a bounded read needs per-topic end offsets.
 2. ``checked_<type>`` -> ``events_checked``: every record with its dead-letter ``reason``
    (NULL when valid): the checks of :mod:`jobs.validation`, then ``late`` when the record is
    behind the watermark on arrival (``CURRENT_WATERMARK``).
@@ -32,19 +32,19 @@ from collections.abc import Mapping
 
 from jobs.validation import (
     canonical_sql,
-    computed_once,
     category_sql,
-    fast_ts_sql,
-    product_id_sql,
+    computed_once,
     event_time_sql,
+    fast_ts_sql,
     late_sql,
+    product_id_sql,
     reason_sql,
     sql_string,
     watermark_sql,
 )
 from trend_tracker.events import Reason
-from udfs.window_sink import RANKED_ROW_FIELDS
 from trend_tracker.settings import Settings
+from udfs.window_sink import RANKED_ROW_FIELDS
 
 #: Processing-time interval at which event counts are handed to the metrics function.
 EVENT_COUNT_INTERVAL_S = 5

@@ -39,13 +39,15 @@ emoji that also needs escapes counts as longer.
 from __future__ import annotations
 
 from trend_tracker.events import MAX_OPAQUE_ID_LEN, MAX_TS_MS, REQUIRED_FIELDS, Reason
-from trend_tracker.settings import EVENT_TYPES
+from trend_tracker.settings import EVENT_TYPES, ID_RE
 
 STRING_FIELDS: tuple[str, ...] = ("event_id", "event_type", "product_id", "category", "user_id")
 
+#: An id of the contract's alphabet (product_id, category), unanchored.
+_ID = ID_RE.pattern
 #: An id as it appears inside the JSON_QUERY wrapper: ``["p-1"]`` (no escapes are possible
 #: for these characters, so the wrapper text is the id itself).
-_WRAPPED_ID = r'^\["[A-Za-z0-9._:-]{1,64}"\]\z'
+_WRAPPED_ID = r'^\["' + _ID + r'"\]\z'
 #: A non-negative JSON integer of at most 15 digits (MAX_TS_MS has 15).
 _WRAPPED_TS = r"^\[([0-9]{1,15})\]\z"
 #: Any JSON number as Flink re-serialises it (``1``, ``-2.5``, ``1E+3``).
@@ -55,9 +57,8 @@ _ENDS_OBJECT = r"\}[ \t\n\r]*\z"
 
 #: The fields ``doc`` keeps, in the (sorted) order JSON_QUERY writes them.
 CANONICAL_FIELDS: tuple[str, ...] = tuple(sorted((*REQUIRED_FIELDS, "price")))
-#: Pieces of the canonical-form pattern: an id of the contract's alphabet, an opaque id
-#: without escapes (1..128 characters), a plain decimal price (always a finite double).
-_ID = r"[A-Za-z0-9._:-]{1,64}"
+#: Pieces of the canonical-form pattern besides ids: an opaque id without escapes
+#: (1..128 characters), a plain decimal price (always a finite double).
 _PLAIN_TEXT = r'[^"\\]{1,' + str(MAX_OPAQUE_ID_LEN) + "}"
 _PLAIN_PRICE = r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?"
 
@@ -139,7 +140,7 @@ def future_sql(ts_ms: str, max_future_skew_s: int) -> str:
 
 
 def event_time_sql(payload: str = "payload") -> str:
-    """The rowtime: ``ts`` when it reads as an integer in ``0..MAX_TS_MS``, else epoch 0.
+    """The rowtime: ``ts`` read as an integer and clamped to ``0..MAX_TS_MS``, else epoch 0.
 
     A computed column of the source, so it can only refer to physical columns. Flink's code
     generation does not share repeated subexpressions, and the rowtime expression is

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-unit test-fast test-slow bench lint system-tools up down status clean
+.PHONY: help venv jar demo test test-unit test-fast test-slow bench lint system-tools up down status clean
 
 help:
 	@echo "make demo    run the whole system on the embedded local stack"
@@ -29,24 +29,30 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# A headless Chromium (browser test) and promtool (alert rules check) come from Debian.
+# The Java compiler (the job's Java module), a headless Chromium (browser test) and
+# promtool (alert rules check) come from Debian.
 system-tools:
 	@bash deploy/scripts/ensure-system-tools.sh
 
-demo: venv
+# The job's Java module, compiled from udfs/java against the Flink wheel's jars.
+jar: venv
+	@bash deploy/scripts/ensure-system-tools.sh java
+	$(BIN)/python -m trend_tracker.udf_jar
+
+demo: venv jar
 	$(BIN)/trend demo
 
-test: venv system-tools
+test: venv system-tools jar
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-test-fast: venv system-tools
+test-fast: venv system-tools jar
 	$(BIN)/python -m pytest -m "not cluster and not benchmark" $(PYTEST_ARGS)
 
 # Each benchmark is one command and prints its figures as JSON (see docs/BENCHMARKS.md).
-bench: venv
+bench: venv jar
 	$(BIN)/python -m benchmarks.simulator_rate
 	$(BIN)/python -m benchmarks.job_throughput
 	$(BIN)/python -m benchmarks.api_latency

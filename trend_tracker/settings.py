@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     topic_carts: str = "carts"
     topic_purchases: str = "purchases"
     topic_dlq: str = "events-dlq"
+    topic_weights: str = Field(
+        "trend-weights",
+        description="Weights changes, published from the registry and read by the job")
     topic_partitions: int = Field(2, ge=1, le=1024)
     consumer_group: str = "trend-tracker"
 
@@ -84,6 +87,9 @@ class Settings(BaseSettings):
     checkpoint_dir: str | None = None
     state_backend: Literal["hashmap", "rocksdb"] = Field(
         "hashmap", description="Flink state backend of the job")
+    udf_jar: Path | None = Field(
+        None, description="A prebuilt jar of the job's Java module (default: built from "
+                          "udfs/java when missing or stale)")
     python_execution_mode: Literal["process", "thread"] = Field(
         "process", description="Where the job's Python functions run")
 
@@ -103,7 +109,7 @@ class Settings(BaseSettings):
     flink_metrics_port: int = Field(
         0, ge=0, le=65535, description="Port of the job's Prometheus reporter; 0 disables it")
 
-    @field_validator("topic_clicks", "topic_carts", "topic_purchases", "topic_dlq")
+    @field_validator("topic_clicks", "topic_carts", "topic_purchases", "topic_dlq", "topic_weights")
     @classmethod
     def _topic_name(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", value):

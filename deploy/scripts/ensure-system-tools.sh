@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Headless Chromium (the trends page test) and promtool (alert rule checks) are Debian
-# packages. Install them when running as root with apt; otherwise say what is missing.
+# The Java compiler (the job's Java module), headless Chromium (the trends page test) and
+# promtool (alert rule checks) are Debian packages. Install them when running as root with
+# apt; otherwise print the one command that installs them.
 set -euo pipefail
+# Usage: ensure-system-tools.sh [java] [browser] [promtool]   (no argument: all three)
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=(java browser promtool)
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+for tool in "${wanted[@]}"; do
+  case "$tool" in
+    java) command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless) ;;
+    browser) command -v chromium >/dev/null 2>&1 || missing+=(chromium) ;;
+    promtool) command -v promtool >/dev/null 2>&1 || missing+=(prometheus) ;;
+    *) echo "unknown tool $tool" >&2; exit 2 ;;
+  esac
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${missing[*]}"
@@ -16,5 +26,9 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
 fi
 echo "missing tools: ${missing[*]}" >&2
 echo "install them with: sudo apt-get install ${missing[*]}" >&2
+if [[ " ${missing[*]} " == *" openjdk-17-jdk-headless "* ]]; then
+  echo "(the job needs javac to build its Java module)" >&2
+  exit 1
+fi
 echo "(the browser and promtool tests need them; everything else runs without)" >&2
 exit 0

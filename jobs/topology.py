@@ -1,47 +1,35 @@
-"""The trending job's topology, top to bottom, as named Flink SQL tables and views.
+"""The job's topology, top to bottom, as named Flink SQL tables and views.
 
-source -> validate -> (dead letters) -> count per window -> score -> top-N -> window sink
+source (decode) -> checked -> (dead letters) -> count per window -> rank -> window sink
 
-1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic (``raw`` value
-   plus ``topic``/``partition``/``offset`` metadata, and ``doc``, the value's canonical form,
-   parsed once per record). The rowtime ``et`` is ``ts``; the watermark is
-   ``et - allowed_lateness_s``, with a future ``et`` counting as epoch 0 so it never moves
-   the watermark. One table per topic because a bounded read needs per-topic end offsets.
-2. ``checked_<type>`` -> ``events_checked``: every record with its dead-letter ``reason``
-   (NULL when valid): the checks of :mod:`jobs.validation`, then ``late`` when the record is
-   behind the watermark on arrival (``CURRENT_WATERMARK``).
+1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic, decoded by the
+   ``trend-event`` format (the project's Java decoder, ``udfs/java``): one parse per record
+   gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category`` and
+   ``ts``, plus the raw ``payload`` for the dead-letter topic. An invalid record has ``ts``
+   0, so it never moves the watermark ``et - allowed_lateness_s``. One table per topic,
+   because a bounded read needs per-topic end offsets and the decoder checks that an
+   event's type belongs on its topic.
+2. ``checked_<type>`` -> ``events_checked``: every record with its reason, ``late`` added
+   when a valid record is behind the watermark on arrival (``CURRENT_WATERMARK``).
 3. ``dead_letters``: every record with a reason, as JSON, to the dead-letter topic.
 4. ``valid_events`` -> ``product_counts``: HOP windows, counts per (window, product,
    category) of each event type.
-5. ``scored``: ``trend_score`` applies the weights once per aggregate (Python, low volume).
-6. ``ranked_overall`` / ``ranked_by_category`` -> ``rankings``: window Top-N, score
-   descending then product_id ascending.
-7. ``window_results``: all rankings of a window in one row (one array per column);
-   ``write_window`` (Python)
-   writes it to Parquet and Redis when the window is final.
-8. ``event_counts``: counts per (event type, outcome) every few seconds of processing
+5. ``window_results``: ``rank_window`` (Java, :class:`dev.trendtracker.scoring.RankWindow`)
+   scores each aggregate with the window's weights and keeps the top-N overall and per
+   category (score descending, then product_id ascending): one row per window, one array
+   per column, and the window's one ``weights_version``.
+6. ``write_window`` (Python, once per window) writes it to Parquet and Redis.
+7. ``event_counts``: counts per (event type, outcome) every few seconds of processing
    time, published as metrics.
 
 All INSERTs run as one statement set, so the topics are read once and every branch sees
-the same watermarks.
+the same watermarks. Hosts, ports and topics come from the settings, never from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from jobs.validation import (
-    canonical_sql,
-    category_sql,
-    computed_once,
-    event_time_sql,
-    fast_ts_sql,
-    late_sql,
-    product_id_sql,
-    reason_sql,
-    sql_string,
-    watermark_sql,
-)
 from trend_tracker.events import Reason
 from trend_tracker.settings import Settings
 from udfs.window_sink import RANKED_ROW_FIELDS
@@ -56,6 +44,13 @@ SOURCE_TABLES: dict[str, str] = {
     "purchase": "src_purchase",
 }
 
+#: Name of the decoding format (``dev.trendtracker.format``).
+EVENT_FORMAT = "trend-event"
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal (Flink SQL has no backslash escapes, only doubled quotes)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def sql_interval(seconds: int) -> str:
@@ -69,21 +64,32 @@ def sql_interval(seconds: int) -> str:
     minutes, secs = divmod(rest, 60)
     return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{secs:02d}' DAY TO SECOND"
 
+
 def with_clause(options: Mapping[str, str]) -> str:
     return ",\n  ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in options.items())
 
 
-def source_options(settings: Settings, topic: str,
-                   end_offsets: Mapping[int, int] | None) -> dict[str, str]:
-    """Kafka source options of one topic; ``end_offsets`` makes the read bounded."""
+def source_options(settings: Settings, topic: str, end_offsets: Mapping[int, int] | None,
+                   event_type: str | None = None) -> dict[str, str]:
+    """Kafka source options of one topic; ``end_offsets`` makes the read bounded.
+
+    With ``event_type`` the records are decoded by the event format; without it they are
+    read ``raw`` (one ``payload`` column: the benchmarks' baseline).
+    """
     options = {
         "connector": "kafka",
         "topic": topic,
         "properties.bootstrap.servers": settings.bootstrap_servers,
         "properties.group.id": settings.consumer_group,
-        "format": "raw",
-        "raw.charset": "UTF-8",
     }
+    if event_type is None:
+        options.update({"format": "raw", "raw.charset": "UTF-8"})
+    else:
+        options.update({
+            "format": EVENT_FORMAT,
+            f"{EVENT_FORMAT}.event-type": event_type,
+            f"{EVENT_FORMAT}.max-future-skew-ms": str(settings.max_future_skew_s * 1000),
+        })
     if end_offsets is None:
         # Resume from the offsets committed at the last checkpoint; a new group starts
         # at the beginning of each partition.
@@ -102,58 +108,47 @@ def source_ddl(settings: Settings, event_type: str, topic: str,
     return f"""
 CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   payload STRING,
+  reason STRING,
+  product_id STRING,
+  category STRING,
+  ts BIGINT,
   `topic` STRING METADATA VIRTUAL,
   `partition` INT METADATA VIRTUAL,
   `offset` BIGINT METADATA VIRTUAL,
-  doc AS {computed_once(canonical_sql())},
-  et AS {event_time_sql()},
+  et AS TO_TIMESTAMP_LTZ(ts, 3),
   proc AS PROCTIME(),
-  WATERMARK FOR et AS {watermark_sql(settings.max_future_skew_s,
-                                     sql_interval(settings.allowed_lateness_s))}
+  WATERMARK FOR et AS et - {sql_interval(settings.allowed_lateness_s)}
 ) WITH (
-  {with_clause(source_options(settings, topic, end_offsets))}
+  {with_clause(source_options(settings, topic, end_offsets, event_type))}
 )"""
 
 
-def checked_view_sql(settings: Settings, event_type: str) -> str:
+def checked_view_sql(event_type: str) -> str:
     """Every record of one topic with its dead-letter reason (NULL when valid)."""
-    source = SOURCE_TABLES[event_type]
-    reason = reason_sql(event_type, settings.max_future_skew_s)
     return f"""
 CREATE TEMPORARY VIEW checked_{event_type} AS
 SELECT payload, `topic`, `partition`, `offset`, et, proc,
   {sql_string(event_type)} AS event_type,
-  CASE WHEN reason IS NULL AND {late_sql('et')} THEN {sql_string(Reason.LATE.value)}
-       ELSE reason END AS reason,
-  {product_id_sql()} AS product_id,
-  {category_sql()} AS category
-FROM (
-  SELECT *, {reason} AS reason
-  FROM (SELECT *, {computed_once(fast_ts_sql(event_type))} AS fast_ts FROM {source})
-)"""
+  CASE WHEN reason IS NULL AND et < CURRENT_WATERMARK(et)
+       THEN {sql_string(Reason.LATE.value)} ELSE reason END AS reason,
+  product_id, category
+FROM {SOURCE_TABLES[event_type]}"""
 
 
 def statements(settings: Settings) -> list[tuple[str, str]]:
     """(name, SQL) of every view and sink table after the sources, in topology order.
 
-    The functions ``trend_score``, ``write_window`` and ``publish_counts`` must be
+    The functions ``rank_window``, ``write_window`` and ``publish_counts`` must be
     registered before these run.
     """
-    size, slide, top_n = settings.window_size_s, settings.window_slide_s, settings.top_n
+    size, slide = settings.window_size_s, settings.window_slide_s
     union = "\nUNION ALL\n".join(f"SELECT * FROM checked_{t}" for t in SOURCE_TABLES)
     counts = ",\n  ".join(
         f"COUNT(*) FILTER (WHERE event_type = {sql_string(t)}) AS {t}s" for t in SOURCE_TABLES
     )
-    # One array per column, not one array of ROWs: thread-mode Python functions receive an
-    # array of ROWs with every element equal to the last one (PyFlink 2.0). The arrays are
-    # filled from the same rows in the same order, so their positions line up.
-    ranked_arrays = ",\n  ".join(f"ARRAY_AGG(`{name}`) AS `{name}_list`"
-                                  for name in RANKED_ROW_FIELDS)
-    ranked_columns = ("window_start, window_end, window_time, {category}, "
-                      "CAST(rn AS INT) AS `rank`, product_id, score, clicks, carts, purchases, "
-                      "weights_version")
+    arrays = ",\n  ".join(f"ranked.`{name}` AS `{name}_list`" for name in RANKED_ROW_FIELDS)
     return [
-        *((f"checked_{t}", checked_view_sql(settings, t)) for t in SOURCE_TABLES),
+        *((f"checked_{t}", checked_view_sql(t)) for t in SOURCE_TABLES),
         ("events_checked", f"CREATE TEMPORARY VIEW events_checked AS\n{union}"),
         ("dead_letters_table", f"""
 CREATE TEMPORARY TABLE dead_letters (
@@ -178,34 +173,17 @@ SELECT window_start, window_end, window_time, product_id, category,
 FROM TABLE(HOP(TABLE valid_events, DESCRIPTOR(et),
                {sql_interval(slide)}, {sql_interval(size)}))
 GROUP BY window_start, window_end, window_time, product_id, category"""),
-        ("scored", """
-CREATE TEMPORARY VIEW scored AS
-SELECT window_start, window_end, window_time, product_id, category, clicks, carts, purchases,
-  s.score AS score, s.weights_version AS weights_version
-FROM (SELECT *, trend_score(window_end, clicks, carts, purchases) AS s FROM product_counts)"""),
-        ("ranked_overall", f"""
-CREATE TEMPORARY VIEW ranked_overall AS
-SELECT {ranked_columns.format(category='CAST(NULL AS STRING) AS category')}
-FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end
-                                   ORDER BY score DESC, product_id ASC) AS rn
-      FROM scored)
-WHERE rn <= {top_n}"""),
-        ("ranked_by_category", f"""
-CREATE TEMPORARY VIEW ranked_by_category AS
-SELECT {ranked_columns.format(category='category')}
-FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, category
-                                   ORDER BY score DESC, product_id ASC) AS rn
-      FROM scored)
-WHERE rn <= {top_n}"""),
-        ("rankings", """
-CREATE TEMPORARY VIEW rankings AS
-SELECT * FROM ranked_overall UNION ALL SELECT * FROM ranked_by_category"""),
         ("window_results", f"""
 CREATE TEMPORARY VIEW window_results AS
 SELECT window_start, window_end,
-  {ranked_arrays}
-FROM rankings
-GROUP BY window_start, window_end, window_time"""),
+  {arrays},
+  ranked.weights_version AS weights_version
+FROM (
+  SELECT window_start, window_end,
+    rank_window(product_id, category, clicks, carts, purchases) AS ranked
+  FROM product_counts
+  GROUP BY window_start, window_end, window_time
+)"""),
         ("event_counts", f"""
 CREATE TEMPORARY VIEW event_counts AS
 SELECT event_type, COALESCE(reason, 'valid') AS outcome, COUNT(*) AS events
@@ -230,7 +208,8 @@ WHERE reason IS NOT NULL"""),
     ("window-sink", """
 INSERT INTO written_windows
 SELECT window_end, write_window(window_start, window_end, """ + ", ".join(
-        f"`{name}_list`" for name in RANKED_ROW_FIELDS) + """) FROM window_results"""),
+        f"`{name}_list`" for name in RANKED_ROW_FIELDS) + """, weights_version)
+FROM window_results"""),
     ("event-count-metrics", """
 INSERT INTO published_counts
 SELECT event_type, outcome, publish_counts(event_type, outcome, events) FROM event_counts"""),

@@ -1,4 +1,4 @@
-"""The trending job: Kafka -> validation -> HOP windows -> weighted scores -> top-N -> sinks.
+"""The trending job: Kafka -> decode -> HOP windows -> weighted scores -> top-N -> sinks.
 
 Entry point for both ways of running it:
 
@@ -20,11 +20,16 @@ Operational choices, set explicitly here:
 - Restarts: streaming runs use exponential delay (1 s doubling to 1 min, without limit),
   so a Redis or broker outage pauses the job instead of killing it; a bounded run retries
   3 times, 2 s apart, then fails with a non-zero exit.
-- Python functions (scoring, the window sink, metric publication) run in
-  ``python_execution_mode`` (``process`` by default); they only see window aggregates.
-  ``thread`` (inside the JVM, no round trip per call) is not the default: streaming runs in
-  thread mode did not pass the streaming tests (no window output within their timeouts),
-  and a cluster's TaskManagers need the project on their Python path for it.
+- The hot path is Java, compiled from ``udfs/java`` (:mod:`trend_tracker.udf_jar`) and
+  shipped with the job as ``pipeline.jars``: the ``trend-event`` format decodes and
+  validates each record once, and ``rank_window`` scores and ranks each window.
+- Weights: the job starts with the registry's champion (or, while MLflow is down, the
+  newest record of the weights topic) and then follows the weights topic, which the
+  registry's publisher feeds. Each window is scored with the weights in force when it
+  fires, kept in its state (see ``docs/ARCHITECTURE.md``).
+- Python functions run once per window (the window sink) and once per few seconds (metric
+  publication), in ``python_execution_mode`` (``process`` by default). A cluster's
+  TaskManagers need the project on their Python path for ``thread``.
 - Source idleness ``source_idle_timeout_s``, so a quiet partition does not hold back the
   watermark. SQL operators are named by the views of :mod:`jobs.topology`.
 """
@@ -47,6 +52,7 @@ if str(_PROJECT_ROOT) not in sys.path:
 
 from jobs.metrics import expose_reporter_to_embedded_cluster, reporter_config
 from jobs.topology import INSERTS, source_ddl, statements
+from registry.weights import Weights
 from trend_tracker.settings import Settings, load_settings
 
 log = logging.getLogger("trend.job")
@@ -135,32 +141,63 @@ def end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
     return true_end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()))
 
 
-def build(settings: Settings, bounded: bool):
+def weights_key(settings: Settings) -> str:
+    """The key of this deployment's records on the weights topic."""
+    return "file" if settings.weights_file is not None else settings.weights_model_name
+
+
+def rank_window_function(settings: Settings, bounded: bool, weights: Weights) -> Any:
+    """The Java ``rank_window`` aggregate (``dev.trendtracker.scoring.RankWindow``).
+
+    It scores with ``weights`` until the weights topic says otherwise; a bounded run keeps
+    ``weights`` throughout (one version for the whole backfill).
+    """
+    from pyflink.java_gateway import get_gateway
+
+    from registry.publisher import weights_record
+
+    record = weights_record(weights, published_ms=0).decode()
+    servers = None if bounded else settings.bootstrap_servers
+    return get_gateway().jvm.dev.trendtracker.scoring.RankWindow(
+        settings.top_n, record, servers, settings.topic_weights, weights_key(settings))
+
+
+def build(settings: Settings, bounded: bool, weights: Weights | None = None):
     """Create the table environment with every table, view and function, and the statement
-    set of the job's INSERTs (not yet executed)."""
+    set of the job's INSERTs (not yet executed).
+
+    ``weights`` are those the job starts with (default: :func:`load_weights_for_start`).
+    """
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import StreamTableEnvironment
 
+    from registry.publisher import load_weights_for_start
+    from trend_tracker.udf_jar import ensure_udf_jar
     from udfs.event_counts import make_event_count_function
-    from udfs.scoring import make_score_function
     from udfs.settings_transport import settings_to_json
     from udfs.window_sink import make_window_writer_function
 
+    if weights is None:
+        weights = load_weights_for_start(settings)
+    jar = ensure_udf_jar(settings.udf_jar)
     bounds = end_offsets(settings) if bounded else None
     expose_reporter_to_embedded_cluster(settings)  # before Configuration() starts the JVM
     if settings.python_execution_mode == "thread":
         os.environ["PYTHONPATH"] = python_path()
+    config = {**flink_config(settings, bounded), "pipeline.jars": jar.as_uri()}
     configuration = Configuration()
-    for key, value in flink_config(settings, bounded).items():
+    for key, value in config.items():
         configuration.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(configuration)
     t_env = StreamTableEnvironment.create(env)
-    for key, value in flink_config(settings, bounded).items():
+    for key, value in config.items():
         t_env.get_config().set(key, value)
 
     settings_json = settings_to_json(settings)
-    t_env.create_temporary_function("trend_score", make_score_function(settings_json))
+    # A function instance, not a class name: it carries the top-N and the weights.
+    t_env._j_tenv.createTemporarySystemFunction(
+        "rank_window", rank_window_function(settings, bounded, weights))
     t_env.create_temporary_function("write_window", make_window_writer_function(settings_json))
     t_env.create_temporary_function("publish_counts", make_event_count_function())
 
@@ -175,15 +212,28 @@ def build(settings: Settings, bounded: bool):
     return t_env, statement_set
 
 
-def run(settings: Settings, bounded: bool = False, wait: bool = True):
-    """Submit the job (to the MiniCluster, or the cluster of ``flink run``)."""
-    t_env, statement_set = build(settings, bounded)
+def run(settings: Settings, bounded: bool = False, wait: bool = True,
+        weights: Weights | None = None):
+    """Submit the job (to the MiniCluster, or the cluster of ``flink run``).
+
+    A streaming job that this process waits for (embedded, or ``flink run`` attached) is
+    followed by a weights publisher in this process: a new champion in the registry reaches
+    the weights topic, and so the job, within the poll interval. A detached submission
+    needs ``trend weights publish --follow`` beside it (the compose stack runs one).
+    """
+    t_env, statement_set = build(settings, bounded, weights)
     result = statement_set.execute()
     # Under `flink run -d` the client only submits: waiting for a streaming job to end
     # would keep it (and a one-shot submitter) running forever.
     detached = t_env.get_config().get("execution.attached", "true") == "false"
     if wait and not detached:
-        result.wait()
+        if bounded or settings.weights_file is not None:
+            result.wait()
+        else:
+            from registry.publisher import WeightsPublisher
+
+            with WeightsPublisher(settings).start():
+                result.wait()
     return result
 
 
@@ -196,16 +246,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Fail here, with the registry's one-line error, rather than inside a Flink worker
     # that would restart forever without weights.
     from registry.client import RegistryError
-    from registry.source import load_current_weights
+    from registry.publisher import ensure_published, load_weights_for_start
     from registry.weights import InvalidWeightsError
 
     try:
-        weights = load_current_weights(settings)
+        weights = load_weights_for_start(settings)
     except (RegistryError, InvalidWeightsError) as exc:
         log.error("cannot start without weights: %s", exc)
         return 2
     log.info("weights at start: %s %s", weights.version, weights.as_dict())
-    run(settings, bounded=bounded)
+    if not bounded:
+        # The weights topic is the job's source of weights from now on (and after a restore).
+        ensure_published(settings, weights)
+    run(settings, bounded=bounded, weights=weights)
     return 0
 
 

@@ -1,8 +1,8 @@
 """The job's window sink: collect a window's ranked rows, then write them whole.
 
-The job aggregates every ranked row of a window (overall and per category) into one row in
-SQL (a window aggregation over the window Top-N, so it fires when the watermark passes the
-window's end and holds every ranking complete). The writer is called once per window: it
+The job ranks a window in the JVM (``rank_window``, a window aggregate over the window's
+counts, so it fires when the watermark passes the window's end and holds every ranking
+complete) and hands this writer one row per window. The writer is called once per window: it
 writes the window's Parquet file (the record), then its rankings to Redis (the API's view).
 A failing write is retried; if it keeps failing the task fails and Flink restarts from the
 last checkpoint, which replays the window into the same file and keys (idempotent).
@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from udfs.redis_sink import Ranking, epoch_ms, rankings_from_rows
+from udfs.redis_sink import epoch_ms, rankings_from_rows
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +41,6 @@ def output_row(values: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def consistent_rankings(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Ranking], int]:
-    """Rankings of one window; a ranking scored with two weights versions is left out.
-
-    Returns the rankings and how many were left out (see :mod:`udfs.scoring`).
-    """
-    by_scope: dict[str | None, list[Mapping[str, Any]]] = {}
-    for row in rows:
-        by_scope.setdefault(row["category"], []).append(row)
-    rankings: list[Ranking] = []
-    mixed = 0
-    for scope_rows in by_scope.values():
-        try:
-            rankings.extend(rankings_from_rows(scope_rows))
-        except ValueError:
-            mixed += 1
-    return rankings, mixed
-
-
 def with_retries(action: Callable[[], Any], attempts: int = WRITE_ATTEMPTS,
                  backoff_s: float = 0.2) -> Any:
     """Run ``action``; on an exception retry with a doubling pause, re-raise the last one."""
@@ -74,28 +56,32 @@ def with_retries(action: Callable[[], Any], attempts: int = WRITE_ATTEMPTS,
     raise AssertionError("unreachable")
 
 
-#: SQL type of the rows handed to the writer, one per ranked product (window times apart).
+#: The columns of a ranked row that the writer receives as one array each (positions
+#: aligned), after the window's times; the window's ``weights_version`` follows them.
 RANKED_ROW_FIELDS: tuple[str, ...] = (
-    "category", "rank", "product_id", "score", "clicks", "carts", "purchases", "weights_version",
+    "category", "rank", "product_id", "score", "clicks", "carts", "purchases",
 )
 
 
-def window_rows(window_start: Any, window_end: Any, ranked: Iterable[Any]) -> list[dict[str, Any]]:
-    """Output rows of one window from its aggregated ranked rows (tuples or Rows)."""
+def window_rows(window_start: Any, window_end: Any, ranked: Iterable[Any],
+                weights_version: str) -> list[dict[str, Any]]:
+    """Output rows of one window from its ranked rows (tuples in RANKED_ROW_FIELDS order)."""
     return [
         output_row({"window_start": window_start, "window_end": window_end,
-                    **dict(zip(RANKED_ROW_FIELDS, tuple(item)))})
+                    **dict(zip(RANKED_ROW_FIELDS, tuple(item))),
+                    "weights_version": weights_version})
         for item in ranked
     ]
 
 
 def make_window_writer_function(settings_json: str) -> Any:
-    """The PyFlink scalar function ``write_window(window_start, window_end, *columns)``.
+    """The PyFlink scalar function
+    ``write_window(window_start, window_end, *columns, weights_version)``.
 
-    Called once per window with every ranked row of the window (overall and per
-    category, aggregated in SQL as one array per column of ``RANKED_ROW_FIELDS``), when
-    the window is final. Returns the number of rows
-    written. Non-deterministic, so the planner never folds or drops the call.
+    Called once per window, when the window is final, with every ranked row of the window
+    (overall and per category) as one array per column of ``RANKED_ROW_FIELDS``, and the
+    window's weights version. Returns the number of rows written. Non-deterministic, so
+    the planner never folds or drops the call.
     """
     import redis
     from pyflink.table import DataTypes
@@ -117,7 +103,6 @@ def make_window_writer_function(settings_json: str) -> Any:
             group = function_context.get_metric_group().add_group("trend")
             self.windows_emitted = group.counter("windows_emitted")
             self.rankings_written = group.counter("rankings_written")
-            self.rankings_mixed = group.counter("rankings_mixed_weights")
             self.rows_written = group.counter("rows_written")
             parquet = group.add_group("sink", "parquet")
             redis_group = group.add_group("sink", "redis")
@@ -143,16 +128,16 @@ def make_window_writer_function(settings_json: str) -> Any:
             self.latency_ms[sink] = int((time.perf_counter() - start) * 1000)
 
         def eval(self, window_start, window_end, *columns):
-            ranked = zip(*(column or () for column in columns), strict=True)
-            rows = window_rows(window_start, window_end, ranked)
+            *arrays, weights_version = columns
+            ranked = zip(*(array or () for array in arrays), strict=True)
+            rows = window_rows(window_start, window_end, ranked, weights_version)
             if not rows:
                 return 0
             end_ms = rows[0]["window_end"]
             self._timed("parquet", lambda: self.parquet.write_window(end_ms, rows),
                         self.parquet_failures)
-            rankings, mixed = consistent_rankings(rows)
+            rankings = rankings_from_rows(rows)
             self._timed("redis", lambda: self.redis.write(rankings), self.redis_failures)
-            self.rankings_mixed.inc(mixed)
             self.rankings_written.inc(len(rankings))
             self.rows_written.inc(len(rows))
             self.windows_emitted.inc()

@@ -10,20 +10,21 @@ import pytest
 from trend_tracker.settings import Settings
 from udfs.parquet_sink import OUTPUT_COLUMNS, ParquetWindowWriter, window_file_path
 from udfs.settings_transport import settings_from_json, settings_to_json
-from udfs.window_sink import consistent_rankings, window_rows, with_retries
+from udfs.redis_sink import rankings_from_rows
+from udfs.window_sink import window_rows, with_retries
 
 END = 1_704_070_810_000  # 2024-01-01T01:00:10Z
 START = END - 60_000
 
 
-def ranked(category, rank, product_id, score, version="v1"):
-    return (category, rank, product_id, score, 1, 2, 3, version)
+def ranked(category, rank, product_id, score):
+    return (category, rank, product_id, score, 1, 2, 3)
 
 
 def test_window_rows_carry_the_output_columns_with_epoch_ms_times():
     # Flink hands TIMESTAMP(3) values over as naive datetimes, in UTC for this job.
     rows = window_rows(datetime(2024, 1, 1, 0, 59, 10), datetime(2024, 1, 1, 1, 0, 10),
-                       [ranked(None, 1, "p-1", 7)])
+                       [ranked(None, 1, "p-1", 7)], "v1")
     assert rows == [{"window_start": START, "window_end": END, "category": None, "rank": 1,
                      "product_id": "p-1", "score": 7.0, "clicks": 1, "carts": 2,
                      "purchases": 3, "weights_version": "v1"}]
@@ -39,7 +40,8 @@ def test_file_path_is_partitioned_by_window_end_hour():
 def test_parquet_writer_writes_sorted_rows_and_a_replay_overwrites(tmp_path):
     writer = ParquetWindowWriter(f"file://{tmp_path}")
     rows = window_rows(START, END, [ranked("toys", 1, "p-3", 2.0), ranked(None, 2, "p-2", 3.0),
-                                    ranked(None, 1, "p-1", 5.0), ranked("books", 1, "p-1", 5.0)])
+                                    ranked(None, 1, "p-1", 5.0), ranked("books", 1, "p-1", 5.0)],
+                       "v1")
     path = writer.write_window(END, rows)
     assert path == f"{tmp_path}/date=2024-01-01/hour=01/trends-{END}.parquet"
     writer.write_window(END, rows)
@@ -54,14 +56,15 @@ def test_parquet_writer_writes_sorted_rows_and_a_replay_overwrites(tmp_path):
     assert got[0]["window_end"] == datetime.fromtimestamp(END / 1000, tz=UTC)
 
 
-def test_rankings_of_a_window_are_grouped_and_a_mixed_version_ranking_is_left_out():
+def test_rankings_of_a_window_are_grouped_and_carry_the_window_weights_version():
+    # A window is scored with one weights version (the Java ranking pins it in its
+    # state), so no ranking can mix versions: every row carries the window's version.
     rows = window_rows(START, END, [
         ranked(None, 2, "p-2", 3.0), ranked(None, 1, "p-1", 5.0),
-        ranked("toys", 1, "p-3", 2.0, "v1"), ranked("toys", 2, "p-4", 1.0, "v2")])
-    rankings, mixed = consistent_rankings(rows)
-    assert mixed == 1
-    assert [(r.category, [i.product_id for i in r.items]) for r in rankings] == [
-        (None, ["p-1", "p-2"])]
+        ranked("toys", 1, "p-3", 2.0), ranked("toys", 2, "p-4", 1.0)], "v2")
+    rankings = rankings_from_rows(rows)
+    assert [(r.category, r.weights_version, [i.product_id for i in r.items])
+            for r in rankings] == [(None, "v2", ["p-1", "p-2"]), ("toys", "v2", ["p-3", "p-4"])]
 
 
 def test_with_retries_retries_then_raises_the_last_error():

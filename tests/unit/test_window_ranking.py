@@ -1,0 +1,102 @@
+"""The Java window ranking (``udfs/java``): scores, ties, top-N cuts and the pinned weights.
+
+Drives :class:`dev.trendtracker.scoring.WindowRanking` and ``Weights`` directly in a JVM
+(PyFlink's gateway), without Flink jobs or servers. Expected values are worked out by hand.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from trend_tracker.udf_jar import ensure_udf_jar
+
+
+@pytest.fixture(scope="module")
+def scoring():
+    from pyflink.java_gateway import get_gateway
+    from pyflink.util.java_utils import add_jars_to_context_class_loader
+
+    add_jars_to_context_class_loader([ensure_udf_jar().as_uri()])
+    return get_gateway().jvm.dev.trendtracker.scoring
+
+
+def weights(scoring, version="v1", click=1.0, cart=3.0, purchase=5.0):
+    return scoring.Weights(version, float(click), float(cart), float(purchase))
+
+
+def result(ranking) -> tuple[list[tuple], str]:
+    """(category, rank, product_id, score, clicks, carts, purchases) rows and the version."""
+    row = ranking.result()
+    columns = [list(row.getField(i)) for i in range(7)]
+    return [tuple(values) for values in zip(*columns, strict=True)], row.getField(7)
+
+
+def test_a_window_is_scored_with_its_weights_and_ranked_overall_and_per_category(scoring):
+    ranking = scoring.WindowRanking(2)
+    ranking.pin(weights(scoring))
+    # click 1, cart 3, purchase 5
+    ranking.add("p-1", "toys", 2, 1, 0)  # 2 + 3 = 5
+    ranking.add("p-2", "toys", 0, 0, 1)  # 5: ties with p-1, p-1 first
+    ranking.add("p-3", "books", 7, 0, 0)  # 7
+    ranking.add("p-4", "books", 1, 0, 0)  # 1
+    ranking.add("p-5", "toys", 0, 0, 0)  # 0: third in toys, cut
+    rows, version = result(ranking)
+    assert version == "v1"
+    assert rows == [
+        (None, 1, "p-3", 7.0, 7, 0, 0), (None, 2, "p-1", 5.0, 2, 1, 0),
+        ("books", 1, "p-3", 7.0, 7, 0, 0), ("books", 2, "p-4", 1.0, 1, 0, 0),
+        ("toys", 1, "p-1", 5.0, 2, 1, 0), ("toys", 2, "p-2", 5.0, 0, 0, 1),
+    ]
+
+
+def test_the_first_weights_pinned_stay_for_the_whole_window(scoring):
+    ranking = scoring.WindowRanking(5)
+    ranking.pin(weights(scoring, "v1", 1, 3, 5))
+    ranking.add("p-1", "toys", 1, 1, 1)  # 1 + 3 + 5 = 9
+    ranking.pin(weights(scoring, "v2", 10, 0, 0))  # the champion changed: ignored here
+    ranking.add("p-2", "toys", 2, 0, 0)  # 2 with v1 (20 with v2)
+    rows, version = result(ranking)
+    assert version == "v1"
+    assert [(r[0], r[2], r[3]) for r in rows] == [
+        (None, "p-1", 9.0), (None, "p-2", 2.0), ("toys", "p-1", 9.0), ("toys", "p-2", 2.0)]
+
+
+def test_top_n_keeps_the_best_through_many_cuts_with_ties_by_product_id(scoring):
+    ranking = scoring.WindowRanking(3)
+    ranking.pin(weights(scoring, "v1", 1, 0, 0))
+    # 50 products p-00 .. p-49 with clicks = i % 10: the best score is 9, held by
+    # p-09, p-19, p-29, p-39, p-49; the top 3 by product_id are p-09, p-19, p-29.
+    for i in range(50):
+        ranking.add(f"p-{i:02d}", "c", i % 10, 0, 0)
+    rows, _ = result(ranking)
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        (None, 1, "p-09", 9.0), (None, 2, "p-19", 9.0), (None, 3, "p-29", 9.0),
+        ("c", 1, "p-09", 9.0), ("c", 2, "p-19", 9.0), ("c", 3, "p-29", 9.0)]
+
+
+def test_adding_before_the_weights_are_pinned_is_refused(scoring):
+    from py4j.protocol import Py4JJavaError
+
+    with pytest.raises(Py4JJavaError, match="pin the window's weights first"):
+        scoring.WindowRanking(3).add("p-1", "c", 1, 0, 0)
+
+
+def test_weights_records_are_validated_as_data(scoring):
+    from py4j.java_gateway import get_field
+    from py4j.protocol import Py4JJavaError
+
+    parsed = scoring.Weights.parse(
+        '{"weights_version": "7", "click": 1, "cart": 2.5, "purchase": 0, "published_ms": 1}')
+    assert [get_field(parsed, name) for name in ("version", "click", "cart", "purchase")] == [
+        "7", 1.0, 2.5, 0.0]
+    for bad, message in [
+        ('{"click": 1, "cart": 1, "purchase": 1}', "no weights_version"),
+        ('{"weights_version": "x", "click": -1, "cart": 1, "purchase": 1}', "click=-1.0"),
+        ('{"weights_version": "x", "click": "1", "cart": 1, "purchase": 1}', "not a number"),
+        ('{"weights_version": "x", "click": 0, "cart": 0, "purchase": 0}', "positive"),
+        ('{"weights_version": "x", "click": 1e999, "cart": 0, "purchase": 0}', "finite"),
+        ("[1]", "not a JSON object"),
+        ("{", "not JSON"),
+    ]:
+        with pytest.raises(Py4JJavaError, match=message):
+            scoring.Weights.parse(bad)

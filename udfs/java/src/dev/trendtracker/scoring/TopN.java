@@ -1,0 +1,83 @@
+package dev.trendtracker.scoring;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * The best {@code n} entries offered so far: score descending, ties by product_id ascending.
+ *
+ * <p>Entries are appended and the list is cut back to the best {@code n} whenever it doubles,
+ * so an offer costs amortised O(log n) and the list never holds more than {@code 2n}. After a
+ * cut, an entry that is not better than the worst kept one is dropped at once.
+ */
+public final class TopN implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    /** Best first: score descending, then product_id ascending. */
+    public static final Comparator<Entry> RANK_ORDER = (a, b) -> {
+        int byScore = Double.compare(b.score, a.score);
+        return byScore != 0 ? byScore : a.productId.compareTo(b.productId);
+    };
+
+    public int n;
+    public ArrayList<Entry> entries = new ArrayList<>();
+    /** The worst entry kept by the last cut (null before the first cut). */
+    public Entry worstKept;
+
+    public TopN() {}
+
+    public TopN(int n) {
+        this.n = n;
+    }
+
+    public void offer(Entry entry) {
+        if (worstKept != null && RANK_ORDER.compare(entry, worstKept) >= 0) {
+            return;
+        }
+        entries.add(entry);
+        if (entries.size() >= 2 * n) {
+            cut();
+        }
+    }
+
+    private void cut() {
+        entries.sort(RANK_ORDER);
+        while (entries.size() > n) {
+            entries.remove(entries.size() - 1);
+        }
+        worstKept = entries.get(entries.size() - 1);
+    }
+
+    /** The kept entries, best first (at most n). */
+    public List<Entry> ranked() {
+        List<Entry> sorted = new ArrayList<>(entries);
+        sorted.sort(RANK_ORDER);
+        return sorted.size() > n ? sorted.subList(0, n) : sorted;
+    }
+
+    /** One (window, product, category) aggregate with its score. */
+    public static final class Entry implements Serializable {
+        private static final long serialVersionUID = 1L;
+
+        public String productId;
+        public String category;
+        public long clicks;
+        public long carts;
+        public long purchases;
+        public double score;
+
+        public Entry() {}
+
+        public Entry(String productId, String category, long clicks, long carts, long purchases,
+                     double score) {
+            this.productId = productId;
+            this.category = category;
+            this.clicks = clicks;
+            this.carts = carts;
+            this.purchases = purchases;
+            this.score = score;
+        }
+    }
+}

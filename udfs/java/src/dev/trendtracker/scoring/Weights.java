@@ -1,0 +1,91 @@
+package dev.trendtracker.scoring;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
+
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * One weights version: {@code trend_score = click*clicks + cart*carts + purchase*purchases}.
+ *
+ * <p>Parsed from a weights record of the weights topic (the registry's publisher writes them):
+ * {@code {"weights_version": "v3", "click": 1.0, "cart": 3.0, "purchase": 5.0, ...}}. Weights
+ * are data: a record that is not such an object, or whose weights are negative, not finite,
+ * or all zero, is rejected (the same rules as {@code registry.weights.validate_weights}).
+ */
+public final class Weights implements Serializable {
+    private static final long serialVersionUID = 1L;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public final String version;
+    public final double click;
+    public final double cart;
+    public final double purchase;
+
+    public Weights(String version, double click, double cart, double purchase) {
+        this.version = version;
+        this.click = click;
+        this.cart = cart;
+        this.purchase = purchase;
+    }
+
+    public double score(long clicks, long carts, long purchases) {
+        return click * clicks + cart * carts + purchase * purchases;
+    }
+
+    /** Parses a weights record; throws IllegalArgumentException when it is not valid. */
+    public static Weights parse(byte[] value) {
+        if (value == null) {
+            throw new IllegalArgumentException("empty weights record");
+        }
+        JsonNode node;
+        try {
+            node = JSON.readTree(value);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("weights record is not JSON: " + e.getMessage());
+        }
+        if (node == null || !node.isObject()) {
+            throw new IllegalArgumentException("weights record is not a JSON object");
+        }
+        JsonNode version = node.get("weights_version");
+        if (version == null || !version.isTextual() || version.asText().isEmpty()) {
+            throw new IllegalArgumentException("weights record has no weights_version");
+        }
+        double click = weight(node, "click");
+        double cart = weight(node, "cart");
+        double purchase = weight(node, "purchase");
+        if (click == 0 && cart == 0 && purchase == 0) {
+            throw new IllegalArgumentException("at least one weight must be positive");
+        }
+        return new Weights(version.asText(), click, cart, purchase);
+    }
+
+    public static Weights parse(String value) {
+        return parse(value.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static double weight(JsonNode node, String name) {
+        JsonNode value = node.get(name);
+        if (value == null || !value.isNumber()) {
+            throw new IllegalArgumentException("weight " + name + " is not a number");
+        }
+        double weight = value.asDouble();
+        if (!Double.isFinite(weight) || weight < 0) {
+            throw new IllegalArgumentException("weight " + name + "=" + weight
+                    + " is not a finite, non-negative number");
+        }
+        return weight;
+    }
+
+    public boolean sameAs(Weights other) {
+        return other != null && version.equals(other.version) && click == other.click
+                && cart == other.cart && purchase == other.purchase;
+    }
+
+    @Override
+    public String toString() {
+        return version + " {click=" + click + ", cart=" + cart + ", purchase=" + purchase + "}";
+    }
+}

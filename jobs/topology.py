@@ -1,6 +1,6 @@
 """The job's topology, top to bottom, as named Flink SQL tables and views.
 
-source (decode) -> checked -> (dead letters) -> count per window -> rank -> window sink
+source (decode) -> checked -> (dead letters) -> window: count, score, rank -> window sink
 
 1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic, decoded by the
    ``trend-event`` format (the project's Java decoder, ``udfs/java``): one parse per record
@@ -12,14 +12,14 @@ source (decode) -> checked -> (dead letters) -> count per window -> rank -> wind
 2. ``checked_<type>`` -> ``events_checked``: every record with its reason, ``late`` added
    when a valid record is behind the watermark on arrival (``CURRENT_WATERMARK``).
 3. ``dead_letters``: every record with a reason, as JSON, to the dead-letter topic.
-4. ``valid_events`` -> ``product_counts``: HOP windows, counts per (window, product,
-   category) of each event type.
-5. ``window_results``: ``rank_window`` (Java, :class:`dev.trendtracker.scoring.RankWindow`)
-   scores each aggregate with the window's weights and keeps the top-N overall and per
-   category (score descending, then product_id ascending): one row per window, one array
-   per column, and the window's one ``weights_version``.
-6. ``write_window`` (Python, once per window) writes it to Parquet and Redis.
-7. ``event_counts``: counts per (event type, outcome) every few seconds of processing
+4. ``valid_events`` -> ``window_results``: HOP windows of the valid events, aggregated by
+   ``rank_window`` (Java, ``dev.trendtracker.scoring.RankWindow``): counts per (product,
+   category) and event type in each slice of the window, added up when the window fires,
+   each product scored with the weights in force, and the top-N overall and per category
+   kept (score descending, then product_id ascending). One row per window: one array per
+   column and the window's one ``weights_version``.
+5. ``write_window`` (Python, once per window) writes it to Parquet and Redis.
+6. ``event_counts``: counts per (event type, outcome) every few seconds of processing
    time, published as metrics.
 
 All INSERTs run as one statement set, so the topics are read once and every branch sees
@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from trend_tracker.events import Reason
-from trend_tracker.settings import Settings
+from trend_tracker.settings import EVENT_TYPES, Settings
 from udfs.window_sink import RANKED_ROW_FIELDS
 
 #: Processing-time interval at which event counts are handed to the metrics function.
@@ -129,6 +129,7 @@ def checked_view_sql(event_type: str) -> str:
 CREATE TEMPORARY VIEW checked_{event_type} AS
 SELECT payload, `topic`, `partition`, `offset`, et, proc,
   {sql_string(event_type)} AS event_type,
+  {EVENT_TYPES.index(event_type)} AS event_type_code,
   CASE WHEN reason IS NULL AND et < CURRENT_WATERMARK(et)
        THEN {sql_string(Reason.LATE.value)} ELSE reason END AS reason,
   product_id, category
@@ -143,9 +144,6 @@ def statements(settings: Settings) -> list[tuple[str, str]]:
     """
     size, slide = settings.window_size_s, settings.window_slide_s
     union = "\nUNION ALL\n".join(f"SELECT * FROM checked_{t}" for t in SOURCE_TABLES)
-    counts = ",\n  ".join(
-        f"COUNT(*) FILTER (WHERE event_type = {sql_string(t)}) AS {t}s" for t in SOURCE_TABLES
-    )
     arrays = ",\n  ".join(f"ranked.`{name}` AS `{name}_list`" for name in RANKED_ROW_FIELDS)
     return [
         *((f"checked_{t}", checked_view_sql(t)) for t in SOURCE_TABLES),
@@ -165,14 +163,7 @@ CREATE TEMPORARY TABLE dead_letters (
 )"""),
         ("valid_events", """
 CREATE TEMPORARY VIEW valid_events AS
-SELECT product_id, category, event_type, et FROM events_checked WHERE reason IS NULL"""),
-        ("product_counts", f"""
-CREATE TEMPORARY VIEW product_counts AS
-SELECT window_start, window_end, window_time, product_id, category,
-  {counts}
-FROM TABLE(HOP(TABLE valid_events, DESCRIPTOR(et),
-               {sql_interval(slide)}, {sql_interval(size)}))
-GROUP BY window_start, window_end, window_time, product_id, category"""),
+SELECT product_id, category, event_type_code, et FROM events_checked WHERE reason IS NULL"""),
         ("window_results", f"""
 CREATE TEMPORARY VIEW window_results AS
 SELECT window_start, window_end,
@@ -180,9 +171,10 @@ SELECT window_start, window_end,
   ranked.weights_version AS weights_version
 FROM (
   SELECT window_start, window_end,
-    rank_window(product_id, category, clicks, carts, purchases) AS ranked
-  FROM product_counts
-  GROUP BY window_start, window_end, window_time
+    rank_window(product_id, category, event_type_code) AS ranked
+  FROM TABLE(HOP(TABLE valid_events, DESCRIPTOR(et),
+                 {sql_interval(slide)}, {sql_interval(size)}))
+  GROUP BY window_start, window_end
 )"""),
         ("event_counts", f"""
 CREATE TEMPORARY VIEW event_counts AS

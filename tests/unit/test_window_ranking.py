@@ -100,3 +100,46 @@ def test_weights_records_are_validated_as_data(scoring):
     ]:
         with pytest.raises(Py4JJavaError, match=message):
             scoring.Weights.parse(bad)
+
+
+def test_window_counts_add_events_merge_slices_and_rank(scoring):
+    click, cart, purchase = 0, 1, 2
+    first, second = scoring.WindowCounts(), scoring.WindowCounts()
+    for product, category, event in [("p-1", "toys", click), ("p-1", "toys", cart),
+                                     ("p-2", "toys", purchase), ("p-1", "books", click)]:
+        first.add(product, category, event)
+    for product, category, event in [("p-2", "toys", click), ("p-1", "toys", click)]:
+        second.add(product, category, event)
+    first.addAll(second)
+    # p-1/toys: 2 clicks + 1 cart = 2 + 3 = 5; p-2/toys: 1 click + 1 purchase = 1 + 5 = 6;
+    # p-1/books: 1 click = 1. Overall the product p-1 appears once per category.
+    rows, version = result(first.rank(weights(scoring), 10))
+    assert version == "v1"
+    assert rows == [
+        (None, 1, "p-2", 6.0, 1, 0, 1), (None, 2, "p-1", 5.0, 2, 1, 0),
+        (None, 3, "p-1", 1.0, 1, 0, 0),
+        ("books", 1, "p-1", 1.0, 1, 0, 0),
+        ("toys", 1, "p-2", 6.0, 1, 0, 1), ("toys", 2, "p-1", 5.0, 2, 1, 0),
+    ]
+    # The merged slice is unchanged.
+    assert result(second.rank(weights(scoring), 10))[0][:2] == [
+        (None, 1, "p-1", 1.0, 1, 0, 0), (None, 2, "p-2", 1.0, 1, 0, 0)]
+
+
+def test_window_counts_survive_flinks_serializer(scoring):
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm
+    counts = scoring.WindowCounts()
+    counts.add("p-1", "toys", 0)
+    counts.add("p-1", "toys", 2)
+    counts.add("p-\u00e9", "b\u00fccher", 1)
+    serializer = scoring.WindowCountsSerializer.INSTANCE
+    out = jvm.org.apache.flink.core.memory.DataOutputSerializer(64)
+    serializer.serialize(counts, out)
+    again = serializer.deserialize(
+        jvm.org.apache.flink.core.memory.DataInputDeserializer(out.getCopyOfBuffer()))
+    rows, _ = result(again.rank(weights(scoring), 5))
+    assert rows == [(None, 1, "p-1", 6.0, 1, 0, 1), (None, 2, "p-\u00e9", 3.0, 0, 1, 0),
+                    ("b\u00fccher", 1, "p-\u00e9", 3.0, 0, 1, 0),
+                    ("toys", 1, "p-1", 6.0, 1, 0, 1)]

@@ -15,28 +15,33 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Scores and ranks one window: {@code rank_window(product_id, category, clicks, carts,
- * purchases)} over the window's (product, category) counts, grouped by window.
+ * Counts, scores and ranks one window:
+ * {@code rank_window(product_id, category, event_type_code)} over the window's valid events.
  *
- * <p>Runs as a window aggregate over the window's counts, so it is called once per (window,
- * product, category) aggregate and returns once per window, all in the JVM. The window's
- * weights are chosen when its first aggregate arrives (when the window fires) and kept in the
- * accumulator ({@link WindowRanking}), which is Flink state: every ranking of the window,
- * overall and per category, carries one {@code weights_version}, and a window restored from a
- * checkpoint keeps the version it had. Scores are computed on arrival and only the best
- * {@code topN} of each ranking are kept, so the state of a window is
- * {@code O(topN x categories)}. The result is {@link WindowRanking#result}.
+ * <p>A window aggregate over HOP windows, all in the JVM. Flink keeps one {@link WindowCounts}
+ * per slice of the window (a window of {@code size/slide} slices), counts each event into its
+ * slice ({@link #accumulate}), adds a window's slices up when the watermark passes its end
+ * ({@link #merge}), and then asks for the result ({@link #getValue}): every product scored
+ * with the weights in force at that moment, and the top {@code topN} overall and per category
+ * (score descending, product_id ascending). So an event costs one map update, a window one
+ * pass over its slices' counts, and the scoring one call per (window, product), with no state
+ * access per product. With {@code merge}, Flink also counts in parallel subtasks and adds
+ * their partial counts (two-phase aggregation).
+ *
+ * <p>The result is one row of arrays per window ({@link WindowRanking#result}) with the
+ * window's one {@code weights_version}.
  *
  * <p>The weights: {@code initialWeights} (a weights record, fixed when the job is built) until
  * the weights topic says otherwise. Without {@code servers} the weights never change (a
  * bounded run).
  */
 @FunctionHint(
-        accumulator = @DataTypeHint(value = "RAW", bridgedTo = WindowRanking.class),
+        accumulator = @DataTypeHint(value = "RAW", bridgedTo = WindowCounts.class,
+                rawSerializer = WindowCountsSerializer.class),
         output = @DataTypeHint("ROW<category ARRAY<STRING>, `rank` ARRAY<INT>, "
                 + "product_id ARRAY<STRING>, score ARRAY<DOUBLE>, clicks ARRAY<BIGINT>, "
                 + "carts ARRAY<BIGINT>, purchases ARRAY<BIGINT>, weights_version STRING>"))
-public class RankWindow extends AggregateFunction<Row, WindowRanking> {
+public class RankWindow extends AggregateFunction<Row, WindowCounts> {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(RankWindow.class);
     /** How long the first window of a (re)started job waits for the weights topic. */
@@ -107,24 +112,28 @@ public class RankWindow extends AggregateFunction<Row, WindowRanking> {
     }
 
     @Override
-    public WindowRanking createAccumulator() {
-        return new WindowRanking(topN);
+    public WindowCounts createAccumulator() {
+        return new WindowCounts();
     }
 
-    public void accumulate(WindowRanking acc, String productId, String category, Long clicks,
-                           Long carts, Long purchases) {
-        if (!acc.isPinned()) {
-            Weights weights = weightsNow();
-            acc.pin(weights);
-            track(weights);
+    /** Counts one valid event; {@code eventType} is a {@link WindowCounts} code. */
+    public void accumulate(WindowCounts acc, String productId, String category,
+                           Integer eventType) {
+        acc.add(productId, category, eventType);
+    }
+
+    /** Adds up slices (a window of several slices) or partial counts of parallel tasks. */
+    public void merge(WindowCounts acc, Iterable<WindowCounts> others) {
+        for (WindowCounts other : others) {
+            acc.addAll(other);
         }
-        acc.add(productId, category, clicks == null ? 0 : clicks, carts == null ? 0 : carts,
-                purchases == null ? 0 : purchases);
-        scored.inc();
     }
 
     @Override
-    public Row getValue(WindowRanking acc) {
-        return acc.result();
+    public Row getValue(WindowCounts acc) {
+        Weights weights = weightsNow();
+        track(weights);
+        scored.inc(acc.counts.size());
+        return acc.rank(weights, topN).result();
     }
 }

@@ -1,0 +1,99 @@
+package dev.trendtracker.scoring;
+
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.Map;
+
+import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
+import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
+import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
+import org.apache.flink.core.memory.DataInputView;
+import org.apache.flink.core.memory.DataOutputView;
+
+/**
+ * Flink's serializer of {@link WindowCounts}: a count of entries, then per entry the
+ * product_id, a category flag and category, and the three counts.
+ */
+public final class WindowCountsSerializer extends TypeSerializerSingleton<WindowCounts> {
+    private static final long serialVersionUID = 1L;
+    public static final WindowCountsSerializer INSTANCE = new WindowCountsSerializer();
+
+    @Override
+    public boolean isImmutableType() {
+        return false;
+    }
+
+    @Override
+    public WindowCounts createInstance() {
+        return new WindowCounts();
+    }
+
+    @Override
+    public WindowCounts copy(WindowCounts from) {
+        return from.copy();
+    }
+
+    @Override
+    public WindowCounts copy(WindowCounts from, WindowCounts reuse) {
+        return from.copy();
+    }
+
+    @Override
+    public int getLength() {
+        return -1;
+    }
+
+    @Override
+    public void serialize(WindowCounts record, DataOutputView target) throws IOException {
+        target.writeInt(record.counts.size());
+        for (Map.Entry<WindowCounts.ProductKey, long[]> entry : record.counts.entrySet()) {
+            WindowCounts.ProductKey key = entry.getKey();
+            target.writeUTF(key.productId);
+            target.writeBoolean(key.category != null);
+            if (key.category != null) {
+                target.writeUTF(key.category);
+            }
+            for (long count : entry.getValue()) {
+                target.writeLong(count);
+            }
+        }
+    }
+
+    @Override
+    public WindowCounts deserialize(DataInputView source) throws IOException {
+        int size = source.readInt();
+        HashMap<WindowCounts.ProductKey, long[]> counts = new HashMap<>(Math.max(16, size * 2));
+        for (int i = 0; i < size; i++) {
+            String productId = source.readUTF();
+            String category = source.readBoolean() ? source.readUTF() : null;
+            long[] values = new long[WindowCounts.EVENT_TYPES];
+            for (int j = 0; j < values.length; j++) {
+                values[j] = source.readLong();
+            }
+            counts.put(new WindowCounts.ProductKey(productId, category), values);
+        }
+        return new WindowCounts(counts);
+    }
+
+    @Override
+    public WindowCounts deserialize(WindowCounts reuse, DataInputView source) throws IOException {
+        return deserialize(source);
+    }
+
+    @Override
+    public void copy(DataInputView source, DataOutputView target) throws IOException {
+        serialize(deserialize(source), target);
+    }
+
+    @Override
+    public TypeSerializerSnapshot<WindowCounts> snapshotConfiguration() {
+        return new Snapshot();
+    }
+
+    /** The serializer's snapshot: no configuration, only the class. */
+    public static final class Snapshot extends SimpleTypeSerializerSnapshot<WindowCounts> {
+        public Snapshot() {
+            super(() -> INSTANCE);
+        }
+    }
+}

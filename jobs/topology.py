@@ -12,14 +12,15 @@ source (decode) -> checked -> (dead letters) -> window: count, score, rank -> wi
 2. ``checked_<type>`` -> ``events_checked``: every record with its reason, ``late`` added
    when a valid record is behind the watermark on arrival (``CURRENT_WATERMARK``).
 3. ``dead_letters``: every record with a reason, as JSON, to the dead-letter topic.
-4. ``valid_events`` -> ``window_results``: HOP windows of the valid events, aggregated by
-   ``rank_window`` (Java, ``dev.trendtracker.scoring.RankWindow``): counts per (product,
-   category) and event type in each slice of the window, added up when the window fires,
-   each product scored with the weights in force, and the top-N overall and per category
-   kept (score descending, then product_id ascending). One row per window: one array per
-   column and the window's one ``weights_version``.
-5. ``write_window`` (Python, once per window) writes it to Parquet and Redis.
-6. ``event_counts``: counts per (event type, outcome) every few seconds of processing
+4. ``valid_events`` -> ``window_counts``: HOP windows of the valid events, aggregated by
+   ``window_counts`` (Java, ``dev.trendtracker.scoring.CountWindow``): counts per (product,
+   category) and event type in each slice of the window, added up when the window fires.
+5. ``window_results``: ``rank_window`` (Java, ``dev.trendtracker.scoring.RankWindow``), once
+   per window: each product scored with the window's weights, and the top-N overall and
+   per category (score descending, then product_id ascending). One row per window: one
+   array per column and the window's one ``weights_version``.
+6. ``write_window`` (Python, once per window) writes it to Parquet and Redis.
+7. ``event_counts``: counts per (event type, outcome) every few seconds of processing
    time, published as metrics.
 
 All INSERTs run as one statement set, so the topics are read once and every branch sees
@@ -139,7 +140,8 @@ FROM {SOURCE_TABLES[event_type]}"""
 def statements(settings: Settings) -> list[tuple[str, str]]:
     """(name, SQL) of every view and sink table after the sources, in topology order.
 
-    The functions ``rank_window``, ``write_window`` and ``publish_counts`` must be
+    The functions ``window_counts``, ``rank_window``, ``write_window`` and ``publish_counts``
+    must be
     registered before these run.
     """
     size, slide = settings.window_size_s, settings.window_slide_s
@@ -164,18 +166,20 @@ CREATE TEMPORARY TABLE dead_letters (
         ("valid_events", """
 CREATE TEMPORARY VIEW valid_events AS
 SELECT product_id, category, event_type_code, et FROM events_checked WHERE reason IS NULL"""),
+        ("window_counts", f"""
+CREATE TEMPORARY VIEW window_counts AS
+SELECT window_start, window_end,
+  window_counts(product_id, category, event_type_code) AS counts
+FROM TABLE(HOP(TABLE valid_events, DESCRIPTOR(et),
+               {sql_interval(slide)}, {sql_interval(size)}))
+GROUP BY window_start, window_end"""),
         ("window_results", f"""
 CREATE TEMPORARY VIEW window_results AS
 SELECT window_start, window_end,
   {arrays},
   ranked.weights_version AS weights_version
-FROM (
-  SELECT window_start, window_end,
-    rank_window(product_id, category, event_type_code) AS ranked
-  FROM TABLE(HOP(TABLE valid_events, DESCRIPTOR(et),
-                 {sql_interval(slide)}, {sql_interval(size)}))
-  GROUP BY window_start, window_end
-)"""),
+FROM (SELECT window_start, window_end, rank_window(window_end, counts) AS ranked
+      FROM window_counts)"""),
         ("event_counts", f"""
 CREATE TEMPORARY VIEW event_counts AS
 SELECT event_type, COALESCE(reason, 'valid') AS outcome, COUNT(*) AS events

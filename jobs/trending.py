@@ -141,25 +141,22 @@ def end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
     return true_end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()))
 
 
-def weights_key(settings: Settings) -> str:
-    """The key of this deployment's records on the weights topic."""
-    return "file" if settings.weights_file is not None else settings.weights_model_name
-
-
 def rank_window_function(settings: Settings, bounded: bool, weights: Weights) -> Any:
-    """The Java ``rank_window`` aggregate (``dev.trendtracker.scoring.RankWindow``).
+    """The Java scalar function ``rank_window`` (``dev.trendtracker.scoring.RankWindow``).
 
-    It scores with ``weights`` until the weights topic says otherwise; a bounded run keeps
+    It scores with ``weights`` until the weights topic says otherwise, and records on that
+    topic, per consumer group, from which window each version is used; a bounded run keeps
     ``weights`` throughout (one version for the whole backfill).
     """
     from pyflink.java_gateway import get_gateway
 
-    from registry.publisher import weights_record
+    from registry.publisher import weights_key, weights_record
 
     record = weights_record(weights, published_ms=0).decode()
     servers = None if bounded else settings.bootstrap_servers
     return get_gateway().jvm.dev.trendtracker.scoring.RankWindow(
-        settings.top_n, record, servers, settings.topic_weights, weights_key(settings))
+        settings.top_n, record, servers, settings.topic_weights, weights_key(settings),
+        settings.consumer_group)
 
 
 def build(settings: Settings, bounded: bool, weights: Weights | None = None):
@@ -195,6 +192,8 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None):
         t_env.get_config().set(key, value)
 
     settings_json = settings_to_json(settings)
+    t_env.create_java_temporary_function("window_counts",
+                                         "dev.trendtracker.scoring.CountWindow")
     # A function instance, not a class name: it carries the top-N and the weights.
     t_env._j_tenv.createTemporarySystemFunction(
         "rank_window", rank_window_function(settings, bounded, weights))

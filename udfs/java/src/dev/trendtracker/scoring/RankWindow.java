@@ -1,5 +1,7 @@
 package dev.trendtracker.scoring;
 
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
 import java.util.HashSet;
 import java.util.Set;
 
@@ -8,40 +10,31 @@ import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
-import org.apache.flink.table.functions.AggregateFunction;
 import org.apache.flink.table.functions.FunctionContext;
+import org.apache.flink.table.functions.ScalarFunction;
 import org.apache.flink.types.Row;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Counts, scores and ranks one window:
- * {@code rank_window(product_id, category, event_type_code)} over the window's valid events.
+ * Scores and ranks one window: {@code rank_window(window_end, counts)}, called once per window
+ * with the window's {@link WindowCounts} when it fires.
  *
- * <p>A window aggregate over HOP windows, all in the JVM. Flink keeps one {@link WindowCounts}
- * per slice of the window (a window of {@code size/slide} slices), counts each event into its
- * slice ({@link #accumulate}), adds a window's slices up when the watermark passes its end
- * ({@link #merge}), and then asks for the result ({@link #getValue}): every product scored
- * with the weights in force at that moment, and the top {@code topN} overall and per category
- * (score descending, product_id ascending). So an event costs one map update, a window one
- * pass over its slices' counts, and the scoring one call per (window, product), with no state
- * access per product. With {@code merge}, Flink also counts in parallel subtasks and adds
- * their partial counts (two-phase aggregation).
+ * <p>Every product is scored with the window's weights and the top {@code topN} are kept
+ * overall and per category (score descending, product_id ascending). The result is one row of
+ * arrays ({@link WindowRanking#result}) with the window's one {@code weights_version}.
  *
- * <p>The result is one row of arrays per window ({@link WindowRanking#result}) with the
- * window's one {@code weights_version}.
- *
- * <p>The weights: {@code initialWeights} (a weights record, fixed when the job is built) until
- * the weights topic says otherwise. Without {@code servers} the weights never change (a
- * bounded run).
+ * <p>Which weights: a bounded run (no {@code servers}) uses {@code initialWeights}
+ * throughout. A streaming run follows the weights topic ({@link WeightsFeed}) and records, on
+ * the same topic, which weights it started using at which window (an activation). A window
+ * that is fired again after a restore from a checkpoint is scored with the weights of the
+ * newest activation at or before it, as it was the first time; only a window at the front
+ * of the stream takes up newly published weights. So the result of a window depends on the
+ * events and the weights topic, never on the registry at replay time, and MLflow is not
+ * needed to restart. {@code scope} (the consumer group) separates the histories of
+ * independent runs.
  */
-@FunctionHint(
-        accumulator = @DataTypeHint(value = "RAW", bridgedTo = WindowCounts.class,
-                rawSerializer = WindowCountsSerializer.class),
-        output = @DataTypeHint("ROW<category ARRAY<STRING>, `rank` ARRAY<INT>, "
-                + "product_id ARRAY<STRING>, score ARRAY<DOUBLE>, clicks ARRAY<BIGINT>, "
-                + "carts ARRAY<BIGINT>, purchases ARRAY<BIGINT>, weights_version STRING>"))
-public class RankWindow extends AggregateFunction<Row, WindowCounts> {
+public class RankWindow extends ScalarFunction {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(RankWindow.class);
     /** How long the first window of a (re)started job waits for the weights topic. */
@@ -52,6 +45,7 @@ public class RankWindow extends AggregateFunction<Row, WindowCounts> {
     private final String servers;
     private final String topic;
     private final String model;
+    private final String scope;
 
     private transient Weights initial;
     private transient WeightsFeed feed;
@@ -61,7 +55,7 @@ public class RankWindow extends AggregateFunction<Row, WindowCounts> {
     private transient volatile String lastVersion;
 
     public RankWindow(int topN, String initialWeights, String servers, String topic,
-                      String model) {
+                      String model, String scope) {
         if (topN < 1) {
             throw new IllegalArgumentException("topN must be positive");
         }
@@ -70,14 +64,20 @@ public class RankWindow extends AggregateFunction<Row, WindowCounts> {
         this.servers = servers;
         this.topic = topic;
         this.model = model;
-        Weights.parse(initialWeights); // fail at build time, not in a worker
+        this.scope = scope;
+        Weights.parse(initialWeights); // fail when the job is built, not in a worker
+    }
+
+    @Override
+    public boolean isDeterministic() {
+        return false; // the weights in force depend on the weights topic
     }
 
     @Override
     public void open(FunctionContext context) throws Exception {
         initial = Weights.parse(initialWeights);
         if (servers != null && !servers.isEmpty()) {
-            feed = WeightsFeed.acquire(servers, topic, model);
+            feed = WeightsFeed.acquire(servers, topic, model, scope);
         }
         metrics = context.getMetricGroup().addGroup("trend");
         scored = metrics.counter("aggregates_scored");
@@ -92,13 +92,33 @@ public class RankWindow extends AggregateFunction<Row, WindowCounts> {
         }
     }
 
-    /** The weights in force now: the newest published ones, else the initial ones. */
-    private Weights weightsNow() {
+    @FunctionHint(output = @DataTypeHint("ROW<category ARRAY<STRING>, `rank` ARRAY<INT>, "
+            + "product_id ARRAY<STRING>, score ARRAY<DOUBLE>, clicks ARRAY<BIGINT>, "
+            + "carts ARRAY<BIGINT>, purchases ARRAY<BIGINT>, weights_version STRING>"))
+    public Row eval(LocalDateTime windowEnd,
+                    @DataTypeHint(value = "RAW", bridgedTo = WindowCounts.class,
+                            rawSerializer = WindowCountsSerializer.class) WindowCounts counts) {
+        // The job runs with table.local-time-zone UTC: window times are UTC wall times.
+        long windowEndMs = windowEnd.toInstant(ZoneOffset.UTC).toEpochMilli();
+        Weights weights = weightsFor(windowEndMs);
+        track(weights);
+        scored.inc(counts.counts.size());
+        return counts.rank(weights, topN).result();
+    }
+
+    /** The weights of the window ending at {@code windowEndMs} (see the class comment). */
+    private Weights weightsFor(long windowEndMs) {
         if (feed == null) {
             return initial;
         }
         Weights published = feed.current(FEED_WAIT_MS);
-        return published != null ? published : initial;
+        Weights current = published != null ? published : initial;
+        Weights active = feed.activeAt(windowEndMs);
+        if (active != null && (active.sameAs(current) || feed.hasActivationAfter(windowEndMs))) {
+            return active;
+        }
+        feed.activate(windowEndMs, current);
+        return current;
     }
 
     private void track(Weights weights) {
@@ -109,31 +129,5 @@ public class RankWindow extends AggregateFunction<Row, WindowCounts> {
                     (Gauge<Integer>) () -> version.equals(lastVersion) ? 1 : 0);
             LOG.info("scoring windows with weights {}", weights);
         }
-    }
-
-    @Override
-    public WindowCounts createAccumulator() {
-        return new WindowCounts();
-    }
-
-    /** Counts one valid event; {@code eventType} is a {@link WindowCounts} code. */
-    public void accumulate(WindowCounts acc, String productId, String category,
-                           Integer eventType) {
-        acc.add(productId, category, eventType);
-    }
-
-    /** Adds up slices (a window of several slices) or partial counts of parallel tasks. */
-    public void merge(WindowCounts acc, Iterable<WindowCounts> others) {
-        for (WindowCounts other : others) {
-            acc.addAll(other);
-        }
-    }
-
-    @Override
-    public Row getValue(WindowCounts acc) {
-        Weights weights = weightsNow();
-        track(weights);
-        scored.inc(acc.counts.size());
-        return acc.rank(weights, topN).result();
     }
 }

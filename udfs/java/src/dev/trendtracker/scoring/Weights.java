@@ -79,6 +79,21 @@ public final class Weights implements Serializable {
         return weight;
     }
 
+    /** This weights record, with the window it is active from (an activation). */
+    public byte[] toRecord(long windowEndMs) {
+        java.util.LinkedHashMap<String, Object> record = new java.util.LinkedHashMap<>();
+        record.put("weights_version", version);
+        record.put("click", click);
+        record.put("cart", cart);
+        record.put("purchase", purchase);
+        record.put("window_end", windowEndMs);
+        try {
+            return JSON.writeValueAsBytes(record);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     public boolean sameAs(Weights other) {
         return other != null && version.equals(other.version) && click == other.click
                 && cart == other.cart && purchase == other.purchase;

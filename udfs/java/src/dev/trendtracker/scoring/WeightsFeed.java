@@ -8,23 +8,35 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The newest weights published for one model on the weights topic, followed in the background.
+ * The weights topic of one model, followed in the background: the newest weights published,
+ * and the activations of one scope.
  *
- * <p>One feed per (servers, topic, model) and JVM, shared by every function instance that
- * needs it and stopped when the last one releases it. A daemon thread reads the topic from the
- * beginning with a plain consumer (assigned partitions: no consumer group, no commits) and
- * keeps the newest valid record whose key is the model name. Invalid records are logged and
- * skipped. When the broker is unreachable the feed keeps the weights it has and retries.
+ * <p>Two kinds of records share the topic. The registry's publisher writes the weights under
+ * the key {@code <model>}. A running job records which weights it started to use at which
+ * window under {@code <model>@<scope>@<window_end_ms>} (an activation: the weights record
+ * plus {@code window_end}), so that a window fired again after a restore gets the weights it
+ * had (see {@link RankWindow}). Every activation has its own key, so compaction keeps them.
+ *
+ * <p>One feed per (servers, topic, model, scope) and JVM, shared by every function instance
+ * that needs it and stopped when the last one releases it. A daemon thread reads the topic
+ * from the beginning with a plain consumer (assigned partitions: no consumer group, no
+ * commits). Invalid records are logged and skipped. When the broker is unreachable the feed
+ * keeps what it has and retries.
  */
 public final class WeightsFeed {
     private static final Logger LOG = LoggerFactory.getLogger(WeightsFeed.class);
@@ -36,6 +48,10 @@ public final class WeightsFeed {
     private final String servers;
     private final String topic;
     private final byte[] key;
+    private final String activationPrefix;
+    /** Activations of this scope: window_end ms -> the weights used from that window on. */
+    private final TreeMap<Long, Weights> activations = new TreeMap<>();
+    private KafkaProducer<byte[], byte[]> producer;
     private final Thread thread;
     private final Object lock = new Object();
     private int users;
@@ -43,22 +59,23 @@ public final class WeightsFeed {
     private volatile Weights latest;
     private volatile boolean caughtUp;
 
-    private WeightsFeed(String id, String servers, String topic, String key) {
+    private WeightsFeed(String id, String servers, String topic, String key, String scope) {
         this.id = id;
         this.servers = servers;
         this.topic = topic;
         this.key = key.getBytes(StandardCharsets.UTF_8);
+        this.activationPrefix = key + "@" + scope + "@";
         this.thread = new Thread(this::run, "trend-weights-feed-" + topic);
         this.thread.setDaemon(true);
     }
 
-    /** The shared feed of {@code key} on {@code topic}, started on first use. */
-    public static WeightsFeed acquire(String servers, String topic, String key) {
-        String id = servers + "|" + topic + "|" + key;
+    /** The shared feed of {@code key} and {@code scope} on {@code topic}, started on first use. */
+    public static WeightsFeed acquire(String servers, String topic, String key, String scope) {
+        String id = servers + "|" + topic + "|" + key + "|" + scope;
         synchronized (FEEDS) {
             WeightsFeed feed = FEEDS.get(id);
             if (feed == null) {
-                feed = new WeightsFeed(id, servers, topic, key);
+                feed = new WeightsFeed(id, servers, topic, key, scope);
                 FEEDS.put(id, feed);
                 feed.thread.start();
             }
@@ -77,6 +94,60 @@ public final class WeightsFeed {
             running = false;
         }
         thread.interrupt();
+        synchronized (activations) {
+            if (producer != null) {
+                producer.close(Duration.ofSeconds(5));
+                producer = null;
+            }
+        }
+    }
+
+    /** The weights of the newest activation at or before {@code windowEndMs}, or null. */
+    public Weights activeAt(long windowEndMs) {
+        synchronized (activations) {
+            Map.Entry<Long, Weights> entry = activations.floorEntry(windowEndMs);
+            return entry == null ? null : entry.getValue();
+        }
+    }
+
+    /** Whether some window after {@code windowEndMs} already activated weights. */
+    public boolean hasActivationAfter(long windowEndMs) {
+        synchronized (activations) {
+            return activations.higherKey(windowEndMs) != null;
+        }
+    }
+
+    /**
+     * Records that the window ending at {@code windowEndMs} is the first scored with
+     * {@code weights}, on the topic (acknowledged by all replicas) and here. A failed write
+     * is logged and the weights are used all the same: scoring never stalls on the topic.
+     */
+    public void activate(long windowEndMs, Weights weights) {
+        synchronized (activations) {
+            activations.put(windowEndMs, weights);
+            byte[] recordKey = (activationPrefix + windowEndMs).getBytes(StandardCharsets.UTF_8);
+            try {
+                if (producer == null) {
+                    Properties props = new Properties();
+                    props.put("bootstrap.servers", servers);
+                    props.put("acks", "all");
+                    props.put("linger.ms", "0");
+                    props.put("max.block.ms", "10000");
+                    props.put("delivery.timeout.ms", "15000");
+                    props.put("request.timeout.ms", "10000");
+                    props.put("client.id", "trend-weights-activation");
+                    producer = new KafkaProducer<>(props, new ByteArraySerializer(),
+                            new ByteArraySerializer());
+                }
+                producer.send(new ProducerRecord<>(topic, recordKey,
+                        weights.toRecord(windowEndMs))).get(15, TimeUnit.SECONDS);
+                LOG.info("weights {} active from the window ending at {}", weights.version,
+                        windowEndMs);
+            } catch (Exception e) {
+                LOG.warn("could not record the activation of weights {} at window {}: {}",
+                        weights.version, windowEndMs, e.toString());
+            }
+        }
     }
 
     /**
@@ -157,6 +228,11 @@ public final class WeightsFeed {
             for (ConsumerRecord<byte[], byte[]> record : consumer.poll(POLL)) {
                 if (Arrays.equals(record.key(), key)) {
                     accept(record);
+                } else if (record.key() != null) {
+                    String name = new String(record.key(), StandardCharsets.UTF_8);
+                    if (name.startsWith(activationPrefix)) {
+                        acceptActivation(record, name.substring(activationPrefix.length()));
+                    }
                 }
             }
             if (!caughtUp && atEnd(consumer, end)) {
@@ -173,6 +249,19 @@ public final class WeightsFeed {
             }
         }
         return true;
+    }
+
+    private void acceptActivation(ConsumerRecord<byte[], byte[]> record, String windowEnd) {
+        try {
+            long windowEndMs = Long.parseLong(windowEnd);
+            Weights weights = Weights.parse(record.value());
+            synchronized (activations) {
+                activations.put(windowEndMs, weights);
+            }
+        } catch (IllegalArgumentException e) {
+            LOG.warn("skipping invalid weights activation at {}-{}@{}: {}", record.topic(),
+                    record.partition(), record.offset(), e.getMessage());
+        }
     }
 
     private void accept(ConsumerRecord<byte[], byte[]> record) {

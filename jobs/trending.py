@@ -231,7 +231,7 @@ def run(settings: Settings, bounded: bool = False, wait: bool = True,
         else:
             from registry.publisher import WeightsPublisher
 
-            with WeightsPublisher(settings).start():
+            with WeightsPublisher(settings):
                 result.wait()
     return result
 

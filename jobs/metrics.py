@@ -6,7 +6,7 @@ exports everything on it; on a cluster give each TaskManager its own port, e.g. 
 ``9251-9260`` in the cluster's config). Flink prefixes user metrics with
 ``flink_taskmanager_job_task_operator_`` and turns key/value groups into labels.
 
-Metrics published by the job's Python functions (all in the ``trend`` group):
+Metrics published by the job's functions (all in the ``trend`` group):
 
 - ``trend_events_read{event_type}``: events read from the topic of that event type.
 - ``trend_events_valid{event_type}``: of those, events that reached a window.
@@ -14,14 +14,11 @@ Metrics published by the job's Python functions (all in the ``trend`` group):
   reason: not_json, missing_field, wrong_type, bad_id, unknown_event_type,
   topic_mismatch, future_ts, late. (``event_type`` is the topic's, not the payload's.)
   These three are counted in SQL per 5 s of processing time, so they lag by up to 5 s.
-- ``trend_aggregates_scored``: (window, product) aggregates scored.
-- ``trend_weights_version_weights_in_use{weights_version}``: 1 for the version the scoring
-  function used last, 0 for versions used before.
+- ``trend_aggregates_scored``: (window, product) aggregates scored (Java ``rank_window``).
+- ``trend_weights_version_weights_in_use{weights_version}``: 1 for the version the last
+  window was scored with, 0 for versions used before.
 - ``trend_windows_emitted``: windows written (Parquet and Redis).
 - ``trend_rankings_written``: rankings written to Redis (overall plus one per category).
-- ``trend_rankings_mixed_weights``: rankings left out of Redis because two scoring
-  subtasks used different weights versions for the window (only around a weights change
-  at parallelism > 1; the rows are in Parquet).
 - ``trend_rows_written``: ranked rows written.
 - ``trend_last_window_end_ms``: window_end of the newest window written (epoch ms); the
   freshness of the output is now minus this.

@@ -1,0 +1,448 @@
+"""A naive baseline for the trending job: the same backfill in one plain Python process.
+
+    python -m benchmarks.naive_consumer [--<settings-field> value ...] [--no-write]
+
+What the job does, written the straightforward way, so that the job's throughput can be
+read against what a single Python consumer achieves on the same events:
+
+- one confluent-kafka consumer, partitions assigned (no group join), read from offset 0 up
+  to each partition's *true* end offset at start (:func:`jobs.offsets.true_end_offsets`;
+  the local broker under-reports the end after batched writes);
+- each value parsed with ``json.loads`` and checked against the event contract: the checks
+  of :func:`trend_tracker.events.classify`, inlined for the common case (a valid event);
+  whatever the inline check does not accept is handed to ``classify`` itself, so every
+  record gets exactly ``classify``'s verdict;
+- event time is the event's ``ts``; the watermark is the minimum over the partitions still
+  being read of (the largest valid ``ts`` seen in the partition - ``allowed_lateness_s``),
+  so a partition that has given no valid event yet holds it back, and one read to its end
+  stops counting. It is recomputed after each fetched batch; a valid event whose ``ts`` is
+  behind the watermark on arrival is late and not counted;
+- a dict of counts per HOP window (``window_size_s`` sliding by ``window_slide_s``): each
+  event increments every window that contains it (``size / slide`` of them);
+- whenever the watermark advances, each window whose last millisecond it has reached
+  (``window_end - 1 <= watermark``, Flink's rule) is scored with the weights the job uses
+  (``w_click*clicks + w_cart*carts + w_purchase*purchases``), ranked with ``heapq``
+  (top-N by score descending, ties by product_id ascending, overall and per category)
+  and written to Parquet with the job's own writer (:mod:`udfs.parquet_sink`: same file
+  per window, same columns, same row order). At the end of the input every remaining
+  window fires, as in the job's bounded mode.
+
+Settings come from ``TREND_*`` variables and flags, as for the job. Prints one JSON line:
+counts, timings (``seconds`` from the first fetch to the last window written) and the
+watermark facts a caller needs (largest ``ts``, final watermark, per-partition maxima).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import math
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from trend_tracker.events import MAX_OPAQUE_ID_LEN, MAX_TS_MS, classify
+from trend_tracker.settings import EVENT_TYPES, ID_RE, Settings
+
+#: Event type -> position of its count in a window's ``[clicks, carts, purchases]``.
+TYPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(EVENT_TYPES)}
+#: A partition of a topic: (topic, partition).
+PartitionKey = tuple[str, int]
+#: Records fetched per ``consume`` call.
+BATCH = 10_000
+#: Give up when no record arrives for this long before every partition's end.
+STALL_TIMEOUT_S = 60
+
+
+def _reject_constant(token: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {token}")
+
+
+#: ``json.loads`` as ``classify`` calls it (NaN and Infinity rejected), built once.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+# --- windows and rankings (pure, no Kafka) ---------------------------------------------------
+
+
+class HopTopN:
+    """Counts per HOP window and (product, category); fired windows as the job's rows.
+
+    ``weights`` has ``click``, ``cart``, ``purchase`` and ``version`` (a
+    :class:`registry.weights.Weights`). Windows are ``[start, start + size)`` with starts on
+    multiples of the slide, as Flink's HOP with no offset.
+    """
+
+    def __init__(self, size_ms: int, slide_ms: int, top_n: int, weights: Any):
+        if size_ms <= 0 or slide_ms <= 0 or size_ms % slide_ms:
+            raise ValueError("the window size must be a positive multiple of the slide")
+        self.size_ms = size_ms
+        self.slide_ms = slide_ms
+        self.top_n = top_n
+        self.weights = weights
+        #: window_end -> {(product_id, category): [clicks, carts, purchases]}
+        self.windows: dict[int, dict[tuple[str, str], list[int]]] = {}
+        #: Every window ending at or before this has fired (and takes no more events).
+        self.fired_through: int | None = None
+        self._base: int | None = None
+        self._current: list[dict[tuple[str, str], list[int]]] = []
+
+    def windows_of(self, ts: int) -> list[dict[tuple[str, str], list[int]]]:
+        """The count dicts of the open windows containing ``ts`` (created when missing)."""
+        base = ts - ts % self.slide_ms
+        if base == self._base:
+            return self._current
+        current = []
+        fired = self.fired_through
+        for end in range(base + self.slide_ms, base + self.size_ms + 1, self.slide_ms):
+            if fired is not None and end <= fired:
+                continue  # that window has fired: the event is late for it
+            counts = self.windows.get(end)
+            if counts is None:
+                counts = self.windows[end] = {}
+            current.append(counts)
+        self._base, self._current = base, current
+        return current
+
+    def add(self, ts: int, type_index: int, product_id: str, category: str) -> None:
+        """Count one valid, on-time event in every window containing ``ts``."""
+        key = (product_id, category)
+        for counts in self.windows_of(ts):
+            entry = counts.get(key)
+            if entry is None:
+                counts[key] = entry = [0, 0, 0]
+            entry[type_index] += 1
+
+    def fire(self, watermark: float) -> list[tuple[int, list[dict[str, Any]]]]:
+        """Rank and remove every window the watermark has passed (``end - 1 <= watermark``),
+        oldest first: ``[(window_end_ms, rows), ...]``."""
+        due = sorted(end for end in self.windows if end - 1 <= watermark)
+        if not due:
+            return []
+        fired = []
+        for end in due:
+            fired.append((end, self.rank(end, self.windows.pop(end))))
+        if self.fired_through is None or due[-1] > self.fired_through:
+            self.fired_through = due[-1]
+        self._base, self._current = None, []
+        return fired
+
+    def fire_all(self) -> list[tuple[int, list[dict[str, Any]]]]:
+        """The end of the input: every remaining window fires."""
+        return self.fire(math.inf)
+
+    def rank(self, end: int, counts: Mapping[tuple[str, str], Sequence[int]]
+             ) -> list[dict[str, Any]]:
+        """The rows of one window: the overall top-N (category None), then each
+        category's top-N in category order; score descending, ties by product_id."""
+        weights = self.weights
+        w_click, w_cart, w_purchase = weights.click, weights.cart, weights.purchase
+        # (-score, product_id, category, counts): the natural tuple order is the rank order.
+        scored = [(-(w_click * c[0] + w_cart * c[1] + w_purchase * c[2]), product, category, c)
+                  for (product, category), c in counts.items()]
+        by_category: dict[str, list[tuple]] = {}
+        for item in scored:
+            members = by_category.get(item[2])
+            if members is None:
+                by_category[item[2]] = members = []
+            members.append(item)
+        start, version, top_n = end - self.size_ms, weights.version, self.top_n
+        rows: list[dict[str, Any]] = []
+        scopes = [(None, scored)] + [(category, by_category[category])
+                                     for category in sorted(by_category)]
+        for scope, members in scopes:
+            for rank, (negative, product, _category, c) in enumerate(
+                    heapq.nsmallest(top_n, members), start=1):
+                rows.append({
+                    "window_start": start, "window_end": end, "category": scope,
+                    "rank": rank, "product_id": product, "score": -negative,
+                    "clicks": c[0], "carts": c[1], "purchases": c[2],
+                    "weights_version": version,
+                })
+        return rows
+
+
+class PartitionWatermarks:
+    """The watermark over several partitions: the minimum, over the partitions still being
+    read, of their largest valid ``ts`` minus the allowed lateness.
+
+    ``None`` while any partition still being read has given no valid event (as a Flink
+    source holds its watermark until each split has one); a finished partition stops
+    counting. Never moves back; once every partition is read it stays (the end of the
+    input fires the remaining windows).
+    """
+
+    def __init__(self, partitions: Iterable[PartitionKey], lateness_ms: int):
+        self.lateness_ms = lateness_ms
+        #: Largest valid ts per partition (None before the first); updated by the reader.
+        self.max_ts: dict[PartitionKey, int | None] = {key: None for key in partitions}
+        self.active: set[PartitionKey] = set(self.max_ts)
+        self.value: int | None = None
+
+    def finish(self, key: PartitionKey) -> None:
+        self.active.discard(key)
+
+    def advance(self) -> int | None:
+        """Recompute from the partitions' maxima; returns the (monotone) watermark."""
+        maxima = [self.max_ts[key] for key in self.active]
+        if not maxima or None in maxima:
+            return self.value  # every partition read (the end fires the rest), or one unknown
+        candidate = min(maxima) - self.lateness_ms  # type: ignore[type-var]
+        if self.value is None or candidate > self.value:
+            self.value = candidate
+        return self.value
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def is_valid_fast(event: Any, topic_type: str, future_limit_ms: int) -> bool:
+    """The checks of ``classify`` on a decoded value, inlined: True only if it would accept
+    it. (A False is not a rejection: the caller asks ``classify`` for the verdict.)"""
+    if type(event) is not dict:
+        return False
+    get = event.get
+    ts = get("ts")
+    event_id, product_id, category, user_id = (get("event_id"), get("product_id"),
+                                               get("category"), get("user_id"))
+    if not (type(ts) is int and 0 <= ts <= MAX_TS_MS and ts <= future_limit_ms
+            and get("event_type") == topic_type
+            and type(event_id) is str and type(product_id) is str
+            and type(category) is str and type(user_id) is str
+            and 0 < len(event_id) <= MAX_OPAQUE_ID_LEN
+            and 0 < len(user_id) <= MAX_OPAQUE_ID_LEN
+            and ID_RE.fullmatch(product_id) and ID_RE.fullmatch(category)):
+        return False
+    price = get("price")
+    return price is None or type(price) is int or (type(price) is float
+                                                    and math.isfinite(price))
+
+
+# --- the consumer ------------------------------------------------------------------------
+
+
+class Backfill:
+    """The consumer's logic over fetched batches, without Kafka: validation, watermarks,
+    windows, firing. ``ends`` is topic -> partition -> end offset (reading starts at 0);
+    each fired window goes to ``write(window_end_ms, rows)``.
+
+    A message is anything with confluent-kafka's ``error()``, ``topic()``, ``partition()``,
+    ``offset()`` and ``value()``.
+    """
+
+    def __init__(self, settings: Settings, weights: Any, ends: Mapping[str, Mapping[int, int]],
+                 write: Callable[[int, list[dict[str, Any]]], Any] | None = None):
+        self.topic_type = {topic: t for t, topic in settings.event_topics.items()}
+        #: Partitions not yet read to their end -> end offset.
+        self.remaining: dict[PartitionKey, int] = {
+            (topic, partition): end for topic, parts in ends.items()
+            for partition, end in parts.items() if end > 0}
+        self.hop = HopTopN(settings.window_size_s * 1000, settings.window_slide_s * 1000,
+                           settings.top_n, weights)
+        self.marks = PartitionWatermarks(self.remaining, settings.allowed_lateness_s * 1000)
+        self.skew_ms = settings.max_future_skew_s * 1000
+        self.weights = weights
+        self.write = write
+        self.rejected: dict[str, int] = {}
+        self.read = self.valid = self.late = self.windows = self.rows = 0
+
+    @property
+    def done(self) -> bool:
+        return not self.remaining
+
+    def process(self, messages: Iterable[Any], now_ms: int) -> None:
+        """One fetched batch; then the watermark advances and due windows fire.
+
+        The watermark a record is judged late against is the one before its batch (as a
+        Flink source emits its watermark periodically, not per record).
+        """
+        remaining, topic_type, max_ts = self.remaining, self.topic_type, self.marks.max_ts
+        skew_ms = self.skew_ms
+        future_limit = now_ms + skew_ms
+        watermark = self.marks.value
+        on_time_from = -math.inf if watermark is None else watermark
+        slide = self.hop.slide_ms
+        windows_of = self.hop.windows_of
+        decode = _DECODER.decode
+        base = None
+        current: list[dict[tuple[str, str], list[int]]] = []
+        finished = []
+        read = valid = late = 0
+        for message in messages:
+            if message.error() is not None:
+                continue
+            topic = message.topic()
+            key = (topic, message.partition())
+            end = remaining.get(key)
+            if end is None:
+                continue
+            offset = message.offset()
+            if offset + 1 >= end:
+                del remaining[key]
+                finished.append(key)
+                if offset >= end:
+                    continue  # written after the start: not part of this backfill
+            read += 1
+            raw = message.value()
+            event_type = topic_type[topic]
+            try:
+                event = decode(raw.decode("utf-8"))
+            except (AttributeError, UnicodeDecodeError, ValueError):
+                event = None
+            if not is_valid_fast(event, event_type, future_limit):
+                verdict = classify(raw, event_type, now_ms, skew_ms)
+                if not verdict.valid:
+                    reason = verdict.reason.value  # type: ignore[union-attr]
+                    self.rejected[reason] = self.rejected.get(reason, 0) + 1
+                    continue
+                event = verdict.event
+            valid += 1
+            ts = event["ts"]  # type: ignore[index]
+            known = max_ts[key]
+            if known is None or ts > known:
+                max_ts[key] = ts
+            if ts < on_time_from:
+                late += 1
+                continue
+            # Every window containing ts (the list is reused while ts stays in one slide).
+            slide_base = ts - ts % slide
+            if slide_base != base:
+                base, current = slide_base, windows_of(ts)
+            product_key = (event["product_id"], event["category"])  # type: ignore[index]
+            index = TYPE_INDEX[event_type]
+            for counts in current:
+                entry = counts.get(product_key)
+                if entry is None:
+                    counts[product_key] = entry = [0, 0, 0]
+                entry[index] += 1
+        self.read += read
+        self.valid += valid
+        self.late += late
+        for key in finished:
+            self.marks.finish(key)
+        new_watermark = self.marks.advance()
+        if new_watermark is not None and new_watermark != watermark:
+            self._emit(self.hop.fire(new_watermark))
+
+    def finish(self) -> None:
+        """The end of the input: every remaining window fires."""
+        self._emit(self.hop.fire_all())
+
+    def _emit(self, fired: list[tuple[int, list[dict[str, Any]]]]) -> None:
+        for end, rows in fired:
+            self.windows += 1
+            self.rows += len(rows)
+            if self.write is not None and rows:
+                self.write(end, rows)
+
+    def summary(self) -> dict[str, Any]:
+        valid_ts = [ts for ts in self.marks.max_ts.values() if ts is not None]
+        return {
+            "events": self.read,
+            "valid": self.valid,
+            "late": self.late,
+            "rejected": self.rejected,
+            "windows": self.windows,
+            "rows": self.rows,
+            "max_ts": max(valid_ts) if valid_ts else None,
+            # What a stream over the same partitions ends with: the slowest partition's
+            # largest ts, less the allowed lateness.
+            "final_watermark": (min(valid_ts) - self.marks.lateness_ms) if valid_ts else None,
+            "partition_max_ts": {f"{t}[{p}]": ts
+                                 for (t, p), ts in sorted(self.marks.max_ts.items())},
+            "weights_version": self.weights.version,
+        }
+
+
+def run(settings: Settings, weights: Any, ends: Mapping[str, Mapping[int, int]],
+        write: Callable[[int, list[dict[str, Any]]], Any] | None) -> dict[str, Any]:
+    """Read every partition of ``ends`` (topic -> partition -> end offset) from offset 0 to
+    its end with one consumer and run :class:`Backfill` over it; its summary and timings.
+
+    ``seconds`` runs from the first fetch to the last window handed to ``write``.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    backfill = Backfill(settings, weights, ends, write)
+    consumer = Consumer({
+        "bootstrap.servers": settings.bootstrap_servers,
+        # Never joins the group (assign only), never commits.
+        "group.id": f"naive-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "fetch.wait.max.ms": 20,
+        "isolation.level": "read_uncommitted",
+    })
+    started = time.perf_counter()
+    try:
+        consumer.assign([TopicPartition(t, p, 0) for t, p in backfill.remaining])
+        last_progress = time.monotonic()
+        while not backfill.done:
+            messages = consumer.consume(num_messages=BATCH, timeout=1.0)
+            if messages:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > STALL_TIMEOUT_S:
+                missing = ", ".join(f"{t}[{p}]" for t, p in sorted(backfill.remaining))
+                raise RuntimeError(f"no records for {STALL_TIMEOUT_S} s before the end of "
+                                   f"{missing}")
+            backfill.process(messages, int(time.time() * 1000))
+        backfill.finish()
+        seconds = time.perf_counter() - started
+    finally:
+        consumer.close()
+    report = backfill.summary()
+    report["seconds"] = round(seconds, 3)
+    report["events_per_s"] = round(backfill.read / seconds) if seconds > 0 else None
+    return report
+
+
+def load_weights(settings: Settings) -> Any:
+    """The weights the job starts with (the registry's champion, or the weights file)."""
+    try:
+        from registry.publisher import load_weights_for_start
+    except ImportError:
+        from registry.source import load_current_weights as load_weights_for_start
+    return load_weights_for_start(settings)
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[bool, dict[str, Any]]:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.naive_consumer",
+        description="The trending job's bounded backfill as one plain Python consumer: "
+                    "reads the event topics to their true end offsets, fires HOP windows "
+                    "as the watermark advances, writes each window's top-N (overall and "
+                    "per category) to Parquet like the job, prints a JSON summary.")
+    parser.add_argument("--no-write", action="store_true",
+                        help="rank the windows but write no Parquet")
+    for name, field in Settings.model_fields.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
+                            metavar="VALUE", help=field.description)
+    args = vars(parser.parse_args(argv))
+    no_write = bool(args.pop("no_write"))
+    return no_write, {k: v for k, v in args.items() if v is not None}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    no_write, overrides = parse_args(argv)
+    from jobs.offsets import true_end_offsets
+    from trend_tracker.settings import load_settings
+    from udfs.parquet_sink import ParquetWindowWriter
+
+    settings = load_settings(**overrides)
+    weights = load_weights(settings)
+    ends = true_end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()),
+                            timeout_s=30)
+    writer = None
+    if not no_write:
+        writer = ParquetWindowWriter(settings.parquet_root, settings.s3_storage_options)
+    report = run(settings, weights, ends, writer.write_window if writer else None)
+    report["end_offsets"] = {topic: {str(p): end for p, end in parts.items()}
+                             for topic, parts in ends.items()}
+    print(json.dumps(report), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

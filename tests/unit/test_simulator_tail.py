@@ -31,6 +31,18 @@ def test_invalid_events_carry_their_reason_and_the_schema_message():
     assert line(orjson.dumps(dict(EVENT, ts=NOW + 3_600_000))).status == "future_ts"
 
 
+def test_contract_edge_cases_are_described_without_errors():
+    negative = line(orjson.dumps(dict(EVENT, price=-1)))
+    assert negative.status == "wrong_type"
+    assert "price: -1 is less than the minimum of 0" in negative.detail
+    assert line(b"\xef\xbb\xbf" + orjson.dumps(EVENT)).status == "not_json"  # a BOM
+    deep = orjson.dumps(EVENT)[:-1] + b',"x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert line(deep).status == "not_json"
+    huge_ts = line(orjson.dumps(EVENT).replace(str(NOW).encode(), b"9" * 5000))
+    assert huge_ts.status == "wrong_type" and "ts: inf is not of type 'integer'" in huge_ts.detail
+    assert line(orjson.dumps(dict(EVENT, ts=1e3))).status == "ok"  # an integral number
+
+
 def test_dead_letter_records_show_the_jobs_reason():
     envelope = orjson.dumps({"reason": "not_json", "payload": "{nope"})
     assert line(envelope, topic_type=None, dlq=True).status == "dlq:not_json"

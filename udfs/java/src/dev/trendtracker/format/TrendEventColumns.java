@@ -1,0 +1,66 @@
+package dev.trendtracker.format;
+
+import java.util.List;
+
+import org.apache.flink.table.api.ValidationException;
+import org.apache.flink.table.types.DataType;
+import org.apache.flink.table.types.logical.LogicalType;
+import org.apache.flink.table.types.logical.LogicalTypeRoot;
+
+/** The columns the {@code trend-event} format can produce, matched by name. */
+final class TrendEventColumns {
+
+    static final int PAYLOAD = 0;
+    static final int REASON = 1;
+    static final int PRODUCT_ID = 2;
+    static final int CATEGORY = 3;
+    static final int TS = 4;
+
+    private static final String[] NAMES = {"payload", "reason", "product_id", "category", "ts"};
+    private static final LogicalTypeRoot[] TYPES = {
+        LogicalTypeRoot.VARCHAR, LogicalTypeRoot.VARCHAR, LogicalTypeRoot.VARCHAR,
+        LogicalTypeRoot.VARCHAR, LogicalTypeRoot.BIGINT
+    };
+
+    private TrendEventColumns() {}
+
+    /**
+     * For each field of the row type, which column it is; throws a ValidationException for a
+     * name the format does not produce or a column of the wrong type.
+     */
+    static int[] resolve(DataType rowType) {
+        List<String> names = DataType.getFieldNames(rowType);
+        List<DataType> types = DataType.getFieldDataTypes(rowType);
+        int[] columns = new int[names.size()];
+        for (int i = 0; i < columns.length; i++) {
+            String name = names.get(i);
+            int column = indexOf(name);
+            if (column < 0) {
+                throw new ValidationException(String.format(
+                        "Format '%s' produces no column '%s'. Its columns are payload STRING, "
+                                + "reason STRING, product_id STRING, category STRING and "
+                                + "ts BIGINT (any of them, in any order); declare other "
+                                + "columns as computed or METADATA columns.",
+                        TrendEventFormatFactory.IDENTIFIER, name));
+            }
+            LogicalType type = types.get(i).getLogicalType();
+            if (!type.is(TYPES[column])) {
+                throw new ValidationException(String.format(
+                        "Column '%s' of format '%s' must be %s, not %s.", name,
+                        TrendEventFormatFactory.IDENTIFIER,
+                        column == TS ? "BIGINT" : "STRING", type.asSummaryString()));
+            }
+            columns[i] = column;
+        }
+        return columns;
+    }
+
+    private static int indexOf(String name) {
+        for (int i = 0; i < NAMES.length; i++) {
+            if (NAMES[i].equals(name)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+}

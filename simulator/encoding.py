@@ -25,15 +25,16 @@ from trend_tracker.settings import EVENT_TYPES
 
 PPM = 1_000_000
 
-#: Kinds of malformed events, in the order they are handed out.
+#: Kinds of malformed events, in the order they are handed out. Each kind is named after
+#: the dead-letter reason (``trend_tracker.events.Reason``) it triggers.
 BAD_KINDS: tuple[str, ...] = (
-    "broken_json",  # the value is not a JSON object
+    "not_json",  # the value is not a JSON object
     "missing_field",  # a required field is absent
     "wrong_type",  # e.g. ts as a quoted string
     "unknown_event_type",  # event_type not click|cart|purchase
     "future_ts",  # ts far ahead of any processing time
-    "oversized_id",  # an id longer than the contract allows
-    "wrong_topic",  # a valid event on another event type's topic
+    "bad_id",  # an id longer than the contract allows
+    "topic_mismatch",  # a valid event on another event type's topic
 )
 #: How far ahead a ``future_ts`` event is stamped: 100 years, so that it is in the
 #: future of the processing time even for a backfill on a simulated clock.
@@ -169,7 +170,7 @@ def _record(event: dict[str, Any], topic: int | None = None) -> BadRecord:
     return (_topic_code(event) if topic is None else topic), key, orjson.dumps(event)
 
 
-def _broken_json(event: dict[str, Any], variant: int) -> BadRecord:
+def _not_json(event: dict[str, Any], variant: int) -> BadRecord:
     topic, key, value = _record(event)
     broken = (
         value[: len(value) // 2],  # truncated
@@ -211,7 +212,7 @@ def _future_ts(event: dict[str, Any], variant: int) -> BadRecord:
     return _record(dict(event, ts=event["ts"] + FUTURE_OFFSET_MS))
 
 
-def _oversized_id(event: dict[str, Any], variant: int) -> BadRecord:
+def _bad_id(event: dict[str, Any], variant: int) -> BadRecord:
     field_name = ("product_id", "category", "event_id", "user_id")[variant % 4]
     # Ids stay within the allowed characters: only their length breaks the contract.
     limit = 64 if field_name in ("product_id", "category") else 128
@@ -220,19 +221,19 @@ def _oversized_id(event: dict[str, Any], variant: int) -> BadRecord:
     return _record(oversized)
 
 
-def _wrong_topic(event: dict[str, Any], variant: int) -> BadRecord:
+def _topic_mismatch(event: dict[str, Any], variant: int) -> BadRecord:
     # click -> carts, cart -> purchases, purchase -> clicks
     return _record(event, (_topic_code(event) + 1) % len(EVENT_TYPES))
 
 
 _MAKERS: dict[str, Callable[[dict[str, Any], int], BadRecord]] = {
-    "broken_json": _broken_json,
+    "not_json": _not_json,
     "missing_field": _missing_field,
     "wrong_type": _wrong_type,
     "unknown_event_type": _unknown_event_type,
     "future_ts": _future_ts,
-    "oversized_id": _oversized_id,
-    "wrong_topic": _wrong_topic,
+    "bad_id": _bad_id,
+    "topic_mismatch": _topic_mismatch,
 }
 
 

@@ -17,13 +17,13 @@ SKEW_MS = 60_000
 
 # The dead-letter reason each kind is meant to trigger (the event contract's codes).
 EXPECTED_REASON = {
-    "broken_json": Reason.NOT_JSON,
+    "not_json": Reason.NOT_JSON,
     "missing_field": Reason.MISSING_FIELD,
     "wrong_type": Reason.WRONG_TYPE,
     "unknown_event_type": Reason.UNKNOWN_EVENT_TYPE,
     "future_ts": Reason.FUTURE_TS,
-    "oversized_id": Reason.BAD_ID,
-    "wrong_topic": Reason.TOPIC_MISMATCH,
+    "bad_id": Reason.BAD_ID,
+    "topic_mismatch": Reason.TOPIC_MISMATCH,
 }
 KIND_ORDER = list(EXPECTED_REASON)
 
@@ -79,9 +79,9 @@ def test_bad_kinds_change_what_they_say():
     assert "event_id" not in orjson.loads(make_bad("missing_field", EVENT, 0)[2])
     assert orjson.loads(make_bad("unknown_event_type", EVENT, 0)[2])["event_type"] == "view"
     assert orjson.loads(make_bad("future_ts", EVENT, 0)[2])["ts"] > START_MS + 50 * 365 * 86_400_000
-    topic, key, value = make_bad("oversized_id", EVENT, 0)
+    topic, key, value = make_bad("bad_id", EVENT, 0)
     assert len(orjson.loads(value)["product_id"]) == 65 and key == b"p-00001" + b"x" * 58
     # A cart on the purchases topic (topic code 2), otherwise unchanged.
-    topic, key, value = make_bad("wrong_topic", EVENT, 0)
+    topic, key, value = make_bad("topic_mismatch", EVENT, 0)
     assert (topic, orjson.loads(value)) == (2, EVENT)
-    assert make_bad("broken_json", EVENT, 0)[2] == orjson.dumps(EVENT)[: len(orjson.dumps(EVENT)) // 2]
+    assert make_bad("not_json", EVENT, 0)[2] == orjson.dumps(EVENT)[: len(orjson.dumps(EVENT)) // 2]

@@ -50,10 +50,12 @@ def topic_partitions(settings: Settings, topics: Iterable[str],
 
 def ensure_topics(settings: Settings, partitions: int | None = None,
                   timeout_s: float = 30.0) -> dict[str, int]:
-    """Create the clicks, carts, purchases and dead-letter topics if they do not exist.
+    """Create the clicks, carts, purchases and dead-letter topics if they do not exist,
+    and the weights topic (``settings.topic_weights``: one partition, compacted).
 
     Idempotent: existing topics are kept as they are (their partition count is not
-    changed). Returns each topic's partition count once the broker lists it.
+    changed). Returns the partition count of each event and dead-letter topic once the
+    broker lists it; the weights topic is listed too before this returns.
     """
     wanted = partitions if partitions is not None else settings.topic_partitions
     if wanted < 1:
@@ -76,6 +78,14 @@ def ensure_topics(settings: Settings, partitions: int | None = None,
                 # Another process created it in between: that is what we wanted.
                 if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise TopicError(f"cannot create topic {name}: {error.str()}") from exc
+    # The weights changelog has its own shape (one partition, cleanup.policy=compact: the
+    # broker keeps the newest record of each model), defined with its publisher.
+    from registry.publisher import WeightsTopicError, ensure_weights_topic
+
+    try:
+        ensure_weights_topic(settings, timeout_s)
+    except WeightsTopicError as exc:
+        raise TopicError(str(exc)) from exc
     # Wait until the metadata lists every topic with its partitions.
     deadline = time.monotonic() + timeout_s
     while True:

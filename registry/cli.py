@@ -1,4 +1,5 @@
-"""`trend weights ...`: weight models in the MLflow registry.
+"""`trend weights ...`: weight models in the MLflow registry, and the weights topic that
+carries the champion to the running job (`publish`, `show-published`).
 
 Heavy imports (mlflow, scikit-learn, pyarrow) stay inside the commands so `trend --help`
 stays fast. Every expected failure ends with one readable line on stderr and exit code 2.
@@ -14,7 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="Weight models in the MLflow registry.")
+app = typer.Typer(no_args_is_help=True,
+                  help="Weight models in the MLflow registry and their publication to the job.")
 
 ERROR_EXIT = 2
 
@@ -27,7 +29,7 @@ def _options(
     model: Annotated[str | None, typer.Option(
         help="Registered model name (TREND_WEIGHTS_MODEL_NAME)")] = None,
 ) -> None:
-    """Register, promote, list and learn event-type weights."""
+    """Register, promote, list, learn and publish event-type weights."""
     ctx.obj = {"mlflow_tracking_uri": tracking_uri, "weights_model_name": model}
 
 
@@ -44,12 +46,14 @@ def _clear_errors(command: Callable[..., None]) -> Callable[..., None]:
         from pydantic import ValidationError
 
         from registry.client import RegistryError
+        from registry.publisher import WeightsTopicError
         from registry.train import NotEnoughDataError
         from registry.weights import InvalidWeightsError
 
         try:
             command(*args, **kwargs)
-        except (RegistryError, InvalidWeightsError, NotEnoughDataError) as exc:
+        except (RegistryError, InvalidWeightsError, NotEnoughDataError,
+                WeightsTopicError) as exc:
             _fail(str(exc))
         except ValidationError as exc:
             _fail("invalid settings: " + "; ".join(
@@ -60,11 +64,16 @@ def _clear_errors(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _registry(ctx: typer.Context):
-    from registry.client import WeightsRegistry
+def _settings(ctx: typer.Context):
     from trend_tracker.settings import load_settings
 
-    settings = load_settings(**(ctx.obj or {}))
+    return load_settings(**(ctx.obj or {}))
+
+
+def _registry(ctx: typer.Context):
+    from registry.client import WeightsRegistry
+
+    settings = _settings(ctx)
     return settings, WeightsRegistry.from_settings(settings)
 
 
@@ -233,6 +242,100 @@ def train(
         reason = ("--promote not given" if not promote
                   else "it does not beat the champion on held-out data (use --force)")
         typer.echo(f"not promoted ({reason}); alias {CHALLENGER_ALIAS} -> {version.name}")
+
+
+@app.command()
+@_clear_errors
+def publish(
+    ctx: typer.Context,
+    follow: Annotated[bool, typer.Option(
+        "--follow", help="Keep polling the registry (every TREND_WEIGHTS_POLL_INTERVAL_S) and "
+                         "publish every change of the champion, until SIGTERM or Ctrl-C")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force",
+        help="Publish even if the topic's newest record already holds these weights")] = False,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="With --follow: serve Prometheus metrics on this port (0: none)",
+        min=0, max=65535)] = None,
+) -> None:
+    """Publish the champion to the weights topic (TREND_TOPIC_WEIGHTS) the job reads."""
+    settings = _settings(ctx)
+    if follow:
+        _follow(settings, metrics_port)
+        return
+    from registry.publisher import ensure_published, publish_weights, weights_key
+    from registry.source import load_current_weights
+
+    weights = load_current_weights(settings)
+    if force:
+        publish_weights(settings, weights)
+        written = True
+    else:
+        written = ensure_published(settings, weights)
+    typer.echo(f"{'published' if written else 'already published:'} {weights.version}  "
+               f"{_weights_text(weights)}  (topic {settings.topic_weights}, "
+               f"key {weights_key(settings)})")
+
+
+def _follow(settings, metrics_port: int | None) -> None:
+    """Run the publisher until SIGTERM or SIGINT."""
+    import logging
+    import signal
+    import threading
+
+    from registry.publisher import run_publisher
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stop = threading.Event()
+
+    def request_stop(signum, _frame) -> None:
+        logging.getLogger(__name__).info("%s received: stopping",
+                                         signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        run_publisher(settings, stop, metrics_port=metrics_port)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@app.command("show-published")
+@_clear_errors
+def show_published(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """The newest weights record on the weights topic: what a (re)started job scores with."""
+    from registry.publisher import latest_published_record, weights_key
+
+    settings = _settings(ctx)
+    record = latest_published_record(settings)
+    key = weights_key(settings)
+    if record is None:
+        if as_json:
+            typer.echo("null")
+        else:
+            typer.echo(f"nothing published for {key!r} on topic {settings.topic_weights}; "
+                       "publish the champion with `trend weights publish`")
+        return
+    where = f"{settings.topic_weights}[{record.partition}]@{record.offset}"
+    if as_json:
+        typer.echo(json.dumps({
+            "weights_version": record.weights.version,
+            "weights": record.weights.as_dict(),
+            "published_ms": record.published_ms,
+            "published": _iso(record.published_ms),
+            "key": key,
+            "topic": settings.topic_weights,
+            "partition": record.partition,
+            "offset": record.offset,
+        }, indent=2, sort_keys=True))
+        return
+    typer.echo(f"{record.weights.version}  {_weights_text(record.weights)}  "
+               f"(published {_iso(record.published_ms)}, {where})")
 
 
 def report_text(result, champion_name: str | None, root: str) -> str:

@@ -24,7 +24,8 @@ def _register_optional() -> None:
 
     register_simulator(app)
     app.add_typer(job_app, name="job", help="Run or submit the trending job.")
-    app.add_typer(weights_app, name="weights", help="Weight models in the MLflow registry.")
+    app.add_typer(weights_app, name="weights",
+                  help="Weight models in the MLflow registry and their publication to the job.")
     register_api(app)
     app.command("demo")(demo)
 

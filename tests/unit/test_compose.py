@@ -166,8 +166,8 @@ def test_compose_spec_validator_rejects_what_compose_rejects(compose):
 def test_stack_has_every_component(services):
     assert set(services) == {
         "kafka", "kafka-init", "minio", "minio-init", "redis", "mlflow-db", "mlflow",
-        "jobmanager", "taskmanager", "job-submit", "api", "simulator", "prometheus",
-        "grafana",
+        "jobmanager", "taskmanager", "job-submit", "weights-publisher", "api", "simulator",
+        "prometheus", "grafana",
     }
     assert services["simulator"]["profiles"] == ["simulator"]
     assert one_shots(services) == {"kafka-init", "minio-init", "job-submit"}
@@ -218,6 +218,8 @@ def test_dependencies_have_no_cycle_and_start_everything_in_order(services):
     assert order.index("kafka-init") < order.index("job-submit")
     assert order.index("mlflow") < order.index("job-submit")
     assert order.index("taskmanager") < order.index("job-submit")
+    assert order.index("kafka-init") < order.index("weights-publisher")
+    assert order.index("mlflow") < order.index("weights-publisher")
 
 
 def test_job_submitter_waits_for_everything_the_job_touches(services):
@@ -380,15 +382,15 @@ def test_every_trend_variable_is_a_settings_field(services):
     assert unknown == set()
 
 
-@pytest.mark.parametrize("service", ["jobmanager", "taskmanager", "job-submit", "api",
-                                     "simulator"])
+@pytest.mark.parametrize("service", ["jobmanager", "taskmanager", "job-submit",
+                                     "weights-publisher", "api", "simulator"])
 def test_project_containers_get_valid_settings(services, service):
     """The TREND_ values a container gets build a valid Settings object."""
     env = services[service]["environment"]
     values = {k[len("TREND_"):].lower(): str(v) for k, v in env.items()
               if k.startswith("TREND_")}
     settings = Settings(_env_file=None, **values)
-    if service != "simulator":
+    if service not in ("simulator", "weights-publisher"):
         assert settings.redis_url.endswith("@redis:6379/0")
         assert settings.redis_url.startswith("redis://:test-redis-password@")
     if service in ("jobmanager", "taskmanager", "job-submit"):
@@ -399,8 +401,107 @@ def test_project_containers_get_valid_settings(services, service):
         assert settings.mlflow_tracking_uri == "http://mlflow:5000"
         assert settings.topic_partitions == 4
         assert settings.parallelism == 2
+    if service in ("jobmanager", "taskmanager", "job-submit", "weights-publisher"):
+        assert settings.topic_weights == "trend-weights"
+        assert settings.weights_model_name == "trend-weights"
+    if service in ("jobmanager", "taskmanager", "job-submit"):
+        assert settings.udf_jar == Path("/opt/trend-tracker/build/java/trend-tracker-udfs.jar")
+    if service == "weights-publisher":
+        assert settings.bootstrap_servers == "kafka:9092"
+        assert settings.mlflow_tracking_uri == "http://mlflow:5000"
     if service == "api":
         assert (settings.api_host, settings.api_port) == ("0.0.0.0", 8000)
+
+
+# --- the weights publisher and the job's Java module ---------------------------------------
+
+
+def test_weights_publisher_follows_the_registry_the_job_reads(services):
+    """The publisher writes the topic the job reads, for the model the job scores with."""
+    svc = services["weights-publisher"]
+    assert svc["image"] == services["api"]["image"], "the app image has the project"
+    assert svc["build"] == services["api"]["build"]
+    assert svc["restart"] == "unless-stopped"
+    command = svc["command"]
+    assert command[:3] == ["weights", "publish", "--follow"]
+    port = int(command[command.index("--metrics-port") + 1])
+    assert svc["healthcheck"]["test"] == ["CMD", "http-health",
+                                          f"http://localhost:{port}/metrics"]
+    assert {name: spec["condition"] for name, spec in svc["depends_on"].items()} == {
+        "kafka": "service_healthy", "kafka-init": "service_completed_successfully",
+        "mlflow": "service_healthy"}
+    job = services["jobmanager"]["environment"]
+    for name in ("TREND_BOOTSTRAP_SERVERS", "TREND_TOPIC_WEIGHTS", "TREND_MLFLOW_TRACKING_URI",
+                 "TREND_WEIGHTS_MODEL_NAME", "TREND_WEIGHTS_ALIAS",
+                 "TREND_WEIGHTS_POLL_INTERVAL_S"):
+        assert svc["environment"][name] == job[name], name
+    assert "ports" not in svc
+
+
+def test_the_weights_publish_command_exists():
+    from typer.testing import CliRunner
+
+    from registry.cli import app
+
+    result = CliRunner().invoke(app, ["publish", "--help"])
+    assert result.exit_code == 0
+    for option in ("--follow", "--metrics-port"):
+        assert option in result.output
+
+
+def test_kafka_init_creates_the_compacted_weights_topic(services):
+    svc = services["kafka-init"]
+    assert svc["environment"]["TREND_TOPIC_WEIGHTS"] == "trend-weights"
+    script = " ".join(svc["command"][0].replace("\\\n", " ").split())
+    assert ('--create --if-not-exists --topic "$TREND_TOPIC_WEIGHTS" --partitions 1 '
+            '--replication-factor 1 --config cleanup.policy=compact') in script
+
+
+def test_flink_image_builds_the_jar_the_job_is_told_about(services):
+    from trend_tracker.udf_jar import JAR_NAME, JAVA_RELEASE
+
+    dockerfile = (ROOT / "deploy/flink/Dockerfile").read_text()
+    jar = services["jobmanager"]["environment"]["TREND_UDF_JAR"]
+    assert Path(jar).name == JAR_NAME
+    # Built in a JDK stage from the Java sources, copied to the path the job is given.
+    assert re.search(r"^FROM \S+ AS udf-build$", dockerfile, re.MULTILINE)
+    assert f"javac --release {JAVA_RELEASE} " in dockerfile
+    assert '-cp "/opt/flink/lib/*"' in dockerfile
+    assert "$(find udfs/java/src -name '*.java')" in dockerfile
+    assert "udfs/java/resources" in dockerfile
+    assert f"jar --create --file {jar} -C classes ." in dockerfile
+    assert f"COPY --from=udf-build {jar} \\\n    {jar}" in dockerfile
+    assert f"ENV TREND_UDF_JAR={jar}" in dockerfile
+    assert 'test -s "$TREND_UDF_JAR"' in dockerfile
+    # The Java sources are in the build context.
+    ignored = read_ignore(ROOT / "deploy/flink/Dockerfile.dockerignore")
+    assert not {"udfs", "udfs/java"} & ignored
+    # Every container of the job, the submitter included, names the same jar.
+    for name in ("jobmanager", "taskmanager", "job-submit"):
+        assert services[name]["environment"]["TREND_UDF_JAR"] == jar, name
+    script = (ROOT / "deploy/flink/submit-job.sh").read_text()
+    assert "TREND_UDF_JAR" in script
+    assert script.index("trend weights publish") < script.index("trend job submit")
+
+
+def test_flink_image_has_the_plain_kafka_client_the_java_module_uses():
+    """The SQL connector relocates its Kafka client; the Java module needs the plain one."""
+    dockerfile = (ROOT / "deploy/flink/Dockerfile").read_text()
+    sources = "\n".join(p.read_text() for p in (ROOT / "udfs/java/src").rglob("*.java"))
+    assert "import org.apache.kafka.clients.consumer.KafkaConsumer;" in sources
+    version = re.search(r"^ARG KAFKA_CLIENTS_VERSION=(\S+)$", dockerfile, re.MULTILINE)[1]
+    assert "org/apache/kafka/kafka-clients/${KAFKA_CLIENTS_VERSION}/${jar}" in dockerfile
+    assert 'sha1sum -c -' in dockerfile
+    # The version the tests run the Java module with (the connector jars of the wheel).
+    import zipfile
+
+    import pyflink
+
+    with zipfile.ZipFile(Path(pyflink.__file__).parent / "lib" / "kafka-clients.jar") as jar:
+        tested = jar.read("kafka/kafka-version.properties").decode()
+    assert f"version={version}" in tested.splitlines()
+    assert "/opt/flink/lib/kafka-clients-${KAFKA_CLIENTS_VERSION}.jar /opt/flink/lib/" \
+        in dockerfile
 
 
 def flink_properties(svc: dict) -> dict[str, str]:

@@ -55,6 +55,7 @@ def test_expected_resources_exist():
     assert kinds == [
         ("ConfigMap", "trend-tracker-settings"),
         ("Deployment", "trend-api"),
+        ("Deployment", "trend-weights-publisher"),
         ("FlinkDeployment", "trend-tracker"),
         ("Namespace", NAMESPACE),
         ("Secret", "trend-tracker-secrets"),
@@ -157,6 +158,13 @@ def test_flink_image_provides_what_the_deployment_names():
     assert env["ENABLE_BUILT_IN_PLUGINS"]["value"] == "flink-s3-fs-presto-2.0.0.jar"
     assert 'test -f "/opt/flink/opt/flink-s3-fs-presto-${FLINK_VERSION}.jar"' in dockerfile
     assert spec["image"].split(":")[0] == "trend-tracker-flink"
+    # The job's Java module: the jar the image builds, named as the image names it.
+    from trend_tracker.udf_jar import JAR_NAME
+
+    jar = env["TREND_UDF_JAR"]["value"]
+    assert Path(jar).name == JAR_NAME
+    assert f"ENV TREND_UDF_JAR={jar}" in dockerfile
+    assert f"jar --create --file {jar} -C classes ." in dockerfile
 
 
 # --- the API ------------------------------------------------------------------------------
@@ -179,6 +187,47 @@ def test_api_routes_named_by_the_probes_exist():
     routes = (ROOT / "api" / "routes.py").read_text()
     for path in ("/health", "/ready", "/metrics"):
         assert f'@router.get("{path}"' in routes, path
+
+
+# --- the weights publisher ------------------------------------------------------------------
+
+
+def test_weights_publisher_follows_the_registry_and_serves_metrics():
+    deployment = find("Deployment", "trend-weights-publisher")
+    spec = deployment["spec"]
+    # One publisher; a rollout never runs two side by side.
+    assert spec["replicas"] == 1
+    assert spec["strategy"]["type"] == "Recreate"
+    container = pod_containers(deployment)[0]
+    assert container["image"] == pod_containers(find("Deployment", "trend-api"))[0]["image"], (
+        "the app image has the project")
+    args = container["args"]
+    assert args[:3] == ["weights", "publish", "--follow"]
+    port = int(args[args.index("--metrics-port") + 1])
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": port}
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    annotations = spec["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert [s["configMapRef"]["name"] for s in container["envFrom"]] == [
+        find("ConfigMap")["metadata"]["name"]]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
+
+def test_the_publisher_and_the_job_agree_on_topic_and_model():
+    """Both read the same ConfigMap, which names the weights topic and the model."""
+    data = find("ConfigMap")["data"]
+    assert data["TREND_TOPIC_WEIGHTS"] == "trend-weights"
+    assert data["TREND_WEIGHTS_MODEL_NAME"]
+    for doc in (find("Deployment", "trend-weights-publisher"), find("FlinkDeployment")):
+        container = pod_containers(doc)[0]
+        assert container["envFrom"] == [{"configMapRef": {"name": "trend-tracker-settings"}}]
+        overridden = {e["name"] for e in container.get("env", [])}
+        assert not overridden & {"TREND_TOPIC_WEIGHTS", "TREND_WEIGHTS_MODEL_NAME",
+                                 "TREND_BOOTSTRAP_SERVERS"}
 
 
 def test_services_select_their_pods_and_ports():
@@ -238,10 +287,14 @@ def test_every_reference_resolves():
                     assert ref["name"] == secret_name and ref["key"] in secret_keys, var
 
 
-@pytest.mark.parametrize("workload", ["Deployment", "FlinkDeployment"])
-def test_containers_get_valid_settings(workload):
+@pytest.mark.parametrize("workload, name", [
+    ("Deployment", "trend-api"),
+    ("Deployment", "trend-weights-publisher"),
+    ("FlinkDeployment", None),
+])
+def test_containers_get_valid_settings(workload, name):
     """ConfigMap plus Secret (placeholders) as a container sees them build valid Settings."""
-    doc = find(workload)
+    doc = find(workload, name)
     container = pod_containers(doc)[0]
     env = dict(find("ConfigMap")["data"])
     secrets = find("Secret")["stringData"]
@@ -254,7 +307,9 @@ def test_containers_get_valid_settings(workload):
     settings = Settings(_env_file=None, **values)
     assert settings.redis_url.startswith("redis://")
     conf = find("FlinkDeployment")["spec"]
+    assert settings.topic_weights == "trend-weights"
     if workload == "FlinkDeployment":
+        assert settings.udf_jar is not None
         assert settings.checkpoint_dir == conf["flinkConfiguration"]["execution.checkpointing.dir"]
         assert settings.parallelism == conf["job"]["parallelism"]
         assert settings.topic_partitions >= settings.parallelism, (

@@ -123,8 +123,8 @@ def test_bad_events_arrive_as_configured(make_settings):
     summary = run_simulation(settings, options)
     assert summary.sent == 3500 and summary.failed == 0
     assert summary.bad == {kind: 10 for kind in (
-        "broken_json", "missing_field", "wrong_type", "unknown_event_type", "future_ts",
-        "oversized_id", "wrong_topic")}
+        "not_json", "missing_field", "wrong_type", "unknown_event_type", "future_ts",
+        "bad_id", "topic_mismatch")}
 
     expected_per_topic = Counter(settings.event_topics[e.topic_event_type]
                                  for e in generate_events(options))
@@ -191,7 +191,7 @@ def test_metrics_count_what_was_sent(make_settings):
         return float(match.group(1)) if match else 0.0
 
     clicks = 'trend_simulator_events_sent_total{event_type="click"}'
-    broken = 'trend_simulator_bad_events_total{kind="broken_json"}'
+    broken = 'trend_simulator_bad_events_total{kind="not_json"}'
     summary = run_simulation(settings, SimulationOptions(
         count=1400, seed=4, start_ms=START_MS, rate=5000.0, bad_fraction=0.05, partitions=1))
     first = scrape()

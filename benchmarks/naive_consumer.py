@@ -9,9 +9,9 @@ read against what a single Python consumer achieves on the same events:
   to each partition's *true* end offset at start (:func:`jobs.offsets.true_end_offsets`;
   the local broker under-reports the end after batched writes);
 - each value parsed with ``json.loads`` and checked against the event contract: the checks
-  of :func:`trend_tracker.events.classify`, inlined for the common case (a valid event);
-  whatever the inline check does not accept is handed to ``classify`` itself, so every
-  record gets exactly ``classify``'s verdict;
+  of :func:`trend_tracker.events.classify`, inlined for the common case (a plain valid
+  event); whatever the inline check does not accept is handed to ``classify`` itself, so
+  every record gets exactly ``classify``'s verdict;
 - event time is the event's ``ts``; the watermark is the minimum over the partitions still
   being read of (the largest valid ``ts`` seen in the partition - ``allowed_lateness_s``),
   so a partition that has given no valid event yet holds it back, and one read to its end
@@ -44,7 +44,13 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from trend_tracker.events import MAX_OPAQUE_ID_LEN, MAX_TS_MS, classify
+from trend_tracker.events import (
+    MAX_JSON_DEPTH,
+    MAX_OPAQUE_ID_LEN,
+    MAX_PRICE,
+    MAX_TS_MS,
+    classify,
+)
 from trend_tracker.settings import EVENT_TYPES, ID_RE, Settings
 
 #: Event type -> position of its count in a window's ``[clicks, carts, purchases]``.
@@ -61,8 +67,22 @@ def _reject_constant(token: str) -> Any:
     raise ValueError(f"non-standard JSON constant {token}")
 
 
-#: ``json.loads`` as ``classify`` calls it (NaN and Infinity rejected), built once.
+#: ``json.loads`` with NaN and Infinity rejected, as the contract reads a value; built once.
+#: (A byte-order mark fails it too: it is not JSON whitespace.)
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def decode_fast(raw: Any) -> Any:
+    """The value's JSON for the inline check, or None when the check should not try it:
+    not UTF-8, not JSON, or perhaps nested deeper than the contract allows (more opening
+    brackets than ``MAX_JSON_DEPTH``, counted in strings too: ``classify`` decides those)."""
+    try:
+        text = raw.decode("utf-8")
+        if text.count("{") + text.count("[") > MAX_JSON_DEPTH:
+            return None
+        return _DECODER.decode(text)
+    except (AttributeError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
 
 
 # --- windows and rankings (pure, no Kafka) ---------------------------------------------------
@@ -200,8 +220,9 @@ class PartitionWatermarks:
 
 
 def is_valid_fast(event: Any, topic_type: str, future_limit_ms: int) -> bool:
-    """The checks of ``classify`` on a decoded value, inlined: True only if it would accept
-    it. (A False is not a rejection: the caller asks ``classify`` for the verdict.)"""
+    """The checks of ``classify`` on a value from :func:`decode_fast`, inlined for the
+    common case: True only if ``classify`` accepts it, with ``ts`` an int. A False is not a
+    rejection: the caller asks ``classify`` (which also accepts, say, ``"ts": 1e3``)."""
     if type(event) is not dict:
         return False
     get = event.get
@@ -217,8 +238,7 @@ def is_valid_fast(event: Any, topic_type: str, future_limit_ms: int) -> bool:
             and ID_RE.fullmatch(product_id) and ID_RE.fullmatch(category)):
         return False
     price = get("price")
-    return price is None or type(price) is int or (type(price) is float
-                                                    and math.isfinite(price))
+    return price is None or (type(price) in (int, float) and 0 <= price <= MAX_PRICE)
 
 
 # --- the consumer ------------------------------------------------------------------------
@@ -266,7 +286,6 @@ class Backfill:
         on_time_from = -math.inf if watermark is None else watermark
         slide = self.hop.slide_ms
         windows_of = self.hop.windows_of
-        decode = _DECODER.decode
         base = None
         current: list[dict[tuple[str, str], list[int]]] = []
         finished = []
@@ -288,19 +307,17 @@ class Backfill:
             read += 1
             raw = message.value()
             event_type = topic_type[topic]
-            try:
-                event = decode(raw.decode("utf-8"))
-            except (AttributeError, UnicodeDecodeError, ValueError):
-                event = None
-            if not is_valid_fast(event, event_type, future_limit):
+            event = decode_fast(raw)
+            if is_valid_fast(event, event_type, future_limit):
+                ts = event["ts"]
+            else:
                 verdict = classify(raw, event_type, now_ms, skew_ms)
                 if not verdict.valid:
                     reason = verdict.reason.value  # type: ignore[union-attr]
                     self.rejected[reason] = self.rejected.get(reason, 0) + 1
                     continue
-                event = verdict.event
+                event, ts = verdict.event, verdict.ts
             valid += 1
-            ts = event["ts"]  # type: ignore[index]
             known = max_ts[key]
             if known is None or ts > known:
                 max_ts[key] = ts

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import pytest
 
-from benchmarks.naive_consumer import Backfill, HopTopN, PartitionWatermarks, is_valid_fast
+from benchmarks.naive_consumer import Backfill, HopTopN, PartitionWatermarks
 from registry.weights import Weights
-from trend_tracker.events import classify
+from tests.contract.event_corpus import CASES
+from tests.contract.event_corpus import SKEW_MS as CORPUS_SKEW_MS
 from trend_tracker.settings import Settings
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z, a multiple of every slide below
@@ -181,41 +183,32 @@ def test_an_event_behind_the_watermark_on_arrival_is_late():
                        (T0 + 30 * S, "p-c"), (T0 + 40 * S, "p-c")}
 
 
-@pytest.mark.parametrize("value", [
-    event(1, 1, "click", "p-a"),
-    event(1, 1, "click", "p-a", price=9.5),
-    event(1, 1, "click", "p-a", price=10),
-    event(1, 1, "click", "p-a", price=None),
-    event(1, 1, "click", "p-a", price="9.50"),
-    event(1, 1, "click", "p-a", price=True),
-    (b'{"event_id":"e","event_type":"click","product_id":"p-a","category":"c",'
-     b'"user_id":"u","ts":1704067200000,"price":NaN}'),
-    event(1, 1, "click", "p-a", ts=True),
-    event(1, 1, "click", "p-a", ts=-1),
-    event(1, 1, "click", "p-a", ts=1.5),
-    event(1, 1, "click", "p-a", ts=str(T0)),
-    event(1, 1, "click", "p-a", ts=T0 + 3600 * S + 60 * S),  # the skew's limit: valid
-    event(1, 1, "click", "p-a", ts=T0 + 3600 * S + 60 * S + 1),  # future
-    event(1, 1, "click", "p-a", event_id=""),
-    event(1, 1, "click", "p-a", event_id="x" * 128),
-    event(1, 1, "click", "p-a", user_id="x" * 129),
-    event(1, 1, "click", "p-a", user_id=7),
-    event(1, 1, "click", "p-a", product_id="bad id"),
-    event(1, 1, "click", "p-a", product_id="p-a\n"),
-    event(1, 1, "click", "p-a", category="x" * 65),
-    event(1, 1, "click", "p-a", event_type="view"),
-    event(1, 1, "cart", "p-a"),  # on the clicks topic
-    event(1, 1, "click", "p-a", event_type=None),
-    b"[1, 2]",
-    b"\xff\xfe{}",
-    b'{"ts": 1} trailing',
-])
-def test_inline_check_accepts_only_what_classify_accepts(value):
-    """The consumer asks classify whenever its inline check does not accept: the inline check
-    must never accept what classify rejects, and should accept what it accepts."""
-    try:
-        decoded = json.loads(value.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        decoded = None
-    verdict = classify(value, "click", NOW_MS, 60 * S)
-    assert is_valid_fast(decoded, "click", NOW_MS + 60 * S) == verdict.valid
+CORPUS_SETTINGS = settings(max_future_skew_s=CORPUS_SKEW_MS // 1000)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_every_payload_of_the_contract_corpus_gets_its_verdict(case):
+    """The consumer's own path (the inline check, else classify) on the contract's corpus:
+    the same reason, and for a valid event the same ids and ts, counted in its windows."""
+    written: list[tuple[int, list[dict]]] = []
+    topic = {"click": "clicks", "cart": "carts", "purchase": "purchases"}[case.topic]
+    ends = {"clicks": {}, "carts": {}, "purchases": {}}
+    ends[topic] = {0: 1}
+    backfill = Backfill(CORPUS_SETTINGS, WEIGHTS, ends,
+                        lambda end, rows: written.append((end, rows)))
+    backfill.process([Message(topic, 0, 0, case.value)], int(time.time() * 1000))
+    backfill.finish()
+    if case.expected is not None:
+        assert (backfill.valid, backfill.rejected) == (0, {case.expected: 1})
+        assert written == []
+        return
+    product_id, category, ts = case.fields
+    assert (backfill.valid, backfill.rejected) == (1, {})
+    seen_ts = backfill.marks.max_ts[(topic, 0)]
+    assert seen_ts == ts and type(seen_ts) is int
+    # In both windows containing ts (HOP 20 s / 10 s), overall and in its category.
+    assert [end for end, _ in written] == [ts - ts % (10 * S) + 10 * S,
+                                           ts - ts % (10 * S) + 20 * S]
+    for _end, rows in written:
+        assert [(r["category"], r["product_id"]) for r in rows] == [
+            (None, product_id), (category, product_id)]

@@ -95,6 +95,8 @@ def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:
         # watermarks (and CURRENT_WATERMARK would see processing time).
         "table.exec.mini-batch.enabled": "false",
     }
+    if settings.restore_from:
+        config["execution.state-recovery.path"] = settings.restore_from
     if bounded:
         # A finishing job waits for one last checkpoint (to commit its sinks): keep the
         # wait short.

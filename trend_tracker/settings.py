@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     parallelism: int = Field(1, ge=1)
     checkpoint_interval_s: int = Field(30, ge=1)
     checkpoint_dir: str | None = None
+    restore_from: str | None = Field(
+        None, description="A retained checkpoint or savepoint to restore the job's state from")
     state_backend: Literal["hashmap", "rocksdb"] = Field(
         "hashmap", description="Flink state backend of the job")
     udf_jar: Path | None = Field(

@@ -109,10 +109,12 @@ def test_job_follows_the_champion_and_survives_an_mlflow_outage(
         # The first window includes the job's start-up.
         assert window(WINDOW_MS, timeout_s=420) == [(1, "p-1", 10.0, v1.name), (2, "p-2", 7.0, v1.name)]
 
-        # Promote v2 (click 2, cart 0, purchase 1) while the job runs; the workers poll
-        # every 0.5 s and log the switch.
+        # Promote v2 (click 2, cart 0, purchase 1) while the job runs; the job's publisher
+        # polls every 0.5 s and writes it to the weights topic, and the job's weights feed
+        # logs the switch.
         registry.promote(v2.version)
-        assert wait_until(lambda: f"to {v2.name}" in flink_log(), 60), diagnosis()
+        assert wait_until(lambda: f"weights feed switched from {v1.name} to {v2.name}"
+                          in flink_log(), 60), diagnosis()
         # Window B [10 s, 20 s): p-3 (click+cart+purchase at 12 s) = 2 + 0 + 1 = 3;
         # p-1 (1 click) = 2; p-2 (1 purchase) = 1.
         produce(settings, [(14_000, "click", "p-1"), (15_000, "purchase", "p-2")])

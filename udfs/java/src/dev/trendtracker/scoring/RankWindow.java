@@ -26,13 +26,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Which weights: a bounded run (no {@code servers}) uses {@code initialWeights}
  * throughout. A streaming run follows the weights topic ({@link WeightsFeed}) and records, on
- * the same topic, which weights it started using at which window (an activation). A window
- * that is fired again after a restore from a checkpoint is scored with the weights of the
- * newest activation at or before it, as it was the first time; only a window at the front
- * of the stream takes up newly published weights. So the result of a window depends on the
- * events and the weights topic, never on the registry at replay time, and MLflow is not
- * needed to restart. {@code scope} (the consumer group) separates the histories of
- * independent runs.
+ * the same topic, which weights it started using at which window (an activation) and the
+ * newest window it scored. A window that is fired again after a restore from a checkpoint
+ * (at or before the newest scored) is scored with the weights of the newest activation at or
+ * before it, as it was the first time; only a window past the newest scored takes up newly
+ * published weights. Both records are acknowledged before the window's result goes to the
+ * sinks. So the result of a window depends on the events and the weights topic, never on the
+ * registry at replay time, and MLflow is not needed to restart. {@code scope} (the consumer
+ * group) separates the histories of independent runs.
  */
 public class RankWindow extends ScalarFunction {
     private static final long serialVersionUID = 1L;
@@ -114,11 +115,15 @@ public class RankWindow extends ScalarFunction {
         Weights published = feed.current(FEED_WAIT_MS);
         Weights current = published != null ? published : initial;
         Weights active = feed.activeAt(windowEndMs);
-        if (active != null && (active.sameAs(current) || feed.hasActivationAfter(windowEndMs))) {
-            return active;
+        if (active != null && windowEndMs <= feed.lastScored()) {
+            return active; // scored before this restore: the weights it had
         }
-        feed.activate(windowEndMs, current);
-        return current;
+        if (active == null || !active.sameAs(current)) {
+            feed.activate(windowEndMs, current);
+            active = current;
+        }
+        feed.markScored(windowEndMs, active);
+        return active;
     }
 
     private void track(Weights weights) {

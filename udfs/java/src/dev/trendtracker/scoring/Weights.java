@@ -62,6 +62,20 @@ public final class Weights implements Serializable {
         return new Weights(version.asText(), click, cart, purchase);
     }
 
+    /** The {@code window_end} of an activation record. */
+    public static long windowEnd(byte[] value) {
+        try {
+            JsonNode node = JSON.readTree(value);
+            JsonNode end = node == null ? null : node.get("window_end");
+            if (end == null || !end.canConvertToLong()) {
+                throw new IllegalArgumentException("record has no integer window_end");
+            }
+            return end.asLong();
+        } catch (IOException e) {
+            throw new IllegalArgumentException("record is not JSON: " + e.getMessage());
+        }
+    }
+
     public static Weights parse(String value) {
         return parse(value.getBytes(StandardCharsets.UTF_8));
     }

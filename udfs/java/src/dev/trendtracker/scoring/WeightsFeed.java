@@ -26,11 +26,12 @@ import org.slf4j.LoggerFactory;
  * The weights topic of one model, followed in the background: the newest weights published,
  * and the activations of one scope.
  *
- * <p>Two kinds of records share the topic. The registry's publisher writes the weights under
- * the key {@code <model>}. A running job records which weights it started to use at which
- * window under {@code <model>@<scope>@<window_end_ms>} (an activation: the weights record
- * plus {@code window_end}), so that a window fired again after a restore gets the weights it
- * had (see {@link RankWindow}). Every activation has its own key, so compaction keeps them.
+ * <p>Three kinds of records share the topic. The registry's publisher writes the weights
+ * under the key {@code <model>}. A running job records which weights it started to use at
+ * which window under {@code <model>@<scope>@<window_end_ms>} (an activation: the weights
+ * record plus {@code window_end}; every activation has its own key, so compaction keeps them
+ * all), and the newest window it scored under {@code <model>@<scope>@last}. Together they
+ * tell which weights any window already scored had (see {@link RankWindow}).
  *
  * <p>One feed per (servers, topic, model, scope) and JVM, shared by every function instance
  * that needs it and stopped when the last one releases it. A daemon thread reads the topic
@@ -43,6 +44,7 @@ public final class WeightsFeed {
     private static final Map<String, WeightsFeed> FEEDS = new HashMap<>();
     private static final Duration POLL = Duration.ofMillis(200);
     private static final long RETRY_MS = 1000;
+    private static final String LAST = "last";
 
     private final String id;
     private final String servers;
@@ -51,6 +53,8 @@ public final class WeightsFeed {
     private final String activationPrefix;
     /** Activations of this scope: window_end ms -> the weights used from that window on. */
     private final TreeMap<Long, Weights> activations = new TreeMap<>();
+    /** window_end ms of the newest window this scope scored (Long.MIN_VALUE: none). */
+    private long lastScored = Long.MIN_VALUE;
     private KafkaProducer<byte[], byte[]> producer;
     private final Thread thread;
     private final Object lock = new Object();
@@ -110,43 +114,60 @@ public final class WeightsFeed {
         }
     }
 
-    /** Whether some window after {@code windowEndMs} already activated weights. */
-    public boolean hasActivationAfter(long windowEndMs) {
+    /** window_end ms of the newest window this scope scored, or Long.MIN_VALUE. */
+    public long lastScored() {
         synchronized (activations) {
-            return activations.higherKey(windowEndMs) != null;
+            return lastScored;
         }
     }
 
     /**
      * Records that the window ending at {@code windowEndMs} is the first scored with
-     * {@code weights}, on the topic (acknowledged by all replicas) and here. A failed write
-     * is logged and the weights are used all the same: scoring never stalls on the topic.
+     * {@code weights}, on the topic (acknowledged by all replicas) and here.
      */
     public void activate(long windowEndMs, Weights weights) {
         synchronized (activations) {
             activations.put(windowEndMs, weights);
-            byte[] recordKey = (activationPrefix + windowEndMs).getBytes(StandardCharsets.UTF_8);
-            try {
-                if (producer == null) {
-                    Properties props = new Properties();
-                    props.put("bootstrap.servers", servers);
-                    props.put("acks", "all");
-                    props.put("linger.ms", "0");
-                    props.put("max.block.ms", "10000");
-                    props.put("delivery.timeout.ms", "15000");
-                    props.put("request.timeout.ms", "10000");
-                    props.put("client.id", "trend-weights-activation");
-                    producer = new KafkaProducer<>(props, new ByteArraySerializer(),
-                            new ByteArraySerializer());
-                }
-                producer.send(new ProducerRecord<>(topic, recordKey,
-                        weights.toRecord(windowEndMs))).get(15, TimeUnit.SECONDS);
+            if (write(activationPrefix + windowEndMs, weights, windowEndMs)) {
                 LOG.info("weights {} active from the window ending at {}", weights.version,
                         windowEndMs);
-            } catch (Exception e) {
-                LOG.warn("could not record the activation of weights {} at window {}: {}",
-                        weights.version, windowEndMs, e.toString());
             }
+        }
+    }
+
+    /** Records that the window ending at {@code windowEndMs} was scored with {@code weights}. */
+    public void markScored(long windowEndMs, Weights weights) {
+        synchronized (activations) {
+            lastScored = Math.max(lastScored, windowEndMs);
+            write(activationPrefix + LAST, weights, windowEndMs);
+        }
+    }
+
+    /**
+     * Writes one record and waits for all replicas to acknowledge it. A failure is logged
+     * and scoring goes on all the same: it never stalls on the topic.
+     */
+    private boolean write(String recordKey, Weights weights, long windowEndMs) {
+        try {
+            if (producer == null) {
+                Properties props = new Properties();
+                props.put("bootstrap.servers", servers);
+                props.put("acks", "all");
+                props.put("linger.ms", "0");
+                props.put("max.block.ms", "10000");
+                props.put("delivery.timeout.ms", "15000");
+                props.put("request.timeout.ms", "10000");
+                props.put("client.id", "trend-weights-activation");
+                producer = new KafkaProducer<>(props, new ByteArraySerializer(),
+                        new ByteArraySerializer());
+            }
+            producer.send(new ProducerRecord<>(topic, recordKey.getBytes(StandardCharsets.UTF_8),
+                    weights.toRecord(windowEndMs))).get(15, TimeUnit.SECONDS);
+            return true;
+        } catch (Exception e) {
+            LOG.warn("could not record {} (weights {}, window {}) on {}: {}", recordKey,
+                    weights.version, windowEndMs, topic, e.toString());
+            return false;
         }
     }
 
@@ -251,9 +272,16 @@ public final class WeightsFeed {
         return true;
     }
 
-    private void acceptActivation(ConsumerRecord<byte[], byte[]> record, String windowEnd) {
+    private void acceptActivation(ConsumerRecord<byte[], byte[]> record, String suffix) {
         try {
-            long windowEndMs = Long.parseLong(windowEnd);
+            if (LAST.equals(suffix)) {
+                long windowEndMs = Weights.windowEnd(record.value());
+                synchronized (activations) {
+                    lastScored = Math.max(lastScored, windowEndMs);
+                }
+                return;
+            }
+            long windowEndMs = Long.parseLong(suffix);
             Weights weights = Weights.parse(record.value());
             synchronized (activations) {
                 activations.put(windowEndMs, weights);
@@ -281,7 +309,7 @@ public final class WeightsFeed {
         if (previous == null) {
             LOG.info("weights from topic {}: {}", topic, weights);
         } else {
-            LOG.info("weights switched from {} to {}", previous.version, weights.version);
+            LOG.info("weights feed switched from {} to {}", previous.version, weights.version);
         }
     }
 }

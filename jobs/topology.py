@@ -5,13 +5,16 @@ source (decode) -> checked -> (dead letters) -> window: count, score, rank -> wi
 1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic, decoded by the
    ``trend-event`` format (the project's Java decoder, ``udfs/java``): one parse per record
    gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category`` and
-   ``ts``, plus the raw ``payload`` for the dead-letter topic. An invalid record has ``ts``
+   ``ts``, plus the raw ``payload`` for the dead-letter topic (with ``partition`` and
+   ``offset``). An invalid record has ``ts``
    0, so it never moves the watermark ``et - allowed_lateness_s``. One table per topic,
    because a bounded read needs per-topic end offsets and the decoder checks that an
    event's type belongs on its topic.
-2. ``checked_<type>`` -> ``events_checked``: every record with its reason, ``late`` added
-   when a valid record is behind the watermark on arrival (``CURRENT_WATERMARK``).
-3. ``dead_letters``: every record with a reason, as JSON, to the dead-letter topic.
+2. ``checked_<type>``: every record with its reason, ``late`` added when a valid record is
+   behind the watermark on arrival (``CURRENT_WATERMARK``); split into ``valid_events`` and
+   ``invalid_events``, each projected to what its branch needs before the topics' union.
+3. ``dead_letters``: every record with a reason, as JSON, to the dead-letter topic, counted
+   by ``count_dead_letter`` (Java) as it goes.
 4. ``valid_events`` -> ``window_counts``: HOP windows of the valid events, aggregated by
    ``window_counts`` (Java, ``dev.trendtracker.scoring.CountWindow``): counts per (product,
    category) and event type in each slice of the window, added up when the window fires.
@@ -20,8 +23,10 @@ source (decode) -> checked -> (dead letters) -> window: count, score, rank -> wi
    per category (score descending, then product_id ascending). One row per window: one
    array per column and the window's one ``weights_version``.
 6. ``write_window`` (Python, once per window) writes it to Parquet and Redis.
-7. ``event_counts``: counts per (event type, outcome) every few seconds of processing
-   time, published as metrics.
+
+Event counts are metrics counted in the JVM where each fact is known: ``events_read`` by
+the decoder, ``events_valid`` by ``window_counts``, ``events_invalid`` by
+``count_dead_letter``.
 
 All INSERTs run as one statement set, so the topics are read once and every branch sees
 the same watermarks. Hosts, ports and topics come from the settings, never from here.
@@ -34,9 +39,6 @@ from collections.abc import Mapping
 from trend_tracker.events import Reason
 from trend_tracker.settings import EVENT_TYPES, Settings
 from udfs.window_sink import RANKED_ROW_FIELDS
-
-#: Processing-time interval at which event counts are handed to the metrics function.
-EVENT_COUNT_INTERVAL_S = 5
 
 #: Event type -> name of its source table.
 SOURCE_TABLES: dict[str, str] = {
@@ -113,22 +115,24 @@ CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   product_id STRING,
   category STRING,
   ts BIGINT,
-  `topic` STRING METADATA VIRTUAL,
   `partition` INT METADATA VIRTUAL,
   `offset` BIGINT METADATA VIRTUAL,
   et AS TO_TIMESTAMP_LTZ(ts, 3),
-  proc AS PROCTIME(),
   WATERMARK FOR et AS et - {sql_interval(settings.allowed_lateness_s)}
 ) WITH (
   {with_clause(source_options(settings, topic, end_offsets, event_type))}
 )"""
 
 
-def checked_view_sql(event_type: str) -> str:
-    """Every record of one topic with its dead-letter reason (NULL when valid)."""
+def checked_view_sql(event_type: str, topic: str) -> str:
+    """Every record of one topic with its dead-letter reason (NULL when valid).
+
+    The topic is a literal: each source reads one topic, and the ``topic`` metadata column
+    would cost a string conversion per record.
+    """
     return f"""
 CREATE TEMPORARY VIEW checked_{event_type} AS
-SELECT payload, `topic`, `partition`, `offset`, et, proc,
+SELECT payload, {sql_string(topic)} AS `topic`, `partition`, `offset`, et,
   {sql_string(event_type)} AS event_type,
   {EVENT_TYPES.index(event_type)} AS event_type_code,
   CASE WHEN reason IS NULL AND et < CURRENT_WATERMARK(et)
@@ -140,16 +144,20 @@ FROM {SOURCE_TABLES[event_type]}"""
 def statements(settings: Settings) -> list[tuple[str, str]]:
     """(name, SQL) of every view and sink table after the sources, in topology order.
 
-    The functions ``window_counts``, ``rank_window``, ``write_window`` and ``publish_counts``
-    must be
+    The functions ``window_counts``, ``rank_window``, ``count_dead_letter`` and
+    ``write_window`` must be
     registered before these run.
     """
     size, slide = settings.window_size_s, settings.window_slide_s
-    union = "\nUNION ALL\n".join(f"SELECT * FROM checked_{t}" for t in SOURCE_TABLES)
+    def union(columns: str, where: str) -> str:
+        # Each topic's rows are filtered and projected before the union, so only the
+        # columns a branch needs cross the network to the operator after the union.
+        return "\nUNION ALL\n".join(f"SELECT {columns} FROM checked_{t} WHERE {where}"
+                                     for t in SOURCE_TABLES)
     arrays = ",\n  ".join(f"ranked.`{name}` AS `{name}_list`" for name in RANKED_ROW_FIELDS)
     return [
-        *((f"checked_{t}", checked_view_sql(t)) for t in SOURCE_TABLES),
-        ("events_checked", f"CREATE TEMPORARY VIEW events_checked AS\n{union}"),
+        *((f"checked_{t}", checked_view_sql(t, topic))
+          for t, topic in settings.event_topics.items()),
         ("dead_letters_table", f"""
 CREATE TEMPORARY TABLE dead_letters (
   payload STRING, `topic` STRING, `partition` INT, `offset` BIGINT, reason STRING
@@ -163,9 +171,12 @@ CREATE TEMPORARY TABLE dead_letters (
       "sink.delivery-guarantee": "at-least-once",
   })}
 )"""),
-        ("valid_events", """
+        ("valid_events", f"""
 CREATE TEMPORARY VIEW valid_events AS
-SELECT product_id, category, event_type_code, et FROM events_checked WHERE reason IS NULL"""),
+{union("product_id, category, event_type_code, et", "reason IS NULL")}"""),
+        ("invalid_events", f"""
+CREATE TEMPORARY VIEW invalid_events AS
+{union("payload, `topic`, `partition`, `offset`, event_type, reason", "reason IS NOT NULL")}"""),
         ("window_counts", f"""
 CREATE TEMPORARY VIEW window_counts AS
 SELECT window_start, window_end,
@@ -180,33 +191,21 @@ SELECT window_start, window_end,
   ranked.weights_version AS weights_version
 FROM (SELECT window_start, window_end, rank_window(window_end, counts) AS ranked
       FROM window_counts)"""),
-        ("event_counts", f"""
-CREATE TEMPORARY VIEW event_counts AS
-SELECT event_type, COALESCE(reason, 'valid') AS outcome, COUNT(*) AS events
-FROM TABLE(TUMBLE(TABLE events_checked, DESCRIPTOR(proc),
-                  {sql_interval(EVENT_COUNT_INTERVAL_S)}))
-GROUP BY window_start, window_end, event_type, COALESCE(reason, 'valid')"""),
         ("written_windows_table", """
 CREATE TEMPORARY TABLE written_windows (window_end TIMESTAMP(3), `rows` INT)
-WITH ('connector' = 'blackhole')"""),
-        ("published_counts_table", """
-CREATE TEMPORARY TABLE published_counts (event_type STRING, outcome STRING, delta BIGINT)
 WITH ('connector' = 'blackhole')"""),
     ]
 
 
-#: (name, INSERT) of the three sinks, all in one statement set.
+#: (name, INSERT) of the two sinks, all in one statement set.
 INSERTS: list[tuple[str, str]] = [
     ("dead-letters", """
 INSERT INTO dead_letters
-SELECT payload, `topic`, `partition`, `offset`, reason FROM events_checked
-WHERE reason IS NOT NULL"""),
+SELECT payload, `topic`, `partition`, `offset`, count_dead_letter(event_type, reason)
+FROM invalid_events"""),
     ("window-sink", """
 INSERT INTO written_windows
 SELECT window_end, write_window(window_start, window_end, """ + ", ".join(
         f"`{name}_list`" for name in RANKED_ROW_FIELDS) + """, weights_version)
 FROM window_results"""),
-    ("event-count-metrics", """
-INSERT INTO published_counts
-SELECT event_type, outcome, publish_counts(event_type, outcome, events) FROM event_counts"""),
 ]

@@ -27,9 +27,9 @@ Operational choices, set explicitly here:
   newest record of the weights topic) and then follows the weights topic, which the
   registry's publisher feeds. Each window is scored with the weights in force when it
   fires, kept in its state (see ``docs/ARCHITECTURE.md``).
-- Python functions run once per window (the window sink) and once per few seconds (metric
-  publication), in ``python_execution_mode`` (``process`` by default). A cluster's
-  TaskManagers need the project on their Python path for ``thread``.
+- Python runs once per window (the window sink), in ``python_execution_mode``
+  (``process`` by default). A cluster's TaskManagers need the project on their Python path
+  for ``thread``. Event counts are metrics counted in the JVM.
 - Source idleness ``source_idle_timeout_s``, so a quiet partition does not hold back the
   watermark. SQL operators are named by the views of :mod:`jobs.topology`.
 """
@@ -173,7 +173,6 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None):
 
     from registry.publisher import load_weights_for_start
     from trend_tracker.udf_jar import ensure_udf_jar
-    from udfs.event_counts import make_event_count_function
     from udfs.settings_transport import settings_to_json
     from udfs.window_sink import make_window_writer_function
 
@@ -196,11 +195,12 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None):
     settings_json = settings_to_json(settings)
     t_env.create_java_temporary_function("window_counts",
                                          "dev.trendtracker.scoring.CountWindow")
+    t_env.create_java_temporary_function("count_dead_letter",
+                                         "dev.trendtracker.scoring.CountDeadLetter")
     # A function instance, not a class name: it carries the top-N and the weights.
     t_env._j_tenv.createTemporarySystemFunction(
         "rank_window", rank_window_function(settings, bounded, weights))
     t_env.create_temporary_function("write_window", make_window_writer_function(settings_json))
-    t_env.create_temporary_function("publish_counts", make_event_count_function())
 
     for event_type, topic in settings.event_topics.items():
         t_env.execute_sql(source_ddl(settings, event_type, topic,

@@ -1,8 +1,12 @@
 package dev.trendtracker.scoring;
 
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
+import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.functions.AggregateFunction;
+import org.apache.flink.table.functions.FunctionContext;
 
 /**
  * Counts a window's valid events per (product, category) and event type:
@@ -24,6 +28,20 @@ import org.apache.flink.table.functions.AggregateFunction;
                 rawSerializer = WindowCountsSerializer.class))
 public class CountWindow extends AggregateFunction<WindowCounts, WindowCounts> {
     private static final long serialVersionUID = 1L;
+    /** The event types, by their codes. */
+    private static final String[] EVENT_TYPES = {"click", "cart", "purchase"};
+
+    private transient Counter[] eventsValid;
+
+    @Override
+    public void open(FunctionContext context) throws Exception {
+        MetricGroup group = context.getMetricGroup().addGroup("trend");
+        eventsValid = new Counter[EVENT_TYPES.length];
+        for (int code = 0; code < EVENT_TYPES.length; code++) {
+            eventsValid[code] = group.addGroup("event_type", EVENT_TYPES[code])
+                    .counter("events_valid");
+        }
+    }
 
     @Override
     public WindowCounts createAccumulator() {
@@ -31,9 +49,16 @@ public class CountWindow extends AggregateFunction<WindowCounts, WindowCounts> {
     }
 
     /** Counts one valid event; {@code eventType} is a {@link WindowCounts} code. */
-    public void accumulate(WindowCounts acc, String productId, String category,
+    public void accumulate(WindowCounts acc,
+                           @DataTypeHint(value = "STRING", bridgedTo = StringData.class)
+                           StringData productId,
+                           @DataTypeHint(value = "STRING", bridgedTo = StringData.class)
+                           StringData category,
                            Integer eventType) {
         acc.add(productId, category, eventType);
+        if (eventsValid != null) {
+            eventsValid[eventType].inc();
+        }
     }
 
     /** Adds up a window's slices, or the partial counts of parallel subtasks. */

@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
+import org.apache.flink.table.data.binary.BinaryStringData;
+
 /**
  * The best {@code n} entries offered so far: score descending, ties by product_id ascending.
  *
@@ -61,8 +63,9 @@ public final class TopN implements Serializable {
     public static final class Entry implements Serializable {
         private static final long serialVersionUID = 1L;
 
-        public String productId;
-        public String category;
+        /** Binary strings: compared as UTF-8 bytes (ids are ASCII, so as text). */
+        public BinaryStringData productId;
+        public BinaryStringData category;
         public long clicks;
         public long carts;
         public long purchases;
@@ -70,8 +73,8 @@ public final class TopN implements Serializable {
 
         public Entry() {}
 
-        public Entry(String productId, String category, long clicks, long carts, long purchases,
-                     double score) {
+        public Entry(BinaryStringData productId, BinaryStringData category, long clicks,
+                     long carts, long purchases, double score) {
             this.productId = productId;
             this.category = category;
             this.clicks = clicks;

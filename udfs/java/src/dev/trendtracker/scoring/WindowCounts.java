@@ -4,6 +4,9 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
 
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.binary.BinaryStringData;
+
 /**
  * Event counts per (product, category) of one slice or window: the accumulator of
  * {@link RankWindow}.
@@ -21,6 +24,8 @@ public final class WindowCounts {
     public static final int EVENT_TYPES = 3;
 
     public final HashMap<ProductKey, long[]> counts;
+    /** A key to look up with, without copying the caller's strings. */
+    private final transient ProductKey probe = new ProductKey();
 
     public WindowCounts() {
         this(new HashMap<>());
@@ -30,18 +35,27 @@ public final class WindowCounts {
         this.counts = counts;
     }
 
-    /** Counts one event of type {@code eventType} (a code above). */
-    public void add(String productId, String category, int eventType) {
-        add(new ProductKey(productId, category), eventType, 1);
-    }
-
-    void add(ProductKey key, int eventType, long n) {
-        long[] values = counts.get(key);
+    /**
+     * Counts one event of type {@code eventType} (a code above). The strings are Flink's
+     * binary strings, compared and hashed as UTF-8 bytes; they are copied only the first
+     * time a (product, category) is seen.
+     */
+    public void add(StringData productId, StringData category, int eventType) {
+        long[] values = counts.get(probe.set(productId, category));
         if (values == null) {
             values = new long[EVENT_TYPES];
-            counts.put(key, values);
+            counts.put(new ProductKey(copy(productId), copy(category)), values);
         }
-        values[eventType] += n;
+        values[eventType]++;
+    }
+
+    /** {@link #add(StringData, StringData, int)} with Java strings. */
+    public void add(String productId, String category, int eventType) {
+        add(StringData.fromString(productId), StringData.fromString(category), eventType);
+    }
+
+    private static BinaryStringData copy(StringData text) {
+        return text == null ? null : ((BinaryStringData) text).copy();
     }
 
     /** Adds every count of {@code other} to these. */
@@ -79,16 +93,23 @@ public final class WindowCounts {
         return copy;
     }
 
-    /** A (product_id, category) pair; both are immutable strings. */
+    /** A (product_id, category) pair of binary strings, hashed and compared as bytes. */
     public static final class ProductKey {
-        public final String productId;
-        public final String category;
-        private final int hash;
+        public BinaryStringData productId;
+        public BinaryStringData category;
+        private int hash;
 
-        public ProductKey(String productId, String category) {
-            this.productId = productId;
-            this.category = category;
+        ProductKey() {}
+
+        public ProductKey(BinaryStringData productId, BinaryStringData category) {
+            set(productId, category);
+        }
+
+        ProductKey set(StringData productId, StringData category) {
+            this.productId = (BinaryStringData) productId;
+            this.category = (BinaryStringData) category;
             this.hash = 31 * productId.hashCode() + Objects.hashCode(category);
+            return this;
         }
 
         @Override

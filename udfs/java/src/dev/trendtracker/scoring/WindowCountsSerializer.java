@@ -9,10 +9,12 @@ import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
 import org.apache.flink.core.memory.DataInputView;
 import org.apache.flink.core.memory.DataOutputView;
+import org.apache.flink.table.data.binary.BinaryStringData;
 
 /**
  * Flink's serializer of {@link WindowCounts}: a count of entries, then per entry the
- * product_id, a category flag and category, and the three counts.
+ * product_id, a category flag and category (each as a length and its UTF-8 bytes), and the
+ * three counts.
  */
 public final class WindowCountsSerializer extends TypeSerializerSingleton<WindowCounts> {
     private static final long serialVersionUID = 1L;
@@ -48,10 +50,10 @@ public final class WindowCountsSerializer extends TypeSerializerSingleton<Window
         target.writeInt(record.counts.size());
         for (Map.Entry<WindowCounts.ProductKey, long[]> entry : record.counts.entrySet()) {
             WindowCounts.ProductKey key = entry.getKey();
-            target.writeUTF(key.productId);
+            writeString(key.productId, target);
             target.writeBoolean(key.category != null);
             if (key.category != null) {
-                target.writeUTF(key.category);
+                writeString(key.category, target);
             }
             for (long count : entry.getValue()) {
                 target.writeLong(count);
@@ -64,8 +66,8 @@ public final class WindowCountsSerializer extends TypeSerializerSingleton<Window
         int size = source.readInt();
         HashMap<WindowCounts.ProductKey, long[]> counts = new HashMap<>(Math.max(16, size * 2));
         for (int i = 0; i < size; i++) {
-            String productId = source.readUTF();
-            String category = source.readBoolean() ? source.readUTF() : null;
+            BinaryStringData productId = readString(source);
+            BinaryStringData category = source.readBoolean() ? readString(source) : null;
             long[] values = new long[WindowCounts.EVENT_TYPES];
             for (int j = 0; j < values.length; j++) {
                 values[j] = source.readLong();
@@ -73,6 +75,19 @@ public final class WindowCountsSerializer extends TypeSerializerSingleton<Window
             counts.put(new WindowCounts.ProductKey(productId, category), values);
         }
         return new WindowCounts(counts);
+    }
+
+    private static void writeString(BinaryStringData text, DataOutputView target)
+            throws IOException {
+        byte[] bytes = text.toBytes();
+        target.writeInt(bytes.length);
+        target.write(bytes);
+    }
+
+    private static BinaryStringData readString(DataInputView source) throws IOException {
+        byte[] bytes = new byte[source.readInt()];
+        source.readFully(bytes);
+        return BinaryStringData.fromBytes(bytes);
     }
 
     @Override

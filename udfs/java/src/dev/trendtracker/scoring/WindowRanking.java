@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.binary.BinaryStringData;
 import org.apache.flink.types.Row;
 
 /**
@@ -23,7 +25,7 @@ public final class WindowRanking {
     public double cart;
     public double purchase;
     public TopN overall;
-    public HashMap<String, TopN> byCategory = new HashMap<>();
+    public HashMap<BinaryStringData, TopN> byCategory = new HashMap<>();
 
     public WindowRanking() {}
 
@@ -48,7 +50,8 @@ public final class WindowRanking {
     }
 
     /** Scores one (product, category) aggregate of the window and ranks it. */
-    public void add(String productId, String category, long clicks, long carts, long purchases) {
+    public void add(BinaryStringData productId, BinaryStringData category, long clicks,
+                    long carts, long purchases) {
         if (!isPinned()) {
             throw new IllegalStateException("pin the window's weights first");
         }
@@ -63,6 +66,13 @@ public final class WindowRanking {
         ranking.offer(entry);
     }
 
+    /** {@link #add(BinaryStringData, BinaryStringData, long, long, long)} with Java strings. */
+    public void add(String productId, String category, long clicks, long carts,
+                    long purchases) {
+        add((BinaryStringData) StringData.fromString(productId),
+                (BinaryStringData) StringData.fromString(category), clicks, carts, purchases);
+    }
+
     /**
      * Every ranking of the window as one row: an array per column ({@code category, rank,
      * product_id, score, clicks, carts, purchases}, positions aligned) and the
@@ -75,8 +85,10 @@ public final class WindowRanking {
         List<TopN.Entry> entries = new ArrayList<>();
         if (overall != null) {
             collect(null, overall, categories, ranks, entries);
-            for (Map.Entry<String, TopN> ranking : new TreeMap<>(byCategory).entrySet()) {
-                collect(ranking.getKey(), ranking.getValue(), categories, ranks, entries);
+            for (Map.Entry<BinaryStringData, TopN> ranking
+                    : new TreeMap<>(byCategory).entrySet()) {
+                collect(ranking.getKey().toString(), ranking.getValue(), categories, ranks,
+                        entries);
             }
         }
         int size = entries.size();
@@ -87,7 +99,7 @@ public final class WindowRanking {
         Long[] purchases = new Long[size];
         for (int i = 0; i < size; i++) {
             TopN.Entry entry = entries.get(i);
-            productIds[i] = entry.productId;
+            productIds[i] = entry.productId.toString();
             scores[i] = entry.score;
             clicks[i] = entry.clicks;
             carts[i] = entry.carts;

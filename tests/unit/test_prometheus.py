@@ -83,18 +83,21 @@ def test_scrape_targets_are_where_the_compose_stack_serves_metrics():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == {"prometheus", "flink-jobmanager", "flink-taskmanager", "trend-api",
-                         "trend-simulator"}
+                         "trend-simulator", "trend-weights-publisher"}
 
     def flink_reporter_port(service: str) -> int:
         props = compose[service]["environment"]["FLINK_PROPERTIES"]
         line = next(l for l in props.splitlines() if l.startswith("metrics.reporter.prom.port"))
         return int(line.split(":", 1)[1])
 
+    command = compose["weights-publisher"]["command"]
+    publisher_port = int(command[command.index("--metrics-port") + 1])
     expected = {
         "flink-jobmanager": ("jobmanager", flink_reporter_port("jobmanager")),
         "trend-api": ("api", int(compose["api"]["environment"]["TREND_API_PORT"])),
         "trend-simulator": ("simulator",
                             int(compose["simulator"]["environment"]["TREND_METRICS_PORT"])),
+        "trend-weights-publisher": ("weights-publisher", publisher_port),
     }
     for job, (service, port) in expected.items():
         targets = jobs[job]["static_configs"][0]["targets"]

@@ -25,8 +25,8 @@ source (decode) -> checked -> (dead letters) -> window: count, score, rank -> wi
 6. ``write_window`` (Python, once per window) writes it to Parquet and Redis.
 
 Event counts are metrics counted in the JVM where each fact is known: ``events_read`` by
-the decoder, ``events_valid`` by ``window_counts``, ``events_invalid`` by
-``count_dead_letter``.
+``count_read`` in the checked views, ``events_valid`` by ``window_counts``,
+``events_invalid`` by ``count_dead_letter``.
 
 All INSERTs run as one statement set, so the topics are read once and every branch sees
 the same watermarks. Hosts, ports and topics come from the settings, never from here.
@@ -134,7 +134,7 @@ def checked_view_sql(event_type: str, topic: str) -> str:
 CREATE TEMPORARY VIEW checked_{event_type} AS
 SELECT payload, {sql_string(topic)} AS `topic`, `partition`, `offset`, et,
   {sql_string(event_type)} AS event_type,
-  {EVENT_TYPES.index(event_type)} AS event_type_code,
+  count_read({EVENT_TYPES.index(event_type)}) AS event_type_code,
   CASE WHEN reason IS NULL AND et < CURRENT_WATERMARK(et)
        THEN {sql_string(Reason.LATE.value)} ELSE reason END AS reason,
   product_id, category
@@ -144,8 +144,8 @@ FROM {SOURCE_TABLES[event_type]}"""
 def statements(settings: Settings) -> list[tuple[str, str]]:
     """(name, SQL) of every view and sink table after the sources, in topology order.
 
-    The functions ``window_counts``, ``rank_window``, ``count_dead_letter`` and
-    ``write_window`` must be
+    The functions ``count_read``, ``window_counts``, ``rank_window``,
+    ``count_dead_letter`` and ``write_window`` must be
     registered before these run.
     """
     size, slide = settings.window_size_s, settings.window_slide_s

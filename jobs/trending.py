@@ -195,6 +195,7 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None):
     settings_json = settings_to_json(settings)
     t_env.create_java_temporary_function("window_counts",
                                          "dev.trendtracker.scoring.CountWindow")
+    t_env.create_java_temporary_function("count_read", "dev.trendtracker.scoring.CountRead")
     t_env.create_java_temporary_function("count_dead_letter",
                                          "dev.trendtracker.scoring.CountDeadLetter")
     # A function instance, not a class name: it carries the top-N and the weights.

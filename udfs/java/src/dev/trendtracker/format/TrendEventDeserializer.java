@@ -2,7 +2,6 @@ package dev.trendtracker.format;
 
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.metrics.Counter;
 import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.data.StringData;
@@ -10,9 +9,6 @@ import org.apache.flink.table.data.StringData;
 /**
  * The runtime decoder of the {@code trend-event} format: one row per record, never an
  * exception. The payload column wraps the record's bytes as they are (no decoding).
- *
- * <p>Counts every record read as the metric {@code trend_event_type_events_read{event_type}}
- * (the topic's event type), on the source operator.
  */
 final class TrendEventDeserializer implements DeserializationSchema<RowData> {
 
@@ -25,7 +21,6 @@ final class TrendEventDeserializer implements DeserializationSchema<RowData> {
 
     private transient EventDecoder decoder;
     private transient StringData[] reasons;
-    private transient Counter eventsRead;
 
     TrendEventDeserializer(int[] columns, String eventType, long maxFutureSkewMs,
             TypeInformation<RowData> producedType) {
@@ -38,8 +33,6 @@ final class TrendEventDeserializer implements DeserializationSchema<RowData> {
     @Override
     public void open(InitializationContext context) {
         init();
-        eventsRead = context.getMetricGroup().addGroup("trend")
-                .addGroup("event_type", eventType).counter("events_read");
     }
 
     private void init() {
@@ -55,9 +48,6 @@ final class TrendEventDeserializer implements DeserializationSchema<RowData> {
     public RowData deserialize(byte[] message) {
         if (decoder == null) {
             init();
-        }
-        if (eventsRead != null) {
-            eventsRead.inc();
         }
         EventDecoder.Reason reason;
         try {

@@ -169,6 +169,7 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None):
     """
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.java_gateway import get_gateway
     from pyflink.table import StreamTableEnvironment
 
     from registry.publisher import load_weights_for_start
@@ -183,11 +184,17 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None):
     expose_reporter_to_embedded_cluster(settings)  # before Configuration() starts the JVM
     if settings.python_execution_mode == "thread":
         os.environ["PYTHONPATH"] = python_path()
-    config = {**flink_config(settings, bounded), "pipeline.jars": jar.as_uri()}
+    config = flink_config(settings, bounded)
     configuration = Configuration()
     for key, value in config.items():
         configuration.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(configuration)
+    # Add the Java module to the jars the job ships: under `flink run -py` the client
+    # already lists Flink's Python runtime there, and it must stay.
+    jvm = get_gateway().jvm
+    shipped = env._j_stream_execution_environment.getConfiguration().getOptional(
+        jvm.org.apache.flink.configuration.PipelineOptions.JARS).orElse(None)
+    config["pipeline.jars"] = ";".join(dict.fromkeys([*(shipped or []), jar.as_uri()]))
     t_env = StreamTableEnvironment.create(env)
     for key, value in config.items():
         t_env.get_config().set(key, value)

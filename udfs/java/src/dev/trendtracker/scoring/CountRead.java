@@ -1,7 +1,6 @@
 package dev.trendtracker.scoring;
 
 import org.apache.flink.metrics.Counter;
-import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.table.functions.FunctionContext;
 import org.apache.flink.table.functions.ScalarFunction;
 
@@ -15,7 +14,6 @@ import org.apache.flink.table.functions.ScalarFunction;
  */
 public class CountRead extends ScalarFunction {
     private static final long serialVersionUID = 1L;
-    private static final String[] EVENT_TYPES = {"click", "cart", "purchase"};
 
     private transient Counter[] eventsRead;
 
@@ -26,12 +24,7 @@ public class CountRead extends ScalarFunction {
 
     @Override
     public void open(FunctionContext context) throws Exception {
-        MetricGroup group = context.getMetricGroup().addGroup("trend");
-        eventsRead = new Counter[EVENT_TYPES.length];
-        for (int code = 0; code < EVENT_TYPES.length; code++) {
-            eventsRead[code] = group.addGroup("event_type", EVENT_TYPES[code])
-                    .counter("events_read");
-        }
+        eventsRead = EventTypeCounters.create(context.getMetricGroup(), "events_read");
     }
 
     public int eval(int eventTypeCode) {

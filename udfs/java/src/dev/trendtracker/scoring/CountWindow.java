@@ -1,7 +1,6 @@
 package dev.trendtracker.scoring;
 
 import org.apache.flink.metrics.Counter;
-import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
 import org.apache.flink.table.data.StringData;
@@ -28,19 +27,12 @@ import org.apache.flink.table.functions.FunctionContext;
                 rawSerializer = WindowCountsSerializer.class))
 public class CountWindow extends AggregateFunction<WindowCounts, WindowCounts> {
     private static final long serialVersionUID = 1L;
-    /** The event types, by their codes. */
-    private static final String[] EVENT_TYPES = {"click", "cart", "purchase"};
 
     private transient Counter[] eventsValid;
 
     @Override
     public void open(FunctionContext context) throws Exception {
-        MetricGroup group = context.getMetricGroup().addGroup("trend");
-        eventsValid = new Counter[EVENT_TYPES.length];
-        for (int code = 0; code < EVENT_TYPES.length; code++) {
-            eventsValid[code] = group.addGroup("event_type", EVENT_TYPES[code])
-                    .counter("events_valid");
-        }
+        eventsValid = EventTypeCounters.create(context.getMetricGroup(), "events_valid");
     }
 
     @Override

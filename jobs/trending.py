@@ -103,9 +103,7 @@ def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:
         interval = min(settings.checkpoint_interval_s, BOUNDED_CHECKPOINT_INTERVAL_S)
         config["execution.checkpointing.interval"] = f"{interval} s"
         # Bounded runs keep Flink's default Python bundles (see the streaming case below):
-        # the end of the input flushes every bundle, so no window waits, and a bundle of
-        # many aggregates is one round trip instead of one each (the bounded benchmark ran
-        # 3.4x faster).
+        # the end of the input flushes every bundle, so no window waits.
         config.update({
             "restart-strategy.type": "fixed-delay",
             "restart-strategy.fixed-delay.attempts": "3",
@@ -114,10 +112,10 @@ def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:
     else:
         config.update({
             # A Python operator in process mode holds the watermark until its current
-            # bundle finishes, and a bundle left open on a quiet stream holds the newest
-            # window back until more rows arrive. Bundles of one row finish as each row is
-            # scored, so watermarks pass at once; a live stream only produces a few
-            # aggregates per window slide, so the extra round trips are few.
+            # bundle finishes, and a bundle left open on a quiet stream would hold the
+            # newest window back until the next one. Bundles of one row finish as each
+            # window is written; the window sink sees one row per window, so this costs
+            # nothing.
             "python.fn-execution.bundle.size": "1",
             "restart-strategy.type": "exponential-delay",
             "restart-strategy.exponential-delay.initial-backoff": "1 s",

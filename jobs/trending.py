@@ -159,6 +159,18 @@ def rank_window_function(settings: Settings, bounded: bool, weights: Weights) ->
         settings.consumer_group)
 
 
+def shipped_jars() -> list[str]:
+    """The jars the environment already ships with a job: under ``flink run -py`` the
+    client lists Flink's Python runtime there, and adding the Java module must keep it."""
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.java_gateway import get_gateway
+
+    jars = get_gateway().jvm.org.apache.flink.configuration.PipelineOptions.JARS
+    env = StreamExecutionEnvironment.get_execution_environment()
+    return list(env._j_stream_execution_environment.getConfiguration().getOptional(jars)
+                .orElse(None) or [])
+
+
 def build(settings: Settings, bounded: bool, weights: Weights | None = None):
     """Create the table environment with every table, view and function, and the statement
     set of the job's INSERTs (not yet executed).
@@ -167,7 +179,6 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None):
     """
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
-    from pyflink.java_gateway import get_gateway
     from pyflink.table import StreamTableEnvironment
 
     from registry.publisher import load_weights_for_start
@@ -183,16 +194,11 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None):
     if settings.python_execution_mode == "thread":
         os.environ["PYTHONPATH"] = python_path()
     config = flink_config(settings, bounded)
+    config["pipeline.jars"] = ";".join(dict.fromkeys([*shipped_jars(), jar.as_uri()]))
     configuration = Configuration()
     for key, value in config.items():
         configuration.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(configuration)
-    # Add the Java module to the jars the job ships: under `flink run -py` the client
-    # already lists Flink's Python runtime there, and it must stay.
-    jvm = get_gateway().jvm
-    shipped = env._j_stream_execution_environment.getConfiguration().getOptional(
-        jvm.org.apache.flink.configuration.PipelineOptions.JARS).orElse(None)
-    config["pipeline.jars"] = ";".join(dict.fromkeys([*(shipped or []), jar.as_uri()]))
     t_env = StreamTableEnvironment.create(env)
     for key, value in config.items():
         t_env.get_config().set(key, value)

@@ -51,7 +51,13 @@ from trend_tracker.events import (
     MAX_TS_MS,
     classify,
 )
-from trend_tracker.settings import EVENT_TYPES, ID_RE, Settings
+from trend_tracker.settings import (
+    EVENT_TYPES,
+    ID_RE,
+    Settings,
+    add_settings_options,
+    settings_overrides,
+)
 
 #: Event type -> position of its count in a window's ``[clicks, carts, purchases]``.
 TYPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(EVENT_TYPES)}
@@ -433,12 +439,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[bool, dict[str, Any]]:
                     "per category) to Parquet like the job, prints a JSON summary.")
     parser.add_argument("--no-write", action="store_true",
                         help="rank the windows but write no Parquet")
-    for name, field in Settings.model_fields.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
-                            metavar="VALUE", help=field.description)
+    add_settings_options(parser)
     args = vars(parser.parse_args(argv))
-    no_write = bool(args.pop("no_write"))
-    return no_write, {k: v for k, v in args.items() if v is not None}
+    return bool(args["no_write"]), settings_overrides(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,7 +53,12 @@ if str(_PROJECT_ROOT) not in sys.path:
 from jobs.metrics import expose_reporter_to_embedded_cluster, reporter_config
 from jobs.topology import INSERTS, source_ddl, statements
 from registry.weights import Weights
-from trend_tracker.settings import Settings, load_settings
+from trend_tracker.settings import (
+    Settings,
+    add_settings_options,
+    load_settings,
+    settings_overrides,
+)
 
 log = logging.getLogger("trend.job")
 
@@ -67,12 +72,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[bool, dict[str, Any]]:
     parser = argparse.ArgumentParser(prog="trending", description=__doc__.split("\n")[0])
     parser.add_argument("--bounded", action="store_true",
                         help="read each topic to its end offset at start, then exit")
-    for name, field in Settings.model_fields.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
-                            metavar="VALUE", help=field.description)
+    add_settings_options(parser)
     args = vars(parser.parse_args(argv))
-    bounded = bool(args.pop("bounded"))
-    return bounded, {k: v for k, v in args.items() if v is not None}
+    return bool(args["bounded"]), settings_overrides(args)
 
 
 def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:

@@ -11,6 +11,7 @@ wins over a stale ``.env`` but never over real environment variables or flags.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from pathlib import Path
@@ -203,6 +204,18 @@ class Settings(BaseSettings):
                 value = json.dumps(value)
             env[f"TREND_{name.upper()}"] = str(value)
         return env
+
+
+def add_settings_options(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` an option ``--field-name VALUE`` for every settings field."""
+    for name, field in Settings.model_fields.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
+                            metavar="VALUE", help=field.description)
+
+
+def settings_overrides(args: dict[str, Any]) -> dict[str, Any]:
+    """The settings fields among parsed ``args`` that were given (for :func:`load_settings`)."""
+    return {k: v for k, v in args.items() if k in Settings.model_fields and v is not None}
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -88,13 +88,15 @@ def build_jar(jar: Path = DEFAULT_JAR) -> Path:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise JavaBuildError(f"javac failed:\n{done.stdout}{done.stderr}")
-        partial = Path(tmp, JAR_NAME)
+        # Written beside the jar, then renamed over it: a job starting meanwhile reads the
+        # old jar or the new one, never half of one.
+        partial = jar.with_name(f".{jar.name}.{os.getpid()}.partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as out:
             out.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\n\r\n")
             for root in (classes, RESOURCE_DIR):
                 for path in _files(root):
                     out.write(path, path.relative_to(root).as_posix())
-        shutil.move(str(partial), jar)
+        os.replace(partial, jar)
     log.info("built %s from %d Java sources", jar, len(files))
     return jar
 

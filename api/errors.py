@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.metrics import ApiMetrics
+from api.rankings import StoredDataError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,18 @@ def redis_unavailable(metrics: ApiMetrics | None, exc: Exception) -> Response:
                           headers={"Retry-After": "1"})
 
 
+def corrupt_data(exc: StoredDataError) -> Response:
+    """The 503 for a value in Redis the job would never write (logged, never echoed)."""
+    log.warning("unreadable data in Redis: %s", exc)
+    return error_response(503, "corrupt_data",
+                          "the stored rankings could not be read; retry later",
+                          headers={"Retry-After": "5"})
+
+
+async def _stored_data_error(_: Request, exc: StoredDataError) -> Response:
+    return corrupt_data(exc)
+
+
 async def _redis_error(request: Request, exc: Exception) -> Response:
     return redis_unavailable(getattr(request.app.state, "metrics", None), exc)
 
@@ -93,4 +106,7 @@ def install_error_handlers(app: FastAPI) -> None:
     # socket error or timeout (TimeoutError is an OSError).
     for exc_type in (RedisError, OSError):
         app.add_exception_handler(exc_type, _redis_error)
+    # Garbage in Redis (by hand, or from a bug) is a 503 too: the job's next window
+    # replaces a ranking; the API never passes a bad value on or fails with a 500.
+    app.add_exception_handler(StoredDataError, _stored_data_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -16,7 +16,8 @@ from __future__ import annotations
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import redis_unavailable
+from api.errors import corrupt_data, redis_unavailable
+from api.rankings import StoredDataError
 from api.routes import JSON, TRENDING_DEFAULT_K, now_ms, router
 from trend_tracker.settings import ID_RE
 
@@ -79,6 +80,10 @@ class TrendingFastPath:
         except (RedisError, OSError) as exc:  # as the app's handlers: a 503 to retry
             scope["route"] = self.route
             await redis_unavailable(state.metrics, exc)(scope, receive, send)
+            return
+        except StoredDataError as exc:
+            scope["route"] = self.route
+            await corrupt_data(exc)(scope, receive, send)
             return
         if ranking is None:  # no data yet or an unknown category: the route explains
             await self.app(scope, receive, send)

@@ -45,7 +45,7 @@ def redis_client(settings: Settings) -> Redis:
         settings.redis_url,
         max_connections=REDIS_MAX_CONNECTIONS,
         socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_connect_timeout_s,
     )
     return Redis.from_pool(pool)  # the client owns the pool and closes it
 

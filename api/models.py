@@ -93,7 +93,8 @@ class ErrorDetail(BaseModel):
 
     code: str = Field(description="e.g. invalid_parameter, unknown_parameter, not_found, "
                                   "unknown_category, unknown_product, no_data, stale, "
-                                  "redis_unavailable, method_not_allowed, internal_error")
+                                  "redis_unavailable, corrupt_data, method_not_allowed, "
+                                  "internal_error")
     message: str
 
 

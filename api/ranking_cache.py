@@ -48,9 +48,11 @@ class LatestRankings:
         if stored is None:
             self._entries.pop(category, None)
             return None
-        # The same bytes as last time (no new window yet): keep the prepared copy.
+        # The same bytes as last time (no new window yet): keep the prepared copy, which
+        # was checked when it was prepared (a ranking Redis should not hold raises here).
         prepared = entry[2] if entry is not None and entry[1] == stored else prepare_ranking(
             stored)
-        if self.ttl_s > 0:
-            self._entries[category] = (self._clock() + self.ttl_s, stored, prepared)
+        # With ttl_s = 0 the entry expires at once (Redis is read on every call), but its
+        # prepared copy still serves as long as Redis holds the same bytes.
+        self._entries[category] = (self._clock() + self.ttl_s, stored, prepared)
         return prepared

@@ -2,14 +2,82 @@
 
 The stored documents are described in :mod:`trend_tracker.redis_layout`; the job's Redis
 sink writes them. Keeping this apart from the routes lets it be tested without a server.
+
+Nothing read from Redis is trusted: a document that is not what the writer stores (not
+JSON, a null or non-finite score, a wrong type, a negative count, an id that does not
+match the id pattern) raises :class:`StoredDataError`, which the API answers with
+``503 corrupt_data``, never with a 500 or with the bad value passed on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
+
+from trend_tracker.settings import ID_RE
+
+
+class StoredDataError(ValueError):
+    """A value in Redis that is not what the job's writer stores."""
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and value >= 0  # bool is not a count
+
+
+def _is_time(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_score(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and value >= 0
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
+
+
+def _check(document: Mapping[str, Any], checks: Mapping[str, Any], what: str) -> None:
+    for name, is_valid in checks.items():
+        if name not in document or not is_valid(document[name]):
+            raise StoredDataError(f"{what}: missing or invalid {name}")
+
+
+#: A ranking's fields besides ``items``, and what each must be.
+_HEAD_CHECKS = {
+    "window_start": _is_time,
+    "window_end": _is_time,
+    "category": lambda value: value is None or _is_id(value),
+    "weights_version": lambda value: isinstance(value, str) and bool(value),
+}
+#: One item of a ranking.
+_ITEM_CHECKS = {
+    "rank": lambda value: _is_count(value) and value >= 1,
+    "product_id": _is_id,
+    "score": _is_score,
+    "clicks": _is_count,
+    "carts": _is_count,
+    "purchases": _is_count,
+}
+#: One entry of a product's history (``trend:product:...``).
+_ENTRY_CHECKS = {
+    "window_start": _is_time,
+    "window_end": _is_time,
+    **{name: check for name, check in _ITEM_CHECKS.items() if name != "product_id"},
+    "weights_version": _HEAD_CHECKS["weights_version"],
+}
+
+
+def _checked_head(document: Any) -> dict[str, Any]:
+    """The four head fields of a stored ranking, checked, in the writer's order."""
+    if not isinstance(document, dict):
+        raise StoredDataError("ranking: not a JSON object")
+    _check(document, _HEAD_CHECKS, "ranking")
+    return {name: document[name] for name in _HEAD_CHECKS}
 
 
 def as_of(window_end: int, now_ms: int, stale_after_s: float) -> dict[str, Any]:
@@ -82,37 +150,55 @@ def prepare_ranking(stored: bytes) -> PreparedRanking:
     return _prepare_stored(stored) or _prepare_parsed(stored)
 
 
+# The writer's items, byte for byte: flat objects, keys in its order, ids matching the id
+# pattern, counts as integers and scores as finite, non-negative JSON numbers: orjson's
+# shortest form of any score the job can compute has at most 17 significant digits and a
+# positive exponent of at most two digits (see registry.weights.MAX_WEIGHT), and no number
+# of this form is infinite. A match needs no parsing.
+_COUNT = rb"(?:0|[1-9][0-9]{0,18})"
+_SCORE = rb"(?:0|[1-9][0-9]{0,19})(?:\.[0-9]{1,20})?(?:[eE](?:-[0-9]{1,3}|\+?[0-9]{1,2}))?"
+_ITEM = (rb'\{"rank":[1-9][0-9]{0,18},"product_id":"[A-Za-z0-9._:-]{1,64}","score":' + _SCORE
+         + rb',"clicks":' + _COUNT + rb',"carts":' + _COUNT + rb',"purchases":' + _COUNT
+         + rb"\}")
+_STORED_ITEMS = re.compile(_ITEM + rb"(?:," + _ITEM + rb")*")
+
+
 def _prepare_stored(stored: bytes) -> PreparedRanking | None:
     at = stored.find(_ITEMS)
-    last = len(stored) - len(_END)  # where the items array closes
-    start = at + len(_ITEMS)
-    # Items must be the last member and hold flat objects: no other array after them.
-    if at < 0 or not stored.endswith(_END) or stored.find(b"]", start, last) != -1:
+    # Items must be the last member, exactly as the writer stores them.
+    if at < 0 or not stored.endswith(_END):
         return None
-    items = stored[start:last]
-    # Flat objects only: one opening and one closing brace per item (counted in C).
-    if items:
-        count = items.count(b"},{") + 1
-        if (items[:1] != b"{" or items[-1:] != b"}" or items.count(b"{") != count
-                or items.count(b"}") != count):
-            return None
+    items = stored[at + len(_ITEMS):len(stored) - len(_END)]
+    if items and _STORED_ITEMS.fullmatch(items) is None:
+        return None
     try:
         head = orjson.loads(stored[:at] + b"}")
     except orjson.JSONDecodeError:
         return None
-    return PreparedRanking(int(head["window_end"]), orjson.dumps(head)[:-1], items)
+    if not isinstance(head, dict):
+        return None
+    head = _checked_head(head)
+    return PreparedRanking(head["window_end"], orjson.dumps(head)[:-1], items)
 
 
 def _prepare_parsed(stored: bytes) -> PreparedRanking:
-    ranking = orjson.loads(stored)
-    head = {key: ranking[key]
-            for key in ("window_start", "window_end", "category", "weights_version")}
+    try:
+        ranking = orjson.loads(stored)
+    except orjson.JSONDecodeError:
+        raise StoredDataError("ranking: not JSON") from None
+    head = _checked_head(ranking)
+    if not isinstance(ranking.get("items"), list):
+        raise StoredDataError("ranking: missing or invalid items")
+    for position, item in enumerate(ranking["items"], start=1):
+        if not isinstance(item, dict):
+            raise StoredDataError(f"ranking item {position}: not a JSON object")
+        _check(item, _ITEM_CHECKS, f"ranking item {position}")
     items = [orjson.dumps(item) for item in ranking["items"]]
     ends, length = [], -1
     for item in items:
         length += len(item) + 1  # the item and the comma before it (none before the first)
         ends.append(length)
-    return PreparedRanking(int(ranking["window_end"]), orjson.dumps(head)[:-1],
+    return PreparedRanking(head["window_end"], orjson.dumps(head)[:-1],
                            b",".join(items), ends)
 
 
@@ -126,8 +212,19 @@ def _cut_parsed(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> byt
 
 
 def window_end_of(stored: bytes) -> int:
-    """The window_end of a stored ranking document."""
-    return int(orjson.loads(stored)["window_end"])
+    """The window_end of a stored ranking document (checked whole, as ``/trending`` would)."""
+    return prepare_ranking(stored).window_end
+
+
+def _history_entry(stored: bytes) -> dict[str, Any]:
+    try:
+        entry = orjson.loads(stored)
+    except orjson.JSONDecodeError:
+        raise StoredDataError("history entry: not JSON") from None
+    if not isinstance(entry, dict):
+        raise StoredDataError("history entry: not a JSON object")
+    _check(entry, _ENTRY_CHECKS, "history entry")
+    return entry
 
 
 def product_trend_body(product_id: str, entries: Iterable[bytes]) -> dict[str, Any]:
@@ -136,16 +233,27 @@ def product_trend_body(product_id: str, entries: Iterable[bytes]) -> dict[str, A
     Entries are the members of its sorted set (one JSON object per window); the answer
     lists them oldest first, whatever order they came in.
     """
-    windows = sorted((orjson.loads(e) for e in entries), key=lambda w: w["window_end"])
+    windows = sorted((_history_entry(e) for e in entries), key=lambda w: w["window_end"])
     return {"product_id": product_id, "windows": windows}
+
+
+def _category_name(name: bytes | str) -> str:
+    if isinstance(name, bytes):
+        try:
+            name = name.decode("ascii")
+        except UnicodeDecodeError:
+            raise StoredDataError("category: not ASCII") from None
+    if not _is_id(name):
+        raise StoredDataError("category: not an id")
+    return name
 
 
 def categories_body(members: Iterable[tuple[bytes | str, float]]) -> dict[str, Any]:
     """The ``/categories`` answer from ``(category, newest window_end)`` pairs, by name."""
-    categories = [
-        {"category": name.decode() if isinstance(name, bytes) else name,
-         "window_end": int(window_end)}
-        for name, window_end in members
-    ]
+    categories = []
+    for name, window_end in members:
+        if not math.isfinite(window_end):
+            raise StoredDataError("category: window_end is not finite")
+        categories.append({"category": _category_name(name), "window_end": int(window_end)})
     categories.sort(key=lambda c: c["category"])
     return {"categories": categories}

@@ -35,7 +35,7 @@ from api.models import (
     ReadyResponse,
     TrendingResponse,
 )
-from api.rankings import categories_body, product_trend_body, window_end_of
+from api.rankings import StoredDataError, categories_body, product_trend_body, window_end_of
 from trend_tracker import redis_layout as layout
 
 JSON = "application/json"
@@ -49,8 +49,9 @@ def _error(description: str) -> dict[str, Any]:
 
 
 INVALID = {422: _error("Invalid or unknown query parameter or path value")}
-UNAVAILABLE = {503: _error("Redis is unreachable or timed out (redis_unavailable), or "
-                           "nothing has been ranked yet (no_data)")}
+UNAVAILABLE = {503: _error("Redis is unreachable or timed out (redis_unavailable), "
+                           "nothing has been ranked yet (no_data), or Redis holds a value "
+                           "the job would never write (corrupt_data)")}
 
 router = APIRouter(dependencies=[Depends(reject_unknown_params)],
                    responses={**INVALID, **UNAVAILABLE})
@@ -141,6 +142,9 @@ async def metrics_endpoint(redis: RedisDep, metrics: MetricsDep) -> Response:
     except (RedisError, OSError) as exc:
         metrics.redis_errors.labels(kind=type(exc).__name__).inc()
     else:
-        if stored is not None:
-            metrics.observe_latest(window_end_of(stored), now_ms())
+        try:
+            if stored is not None:
+                metrics.observe_latest(window_end_of(stored), now_ms())
+        except StoredDataError:
+            pass  # /trending and /ready report it; metrics are still served
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -22,7 +22,8 @@ read against what a single Python consumer achieves on the same events:
 - whenever the watermark advances, each window whose last millisecond it has reached
   (``window_end - 1 <= watermark``, Flink's rule) is scored with the weights the job uses
   (``w_click*clicks + w_cart*carts + w_purchase*purchases``), ranked with ``heapq``
-  (top-N by score descending, ties by product_id ascending, overall and per category)
+  (top-N by score descending, ties by product_id ascending, overall and per category, at
+  most ``max_categories`` categories: the highest window scores, ties by name)
   and written to Parquet with the job's own writer (:mod:`udfs.parquet_sink`: same file
   per window, same columns, same row order). At the end of the input every remaining
   window fires, as in the job's bounded mode.
@@ -102,12 +103,14 @@ class HopTopN:
     multiples of the slide, as Flink's HOP with no offset.
     """
 
-    def __init__(self, size_ms: int, slide_ms: int, top_n: int, weights: Any):
+    def __init__(self, size_ms: int, slide_ms: int, top_n: int, weights: Any,
+                 max_categories: int | None = None):
         if size_ms <= 0 or slide_ms <= 0 or size_ms % slide_ms:
             raise ValueError("the window size must be a positive multiple of the slide")
         self.size_ms = size_ms
         self.slide_ms = slide_ms
         self.top_n = top_n
+        self.max_categories = max_categories
         self.weights = weights
         #: window_end -> {(product_id, category): [clicks, carts, purchases]}
         self.windows: dict[int, dict[tuple[str, str], list[int]]] = {}
@@ -163,7 +166,9 @@ class HopTopN:
     def rank(self, end: int, counts: Mapping[tuple[str, str], Sequence[int]]
              ) -> list[dict[str, Any]]:
         """The rows of one window: the overall top-N (category None), then each
-        category's top-N in category order; score descending, ties by product_id."""
+        category's top-N in category order; score descending, ties by product_id. At most
+        ``max_categories`` categories: those whose summed counts score highest, ties by
+        name."""
         weights = self.weights
         w_click, w_cart, w_purchase = weights.click, weights.cart, weights.purchase
         # (-score, product_id, category, counts): the natural tuple order is the rank order.
@@ -177,8 +182,15 @@ class HopTopN:
             members.append(item)
         start, version, top_n = end - self.size_ms, weights.version, self.top_n
         rows: list[dict[str, Any]] = []
+        categories = sorted(by_category)
+        if self.max_categories is not None and len(categories) > self.max_categories:
+            def window_score(category: str) -> float:
+                totals = [sum(item[3][k] for item in by_category[category]) for k in range(3)]
+                return w_click * totals[0] + w_cart * totals[1] + w_purchase * totals[2]
+            categories = sorted(sorted(categories, key=lambda c: (-window_score(c), c))
+                                [:self.max_categories])
         scopes = [(None, scored)] + [(category, by_category[category])
-                                     for category in sorted(by_category)]
+                                     for category in categories]
         for scope, members in scopes:
             for rank, (negative, product, _category, c) in enumerate(
                     heapq.nsmallest(top_n, members), start=1):
@@ -267,7 +279,7 @@ class Backfill:
             (topic, partition): end for topic, parts in ends.items()
             for partition, end in parts.items() if end > 0}
         self.hop = HopTopN(settings.window_size_s * 1000, settings.window_slide_s * 1000,
-                           settings.top_n, weights)
+                           settings.top_n, weights, settings.max_categories)
         self.marks = PartitionWatermarks(self.remaining, settings.allowed_lateness_s * 1000)
         self.skew_ms = settings.max_future_skew_s * 1000
         self.weights = weights

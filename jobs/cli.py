@@ -1,4 +1,4 @@
-"""`trend job run` and `trend job submit`."""
+"""`trend job run`, `trend job submit` and `trend job stop`."""
 
 from __future__ import annotations
 
@@ -40,8 +40,38 @@ def submit(
     from jobs.trending import parse_args
     from trend_tracker.settings import load_settings
 
-    _, overrides = parse_args(list(ctx.args))
-    settings = load_settings(**overrides)
+    job = parse_args(list(ctx.args))
+    settings = load_settings(**job.overrides)
     result = submit_job(settings, jobmanager, bounded=bounded, python_executable=pyexec,
+                        program_args=["--from-scratch"] if job.from_scratch else [],
                         capture=False)
     raise typer.Exit(result.returncode)
+
+
+@app.command(
+    "stop",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def stop(
+    ctx: typer.Context,
+    jobmanager: str = typer.Option(..., "--jobmanager", "-m",
+                                   help="host:port of the cluster's REST endpoint"),
+) -> None:
+    """Stop the running job with a savepoint; the next submit resumes from it."""
+    from jobs.resume import job_savepoint_dir
+    from jobs.submit import StopError, running_job_ids, stop_with_savepoint
+    from jobs.trending import JOB_NAME, parse_args
+    from trend_tracker.settings import load_settings
+
+    settings = load_settings(**parse_args(list(ctx.args)).overrides)
+    jobs = running_job_ids(jobmanager, JOB_NAME)
+    if not jobs:
+        typer.echo(f"no running job named {JOB_NAME} on {jobmanager}", err=True)
+        raise typer.Exit(1)
+    for job_id in jobs:
+        try:
+            location = stop_with_savepoint(jobmanager, job_id, job_savepoint_dir(settings))
+        except StopError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
+        typer.echo(f"stopped job {job_id} with savepoint {location}")

@@ -83,6 +83,9 @@ def cluster_config(
             "rest.bind-address": "127.0.0.1",
             "rest.port": rest_port,
             "parallelism.default": 1,
+            # Spread a job's subtasks over the TaskManagers, so losing one TaskManager
+            # loses part of every job, as on a real cluster of several machines.
+            "cluster.evenly-spread-out-slots": True,
             # A busy 2-core machine can take longer than the defaults (10 s) to start an
             # RPC system or answer a call; a timeout there kills the daemon outright.
             "pekko.startup-timeout": "120 s",
@@ -245,6 +248,33 @@ class StandaloneCluster:
                 time.sleep(0.2)
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+    def daemon_pids(self, kind: str) -> list[int]:
+        """Live pids of one kind of daemon: ``taskexecutor`` or ``standalonesession``."""
+        found: list[int] = []
+        for pid_file in self.pid_dir.glob(f"*-{kind}.pid"):
+            found.extend(int(line) for line in pid_file.read_text().split() if line.isdigit())
+        return [pid for pid in found if pid_alive(pid)]
+
+    def kill_daemon(self, pid: int, timeout_s: float = 30) -> None:
+        """``kill -9`` one daemon (a crash: no shutdown hooks run) and wait until it is gone."""
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout_s
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def start_taskmanager(self) -> None:
+        """Start one more TaskManager (the scripts' pid file lists it with the others)."""
+        self._scripts(("taskmanager.sh", "start"))
+
+    def start_jobmanager(self, timeout_s: float = 120) -> None:
+        """Start the JobManager again, on the same ports; wait until its REST API answers."""
+        self._scripts(("jobmanager.sh", "start"))
+        deadline = time.monotonic() + timeout_s
+        while self.overview() is None:
+            if time.monotonic() > deadline:
+                raise ClusterError(f"JobManager at {self.rest_url} did not come back")
+            time.sleep(0.5)
 
     def __enter__(self) -> Self:
         return self.start()

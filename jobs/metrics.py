@@ -17,14 +17,17 @@ Metrics published by the job's functions (all in the ``trend`` group):
 - ``trend_aggregates_scored``: (window, product) aggregates scored (Java ``rank_window``).
 - ``trend_weights_version_weights_in_use{weights_version}``: 1 for the version the last
   window was scored with, 0 for versions used before.
-- ``trend_windows_emitted``: windows written (Parquet and Redis).
-- ``trend_rankings_written``: rankings written to Redis (overall plus one per category).
+- ``trend_windows_emitted``: windows written (Parquet, and Redis or pending for it).
+- ``trend_rankings_written``: rankings of those windows (overall plus one per category).
 - ``trend_rows_written``: ranked rows written.
 - ``trend_last_window_end_ms``: window_end of the newest window written (epoch ms); the
   freshness of the output is now minus this.
 - ``trend_sink_write_latency_ms{sink="parquet"|"redis"}``: duration of the last write.
-- ``trend_sink_write_failures{sink}``: writes that failed after retries (each fails the
-  task, which restarts from the last checkpoint).
+- ``trend_sink_write_failures{sink}``: writes that failed after retries. Parquet: each
+  fails the task, which restarts from the last checkpoint. Redis: each window that could
+  not be written at its time (it stays pending, the job goes on).
+- ``trend_sink_pending_windows{sink="redis"}``: windows waiting for Redis (0 while Redis
+  answers).
 
 Flink's own metrics cover the rest, e.g. ``numRecordsInPerSecond`` of each source
 operator, ``currentInputWatermark``, checkpoint durations, restarts (``numRestarts``).

@@ -109,3 +109,49 @@ def submit_job(
         timeout=timeout_s,
         check=False,
     )
+
+
+class StopError(RuntimeError):
+    """The job could not be stopped with a savepoint."""
+
+
+def _rest(url: str, body: Mapping[str, object] | None = None, timeout_s: float = 10) -> dict:
+    import json
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        return json.load(response)
+
+
+def running_job_ids(jobmanager: str, job_name: str) -> list[str]:
+    """Ids of the jobs named ``job_name`` that are running (or restarting) there."""
+    jobs = _rest(f"http://{jobmanager}/jobs/overview")["jobs"]
+    active = {"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "RECONCILING"}
+    return [job["jid"] for job in jobs if job["name"] == job_name and job["state"] in active]
+
+
+def stop_with_savepoint(jobmanager: str, job_id: str, target_dir: str,
+                        timeout_s: float = 300) -> str:
+    """Stop job ``job_id`` with a savepoint under ``target_dir``; returns its location.
+
+    Flink takes the savepoint, then finishes the job without draining (no window is fired
+    early), so a job resumed from the savepoint continues exactly where this one stopped.
+    """
+    import time
+
+    trigger = _rest(f"http://{jobmanager}/jobs/{job_id}/stop",
+                    {"targetDirectory": target_dir, "drain": False})["request-id"]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = _rest(f"http://{jobmanager}/jobs/{job_id}/savepoints/{trigger}")
+        if status["status"]["id"] == "COMPLETED":
+            operation = status.get("operation") or {}
+            if "location" in operation:
+                return str(operation["location"])
+            raise StopError(f"savepoint of job {job_id} failed: "
+                            f"{operation.get('failure-cause', {}).get('stack-trace', '')[:2000]}")
+        time.sleep(0.5)
+    raise StopError(f"no savepoint of job {job_id} within {timeout_s:.0f} s")

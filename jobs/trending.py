@@ -18,8 +18,9 @@ Operational choices, set explicitly here:
 - State backend ``state_backend``: ``hashmap`` (heap) by default; the state is windows x
   active products, small for this job. ``rocksdb`` for larger key spaces.
 - Restarts: streaming runs use exponential delay (1 s doubling to 1 min, without limit),
-  so a Redis or broker outage pauses the job instead of killing it; a bounded run retries
-  3 times, 2 s apart, then fails with a non-zero exit.
+  so a broker or S3 outage pauses the job instead of killing it (a Redis outage does not
+  even restart it: the window sink keeps the windows pending for Redis); a bounded run
+  retries 3 times, 2 s apart, then fails with a non-zero exit.
 - The hot path is Java, compiled from ``udfs/java`` (:mod:`trend_tracker.udf_jar`) and
   shipped with the job as ``pipeline.jars``: the ``trend-event`` format decodes and
   validates each record once, and ``rank_window`` scores and ranks each window.
@@ -30,6 +31,9 @@ Operational choices, set explicitly here:
 - Python runs once per window (the window sink), in ``python_execution_mode``
   (``process`` by default). A cluster's TaskManagers need the project on their Python path
   for ``thread``. Event counts are metrics counted in the JVM.
+- Secrets stay out of the job graph: the window sink gets the settings without the Redis
+  password and the S3 keys, and reads those in the worker, from its environment or
+  ``secrets_file`` (an embedded run writes a private one; see :func:`worker_settings`).
 - Source idleness ``source_idle_timeout_s``, so a quiet partition does not hold back the
   watermark. SQL operators are named by the views of :mod:`jobs.topology`.
 """
@@ -42,6 +46,7 @@ import os
 import site
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +56,7 @@ if str(_PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(_PROJECT_ROOT))
 
 from jobs.metrics import expose_reporter_to_embedded_cluster, reporter_config
+from jobs.resume import job_checkpoint_dir, job_savepoint_dir
 from jobs.topology import INSERTS, source_ddl, statements
 from registry.weights import Weights
 from trend_tracker.settings import (
@@ -67,14 +73,26 @@ JOB_NAME = "trend-tracker"
 BOUNDED_CHECKPOINT_INTERVAL_S = 1
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[bool, dict[str, Any]]:
-    """``--bounded`` and ``--<settings-field> value`` overrides."""
+@dataclass(frozen=True, slots=True)
+class JobArgs:
+    """The job's command line: how to run it, and the settings given as flags."""
+
+    bounded: bool
+    from_scratch: bool
+    overrides: dict[str, Any]
+
+
+def parse_args(argv: Sequence[str] | None) -> JobArgs:
+    """``--bounded``, ``--from-scratch`` and ``--<settings-field> value`` overrides."""
     parser = argparse.ArgumentParser(prog="trending", description=__doc__.split("\n")[0])
     parser.add_argument("--bounded", action="store_true",
                         help="read each topic to its end offset at start, then exit")
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="start without state even when a retained checkpoint or "
+                             "savepoint exists (windows already written are then kept)")
     add_settings_options(parser)
     args = vars(parser.parse_args(argv))
-    return bool(args["bounded"]), settings_overrides(args)
+    return JobArgs(bool(args["bounded"]), bool(args["from_scratch"]), settings_overrides(args))
 
 
 def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:
@@ -85,7 +103,8 @@ def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:
         "pipeline.object-reuse": "true",
         "execution.checkpointing.interval": f"{settings.checkpoint_interval_s} s",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
-        "execution.checkpointing.dir": settings.resolved_checkpoint_dir,
+        "execution.checkpointing.dir": job_checkpoint_dir(settings, bounded),
+        "execution.checkpointing.savepoint-dir": job_savepoint_dir(settings),
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "state.backend.type": settings.state_backend,
         "python.execution-mode": settings.python_execution_mode,
@@ -161,8 +180,8 @@ def rank_window_function(settings: Settings, bounded: bool, weights: Weights) ->
     record = weights_record(weights, published_ms=0).decode()
     servers = None if bounded else settings.bootstrap_servers
     return get_gateway().jvm.dev.trendtracker.scoring.RankWindow(
-        settings.top_n, record, servers, settings.topic_weights, weights_key(settings),
-        settings.consumer_group)
+        settings.top_n, settings.max_categories, record, servers, settings.topic_weights,
+        weights_key(settings), settings.consumer_group)
 
 
 def shipped_jars() -> list[str]:
@@ -177,11 +196,37 @@ def shipped_jars() -> list[str]:
                 .orElse(None) or [])
 
 
-def build(settings: Settings, bounded: bool, weights: Weights | None = None):
+def runs_embedded(env) -> bool:
+    """Whether ``env`` runs its job in a MiniCluster of this process (``trend job run``),
+    rather than on a cluster (``flink run``, the Kubernetes operator)."""
+    java_env = env._j_stream_execution_environment
+    return java_env.getClass().getName() == (
+        "org.apache.flink.streaming.api.environment.LocalStreamEnvironment")
+
+
+def worker_settings(settings: Settings, env) -> Settings:
+    """The settings the job graph carries to the Python workers, whose secrets stay out of
+    it (:mod:`udfs.settings_transport`): a cluster's workers read theirs from their own
+    environment or ``secrets_file``. An embedded run's workers run on this machine: they
+    get this process's secrets in a private file, written here, named by ``secrets_file``.
+    (Not through the environment: the JVM that starts them keeps the environment it was
+    started with, and a process may run several jobs with different secrets.)
+    """
+    from udfs.settings_transport import write_secrets_file
+
+    if settings.secrets_file is not None or not runs_embedded(env):
+        return settings
+    return settings.model_copy(update={"secrets_file": write_secrets_file(settings)})
+
+
+def build(settings: Settings, bounded: bool, weights: Weights | None = None,
+          replace_windows: bool = True):
     """Create the table environment with every table, view and function, and the statement
     set of the job's INSERTs (not yet executed).
 
     ``weights`` are those the job starts with (default: :func:`load_weights_for_start`).
+    Without ``replace_windows`` the window sink only adds windows that are not written yet
+    (a start without state from offsets an earlier run committed: :mod:`jobs.resume`).
     """
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
@@ -209,7 +254,7 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None):
     for key, value in config.items():
         t_env.get_config().set(key, value)
 
-    settings_json = settings_to_json(settings)
+    settings_json = settings_to_json(worker_settings(settings, env))
     t_env.create_java_temporary_function("window_counts",
                                          "dev.trendtracker.scoring.CountWindow")
     t_env.create_java_temporary_function("count_read", "dev.trendtracker.scoring.CountRead")
@@ -232,7 +277,7 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None):
 
 
 def run(settings: Settings, bounded: bool = False, wait: bool = True,
-        weights: Weights | None = None):
+        weights: Weights | None = None, replace_windows: bool = True):
     """Submit the job (to the MiniCluster, or the cluster of ``flink run``).
 
     A streaming job that this process waits for (embedded, or ``flink run`` attached) is
@@ -240,7 +285,7 @@ def run(settings: Settings, bounded: bool = False, wait: bool = True,
     the weights topic, and so the job, within the poll interval. A detached submission
     needs ``trend weights publish --follow`` beside it (the compose stack runs one).
     """
-    t_env, statement_set = build(settings, bounded, weights)
+    t_env, statement_set = build(settings, bounded, weights, replace_windows)
     result = statement_set.execute()
     # Under `flink run -d` the client only submits: waiting for a streaming job to end
     # would keep it (and a one-shot submitter) running forever.
@@ -258,12 +303,13 @@ def run(settings: Settings, bounded: bool = False, wait: bool = True,
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    bounded, overrides = parse_args(argv)
-    settings = load_settings(**overrides)
-    log.info("starting %s (%s), topics %s", JOB_NAME, "bounded" if bounded else "streaming",
+    job = parse_args(argv)
+    settings = load_settings(**job.overrides)
+    log.info("starting %s (%s), topics %s", JOB_NAME, "bounded" if job.bounded else "streaming",
              ", ".join(settings.event_topics.values()))
     # Fail here, with the registry's one-line error, rather than inside a Flink worker
     # that would restart forever without weights.
+    from jobs.resume import start_point
     from registry.client import RegistryError
     from registry.publisher import ensure_published, load_weights_for_start
     from registry.weights import InvalidWeightsError
@@ -274,10 +320,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("cannot start without weights: %s", exc)
         return 2
     log.info("weights at start: %s %s", weights.version, weights.as_dict())
-    if not bounded:
+    start = start_point(settings, job.bounded, job.from_scratch)
+    if not start.replace_windows:
+        log.warning("starting without state from the offsets an earlier run committed: the "
+                    "windows it left in flight are recomputed from part of their events, so "
+                    "windows already written are kept and never replaced")
+    log.info("state: %s%s", start.reason,
+             f" ({start.restore_from})" if start.restore_from else "")
+    settings = settings.model_copy(update={"restore_from": start.restore_from})
+    if not job.bounded:
         # The weights topic is the job's source of weights from now on (and after a restore).
         ensure_published(settings, weights)
-    run(settings, bounded=bounded, weights=weights)
+    run(settings, bounded=job.bounded, weights=weights, replace_windows=start.replace_windows)
     return 0
 
 

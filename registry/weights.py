@@ -18,19 +18,26 @@ from trend_tracker.settings import EVENT_TYPES
 #: The weights a fresh deployment starts with (registered as version 1 by `make demo`).
 DEFAULT_WEIGHTS: dict[str, float] = {"click": 1.0, "cart": 3.0, "purchase": 5.0}
 
+#: The largest weight of an event type. With every weight at most this, a score
+#: ``click*clicks + cart*carts + purchase*purchases`` stays finite for any counts a window
+#: can hold (Java longs, at most 2**63 - 1): at most 3 * 1e6 * 2**63 ~ 2.8e25, far below the
+#: largest double (~1.8e308). The same bound is ``Weights.MAX_WEIGHT`` in the Java module.
+MAX_WEIGHT = 1e6
+
 #: JSON Schema of a weights document (the artifact ``weights.json``).
 WEIGHTS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Trend Tracker event-type weights",
     "type": "object",
     "required": list(EVENT_TYPES),
-    "properties": {name: {"type": "number", "minimum": 0} for name in EVENT_TYPES},
+    "properties": {name: {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT}
+                   for name in EVENT_TYPES},
     "additionalProperties": False,
 }
 
 
 class InvalidWeightsError(ValueError):
-    """Weights that are missing an event type, negative, or not finite numbers."""
+    """Weights that are missing an event type, or not numbers from 0 to MAX_WEIGHT."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,8 @@ class Weights:
 
 
 def validate_weights(values: Mapping[str, Any]) -> dict[str, float]:
-    """Check that all three event types have finite, non-negative numeric weights."""
+    """Check that all three event types have numeric weights from 0 to ``MAX_WEIGHT``
+    (finite, non-negative, bounded), at least one of them positive."""
     if not isinstance(values, Mapping):
         raise InvalidWeightsError(f"weights must be an object, got {type(values).__name__}")
     missing = [name for name in EVENT_TYPES if name not in values]
@@ -68,11 +76,17 @@ def validate_weights(values: Mapping[str, Any]) -> dict[str, float]:
         value = values[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidWeightsError(f"weight {name}={value!r} is not a number")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond any double
+            raise InvalidWeightsError(f"weight {name} is not a finite number") from None
         if not math.isfinite(value):
             raise InvalidWeightsError(f"weight {name}={value} is not finite")
         if value < 0:
             raise InvalidWeightsError(f"weight {name}={value} is negative")
+        if value > MAX_WEIGHT:
+            raise InvalidWeightsError(
+                f"weight {name}={value} is above the maximum of {MAX_WEIGHT}")
         clean[name] = value
     if not any(clean.values()):
         raise InvalidWeightsError("at least one weight must be positive")

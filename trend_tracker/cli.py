@@ -18,12 +18,14 @@ def _register_optional() -> None:
     """Sub-command groups of the other areas (each module exposes a Typer ``app``)."""
     from simulator.cli import register as register_simulator
     from jobs.cli import app as job_app
+    from jobs.redis_rebuild import app as redis_app
     from registry.cli import app as weights_app
     from api.cli import register as register_api
     from trend_tracker.demo import demo
 
     register_simulator(app)
     app.add_typer(job_app, name="job", help="Run or submit the trending job.")
+    app.add_typer(redis_app, name="redis", help="The API's Redis view: rebuild it from Parquet.")
     app.add_typer(weights_app, name="weights",
                   help="Weight models in the MLflow registry and their publication to the job.")
     register_api(app)

@@ -162,7 +162,9 @@ def demo(
     children: list[Child] = []
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        children.append(_spawn("job", _trend("job", "run"), env, logs))
+        # The embedded broker keeps its topics in memory, so each demo starts on new
+        # topics: state retained by an earlier demo belongs to records that are gone.
+        children.append(_spawn("job", _trend("job", "run", "--from-scratch"), env, logs))
         children.append(_spawn("api", _trend("api"), env, logs))
         if not _wait_http(f"http://{settings.api_host}:{api_port}/health", 60, children):
             raise RuntimeError(f"the API did not start; see {logs / 'demo-api.log'}")

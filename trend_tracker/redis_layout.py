@@ -16,7 +16,10 @@ validated ids (see :func:`ranking_scope`), never from raw input.
 - ``trend:product:{product_id}/c:{category}``: the same, for that product's ranks in one
   category's ranking. ``/`` is not an id character, so no product id or category can
   make one key look like another.
-- ``trend:categories``: sorted set, member = category, score = newest window_end.
+- ``trend:categories``: sorted set, member = category, score = newest window_end. Only
+  categories of the retained windows (window_end within the TTL of the newest one), and at
+  most ``max_categories`` of them: the newest, ties by name. A category dropped from it
+  loses its latest copy too (its rankings and histories expire with their TTL).
 
 ``scope`` is ``all`` for the overall ranking and ``c:{category}`` for one category.
 """
@@ -27,7 +30,11 @@ from trend_tracker.settings import ID_RE
 
 PREFIX = "trend"
 OVERALL_SCOPE = "all"
+#: A category's scope is this prefix and the category.
+CATEGORY_SCOPE_PREFIX = "c:"
 CATEGORIES_KEY = f"{PREFIX}:categories"
+#: A scope's latest copy is this prefix and the scope.
+LATEST_PREFIX = f"{PREFIX}:latest:"
 
 
 class InvalidIdError(ValueError):
@@ -44,7 +51,7 @@ def ranking_scope(category: str | None) -> str:
     """``all`` for the overall ranking, ``c:{category}`` for one category."""
     if category is None:
         return OVERALL_SCOPE
-    return f"c:{checked_id(category, 'category')}"
+    return f"{CATEGORY_SCOPE_PREFIX}{checked_id(category, 'category')}"
 
 
 def ranking_key(category: str | None, window_end_ms: int) -> str:
@@ -52,7 +59,7 @@ def ranking_key(category: str | None, window_end_ms: int) -> str:
 
 
 def latest_key(category: str | None) -> str:
-    return f"{PREFIX}:latest:{ranking_scope(category)}"
+    return f"{LATEST_PREFIX}{ranking_scope(category)}"
 
 
 def product_key(product_id: str, category: str | None = None) -> str:

@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     # --- Redis (the API's fast, expiring view)
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_ttl_s: int = Field(6 * 3600, ge=60, description="TTL of a window's rankings")
+    redis_connect_timeout_s: float = Field(
+        0.5, gt=0, description="How long the job's sink and the API wait to connect to Redis")
+    redis_write_timeout_s: float = Field(
+        5.0, gt=0, description="How long the job's sink waits for Redis to take one window")
+    redis_retry_interval_s: float = Field(
+        5.0, gt=0, description="While Redis is down, how often the job's sink tries it again")
+    redis_pending_windows: int = Field(
+        10, ge=1, le=1000,
+        description="Windows the job's sink keeps whole for Redis while Redis is down")
 
     # --- Parquet snapshots (file:// or s3://)
     parquet_root_uri: str = "file://.trend/parquet"
@@ -68,6 +77,11 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     s3_region: str = "us-east-1"
     s3_bucket: str = "trends"
+    secrets_file: Path | None = Field(
+        None, description="A file of TREND_<FIELD>=value lines (dotenv syntax) the job's "
+                          "workers read their secrets from: TREND_REDIS_URL with its "
+                          "password, TREND_S3_ACCESS_KEY, TREND_S3_SECRET_KEY. Default: "
+                          "the workers' environment")
 
     # --- MLflow model registry
     mlflow_tracking_uri: str = "http://127.0.0.1:5000"
@@ -81,11 +95,19 @@ class Settings(BaseSettings):
     window_slide_s: int = Field(30, gt=0)
     allowed_lateness_s: int = Field(5, ge=0, description="Watermark out-of-orderness")
     max_future_skew_s: int = Field(60, ge=0, description="How far ts may run ahead of now")
-    source_idle_timeout_s: int = Field(5, ge=1)
+    source_idle_timeout_s: int = Field(
+        30, ge=1, description="How long a partition may send nothing before the watermark "
+                              "moves on without it; a producer stalled for less loses nothing")
     top_n: int = Field(100, ge=1, le=10_000)
+    max_categories: int = Field(
+        200, ge=1, le=100_000,
+        description="Categories ranked per window (the highest window scores), and kept in "
+                    "Redis's category list")
     parallelism: int = Field(1, ge=1)
     checkpoint_interval_s: int = Field(30, ge=1)
     checkpoint_dir: str | None = None
+    savepoint_dir: str | None = Field(
+        None, description="Where `trend job stop` puts savepoints (default: under state_dir)")
     restore_from: str | None = Field(
         None, description="A retained checkpoint or savepoint to restore the job's state from")
     state_backend: Literal["hashmap", "rocksdb"] = Field(
@@ -105,7 +127,8 @@ class Settings(BaseSettings):
         1.0, ge=0, le=60,
         description="How long /trending reuses the newest ranking read from Redis; "
                     "0 reads Redis on every request")
-    redis_timeout_s: float = Field(0.5, gt=0)
+    redis_timeout_s: float = Field(
+        0.5, gt=0, description="How long the API waits for Redis to answer a read")
 
     # --- metrics
     metrics_port: int = Field(9250, ge=0, le=65535, description="0 disables the endpoint")
@@ -175,6 +198,12 @@ class Settings(BaseSettings):
         if self.checkpoint_dir:
             return self.checkpoint_dir
         return "file://" + str((self.state_dir / "checkpoints").resolve())
+
+    @property
+    def resolved_savepoint_dir(self) -> str:
+        if self.savepoint_dir:
+            return self.savepoint_dir
+        return "file://" + str((self.state_dir / "savepoints").resolve())
 
     @property
     def s3_storage_options(self) -> dict[str, Any]:

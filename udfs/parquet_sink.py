@@ -17,14 +17,16 @@ several windows per file would cut the file count but delay every window in the 
 make a replay's file names depend on where batches happened to start.
 
 Local files are written to a temporary name and renamed, so a reader never sees half a
-file; an S3 PUT is atomic by itself.
+file; an S3 PUT is atomic by itself. :class:`ParquetWindowReader` reads the windows back
+(``trend redis rebuild`` refills Redis from them).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -48,6 +50,11 @@ SCHEMA = pa.schema([
     pa.field("purchases", pa.int64(), nullable=False),
     pa.field("weights_version", pa.string(), nullable=False),
 ])
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A window's file name; anything else in the tree (temporary files) is not a window.
+WINDOW_FILE_RE = re.compile(r"trends-(\d+)\.parquet")
 
 
 def window_file_path(window_end_ms: int) -> str:
@@ -100,3 +107,45 @@ class ParquetWindowWriter:
         pq.write_table(table, temporary, filesystem=self.filesystem)
         self.filesystem.move(temporary, path)
         return path
+
+
+class ParquetWindowReader:
+    """Reads back the windows :class:`ParquetWindowWriter` wrote under a root."""
+
+    def __init__(self, root_uri: str, s3_storage_options: Mapping[str, Any] | None = None):
+        self.filesystem, self.base = open_root(root_uri, s3_storage_options)
+
+    def _children(self, path: str) -> list[str]:
+        selector = pafs.FileSelector(path, allow_not_found=True)
+        return sorted(info.base_name for info in self.filesystem.get_file_info(selector))
+
+    def window_ends(self, since_ms: int = 0) -> list[int]:
+        """The window_end of every window written, from ``since_ms`` on, oldest first.
+
+        Date and hour partitions before ``since_ms`` are not listed, so the cost follows
+        the windows asked for rather than the whole retention.
+        """
+        since = datetime.fromtimestamp(max(since_ms, 0) / 1000, tz=UTC)
+        first_date, first_hour = f"date={since:%Y-%m-%d}", f"hour={since:%H}"
+        ends = []
+        for date in self._children(self.base):
+            if not date.startswith("date=") or date < first_date:
+                continue
+            for hour in self._children(f"{self.base}/{date}"):
+                if not hour.startswith("hour=") or (date, hour) < (first_date, first_hour):
+                    continue
+                for name in self._children(f"{self.base}/{date}/{hour}"):
+                    match = WINDOW_FILE_RE.fullmatch(name)
+                    if match and int(match.group(1)) >= since_ms:
+                        ends.append(int(match.group(1)))
+        return sorted(ends)
+
+    def read_window(self, window_end_ms: int) -> list[dict[str, Any]]:
+        """The rows of one window, in file order, with window times as epoch ms."""
+        path = f"{self.base}/{window_file_path(window_end_ms)}"
+        table = pq.read_table(path, filesystem=self.filesystem, partitioning=None)
+        rows = table.to_pylist()
+        for row in rows:
+            for name in ("window_start", "window_end"):
+                row[name] = (row[name] - EPOCH) // timedelta(milliseconds=1)
+        return rows

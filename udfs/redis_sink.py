@@ -8,6 +8,11 @@ after a restart from a checkpoint stores the same bytes again. The latest pointe
 moves forward (an older window replayed late never hides a newer one), and a product's
 history entry for a window, in the overall ranking and in its category's, replaces the
 previous entry of that window.
+
+Bounded by the TTL and ``max_categories``: producers name the categories, so the category
+list keeps only the categories of the retained windows, at most ``max_categories`` of them
+(the job ranks no more than that per window), and a category dropped from it loses its
+latest copy and its latest-window entry; everything else expires with its TTL.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import orjson
 import redis
 
 from trend_tracker import redis_layout as layout
+from trend_tracker.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,23 +132,64 @@ end
 return #KEYS
 """
 
+# Keep only the categories of the retained windows (window_end within ttl of the newest
+# one) and at most `cap` of them: the oldest go first and, among equal window ends, the last
+# by name. A dropped category's latest copy and latest-window entry go with it. Its latest
+# key is built here (one Redis server holds the whole layout, never a cluster).
+# KEYS: categories, latest_end_hash; ARGV: ttl_ms, cap, latest key prefix, scope prefix
+_TRIM_CATEGORIES = """
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #newest == 0 then
+  return 0
+end
+local oldest_kept = tonumber(newest[2]) - tonumber(ARGV[1])
+local dropped = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. oldest_kept)
+local excess = redis.call('ZCARD', KEYS[1]) - #dropped - tonumber(ARGV[2])
+if excess > 0 then
+  local oldest = redis.call('ZRANGE', KEYS[1], #dropped, #dropped + excess - 1, 'WITHSCORES')
+  local cut = oldest[#oldest]
+  local older = redis.call('ZRANGEBYSCORE', KEYS[1], oldest_kept, '(' .. cut)
+  for _, name in ipairs(older) do
+    table.insert(dropped, name)
+  end
+  local at_cut = redis.call('ZRANGEBYSCORE', KEYS[1], cut, cut)
+  for i = #at_cut - (excess - #older) + 1, #at_cut do
+    table.insert(dropped, at_cut[i])
+  end
+end
+for _, name in ipairs(dropped) do
+  redis.call('ZREM', KEYS[1], name)
+  redis.call('HDEL', KEYS[2], ARGV[4] .. name)
+  redis.call('DEL', ARGV[3] .. ARGV[4] .. name)
+end
+return #dropped
+"""
+
 LATEST_END_KEY = f"{layout.PREFIX}:latest_end"
+#: Categories kept in the category list when the writer is not told (the settings' default).
+DEFAULT_MAX_CATEGORIES: int = Settings.model_fields["max_categories"].default
 
 
 class RedisRankingWriter:
     """Writes complete rankings to Redis in one transaction per batch."""
 
-    def __init__(self, client: redis.Redis, ttl_s: int):
+    def __init__(self, client: redis.Redis, ttl_s: int,
+                 max_categories: int = DEFAULT_MAX_CATEGORIES):
+        if max_categories < 1:
+            raise ValueError("max_categories must be positive")
         self.client = client
         self.ttl_s = int(ttl_s)
+        self.max_categories = int(max_categories)
         self._move_latest = client.register_script(_MOVE_LATEST)
         self._add_history = client.register_script(_ADD_HISTORY)
+        self._trim_categories = client.register_script(_TRIM_CATEGORIES)
 
     def write(self, rankings: Sequence[Ranking]) -> None:
         """Write rankings atomically (MULTI/EXEC); safe to repeat for the same windows."""
         if not rankings:
             return
         pipe = self.client.pipeline(transaction=True)
+        categories = False
         for ranking in rankings:
             document = orjson.dumps(ranking.document())
             scope = layout.ranking_scope(ranking.category)
@@ -156,7 +203,7 @@ class RedisRankingWriter:
             if ranking.category is not None:
                 pipe.zadd(layout.CATEGORIES_KEY, {ranking.category: ranking.window_end},
                           gt=True)
-                pipe.expire(layout.CATEGORIES_KEY, self.ttl_s)
+                categories = True
             if ranking.items:
                 self._add_history(
                     keys=[layout.product_key(item.product_id, ranking.category)
@@ -165,6 +212,14 @@ class RedisRankingWriter:
                           self.ttl_s, *(history_entry(ranking, item) for item in ranking.items)],
                     client=pipe,
                 )
+        if categories:
+            self._trim_categories(
+                keys=[layout.CATEGORIES_KEY, LATEST_END_KEY],
+                args=[self.ttl_s * 1000, self.max_categories, layout.LATEST_PREFIX,
+                      layout.CATEGORY_SCOPE_PREFIX],
+                client=pipe,
+            )
+            pipe.expire(layout.CATEGORIES_KEY, self.ttl_s)
         pipe.execute()
 
 

@@ -4,8 +4,13 @@ The job ranks a window in the JVM (``rank_window``, a window aggregate over the 
 counts, so it fires when the watermark passes the window's end and holds every ranking
 complete) and hands this writer one row per window. The writer is called once per window: it
 writes the window's Parquet file (the record), then its rankings to Redis (the API's view).
-A failing write is retried; if it keeps failing the task fails and Flink restarts from the
-last checkpoint, which replays the window into the same file and keys (idempotent).
+
+Parquet is the record: a failing Parquet write is retried, and if it keeps failing the task
+fails and Flink restarts from the last checkpoint, which replays the window into the same
+file and keys (idempotent). Redis is a rebuildable view: a Redis outage never fails the task
+(that would stop Parquet and the dead letters too). The window's rankings stay pending and
+reach Redis with the first window that finds it answering (:mod:`udfs.redis_view`); each
+window that could not be written at its time counts as a Redis write failure.
 
 Low volume by construction: ``top_n * (1 + categories)`` rows per window.
 """
@@ -21,7 +26,8 @@ from udfs.redis_sink import epoch_ms, rankings_from_rows
 
 log = logging.getLogger(__name__)
 
-#: How often a failing sink write is tried before the task fails (and restarts).
+#: How often a failing sink write is tried before it counts as failed (Parquet: the task
+#: fails and restarts; Redis: the window waits for Redis).
 WRITE_ATTEMPTS = 3
 
 
@@ -89,6 +95,7 @@ def make_window_writer_function(settings_json: str) -> Any:
 
     from udfs.parquet_sink import ParquetWindowWriter
     from udfs.redis_sink import RedisRankingWriter
+    from udfs.redis_view import PendingRankings, RedisView
     from udfs.settings_transport import settings_from_json
 
     class WriteWindow(ScalarFunction):
@@ -98,8 +105,14 @@ def make_window_writer_function(settings_json: str) -> Any:
         def open(self, function_context):
             settings = settings_from_json(settings_json)
             self.parquet = ParquetWindowWriter(settings.parquet_root, settings.s3_storage_options)
-            client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
-            self.redis = RedisRankingWriter(client, settings.redis_ttl_s)
+            client = redis.Redis.from_url(
+                settings.redis_url, socket_connect_timeout=settings.redis_connect_timeout_s,
+                socket_timeout=settings.redis_write_timeout_s)
+            self.redis = RedisView(
+                RedisRankingWriter(client, settings.redis_ttl_s, settings.max_categories),
+                # The overall scope and every category Redis keeps.
+                PendingRankings(settings.redis_pending_windows, 1 + settings.max_categories),
+                settings.redis_retry_interval_s)
             group = function_context.get_metric_group().add_group("trend")
             self.windows_emitted = group.counter("windows_emitted")
             self.rankings_written = group.counter("rankings_written")
@@ -111,16 +124,22 @@ def make_window_writer_function(settings_json: str) -> Any:
             self.latency_ms = {"parquet": 0, "redis": 0}
             parquet.gauge("write_latency_ms", lambda: self.latency_ms["parquet"])
             redis_group.gauge("write_latency_ms", lambda: self.latency_ms["redis"])
+            redis_group.gauge("pending_windows", lambda: len(self.redis.pending))
             self.last_window_end = 0
             group.gauge("last_window_end_ms", lambda: self.last_window_end)
 
         def _timed(self, sink: str, action: Callable[[], Any], failures: Any) -> None:
+            """Run one sink's write: an exception or a False answer counts as a failure,
+            and an exception goes on up."""
             start = time.perf_counter()
             try:
-                with_retries(action)
+                written = action()
             except Exception:
                 failures.inc()
                 raise
+            if written is False:
+                failures.inc()
+                return
             # Publish the failure counter at 0 too (PyFlink reports a counter only once it
             # is updated in eval): one that first appears at 1 gives increase() nothing to
             # compare with, so the first failure would go unseen by the alert.
@@ -134,9 +153,11 @@ def make_window_writer_function(settings_json: str) -> Any:
             if not rows:
                 return 0
             end_ms = rows[0]["window_end"]
-            self._timed("parquet", lambda: self.parquet.write_window(end_ms, rows),
+            self._timed("parquet",
+                        lambda: with_retries(lambda: self.parquet.write_window(end_ms, rows)),
                         self.parquet_failures)
             rankings = rankings_from_rows(rows)
+            # Never raises for Redis being down: False keeps the window pending.
             self._timed("redis", lambda: self.redis.write(rankings), self.redis_failures)
             self.rankings_written.inc(len(rankings))
             self.rows_written.inc(len(rows))

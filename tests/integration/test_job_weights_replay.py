@@ -37,7 +37,7 @@ def window_file(root: Path, end_offset_ms: int) -> Path:
 
 def newest_checkpoint(checkpoints: Path) -> Path | None:
     """The newest complete checkpoint (``chk-N`` with its ``_metadata``) of any job."""
-    done = [p.parent for p in checkpoints.glob("*/chk-*/_metadata")]
+    done = [p.parent for p in checkpoints.glob("**/chk-*/_metadata")]
     return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
 
 

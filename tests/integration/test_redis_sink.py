@@ -122,3 +122,44 @@ def test_product_keys_of_the_overall_and_category_histories_never_collide():
     assert layout.product_key("a:c:b") != layout.product_key("a", "b")
     with pytest.raises(layout.InvalidIdError):
         layout.product_key("p-1", "a/b")
+
+
+def category_ranking(window_end, category):
+    return Ranking(window_end - 60_000, window_end, category, "trend-weights/1",
+                   (RankedItem(1, f"p-{category}", 1.0, 1, 0, 0),))
+
+
+def categories(client):
+    return client.zrange(layout.CATEGORIES_KEY, 0, -1, withscores=True)
+
+
+def test_categories_outside_the_retained_windows_are_dropped_with_their_latest_copy(client):
+    writer = RedisRankingWriter(client, ttl_s=60, max_categories=10)
+    writer.write([category_ranking(W1, "a"), category_ranking(W1, "b")])
+    writer.write([category_ranking(W1 + 60_000, "c")])  # a and b exactly one TTL old: kept
+    assert categories(client) == [(b"a", W1), (b"b", W1), (b"c", W1 + 60_000)]
+    writer.write([category_ranking(W1 + 60_001, "d")])  # and now older than the TTL
+    assert categories(client) == [(b"c", W1 + 60_000), (b"d", W1 + 60_001)]
+    assert client.exists(layout.latest_key("a"), layout.latest_key("b")) == 0
+    assert client.hgetall(LATEST_END_KEY) == {b"c:c": str(W1 + 60_000).encode(),
+                                              b"c:d": str(W1 + 60_001).encode()}
+    # A replayed old window never trims what is newer than it.
+    writer.write([category_ranking(W1, "a")])
+    assert categories(client) == [(b"c", W1 + 60_000), (b"d", W1 + 60_001)]
+    assert client.exists(layout.latest_key("c"), layout.latest_key("d")) == 2
+
+
+def test_the_category_list_is_capped_newest_first_then_by_name(client):
+    writer = RedisRankingWriter(client, ttl_s=3600, max_categories=3)
+    writer.write([category_ranking(W1, name) for name in ("a", "b")])
+    writer.write([category_ranking(W2, name) for name in ("e", "d")])
+    # Four categories, cap 3: the oldest window's categories go first, the last by name.
+    assert categories(client) == [(b"a", W1), (b"d", W2), (b"e", W2)]
+    assert client.exists(layout.latest_key("b")) == 0
+    writer.write([category_ranking(W2 + 10_000, name) for name in ("h", "f", "g", "i")])
+    # More categories in one window than the cap: by name among equal window ends.
+    assert categories(client) == [(b"f", W2 + 10_000), (b"g", W2 + 10_000),
+                                  (b"h", W2 + 10_000)]
+    assert sorted(client.hkeys(LATEST_END_KEY)) == [b"c:f", b"c:g", b"c:h"]
+    assert [k for k in sorted(client.keys("trend:latest:*"))] == [
+        layout.latest_key(c).encode() for c in ("f", "g", "h")]

@@ -230,3 +230,11 @@ def test_the_cli_registers_the_api_command():
     assert result.exit_code == 0, result.output
     for option in ("--host", "--port", "--redis-url", "--access-log"):
         assert option in result.output
+
+
+def test_the_redis_client_has_the_configured_connect_and_read_timeouts():
+    from api.main import redis_client
+
+    client = redis_client(settings(redis_timeout_s=0.25, redis_connect_timeout_s=0.75))
+    kwargs = client.connection_pool.connection_kwargs
+    assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.25, 0.75)

@@ -118,16 +118,25 @@ def test_the_byte_cut_of_a_job_document_equals_the_parsed_cut(n_items, k):
     assert len(orjson.loads(fast)["items"]) == min(k, n_items)
 
 
+def item(rank: int, product_id: str, **extra) -> dict:
+    """A complete, valid item, with ``extra`` keys after the writer's."""
+    return {"rank": rank, "product_id": product_id, "score": 10.0 - rank, "clicks": rank,
+            "carts": 0, "purchases": 0, **extra}
+
+
 @pytest.mark.parametrize("document", [
     # items not last
-    {"window_start": 0, "window_end": 9, "items": [{"rank": 1}], "category": None,
+    {"window_start": 0, "window_end": 9, "items": [item(1, "a")], "category": None,
      "weights_version": "v"},
     # a later member holding an array
     {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
-     "items": [{"rank": 1, "product_id": "a"}, {"rank": 2, "product_id": "b"}], "x": [1]},
+     "items": [item(1, "a"), item(2, "b")], "x": [1]},
     # a brace inside a string of an item
     {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
-     "items": [{"rank": 1, "note": "}{"}, {"rank": 2, "note": "z"}]},
+     "items": [item(1, "a", note="}{"), item(2, "b", note="z")]},
+    # the writer's keys in another order
+    {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
+     "items": [dict(reversed(item(1, "a").items()))]},
 ])
 def test_other_documents_are_parsed_in_full(document):
     stored = orjson.dumps(document)
@@ -148,7 +157,63 @@ def test_one_prepared_ranking_answers_every_k_in_any_order():
 
 def test_items_holding_nested_objects_are_parsed_in_full():
     document = {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
-                "items": [{"rank": 1, "extra": {"a": 1}}, {"rank": 2, "extra": {"b": 2}}]}
+                "items": [item(1, "a", extra={"a": 1}), item(2, "b", extra={"b": 2})]}
     stored = orjson.dumps(document)
     assert _cut_stored(stored, 1, 10_000, 120) is None
     assert orjson.loads(trending_body(stored, 1, 10_000, 120))["items"] == document["items"][:1]
+
+
+@pytest.mark.parametrize("change", [
+    {"score": None}, {"score": "1.0"}, {"score": -1.0}, {"score": True}, {"rank": 0},
+    {"clicks": -1}, {"carts": 1.5}, {"purchases": None}, {"product_id": "a b"},
+    {"product_id": 7},
+])
+def test_an_invalid_item_is_refused_whichever_way_it_is_stored(change):
+    """The byte-exact path falls back to the full parse, which refuses the document."""
+    from api.rankings import StoredDataError
+
+    document = {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
+                "items": [item(1, "a"), {**item(2, "b"), **change}]}
+    items_first = {"items": document["items"], **document}
+    for stored in (orjson.dumps(document), orjson.dumps(items_first)):
+        with pytest.raises(StoredDataError, match="ranking item 2: missing or invalid"):
+            prepare_ranking(stored)
+
+
+def test_the_byte_exact_path_needs_no_parse_for_any_score_the_job_can_write():
+    """Scores up to 3 * MAX_WEIGHT * 2**63 in orjson's shortest form match the writer's
+    grammar, so the fast path applies to every document the job writes."""
+    from registry.weights import MAX_WEIGHT
+    from udfs.redis_sink import RankedItem, Ranking
+
+    largest = 3 * MAX_WEIGHT * 2.0**63
+    scores = [0.0, 1e-300, 0.1 + 0.2, 5.0, 123456789012345.6, 1e16, 2.0**53 + 2, largest]
+    items = tuple(RankedItem(rank=r, product_id=f"p-{r}", score=s, clicks=2**63 - 1,
+                             carts=0, purchases=r) for r, s in enumerate(scores, start=1))
+    stored = orjson.dumps(Ranking(0, 600_000, None, "v2", items).document())
+    assert _cut_stored(stored, 10, 612_345, 120) is not None
+    body = orjson.loads(prepare_ranking(stored).body(10, 612_345, 120))
+    assert [i["score"] for i in body["items"]] == scores
+
+
+@pytest.mark.parametrize("entry, message", [
+    (b"nope", "not JSON"),
+    (b"[1]", "not a JSON object"),
+    (orjson.dumps({"window_start": 0, "window_end": 1, "rank": 1, "score": None, "clicks": 0,
+                   "carts": 0, "purchases": 0, "weights_version": "v"}), "invalid score"),
+])
+def test_an_invalid_history_entry_is_refused(entry, message):
+    from api.rankings import StoredDataError
+
+    with pytest.raises(StoredDataError, match=message):
+        product_trend_body("p-1", [entry])
+
+
+@pytest.mark.parametrize("members", [
+    [(b"\xff", 1.0)], [(b"a b", 1.0)], [(b"books", float("inf"))], [(b"books", float("nan"))],
+])
+def test_an_invalid_category_is_refused(members):
+    from api.rankings import StoredDataError
+
+    with pytest.raises(StoredDataError, match="category"):
+        categories_body(members)

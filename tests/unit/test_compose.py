@@ -30,6 +30,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 #: The secrets compose must refuse to start without (no default anywhere).
 REQUIRED_SECRETS = {
     "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "TREND_S3_ACCESS_KEY", "TREND_S3_SECRET_KEY",
+    "MLFLOW_S3_ACCESS_KEY", "MLFLOW_S3_SECRET_KEY",
     "REDIS_PASSWORD", "MLFLOW_DB_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
 }
 
@@ -329,6 +330,28 @@ def test_published_ports_are_unique_and_on_loopback(services):
     assert len(seen) == 9
 
 
+@pytest.mark.parametrize("service, container_ports", [
+    ("kafka", {9094}), ("mlflow", {5000}), ("jobmanager", {8081}),
+])
+def test_kafka_mlflow_and_flink_rest_are_reachable_from_this_host_only(services, service,
+                                                                      container_ports):
+    """No authentication on these: published on loopback only, never on every interface."""
+    published = _published(services[service])
+    assert {port for _, _, port in published} == container_ports
+    assert {ip for ip, _, _ in published} == {"127.0.0.1"}
+    assert "network_mode" not in services[service]
+    # Kafka's host listener advertises the loopback name, so host clients stay local.
+    if service == "kafka":
+        listeners = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+        assert "EXTERNAL://localhost:" in listeners
+
+
+def test_no_service_publishes_on_every_interface(raw):
+    for name, svc in raw["services"].items():
+        for entry in svc.get("ports", []):
+            assert str(entry).startswith("127.0.0.1:"), f"{name}: {entry}"
+
+
 def test_scalable_services_publish_no_port(services):
     """`--scale taskmanager=N` only works when the TaskManager binds no host port."""
     assert "ports" not in services["taskmanager"]
@@ -553,3 +576,96 @@ def test_submitter_looks_for_the_job_by_the_name_the_job_gives_itself(services):
 
     assert services["job-submit"]["environment"]["FLINK_JOB_NAME"] == JOB_NAME
     assert read_env_file(ENV_EXAMPLE)["FLINK_JOB_NAME"] == JOB_NAME
+
+
+# --- object storage users and the job's secrets ----------------------------------------------
+
+MC_STUB = """#!/bin/sh
+# A stand-in for MinIO's client: logs each call and keeps users' policies in files.
+echo "$*" >> "$MC_LOG"
+case "$1 $2 $3" in
+  "admin policy create") cp "$6" "$MC_STATE/policy-$5.json" ;;
+  "admin policy attach") echo "$5" >> "$MC_STATE/user-$7" ;;
+  "admin policy detach") grep -vx "$5" "$MC_STATE/user-$7" > "$MC_STATE/tmp" || true
+                         mv "$MC_STATE/tmp" "$MC_STATE/user-$7" ;;
+  "admin user info") touch "$MC_STATE/user-$5"
+                     sed 's/^/PolicyName: /' "$MC_STATE/user-$5" ;;
+esac
+"""
+
+
+@pytest.fixture
+def minio_init_run(services, tmp_path):
+    """Run minio-init's script against the stand-in client, as a stack created by an older
+    version left it (the job's user with `readwrite` on every bucket); return the calls,
+    the policies created and each user's policies."""
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    stub = bin_dir / "mc"
+    stub.write_text(MC_STUB)
+    stub.chmod(0o755)
+    svc = services["minio-init"]
+    env = {**{k: str(v) for k, v in svc["environment"].items()},
+           "PATH": f"{bin_dir}:/usr/bin:/bin", "MC_LOG": str(tmp_path / "calls"),
+           "MC_STATE": str(state), "TMPDIR": str(tmp_path)}
+    (state / f"user-{env['TREND_S3_ACCESS_KEY']}").write_text("readwrite\n")
+    for _ in range(2):  # the script is idempotent: a second run changes nothing
+        subprocess.run([shutil.which("sh"), "-euc", svc["command"][0]], env=env, check=True)
+    policies = {p.name[len("policy-"):-len(".json")]: json.loads(p.read_text())
+                for p in state.glob("policy-*.json")}
+    users = {p.name[len("user-"):]: p.read_text().split() for p in state.glob("user-*")}
+    return (tmp_path / "calls").read_text().splitlines(), policies, users, env
+
+
+def _resources(policy: dict) -> set[str]:
+    return {r for s in policy["Statement"] for r in s["Resource"]}
+
+
+def test_minio_init_gives_each_user_its_own_bucket_only(minio_init_run):
+    calls, policies, users, env = minio_init_run
+    job_bucket, mlflow_bucket = env["TREND_S3_BUCKET"], env["MLFLOW_BUCKET"]
+    assert job_bucket != mlflow_bucket
+    assert set(policies) == {"trend-job", "trend-mlflow"}
+    assert _resources(policies["trend-job"]) == {
+        f"arn:aws:s3:::{job_bucket}", f"arn:aws:s3:::{job_bucket}/*"}
+    assert _resources(policies["trend-mlflow"]) == {
+        f"arn:aws:s3:::{mlflow_bucket}", f"arn:aws:s3:::{mlflow_bucket}/*"}
+    for policy in policies.values():
+        assert policy["Version"] == "2012-10-17"
+        actions = {a for s in policy["Statement"] for a in s["Action"]}
+        assert {s["Effect"] for s in policy["Statement"]} == {"Allow"}
+        assert actions <= {"s3:GetBucketLocation", "s3:ListBucket",
+                           "s3:ListBucketMultipartUploads", "s3:GetObject", "s3:PutObject",
+                           "s3:DeleteObject", "s3:AbortMultipartUpload",
+                           "s3:ListMultipartUploadParts"}, "object access, nothing else"
+    # Each user ends with exactly its own policy: the job's lost the old readwrite.
+    assert users[env["TREND_S3_ACCESS_KEY"]] == ["trend-job"]
+    assert users[env["MLFLOW_S3_ACCESS_KEY"]] == ["trend-mlflow"]
+    assert env["TREND_S3_ACCESS_KEY"] != env["MLFLOW_S3_ACCESS_KEY"]
+    assert not [c for c in calls if c.startswith("admin policy attach stack readwrite")]
+    assert "admin policy detach stack readwrite --user " + env["TREND_S3_ACCESS_KEY"] in calls
+
+
+def test_mlflow_uses_its_own_object_storage_user(services):
+    mlflow = services["mlflow"]["environment"]
+    assert mlflow["AWS_ACCESS_KEY_ID"] == "test-mlflow-s3-access-key"
+    assert mlflow["AWS_SECRET_ACCESS_KEY"] == "test-mlflow-s3-secret-key"
+    for name, svc in services.items():
+        if name in ("mlflow", "minio-init"):
+            continue
+        values = {str(v) for v in svc.get("environment", {}).values()}
+        assert not values & {"test-mlflow-s3-access-key", "test-mlflow-s3-secret-key"}, name
+    assert "test-trend-s3-secret-key" not in set(mlflow.values())
+
+
+@pytest.mark.parametrize("service", ["jobmanager", "taskmanager"])
+def test_the_job_containers_get_the_secrets_their_workers_read(services, service):
+    """The job graph holds no secret: the workers read these from their environment."""
+    from udfs.settings_transport import SECRET_VARIABLES
+
+    env = services[service]["environment"]
+    for variable in SECRET_VARIABLES.values():
+        assert env.get(variable), variable
+    assert env["TREND_S3_SECRET_KEY"] == "test-trend-s3-secret-key"
+    assert "test-redis-password" in env["TREND_REDIS_URL"]

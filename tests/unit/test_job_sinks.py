@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 import pyarrow.parquet as pq
 import pytest
 
-from trend_tracker.settings import Settings
 from udfs.parquet_sink import OUTPUT_COLUMNS, ParquetWindowWriter, window_file_path
-from udfs.settings_transport import settings_from_json, settings_to_json
 from udfs.redis_sink import rankings_from_rows
 from udfs.window_sink import window_rows, with_retries
 
@@ -82,10 +80,3 @@ def test_with_retries_retries_then_raises_the_last_error():
     with pytest.raises(ConnectionError):
         with_retries(flaky, attempts=2, backoff_s=0)
     assert len(attempts) == 2
-
-
-def test_settings_travel_to_the_workers_with_their_secrets():
-    settings = Settings(_env_file=None, s3_secret_key="s3cr3t", top_n=7)
-    again = settings_from_json(settings_to_json(settings))
-    assert again == settings
-    assert again.s3_secret_key.get_secret_value() == "s3cr3t"

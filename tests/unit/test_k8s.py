@@ -25,16 +25,25 @@ NAMESPACE = "trend-tracker"
 KUBERNETES_VERSION = "1.30.0"
 
 
+#: The Secret's shape, for operators to fill in; never applied by the kustomization.
+SECRET_EXAMPLE = K8S_DIR / "secret.example.yaml"
+OPERATIONS = ROOT / "docs" / "OPERATIONS.md"
+
+
+def kustomization() -> dict:
+    return yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
+
+
 def load_manifests() -> list[dict]:
+    """Every resource ``kubectl apply -k deploy/k8s`` applies."""
     docs = []
-    for path in sorted(K8S_DIR.glob("*.yaml")):
-        if path.name == "kustomization.yaml":
-            continue
-        docs.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+    for name in kustomization()["resources"]:
+        docs.extend(doc for doc in yaml.safe_load_all((K8S_DIR / name).read_text()) if doc)
     return docs
 
 
 MANIFESTS = load_manifests()
+SECRET = yaml.safe_load(SECRET_EXAMPLE.read_text())
 
 
 def find(kind: str, name: str | None = None) -> dict:
@@ -58,18 +67,35 @@ def test_expected_resources_exist():
         ("Deployment", "trend-weights-publisher"),
         ("FlinkDeployment", "trend-tracker"),
         ("Namespace", NAMESPACE),
-        ("Secret", "trend-tracker-secrets"),
         ("Service", "redis"),
         ("Service", "trend-api"),
         ("StatefulSet", "redis"),
     ]
 
 
-def test_kustomization_lists_every_manifest():
-    kustomization = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
+def test_kustomization_lists_every_manifest_but_the_examples():
     files = {p.name for p in K8S_DIR.glob("*.yaml")} - {"kustomization.yaml"}
-    assert sorted(kustomization["resources"]) == sorted(files)
-    assert kustomization["namespace"] == NAMESPACE
+    examples = {name for name in files if name.endswith(".example.yaml")}
+    assert examples == {SECRET_EXAMPLE.name}
+    assert sorted(kustomization()["resources"]) == sorted(files - examples)
+    assert kustomization()["namespace"] == NAMESPACE
+
+
+def test_applying_the_kustomization_never_overwrites_the_real_secret():
+    """A placeholder Secret in the kustomization would replace the real one on every
+    `kubectl apply -k`: the Secret ships as an example only, created out of band."""
+    assert not [d for d in MANIFESTS if d["kind"] == "Secret"]
+    assert not any("secretGenerator" in key or "secrets" in key for key in kustomization())
+
+
+def test_operations_doc_creates_the_secret_with_every_key_of_the_example():
+    text = OPERATIONS.read_text()
+    command = re.search(r"kubectl -n trend-tracker create secret generic "
+                        r"trend-tracker-secrets(?:[^\n]*\\\n)*[^\n]*", text)
+    assert command, "docs/OPERATIONS.md shows the kubectl create secret command"
+    keys = set(re.findall(r"--from-literal=(\w+)=", command[0]))
+    assert keys == set(SECRET["stringData"])
+    assert SECRET_EXAMPLE.name in text
 
 
 def test_namespaced_resources_are_in_the_project_namespace():
@@ -80,7 +106,7 @@ def test_namespaced_resources_are_in_the_project_namespace():
 
 
 @pytest.mark.parametrize(
-    "doc", [d for d in MANIFESTS if d["kind"] != "FlinkDeployment"],
+    "doc", [d for d in MANIFESTS if d["kind"] != "FlinkDeployment"] + [SECRET],
     ids=lambda d: f"{d['kind']}-{d['metadata']['name']}")
 def test_builtin_kinds_match_the_kubernetes_schema(doc):
     kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
@@ -264,17 +290,18 @@ def test_config_map_names_only_settings_fields():
     assert unknown == set()
 
 
-def test_secret_holds_placeholders_only():
-    secret = find("Secret")
-    assert "data" not in secret, "no encoded values: placeholders in stringData only"
-    for key, value in secret["stringData"].items():
+def test_secret_example_holds_placeholders_only():
+    assert SECRET["kind"] == "Secret"
+    assert SECRET["metadata"]["namespace"] == NAMESPACE
+    assert "data" not in SECRET, "no encoded values: placeholders in stringData only"
+    for key, value in SECRET["stringData"].items():
         assert "REPLACE-ME" in value, key
 
 
 def test_every_reference_resolves():
-    secret_keys = set(find("Secret")["stringData"])
+    secret_keys = set(SECRET["stringData"])
     config_name = find("ConfigMap")["metadata"]["name"]
-    secret_name = find("Secret")["metadata"]["name"]
+    secret_name = SECRET["metadata"]["name"]
     for doc in MANIFESTS:
         if doc["kind"] not in ("Deployment", "StatefulSet", "FlinkDeployment"):
             continue
@@ -297,7 +324,7 @@ def test_containers_get_valid_settings(workload, name):
     doc = find(workload, name)
     container = pod_containers(doc)[0]
     env = dict(find("ConfigMap")["data"])
-    secrets = find("Secret")["stringData"]
+    secrets = SECRET["stringData"]
     for var in container.get("env", []):
         ref = var.get("valueFrom", {}).get("secretKeyRef")
         env[var["name"]] = secrets[ref["key"]] if ref else var["value"]
@@ -314,3 +341,42 @@ def test_containers_get_valid_settings(workload, name):
         assert settings.parallelism == conf["job"]["parallelism"]
         assert settings.topic_partitions >= settings.parallelism, (
             "more source subtasks than partitions would sit idle")
+
+
+# --- secrets and exposure ------------------------------------------------------------------
+
+
+def test_the_job_pods_get_the_secrets_its_workers_read():
+    """The job graph holds no secret: the Python workers on the TaskManagers read the Redis
+    URL (with its password) and the S3 keys from their environment, from the Secret."""
+    from udfs.settings_transport import SECRET_VARIABLES
+
+    container = pod_containers(find("FlinkDeployment"))[0]
+    refs = {var["name"]: var["valueFrom"]["secretKeyRef"]
+            for var in container["env"] if "valueFrom" in var}
+    for variable in SECRET_VARIABLES.values():
+        assert refs[variable] == {"name": SECRET["metadata"]["name"], "key": variable}
+    # The operator merges the pod template into the JobManager and the TaskManager pods.
+    template = find("FlinkDeployment")["spec"]["podTemplate"]
+    assert "taskManager" not in template and "jobManager" not in template
+    assert not find("FlinkDeployment")["spec"]["taskManager"].get("podTemplate")
+
+
+def test_nothing_is_exposed_outside_the_cluster():
+    """No NodePort, LoadBalancer or Ingress; the Flink REST service stays ClusterIP."""
+    assert not [d for d in MANIFESTS if d["kind"] in ("Ingress", "Gateway", "HTTPRoute")]
+    for doc in MANIFESTS:
+        if doc["kind"] == "Service":
+            assert doc["spec"].get("type", "ClusterIP") == "ClusterIP", doc["metadata"]["name"]
+            for port in doc["spec"]["ports"]:
+                assert "nodePort" not in port
+    conf = find("FlinkDeployment")["spec"]["flinkConfiguration"]
+    assert conf.get("kubernetes.rest-service.exposed.type", "ClusterIP") == "ClusterIP"
+    for doc in MANIFESTS:
+        if doc["kind"] in ("Deployment", "StatefulSet", "FlinkDeployment"):
+            spec = (doc["spec"]["podTemplate"] if doc["kind"] == "FlinkDeployment"
+                    else doc["spec"]["template"])["spec"]
+            assert not spec.get("hostNetwork"), doc["metadata"]["name"]
+            for container in spec["containers"]:
+                for port in container.get("ports", []):
+                    assert "hostPort" not in port, doc["metadata"]["name"]

@@ -114,6 +114,21 @@ def test_an_event_counts_only_in_windows_that_have_not_fired():
         ("shoes", 1, "p-b", 3.0), ("shoes", 2, "p-a", 1.0)]
 
 
+def test_at_most_max_categories_are_ranked_as_in_the_job():
+    hop = HopTopN(10 * S, 10 * S, 1, WEIGHTS, max_categories=2)
+    # click 1, cart 3, purchase 5. Window scores of the categories' summed counts:
+    # games 2 + 2 = 4 (its best product only 2), toys 3, books 3, art 1.
+    for event_type, product, category in [(0, "p-1", "games"), (0, "p-1", "games"),
+                                          (0, "p-2", "games"), (0, "p-2", "games"),
+                                          (1, "p-3", "toys"), (1, "p-4", "books"),
+                                          (0, "p-5", "art")]:
+        hop.add(T0 + 1 * S, event_type, product, category)
+    [(_, rows)] = hop.fire_all()
+    # toys and books tie at 3: books comes first by name.
+    assert [(r["category"], r["rank"], r["product_id"], r["score"]) for r in rows] == [
+        (None, 1, "p-3", 3.0), ("books", 1, "p-4", 3.0), ("games", 1, "p-1", 2.0)]
+
+
 def test_watermark_is_the_slowest_open_partition_less_the_lateness():
     marks = PartitionWatermarks([("t", 0), ("t", 1)], lateness_ms=5 * S)
     marks.max_ts[("t", 0)] = T0 + 30 * S

@@ -43,7 +43,7 @@ def test_record_is_compact_json_with_the_keys_in_order():
 @pytest.mark.parametrize("weights", [
     V1, V2,
     Weights(0.1, 0.2, 0.30000000000000004, "trained/17"),
-    Weights(1e-300, 0.0, 1e300, "extremes"),
+    Weights(1e-300, 0.0, 1e6, "extremes"),  # the smallest and the largest allowed
     Weights(0.0, 0.0, 1.0, "only purchases"),
     Weights(2.0, 1.0, 9.0, "modèle/3"),
 ])
@@ -63,6 +63,7 @@ def test_non_ascii_version_is_utf8():
 @pytest.mark.parametrize("weights, published_ms, message", [
     (Weights(-1.0, 3.0, 5.0, "v"), 1, "weight click=-1.0 is negative"),
     (Weights(float("nan"), 3.0, 5.0, "v"), 1, "not finite"),
+    (Weights(1.0, 1e300, 5.0, "v"), 1, "weight cart=1e\\+300 is above the maximum"),
     (Weights(0.0, 0.0, 0.0, "v"), 1, "at least one weight must be positive"),
     (Weights(1.0, 3.0, 5.0, ""), 1, "version must be a non-empty string"),
     (V1, -1, "published_ms must be a non-negative integer"),

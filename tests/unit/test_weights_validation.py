@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -16,6 +17,7 @@ from registry.client import (
 )
 from registry.weights import (
     DEFAULT_WEIGHTS,
+    MAX_WEIGHT,
     InvalidWeightsError,
     Weights,
     load_weights_file,
@@ -44,6 +46,31 @@ def test_invalid_weights_are_rejected(values, message):
         validate_weights(values)
 
 
+@pytest.mark.parametrize("value, message", [
+    (1e308, "weight click=1e+308 is above the maximum of 1000000.0"),
+    (1_000_000.5, "weight click=1000000.5 is above the maximum of 1000000.0"),
+    (10**400, "weight click is not a finite number"),
+    (float("inf"), "weight click=inf is not finite"),
+    (float("-inf"), "weight click=-inf is not finite"),
+    (float("nan"), "weight click=nan is not finite"),
+    (-0.5, "weight click=-0.5 is negative"),
+])
+def test_weights_must_be_finite_non_negative_and_at_most_the_maximum(value, message):
+    with pytest.raises(InvalidWeightsError) as raised:
+        validate_weights({"click": value, "cart": 3, "purchase": 5})
+    assert str(raised.value) == message
+
+
+def test_the_maximum_weight_itself_is_valid_and_keeps_any_score_finite():
+    assert MAX_WEIGHT == 1e6
+    weights = Weights.from_mapping({"click": MAX_WEIGHT, "cart": MAX_WEIGHT,
+                                    "purchase": MAX_WEIGHT}, "max/1")
+    longest = 2**63 - 1  # the largest count a window can hold (a Java long)
+    score = weights.score(longest, longest, longest)
+    assert math.isfinite(score)
+    assert score == float(3 * 10**6 * 2**63)  # 2**63 - 1 rounds to 2**63 as a double
+
+
 def test_weights_json_is_checked_against_the_schema():
     weights = parse_weights_json('{"click": 1, "cart": 3, "purchase": 5}', "trend-weights/3")
     assert weights == Weights(click=1.0, cart=3.0, purchase=5.0, version="trend-weights/3")
@@ -55,6 +82,8 @@ def test_weights_json_is_checked_against_the_schema():
         parse_weights_json('{"click": 1, "cart": 3, "purchase": 5, "code": "x"}', "m/1")
     with pytest.raises(InvalidWeightsError, match="invalid"):
         parse_weights_json('{"click": -2, "cart": 3, "purchase": 5}', "m/1")
+    with pytest.raises(InvalidWeightsError, match="invalid"):
+        parse_weights_json('{"click": 1e308, "cart": 3, "purchase": 5}', "m/1")
 
 
 def test_score_is_linear_in_counts():
@@ -102,3 +131,64 @@ def test_version_names():
 def test_tags_show_the_weights():
     assert weights_tags(Weights(1.0, 3.0, 0.25, "m/1")) == {
         "weight_click": "1.0", "weight_cart": "3.0", "weight_purchase": "0.25"}
+
+
+# --- the same rules in the job's Java module (the weights topic's reader) ----------------
+
+
+@pytest.fixture(scope="module")
+def scoring():
+    from pyflink.java_gateway import get_gateway
+    from pyflink.util.java_utils import add_jars_to_context_class_loader
+
+    from trend_tracker.udf_jar import ensure_udf_jar
+
+    add_jars_to_context_class_loader([ensure_udf_jar().as_uri()])
+    return get_gateway().jvm.dev.trendtracker.scoring
+
+
+def _record(click) -> str:
+    return ('{"weights_version": "v1", "click": ' + click
+            + ', "cart": 3.0, "purchase": 5.0, "published_ms": 0}')
+
+
+def test_java_weights_have_the_same_maximum(scoring):
+    from py4j.java_gateway import get_field
+
+    assert scoring.Weights.MAX_WEIGHT == MAX_WEIGHT
+    assert get_field(scoring.Weights.parse(_record("1000000.0")), "click") == MAX_WEIGHT
+
+
+@pytest.mark.parametrize("click, message", [
+    ("1e308", "weight click=1.0E308 is above the maximum of 1000000.0"),
+    ("1e400", "weight click=Infinity is not finite"),
+    ("-0.5", "weight click=-0.5 is negative"),
+    ('"1"', "weight click is not a number"),
+    ("null", "weight click is not a number"),
+])
+def test_java_weights_records_out_of_bounds_are_rejected(scoring, click, message):
+    from py4j.protocol import Py4JJavaError
+
+    with pytest.raises(Py4JJavaError) as raised:
+        scoring.Weights.parse(_record(click))
+    assert raised.value.java_exception.getMessage() == message
+
+
+@pytest.mark.parametrize("click", [1e308, float("inf"), float("nan"), -1.0])
+def test_java_weights_cannot_be_built_out_of_bounds(scoring, click):
+    """Every Weights object is valid, so nothing can score with unbounded weights."""
+    from py4j.protocol import Py4JJavaError
+
+    with pytest.raises(Py4JJavaError, match="IllegalArgumentException"):
+        scoring.Weights("v1", click, 3.0, 5.0)
+
+
+def test_java_scores_stay_finite_at_the_largest_weights_and_counts(scoring):
+    weights = scoring.Weights("max/1", MAX_WEIGHT, MAX_WEIGHT, MAX_WEIGHT)
+    longest = 2**63 - 1
+    assert weights.score(longest, longest, longest) == float(3 * 10**6 * 2**63)
+    ranking = scoring.WindowRanking(1)
+    ranking.pin(weights)
+    ranking.add("p-1", "toys", longest, longest, longest)
+    scores = list(ranking.result().getField(3))
+    assert scores == [float(3 * 10**6 * 2**63)] * 2  # overall and in its category

@@ -143,3 +143,68 @@ def test_window_counts_survive_flinks_serializer(scoring):
     assert rows == [(None, 1, "p-1", 6.0, 1, 0, 1), (None, 2, "p-\u00e9", 3.0, 0, 1, 0),
                     ("b\u00fccher", 1, "p-\u00e9", 3.0, 0, 1, 0),
                     ("toys", 1, "p-1", 6.0, 1, 0, 1)]
+
+
+def test_at_most_max_categories_are_ranked_chosen_by_the_categorys_window_score(scoring):
+    ranking = scoring.WindowRanking(2, 2)
+    ranking.pin(weights(scoring))
+    # click 1, cart 3, purchase 5; a category's window score is the score of its summed
+    # counts, every product of the category included (not only its top-N).
+    ranking.add("p-1", "toys", 2, 1, 0)  # 5
+    ranking.add("p-2", "toys", 0, 0, 1)  # 5 -> toys 10
+    for product in ("p-3", "p-4", "p-5", "p-6"):
+        ranking.add(product, "games", 2, 0, 0)  # 2 each -> games 8 (its top-2 only 4)
+    ranking.add("p-7", "books", 7, 0, 0)  # books 7: the best product, third category
+    ranking.add("p-8", "art", 0, 1, 0)  # art 3
+    rows, _ = result(ranking)
+    # The overall ranking still covers every product; categories in name order.
+    assert rows == [
+        (None, 1, "p-7", 7.0, 7, 0, 0), (None, 2, "p-1", 5.0, 2, 1, 0),
+        ("games", 1, "p-3", 2.0, 2, 0, 0), ("games", 2, "p-4", 2.0, 2, 0, 0),
+        ("toys", 1, "p-1", 5.0, 2, 1, 0), ("toys", 2, "p-2", 5.0, 0, 0, 1),
+    ]
+
+
+def test_categories_with_equal_window_scores_are_chosen_by_name(scoring):
+    ranking = scoring.WindowRanking(1, 2)
+    ranking.pin(weights(scoring))
+    ranking.add("p-1", "c-b", 3, 0, 0)  # 3
+    ranking.add("p-2", "c-d", 0, 1, 0)  # 3
+    ranking.add("p-3", "c-a", 1, 0, 0)  # 1 + 2 = 3
+    ranking.add("p-4", "c-a", 2, 0, 0)
+    ranking.add("p-5", "c-c", 2, 0, 0)  # 2
+    rows, _ = result(ranking)
+    assert [(r[0], r[2]) for r in rows] == [(None, "p-1"), ("c-a", "p-4"), ("c-b", "p-1")]
+
+
+def test_window_counts_rank_at_most_max_categories_of_many(scoring):
+    """500 categories, cap 200: the reference picks by summed counts, then name."""
+    w = {"click": 1.0, "cart": 3.0, "purchase": 5.0}
+    counts = scoring.WindowCounts()
+    events: dict[tuple[str, str], list[int]] = {}
+    for i in range(1500):
+        product, category = f"p-{i:04d}", f"c-{(i * 7) % 500:03d}"
+        event_type = (i * i) % 3
+        for _ in range(1 + i % 4):
+            counts.add(product, category, event_type)
+            events.setdefault((product, category), [0, 0, 0])[event_type] += 1
+    totals: dict[str, list[int]] = {}
+    for (_, category), c in events.items():
+        total = totals.setdefault(category, [0, 0, 0])
+        for k in range(3):
+            total[k] += c[k]
+    def score(c):
+        return w["click"] * c[0] + w["cart"] * c[1] + w["purchase"] * c[2]
+    chosen = sorted(totals, key=lambda cat: (-score(totals[cat]), cat))[:200]
+    expected = []
+    scored = [(-score(c), product, category, c) for (product, category), c in events.items()]
+    for scope in [None, *sorted(chosen)]:
+        members = sorted(s for s in scored if scope is None or s[2] == scope)[:3]
+        expected += [(scope, rank, product, -neg, *c)
+                     for rank, (neg, product, _, c) in enumerate(members, start=1)]
+    # Ties at the cut: several categories share the 200th category's window score.
+    cut = score(totals[chosen[-1]])
+    assert sum(1 for cat in totals if score(totals[cat]) == cut) > 1
+    rows, _ = result(counts.rank(weights(scoring), 3, 200))
+    assert len({r[0] for r in rows if r[0] is not None}) == 200
+    assert rows == expected

@@ -21,8 +21,10 @@ import org.slf4j.LoggerFactory;
  * with the window's {@link WindowCounts} when it fires.
  *
  * <p>Every product is scored with the window's weights and the top {@code topN} are kept
- * overall and per category (score descending, product_id ascending). The result is one row of
- * arrays ({@link WindowRanking#result}) with the window's one {@code weights_version}.
+ * overall and per category (score descending, product_id ascending), for at most
+ * {@code maxCategories} categories: those with the highest window score, ties by name
+ * ({@link WindowRanking}). The result is one row of arrays ({@link WindowRanking#result})
+ * with the window's one {@code weights_version}.
  *
  * <p>Which weights: a bounded run (no {@code servers}) uses {@code initialWeights}
  * throughout. A streaming run follows the weights topic ({@link WeightsFeed}) and records, on
@@ -42,6 +44,7 @@ public class RankWindow extends ScalarFunction {
     private static final long FEED_WAIT_MS = 15_000;
 
     private final int topN;
+    private final int maxCategories;
     private final String initialWeights;
     private final String servers;
     private final String topic;
@@ -55,12 +58,16 @@ public class RankWindow extends ScalarFunction {
     private transient Set<String> versionGauges;
     private transient volatile String lastVersion;
 
-    public RankWindow(int topN, String initialWeights, String servers, String topic,
-                      String model, String scope) {
+    public RankWindow(int topN, int maxCategories, String initialWeights, String servers,
+                      String topic, String model, String scope) {
         if (topN < 1) {
             throw new IllegalArgumentException("topN must be positive");
         }
+        if (maxCategories < 1) {
+            throw new IllegalArgumentException("maxCategories must be positive");
+        }
         this.topN = topN;
+        this.maxCategories = maxCategories;
         this.initialWeights = initialWeights;
         this.servers = servers;
         this.topic = topic;
@@ -104,7 +111,7 @@ public class RankWindow extends ScalarFunction {
         Weights weights = weightsFor(windowEndMs);
         track(weights);
         scored.inc(counts.counts.size());
-        return counts.rank(weights, topN).result();
+        return counts.rank(weights, topN, maxCategories).result();
     }
 
     /** The weights of the window ending at {@code windowEndMs} (see the class comment). */

@@ -12,23 +12,53 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMap
  *
  * <p>Parsed from a weights record of the weights topic (the registry's publisher writes them):
  * {@code {"weights_version": "v3", "click": 1.0, "cart": 3.0, "purchase": 5.0, ...}}. Weights
- * are data: a record that is not such an object, or whose weights are negative, not finite,
- * or all zero, is rejected (the same rules as {@code registry.weights.validate_weights}).
+ * are data: a record that is not such an object, or whose weights are not numbers from 0 to
+ * {@link #MAX_WEIGHT}, or all zero, is rejected (the same rules as
+ * {@code registry.weights.validate_weights}).
+ *
+ * <p>The constructor checks the same bounds, so every {@code Weights} object is valid and every
+ * score is finite: counts are longs (at most 2^63 - 1), so a score is at most
+ * {@code 3 * MAX_WEIGHT * 2^63}, about 2.8e25, far below {@link Double#MAX_VALUE}.
  */
 public final class Weights implements Serializable {
     private static final long serialVersionUID = 1L;
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The largest weight of an event type ({@code registry.weights.MAX_WEIGHT}). */
+    public static final double MAX_WEIGHT = 1e6;
 
     public final String version;
     public final double click;
     public final double cart;
     public final double purchase;
 
+    /** Throws IllegalArgumentException when a weight is out of bounds or all are zero. */
     public Weights(String version, double click, double cart, double purchase) {
+        if (version == null || version.isEmpty()) {
+            throw new IllegalArgumentException("weights have no version");
+        }
         this.version = version;
-        this.click = click;
-        this.cart = cart;
-        this.purchase = purchase;
+        this.click = checked("click", click);
+        this.cart = checked("cart", cart);
+        this.purchase = checked("purchase", purchase);
+        if (click == 0 && cart == 0 && purchase == 0) {
+            throw new IllegalArgumentException("at least one weight must be positive");
+        }
+    }
+
+    /** {@code weight} when it is finite, non-negative and at most {@link #MAX_WEIGHT}. */
+    private static double checked(String name, double weight) {
+        if (!Double.isFinite(weight)) {
+            throw new IllegalArgumentException("weight " + name + "=" + weight + " is not finite");
+        }
+        if (weight < 0) {
+            throw new IllegalArgumentException("weight " + name + "=" + weight + " is negative");
+        }
+        if (weight > MAX_WEIGHT) {
+            throw new IllegalArgumentException("weight " + name + "=" + weight
+                    + " is above the maximum of " + MAX_WEIGHT);
+        }
+        return weight;
     }
 
     public double score(long clicks, long carts, long purchases) {
@@ -53,13 +83,8 @@ public final class Weights implements Serializable {
         if (version == null || !version.isTextual() || version.asText().isEmpty()) {
             throw new IllegalArgumentException("weights record has no weights_version");
         }
-        double click = weight(node, "click");
-        double cart = weight(node, "cart");
-        double purchase = weight(node, "purchase");
-        if (click == 0 && cart == 0 && purchase == 0) {
-            throw new IllegalArgumentException("at least one weight must be positive");
-        }
-        return new Weights(version.asText(), click, cart, purchase);
+        return new Weights(version.asText(), weight(node, "click"), weight(node, "cart"),
+                weight(node, "purchase"));
     }
 
     /** The {@code window_end} of an activation record. */
@@ -85,12 +110,7 @@ public final class Weights implements Serializable {
         if (value == null || !value.isNumber()) {
             throw new IllegalArgumentException("weight " + name + " is not a number");
         }
-        double weight = value.asDouble();
-        if (!Double.isFinite(weight) || weight < 0) {
-            throw new IllegalArgumentException("weight " + name + "=" + weight
-                    + " is not a finite, non-negative number");
-        }
-        return weight;
+        return checked(name, value.asDouble());
     }
 
     /** This weights record, with the window it is active from (an activation). */

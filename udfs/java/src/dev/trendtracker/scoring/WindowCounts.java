@@ -75,7 +75,15 @@ public final class WindowCounts {
 
     /** Scores every product of the window with {@code weights} and ranks it. */
     public WindowRanking rank(Weights weights, int topN) {
-        WindowRanking ranking = new WindowRanking(topN);
+        return rank(weights, topN, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Scores every product of the window with {@code weights} and ranks it, with at most
+     * {@code maxCategories} categories ranked ({@link WindowRanking}).
+     */
+    public WindowRanking rank(Weights weights, int topN, int maxCategories) {
+        WindowRanking ranking = new WindowRanking(topN, maxCategories);
         ranking.pin(weights);
         for (Map.Entry<ProductKey, long[]> entry : counts.entrySet()) {
             long[] values = entry.getValue();

@@ -1,0 +1,358 @@
+"""Failures on the real standalone cluster (2 TaskManagers, parallelism 2): a streaming job
+killed, stopped or cut off mid-run must end with exactly the output of a run without
+failures. Each test compares every Parquet row, every Redis ranking and the dead letters
+(deduplicated on their key, as documented) with values computed here by a small reference
+that shares no code with the job.
+
+The events arrive in phases, produced by the test while the job runs, so each failure
+happens with windows in flight: written windows behind it, open windows in the state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+import redis
+from confluent_kafka import Producer
+
+from simulator.kafka_io import ensure_topics, read_topic
+from tests.integration.test_registry import private_mlflow, wait_until  # noqa: F401
+from trend_tracker import redis_layout as layout
+
+pytestmark = pytest.mark.cluster
+
+PROJECT = Path(__file__).resolve().parents[2]
+T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+SIZE_MS, SLIDE_MS, TOP_N = 30_000, 10_000, 3
+WEIGHTS = {"click": 1.0, "cart": 3.0, "purchase": 5.0}
+CATEGORY = {f"p-{n}": f"c-{n % 3}" for n in range(8)}
+#: Event time of each phase, ms after T0: [start, end).
+PHASES = [(0, 40_000), (40_000, 80_000), (80_000, 120_000)]
+#: An event on every partition this far ahead moves every watermark past the last window.
+CLOSING_MS = 300_000
+LAST_END_MS = PHASES[-1][1] + SIZE_MS - SLIDE_MS  # the last window holding phase events
+
+
+# --- the events and the reference ---------------------------------------------------------
+
+def phase_events(phase: int) -> list[tuple[int, str, str]]:
+    """(ms after T0, event type, product) of one phase, in time order: a fixed draw."""
+    rng = random.Random(1_000 + phase)
+    start, end = PHASES[phase]
+    events = []
+    for ts in range(start, end, 250):
+        event_type = rng.choices(["click", "cart", "purchase"], [6, 3, 1])[0]
+        events.append((ts + rng.randrange(0, 250), event_type, f"p-{rng.randrange(8)}"))
+    return sorted(events)
+
+
+def invalid_values(phase: int) -> list[tuple[str, int, bytes, str]]:
+    """(event type of the topic, partition, value, expected reason) of one phase."""
+    return [
+        ("click", phase % 2, f"not json {phase}".encode(), "not_json"),
+        ("cart", (phase + 1) % 2, json.dumps({
+            "event_id": f"bad-{phase}", "event_type": "cart", "product_id": "bad id!",
+            "category": "c-0", "user_id": "u-1", "ts": T0 + PHASES[phase][0] + 5_000,
+        }).encode(), "bad_id"),
+    ]
+
+
+def partition_of(product: str) -> int:
+    return int(product.split("-")[1]) % 2
+
+
+def body(n: int, ts: int, event_type: str, product: str) -> bytes:
+    return json.dumps({"event_id": f"e-{n}", "event_type": event_type, "product_id": product,
+                       "category": CATEGORY[product], "user_id": f"u-{n % 7}",
+                       "ts": T0 + ts}).encode()
+
+
+def expected_rows(events: list[tuple[int, str, str]], version: str) -> list[dict]:
+    """HOP windows [end - size, end) ending up to LAST_END_MS, top-N overall and per
+    category, score descending then product_id ascending."""
+    rows = []
+    for end in range(SLIDE_MS, LAST_END_MS + SLIDE_MS, SLIDE_MS):
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for ts, event_type, product in events:
+            if end - SIZE_MS <= ts < end:
+                counts[product][event_type] += 1
+        if not counts:
+            continue
+        scored = [(sum(WEIGHTS[t] * n for t, n in c.items()), p, c) for p, c in counts.items()]
+        scopes = [(None, scored)] + [(cat, [s for s in scored if CATEGORY[s[1]] == cat])
+                                     for cat in sorted({CATEGORY[p] for p in counts})]
+        for category, members in scopes:
+            ranked = sorted(members, key=lambda s: (-s[0], s[1]))[:TOP_N]
+            for rank, (score, product, c) in enumerate(ranked, start=1):
+                rows.append({"window_start": T0 + end - SIZE_MS, "window_end": T0 + end,
+                             "category": category, "rank": rank, "product_id": product,
+                             "score": float(score), "clicks": c["click"], "carts": c["cart"],
+                             "purchases": c["purchase"], "weights_version": version})
+    return rows
+
+
+# --- driving the run ----------------------------------------------------------------------
+
+class Run:
+    """One streaming run on the cluster: its settings, producer and output."""
+
+    def __init__(self, settings, cluster, tmp_path: Path):
+        self.settings, self.cluster, self.tmp_path = settings, cluster, tmp_path
+        self.root = Path(settings.parquet_root[len("file://"):])
+        self.producer = Producer({"bootstrap.servers": settings.bootstrap_servers,
+                                  "linger.ms": 20})
+        self.sent = 0
+        self.dead: list[tuple[str, int, int, str]] = []  # expected (topic, p, offset, reason)
+        ensure_topics(settings, partitions=2)
+
+    def _send(self, topic: str, partition: int, value: bytes, reason: str | None) -> None:
+        def report(err, msg):
+            assert err is None, err
+            if reason is not None:
+                self.dead.append((msg.topic(), msg.partition(), msg.offset(), reason))
+        self.producer.produce(topic, value=value, partition=partition, on_delivery=report)
+
+    def produce_phase(self, phase: int) -> None:
+        topics = self.settings.event_topics
+        for ts, event_type, product in phase_events(phase):
+            self._send(topics[event_type], partition_of(product),
+                       body(self.sent, ts, event_type, product), None)
+            self.sent += 1
+        for event_type, partition, value, reason in invalid_values(phase):
+            self._send(topics[event_type], partition, value, reason)
+        assert self.producer.flush(30) == 0
+
+    def close_windows(self) -> None:
+        """One event far ahead on every partition: every watermark passes LAST_END_MS."""
+        for event_type, topic in self.settings.event_topics.items():
+            for partition in (0, 1):
+                self._send(topic, partition, body(self.sent, CLOSING_MS, event_type,
+                                                  f"p-{partition}"), None)
+                self.sent += 1
+        assert self.producer.flush(30) == 0
+
+    def submit(self, *args: str, parallelism: int | None = None) -> str:
+        """``trend job submit`` as a user runs it; returns the new job's id."""
+        before = set(job_ids(self.cluster, "RUNNING"))
+        env = {**os.environ, **self.settings.as_env()}
+        if parallelism is not None:
+            env["TREND_PARALLELISM"] = str(parallelism)
+        result = subprocess.run(
+            [sys.executable, "-m", "trend_tracker.cli", "job", "submit",
+             "--jobmanager", self.cluster.jobmanager, *args],
+            env=env, capture_output=True, text=True, timeout=300, check=False, cwd=PROJECT)
+        self.last_submit = result.stdout + result.stderr
+        assert result.returncode == 0, self.last_submit[-4000:]
+        assert wait_until(lambda: set(job_ids(self.cluster, "RUNNING")) - before, 120, 0.5), (
+            f"no new running job\n{self.last_submit[-3000:]}")
+        (job_id,) = set(job_ids(self.cluster, "RUNNING")) - before
+        return job_id
+
+    def stop_with_savepoint(self) -> str:
+        env = {**os.environ, **self.settings.as_env()}
+        result = subprocess.run(
+            [sys.executable, "-m", "trend_tracker.cli", "job", "stop",
+             "--jobmanager", self.cluster.jobmanager],
+            env=env, capture_output=True, text=True, timeout=300, check=False, cwd=PROJECT)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def window_file(self, end_ms: int) -> Path:
+        return self.root / "date=2024-01-01" / "hour=00" / f"trends-{T0 + end_ms}.parquet"
+
+    def wait_for_window(self, end_ms: int, timeout_s: float = 300) -> None:
+        assert wait_until(lambda: self.window_file(end_ms).exists(), timeout_s, 0.5), (
+            f"window {end_ms} not written; cluster logs in {self.cluster.log_dir}")
+
+    def rows(self) -> list[dict]:
+        rows = []
+        for path in sorted(self.root.rglob("*.parquet")):
+            for row in pq.read_table(path, partitioning=None).to_pylist():
+                row["window_start"] = int(row["window_start"].timestamp() * 1000)
+                row["window_end"] = int(row["window_end"].timestamp() * 1000)
+                rows.append(row)
+        return sorted(rows, key=lambda r: (r["window_end"], r["category"] or "", r["rank"]))
+
+    def check_output(self, version: str) -> None:
+        """Parquet, Redis and dead letters against the reference."""
+        events = [e for phase in range(len(PHASES)) for e in phase_events(phase)]
+        expected = sorted(expected_rows(events, version),
+                          key=lambda r: (r["window_end"], r["category"] or "", r["rank"]))
+        assert self.rows() == expected
+
+        client = redis.Redis.from_url(self.settings.redis_url)
+        rankings: dict[tuple, list[dict]] = defaultdict(list)
+        for row in expected:
+            rankings[(row["window_start"], row["window_end"], row["category"])].append(row)
+        for (start, end, category), members in rankings.items():
+            stored = client.get(layout.ranking_key(category, end))
+            assert stored is not None, (end, category)
+            assert orjson.loads(stored) == {
+                "window_start": start, "window_end": end, "category": category,
+                "weights_version": version,
+                "items": [{k: r[k] for k in ("rank", "product_id", "score", "clicks",
+                                             "carts", "purchases")} for r in members]}
+
+        # At least once, keyed by the record's position: the distinct keys are exactly the
+        # invalid records sent, each with its reason.
+        letters = [json.loads(r.value) for r in read_topic(
+            self.settings, self.settings.topic_dlq, idle_timeout_s=5, deadline_s=120)]
+        distinct = {(d["topic"], d["partition"], d["offset"], d["reason"]) for d in letters}
+        assert sorted(distinct) == sorted(self.dead)
+
+
+def rest(cluster, path: str, method: str = "GET"):
+    request = urllib.request.Request(cluster.rest_url + path, method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+def job_ids(cluster, state: str) -> list[str]:
+    try:
+        jobs = rest(cluster, "/jobs/overview")["jobs"]
+    except OSError:
+        return []
+    return [j["jid"] for j in jobs if j["name"] == "trend-tracker" and j["state"] == state]
+
+
+def completed_checkpoints(cluster, job_id: str) -> int:
+    try:
+        return int(rest(cluster, f"/jobs/{job_id}/checkpoints")["counts"]["completed"])
+    except (OSError, KeyError, TypeError):
+        return 0
+
+
+def restarts(cluster, job_id: str) -> int:
+    metrics = rest(cluster, f"/jobs/{job_id}/metrics?get=numRestarts")
+    return int(float(metrics[0]["value"])) if metrics else 0
+
+
+def wait_for_checkpoints(cluster, job_id: str, more: int, timeout_s: float = 180) -> None:
+    """Wait until ``more`` checkpoints complete after now (so one covers what was read)."""
+    start = completed_checkpoints(cluster, job_id)
+    assert wait_until(lambda: completed_checkpoints(cluster, job_id) >= start + more,
+                      timeout_s, 0.5), f"no {more} checkpoints of {job_id}"
+
+
+def cancel_all(cluster) -> None:
+    for state in ("RUNNING", "RESTARTING", "CREATED", "INITIALIZING"):
+        for job_id in job_ids(cluster, state):
+            try:
+                rest(cluster, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+            except OSError:
+                pass
+    wait_until(lambda: not any(job_ids(cluster, s) for s in ("RUNNING", "RESTARTING",
+                                                              "CANCELLING")), 60, 0.5)
+
+
+@pytest.fixture
+def make_run(flink_cluster, make_settings, tmp_path):
+    """A Run of its own consumer group, Redis database and directories."""
+    def make(db: int, **values) -> Run:
+        base = make_settings()
+        weights_file = tmp_path / "weights.json"
+        weights_file.write_text(json.dumps({**WEIGHTS, "version": "faults/1"}))
+        settings = make_settings(**{
+            "window_size_s": SIZE_MS // 1000, "window_slide_s": SLIDE_MS // 1000,
+            "top_n": TOP_N, "allowed_lateness_s": 5, "parallelism": 2,
+            "weights_file": str(weights_file), "checkpoint_interval_s": 2,
+            "source_idle_timeout_s": 120,
+            "redis_url": base.redis_url.rsplit("/", 1)[0] + f"/{db}", **values})
+        redis.Redis.from_url(settings.redis_url).flushdb()
+        return Run(settings, flink_cluster, tmp_path)
+    yield make
+    cancel_all(flink_cluster)
+
+
+# --- the failures -------------------------------------------------------------------------
+
+def test_killing_a_taskmanager_with_mlflow_down_changes_nothing(
+        make_run, flink_cluster, private_mlflow):  # noqa: F811 - the imported fixture
+    """kill -9 a TaskManager after checkpoints, with windows in flight and the registry
+    down: the job restores its state and its weights version, and writes what a run
+    without failures writes."""
+    from registry.client import WeightsRegistry
+
+    registry = WeightsRegistry(private_mlflow.uri, "faults-model")
+    version = registry.promote(registry.register(WEIGHTS, source="manual").version).name
+    run = make_run(5, weights_file=None, mlflow_tracking_uri=private_mlflow.uri,
+                   weights_model_name="faults-model")
+    run.produce_phase(0)
+    job_id = run.submit()
+    run.wait_for_window(30_000)  # [0 s, 30 s) written; [10 s, 40 s) and later in flight
+    wait_for_checkpoints(flink_cluster, job_id, 2)
+    private_mlflow.stop()
+
+    (victim, *_) = flink_cluster.daemon_pids("taskexecutor")
+    flink_cluster.kill_daemon(victim)
+    flink_cluster.start_taskmanager()
+    assert wait_until(lambda: restarts(flink_cluster, job_id) >= 1, 240, 1), "no restart"
+    assert wait_until(lambda: job_id in job_ids(flink_cluster, "RUNNING"), 240, 1)
+
+    run.produce_phase(1)
+    run.produce_phase(2)
+    run.close_windows()
+    run.wait_for_window(LAST_END_MS)
+    run.check_output(version)
+
+
+def test_a_job_stopped_with_a_savepoint_resumes_at_another_parallelism(make_run,
+                                                                       flink_cluster):
+    """``trend job stop`` takes a savepoint; ``trend job submit`` resumes from it by
+    default, at parallelism 1 and then at 2."""
+    run = make_run(6)
+    run.produce_phase(0)
+    first = run.submit(parallelism=2)
+    run.wait_for_window(30_000)
+    assert "with savepoint" in run.stop_with_savepoint()
+    assert first not in job_ids(flink_cluster, "RUNNING")
+
+    run.produce_phase(1)
+    run.submit(parallelism=1)
+    assert "resuming from the newest retained checkpoint or savepoint" in run.last_submit
+    run.wait_for_window(70_000)
+    assert "with savepoint" in run.stop_with_savepoint()
+
+    run.produce_phase(2)
+    run.submit(parallelism=2)
+    assert "resuming from the newest retained checkpoint or savepoint" in run.last_submit
+    run.close_windows()
+    run.wait_for_window(LAST_END_MS)
+    run.check_output("faults/1")
+
+
+def test_a_jobmanager_crash_then_the_projects_submit_command_changes_nothing(
+        make_run, flink_cluster):
+    """kill -9 the JobManager (no HA here: the job is gone with it), start it again and
+    resubmit with ``trend job submit``: the job resumes from its newest retained
+    checkpoint, so no finished window is overwritten with partial counts."""
+    run = make_run(7)
+    run.produce_phase(0)
+    job_id = run.submit()
+    run.wait_for_window(30_000)
+    wait_for_checkpoints(flink_cluster, job_id, 2)
+
+    (jobmanager,) = flink_cluster.daemon_pids("standalonesession")
+    flink_cluster.kill_daemon(jobmanager)
+    flink_cluster.start_jobmanager()
+    flink_cluster.wait_for_taskmanagers(2, timeout_s=240)
+
+    run.submit()
+    assert "resuming from the newest retained checkpoint or savepoint" in run.last_submit
+    run.produce_phase(1)
+    run.produce_phase(2)
+    run.close_windows()
+    run.wait_for_window(LAST_END_MS)
+    run.check_output("faults/1")

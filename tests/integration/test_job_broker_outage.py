@@ -1,0 +1,120 @@
+"""The broker becomes unreachable mid-run, then comes back: the job waits and carries on.
+
+The broker process is frozen (SIGSTOP) for 20 s, so every connection to it hangs as in a
+network partition, and its topics survive (the embedded broker keeps them in memory, so
+a restart would lose them). The job must not fail over, spin or wedge: once the broker
+answers again it reads on, and every window holds exactly the events sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from confluent_kafka import Producer
+from test_registry import wait_until
+
+from localstack.stack import free_port
+from simulator.kafka_io import ensure_topics, read_topic
+
+T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+WINDOW_MS = 5_000
+OUTAGE_S = 20
+RESTARTS = "flink_jobmanager_job_numRestarts"
+
+
+def job_metric(url: str, name: str) -> float | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            text = response.read().decode()
+    except OSError:
+        return None
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith(name + "{")]
+    return sum(values) if values else None
+
+
+def test_the_job_waits_out_a_broker_outage_and_loses_nothing(make_settings, local_stack,
+                                                             tmp_path):
+    weights_file = tmp_path / "weights.json"
+    weights_file.write_text(json.dumps({"click": 1, "cart": 3, "purchase": 5,
+                                        "version": "outage/1"}))
+    metrics_port = free_port()
+    settings = make_settings(weights_file=weights_file, window_size_s=WINDOW_MS // 1000,
+                             window_slide_s=WINDOW_MS // 1000, top_n=10, allowed_lateness_s=1,
+                             parallelism=1, checkpoint_interval_s=2,
+                             source_idle_timeout_s=120, flink_metrics_port=metrics_port)
+    ensure_topics(settings, partitions=1)
+    root = Path(settings.parquet_root[len("file://"):])
+    log_path = tmp_path / "job.log"
+    with open(log_path, "wb") as log:
+        job = subprocess.Popen([sys.executable, "-m", "jobs.trending"],
+                               env={**os.environ, **settings.as_env(),
+                                    "FLINK_LOG_DIR": str(tmp_path / "flink-log")},
+                               stdout=log, stderr=subprocess.STDOUT,
+                               cwd=Path(__file__).parents[2], start_new_session=True)
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 0})
+    sent: list[tuple[int, str]] = []
+
+    def send(offset_ms: int, product: str) -> None:
+        for event_type, topic in settings.event_topics.items():
+            body = {"event_id": f"e-{len(sent)}-{event_type}", "event_type": event_type,
+                    "product_id": product, "category": "gadgets", "user_id": "u-1",
+                    "ts": T0 + offset_ms}
+            producer.produce(topic, value=json.dumps(body).encode())
+        sent.append((offset_ms, product))
+        assert producer.flush(30) == 0
+
+    def window_file(end_ms: int) -> Path:
+        return root / "date=2024-01-01" / "hour=00" / f"trends-{T0 + end_ms}.parquet"
+
+    broker = local_stack.services["kafka"].pid
+    try:
+        for n in range(14):  # 0 s .. 6.5 s: the watermark passes 5 s, [0 s, 5 s) fires
+            send(n * 500, f"p-{n % 3}")
+        assert wait_until(lambda: window_file(WINDOW_MS).exists() or job.poll() is not None,
+                          420, 0.2), log_path.read_text()[-3000:]
+        metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+        assert wait_until(lambda: job_metric(metrics, RESTARTS) is not None, 60, 0.5)
+        assert job_metric(metrics, RESTARTS) == 0
+
+        os.kill(broker, signal.SIGSTOP)
+        try:
+            time.sleep(OUTAGE_S)
+        finally:
+            os.kill(broker, signal.SIGCONT)
+
+        for n in range(14, 32):  # 7 s .. 15.5 s, then far ahead: up to [10 s, 15 s)
+            send(n * 500, f"p-{n % 4}")
+        send(40_000, "p-9")
+        assert wait_until(lambda: window_file(3 * WINDOW_MS).exists() or job.poll() is not None,
+                          300, 0.2), log_path.read_text()[-3000:]
+        assert job.poll() is None, log_path.read_text()[-3000:]
+
+        for end in range(WINDOW_MS, 3 * WINDOW_MS + 1, WINDOW_MS):
+            expected = Counter(p for ms, p in sent if end - WINDOW_MS <= ms < end)
+            rows = pq.read_table(window_file(end), partitioning=None).to_pylist()
+            overall = {r["product_id"]: (r["clicks"], r["carts"], r["purchases"])
+                       for r in rows if r["category"] is None}
+            assert overall == {p: (n, n, n) for p, n in expected.items()}, end
+        assert list(read_topic(settings, settings.topic_dlq, idle_timeout_s=3,
+                               deadline_s=30)) == []
+        # It waited: no failover.
+        assert job_metric(metrics, RESTARTS) == 0
+    finally:
+        os.kill(broker, signal.SIGCONT)
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGTERM)
+            try:
+                job.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(job.pid, signal.SIGKILL)
+                job.wait()

@@ -263,7 +263,8 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None,
     # A function instance, not a class name: it carries the top-N and the weights.
     t_env._j_tenv.createTemporarySystemFunction(
         "rank_window", rank_window_function(settings, bounded, weights))
-    t_env.create_temporary_function("write_window", make_window_writer_function(settings_json))
+    t_env.create_temporary_function(
+        "write_window", make_window_writer_function(settings_json, replace_windows))
 
     for event_type, topic in settings.event_topics.items():
         t_env.execute_sql(source_ddl(settings, event_type, topic,

@@ -94,6 +94,11 @@ class ParquetWindowWriter:
     def path_for(self, window_end_ms: int) -> str:
         return f"{self.base}/{window_file_path(window_end_ms)}"
 
+    def exists(self, window_end_ms: int) -> bool:
+        """Whether the file of window ``window_end_ms`` is written."""
+        info = self.filesystem.get_file_info(self.path_for(window_end_ms))
+        return info.type == pafs.FileType.File
+
     def write_window(self, window_end_ms: int, rows: Iterable[Mapping[str, Any]]) -> str:
         """Write the rows of window ``window_end_ms``; returns the file's path."""
         table = rows_table(rows)

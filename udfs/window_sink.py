@@ -80,7 +80,7 @@ def window_rows(window_start: Any, window_end: Any, ranked: Iterable[Any],
     ]
 
 
-def make_window_writer_function(settings_json: str) -> Any:
+def make_window_writer_function(settings_json: str, replace_windows: bool = True) -> Any:
     """The PyFlink scalar function
     ``write_window(window_start, window_end, *columns, weights_version)``.
 
@@ -88,6 +88,11 @@ def make_window_writer_function(settings_json: str) -> Any:
     (overall and per category) as one array per column of ``RANKED_ROW_FIELDS``, and the
     window's weights version. Returns the number of rows written. Non-deterministic, so
     the planner never folds or drops the call.
+
+    Without ``replace_windows`` (a job started without state from offsets an earlier run
+    committed, :mod:`jobs.resume`) a window whose Parquet file exists is kept as it is,
+    in Parquet and in Redis, and counted in ``windows_kept``: the earlier run wrote it
+    from all of its events, this one may have only the events after those offsets.
     """
     import redis
     from pyflink.table import DataTypes
@@ -115,6 +120,7 @@ def make_window_writer_function(settings_json: str) -> Any:
                 settings.redis_retry_interval_s)
             group = function_context.get_metric_group().add_group("trend")
             self.windows_emitted = group.counter("windows_emitted")
+            self.windows_kept = group.counter("windows_kept")
             self.rankings_written = group.counter("rankings_written")
             self.rows_written = group.counter("rows_written")
             parquet = group.add_group("sink", "parquet")
@@ -153,6 +159,9 @@ def make_window_writer_function(settings_json: str) -> Any:
             if not rows:
                 return 0
             end_ms = rows[0]["window_end"]
+            if not replace_windows and with_retries(lambda: self.parquet.exists(end_ms)):
+                self.windows_kept.inc()
+                return 0
             self._timed("parquet",
                         lambda: with_retries(lambda: self.parquet.write_window(end_ms, rows)),
                         self.parquet_failures)

@@ -1,0 +1,89 @@
+"""A job started without its state never replaces a window written from complete state.
+
+Run 1 reads the first half of window [0 s, 10 s)'s events, completes a checkpoint (which
+commits the offsets), then reads the second half, writes the window and crashes before
+its next checkpoint. Run 2 starts with ``--from-scratch``: it reads from the committed
+offsets, so it sees only the second half and would write the window with half its
+counts. It keeps run 1's file instead, and says so. By default (no flag) the job would
+have resumed from the checkpoint and rewritten the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from test_job_weights import T0, advance_to, produce
+from test_registry import wait_until
+
+from jobs.resume import committed_offsets
+from simulator.kafka_io import ensure_topics
+
+WINDOW_MS = 10_000
+
+
+def test_a_stateless_restart_keeps_the_windows_already_written(make_settings, tmp_path):
+    weights_file = tmp_path / "weights.json"
+    weights_file.write_text(json.dumps({"click": 1, "cart": 3, "purchase": 5,
+                                        "version": "resume/1"}))
+    # A long checkpoint interval: run 1 completes its first checkpoint, then has time to
+    # write the window before the next one.
+    settings = make_settings(weights_file=weights_file, window_size_s=10, window_slide_s=10,
+                             top_n=5, allowed_lateness_s=1, source_idle_timeout_s=120,
+                             topic_partitions=1, parallelism=1, checkpoint_interval_s=20)
+    ensure_topics(settings, partitions=1)
+    root = Path(settings.parquet_root[len("file://"):])
+    window = root / "date=2024-01-01" / "hour=00" / f"trends-{T0 + WINDOW_MS}.parquet"
+    jobs: list[subprocess.Popen] = []
+
+    def start(name: str, *args: str) -> subprocess.Popen:
+        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the test
+        job = subprocess.Popen([sys.executable, "-m", "jobs.trending", *args],
+                               env={**os.environ, **settings.as_env(),
+                                    "FLINK_LOG_DIR": str(tmp_path / f"flink-{name}")},
+                               stdout=log, stderr=subprocess.STDOUT,
+                               cwd=Path(__file__).parents[2], start_new_session=True)
+        jobs.append(job)
+        return job
+
+    def log(name: str) -> str:
+        return (tmp_path / f"{name}.log").read_text()
+
+    def clicks() -> dict[str, int]:
+        rows = pq.read_table(window, partitioning=None).to_pylist()
+        return {r["product_id"]: r["clicks"] for r in rows if r["category"] is None}
+
+    try:
+        first = start("run-1")
+        produce(settings, [(1_000, "click", "p-1"), (2_000, "click", "p-1"),
+                           (3_000, "click", "p-2")])
+        assert wait_until(lambda: committed_offsets(settings) or first.poll() is not None,
+                          420, 0.5), log("run-1")[-3000:]
+        produce(settings, [(6_000, "click", "p-1"), (7_000, "click", "p-3")])
+        advance_to(settings, 12_000, "p-9")
+        assert wait_until(lambda: window.exists() or first.poll() is not None, 120, 0.2), (
+            log("run-1")[-3000:])
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(30)
+        assert clicks() == {"p-1": 3, "p-2": 1, "p-3": 1}
+        written = window.read_bytes()
+
+        second = start("run-2", "--from-scratch")
+        advance_to(settings, 22_000, "p-8")  # fires [0 s, 10 s) and [10 s, 20 s) again
+        later = root / "date=2024-01-01" / "hour=00" / f"trends-{T0 + 2 * WINDOW_MS}.parquet"
+        assert wait_until(lambda: later.exists() or second.poll() is not None, 420, 0.2), (
+            log("run-2")[-3000:])
+        assert "windows already written are kept and never replaced" in log("run-2")
+        # Run 2 saw only the clicks after the committed offsets: p-1 once, p-3 once. It
+        # kept the complete window.
+        assert window.read_bytes() == written
+    finally:
+        for job in jobs:
+            if job.poll() is None:
+                os.killpg(job.pid, signal.SIGKILL)
+                job.wait(30)

@@ -2,7 +2,10 @@
 # One-shot job submitter of the compose stack: register the default weights when the
 # registry has none and publish the champion to the weights topic, then submit the
 # trending job to the session cluster, unless a job of the same name is already running
-# there (so `docker compose up` can be re-run safely). The job's Java module is the jar
+# there (so `docker compose up` can be re-run safely). `trend job submit` resumes from the
+# newest retained checkpoint or savepoint of the job's consumer group, so a resubmission
+# after a crash or `trend job stop` continues the windows in flight instead of recomputing
+# them from part of their events. The job's Java module is the jar
 # the image built; the job finds it through TREND_UDF_JAR and ships it with itself.
 set -euo pipefail
 : "${JOBMANAGER_ADDRESS:?JOBMANAGER_ADDRESS (host:port of the Flink REST API) is required}"

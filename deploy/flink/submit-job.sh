@@ -2,7 +2,7 @@
 # One-shot job submitter of the compose stack: register the default weights when the
 # registry has none and publish the champion to the weights topic, then submit the
 # trending job to the session cluster, unless a job of the same name is already running
-# there (so `docker compose up` can be re-run safely). `trend job submit` resumes from the
+# there (so `docker compose up` can be re-run safely). The job resumes from the
 # newest retained checkpoint or savepoint of the job's consumer group, so a resubmission
 # after a crash or `trend job stop` continues the windows in flight instead of recomputing
 # them from part of their events. The job's Java module is the jar

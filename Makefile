@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv jar demo test test-unit test-fast test-slow bench lint system-tools up down status clean
+.PHONY: help venv jar demo test test-unit bench lint system-tools up down status clean
 
 help:
 	@echo "make demo    run the whole system on the embedded local stack"
@@ -42,20 +42,29 @@ jar: venv
 demo: venv jar
 	$(BIN)/trend demo
 
+# `make test` runs the unit and integration tests. The slow ones are marked: the standalone
+# cluster (`cluster`), fault injection (`slow`) and the benchmarks' smoke runs
+# (`benchmark`); TEST_SCOPE=all runs them too, and CI (.ci/run) does.
+TEST_SCOPE ?= default
+ifeq ($(TEST_SCOPE),all)
+TEST_MARKERS :=
+else
+TEST_MARKERS := -m "not cluster and not slow and not benchmark"
+endif
+
 test: venv system-tools jar
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(TEST_MARKERS) $(PYTEST_ARGS)
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-test-fast: venv system-tools jar
-	$(BIN)/python -m pytest -m "not cluster and not benchmark" $(PYTEST_ARGS)
-
 # Each benchmark is one command and prints its figures as JSON (see docs/BENCHMARKS.md).
 bench: venv jar
+	@bash deploy/scripts/ensure-system-tools.sh wrk
 	$(BIN)/python -m benchmarks.simulator_rate
 	$(BIN)/python -m benchmarks.job_throughput
 	$(BIN)/python -m benchmarks.api_latency
+	$(BIN)/python -m benchmarks.ingest_rate
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""`trend api`: serve the trending API and the live page."""
+"""`trend api`: serve the trending API and the live page; `trend ingest`: the ingest
+service."""
 
 from __future__ import annotations
 
@@ -20,6 +21,26 @@ def serve(host: str | None = typer.Option(None, help="Listen address (TREND_API_
                "(OpenAPI at /docs)")
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
                 access_log=access_log, log_level="info")
+
+
+def serve_ingest(
+        host: str | None = typer.Option(None, help="Listen address (TREND_INGEST_HOST)"),
+        port: int | None = typer.Option(None, help="Listen port (TREND_INGEST_PORT)"),
+        bootstrap_servers: str | None = typer.Option(
+            None, help="Kafka bootstrap servers (TREND_BOOTSTRAP_SERVERS)"),
+        access_log: bool = typer.Option(False, help="Log every request")) -> None:
+    """Serve the ingest service (POST /events -> the event topics) with uvicorn."""
+    import uvicorn
+
+    from api.ingest import create_ingest_app
+    from trend_tracker.settings import load_settings
+
+    settings = load_settings(ingest_host=host, ingest_port=port,
+                             bootstrap_servers=bootstrap_servers)
+    typer.echo(f"trend ingest: http://{settings.ingest_host}:{settings.ingest_port}/events "
+               f"-> {settings.bootstrap_servers} (OpenAPI at /docs)")
+    uvicorn.run(create_ingest_app(settings), host=settings.ingest_host,
+                port=settings.ingest_port, access_log=access_log, log_level="info")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,6 @@ from redis.asyncio import Redis
 
 from api.errors import ApiError
 from api.metrics import ApiMetrics
-from api.ranking_cache import LatestRankings
 from trend_tracker.settings import ID_PATTERN, Settings
 
 #: The largest top-N the settings allow; the running job's ``top_n`` is checked per call.
@@ -29,11 +28,6 @@ async def get_redis(request: Request) -> Redis:
     return request.app.state.redis
 
 
-async def get_rankings(request: Request) -> LatestRankings:
-    """The app's cache of the newest ranking of each scope."""
-    return request.app.state.rankings
-
-
 async def get_metrics(request: Request) -> ApiMetrics:
     """The app's Prometheus collectors."""
     return request.app.state.metrics
@@ -42,7 +36,6 @@ async def get_metrics(request: Request) -> ApiMetrics:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
-RankingsDep = Annotated[LatestRankings, Depends(get_rankings)]
 
 TopK = Annotated[int, Query(
     ge=1, le=MAX_TOP_N,

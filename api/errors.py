@@ -97,11 +97,18 @@ async def _unexpected(_: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "internal error")
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Route every failure, expected or not, to a JSON body in the one error shape."""
+def install_common_error_handlers(app: FastAPI) -> None:
+    """The handlers every app of the project shares: ``ApiError``, invalid parameters,
+    the framework's own errors (404, 405) and anything unexpected (a 500 without details)."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every failure, expected or not, to a JSON body in the one error shape."""
+    install_common_error_handlers(app)
     # A Redis outage is a 503 to retry, whether it surfaces as a Redis error or as a
     # socket error or timeout (TimeoutError is an OSError).
     for exc_type in (RedisError, OSError):
@@ -109,4 +116,3 @@ def install_error_handlers(app: FastAPI) -> None:
     # Garbage in Redis (by hand, or from a bug) is a 503 too: the job's next window
     # replaces a ranking; the API never passes a bad value on or fails with a 500.
     app.add_exception_handler(StoredDataError, _stored_data_error)
-    app.add_exception_handler(Exception, _unexpected)

@@ -19,7 +19,6 @@ from redis.asyncio import ConnectionPool, Redis
 
 from api import page, routes
 from api.errors import install_error_handlers
-from api.fast_trending import TrendingFastPath
 from api.metrics import ApiMetrics, HeadAsGet, MetricsMiddleware
 from api.ranking_cache import LatestRankings
 from trend_tracker.settings import Settings, load_settings
@@ -89,9 +88,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
-    # Innermost of the middlewares, so CORS, metrics and HEAD handling apply to it too.
-    app.add_middleware(TrendingFastPath, top_n=settings.top_n,
-                       stale_after_s=settings.api_stale_after_s)
     if settings.api_cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api_cors_origins,
                            allow_methods=["GET", "HEAD"], allow_headers=["*"])

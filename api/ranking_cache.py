@@ -6,6 +6,11 @@ per scope, instead of once per request, takes the Redis round trip out of almost
 request. The trade-off, documented in docs/API.md: a new window, or a Redis outage,
 shows in ``/trending`` at most ``api_cache_ttl_s`` late. ``as_of`` is computed for each
 request, so staleness is always reported against the current time.
+
+Each scope's entry keeps the stored document's bytes and its :class:`PreparedRanking`,
+which holds the rendered ``/trending`` items for each ``k`` asked. A document is parsed,
+checked and rendered once for as long as Redis holds the same bytes, with the cache on or
+off, so a request only renders its ``as_of``.
 """
 
 from __future__ import annotations

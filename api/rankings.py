@@ -12,7 +12,6 @@ match the id pattern) raises :class:`StoredDataError`, which the API answers wit
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -86,129 +85,58 @@ def as_of(window_end: int, now_ms: int, stale_after_s: float) -> dict[str, Any]:
     return {"generated_at": now_ms, "age_s": age_s, "stale": age_s > stale_after_s}
 
 
-def trending_body(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> bytes:
-    """The ``/trending`` JSON body: a stored ranking cut to its top ``k``, with ``as_of``."""
-    return prepare_ranking(stored).body(k, now_ms, stale_after_s)
-
-
-_ITEMS = b',"items":['
-_END = b"]}"
 _AS_OF = b',"as_of":'
+_ITEMS = b',"items":'
 
 
 class PreparedRanking:
-    """A stored ranking read once, ready to answer any ``k`` without parsing again.
+    """A stored ranking, parsed and checked once, that renders its ``/trending`` bodies.
 
-    ``head`` is the JSON object of window_start, window_end, category and
-    weights_version without its closing brace; ``items`` the items array's content, so
-    the top ``k`` is one slice of it. Where the k-th item ends is found once per ``k``.
+    The body of a request is the ranking's head (window_start, window_end, category,
+    weights_version), ``as_of`` at the request's time, and the top ``k`` items. The head
+    and each k's items are rendered once and kept with the ranking, so a request only
+    renders ``as_of`` and joins three byte strings. The ranking cache keeps a prepared
+    ranking for as long as Redis holds the same document.
     """
 
-    __slots__ = ("_count", "_cuts", "head", "items", "window_end")
+    __slots__ = ("_head", "_items", "_rendered_items", "window_end")
 
-    def __init__(self, window_end: int, head: bytes, items: bytes,
-                 item_ends: list[int] | None = None) -> None:
-        """``item_ends``: where each item ends in ``items``; None when the items are flat
-        objects (no brace inside), so the k-th ``}`` ends the k-th item."""
+    def __init__(self, window_end: int, head: bytes, items: list[dict[str, Any]]) -> None:
+        """``head``: the head fields as a JSON object without its closing brace."""
         self.window_end = window_end
-        self.head = head
-        self.items = items
-        if item_ends is None:
-            self._count = items.count(b"},{") + 1 if items else 0
-            self._cuts: dict[int, int] = {}
-        else:
-            self._count = len(item_ends)
-            self._cuts = dict(enumerate(item_ends, start=1))
-
-    def _cut(self, k: int) -> int:
-        k = min(k, self._count)
-        if k <= 0:
-            return 0
-        cut = self._cuts.get(k)
-        if cut is None:
-            cut = -1
-            for _ in range(k):
-                cut = self.items.find(b"}", cut + 1)
-            cut += 1
-            self._cuts[k] = cut  # at most top_n entries
-        return cut
+        self._head = head + _AS_OF
+        self._items = items
+        self._rendered_items: dict[int, bytes] = {}  # k -> ',"items":[...]}', k <= len(items)
 
     def body(self, k: int, now_ms: int, stale_after_s: float) -> bytes:
         """The ``/trending`` body for the top ``k`` (k >= 1), with ``as_of`` at ``now_ms``."""
-        return b"".join((self.head, _AS_OF,
-                         orjson.dumps(as_of(self.window_end, now_ms, stale_after_s)),
-                         _ITEMS, self.items[:self._cut(k)], _END))
+        k = min(k, len(self._items))
+        items = self._rendered_items.get(k)
+        if items is None:
+            items = self._rendered_items[k] = (
+                _ITEMS + orjson.dumps(self._items[:k]) + b"}")
+        return b"".join((self._head,
+                         orjson.dumps(as_of(self.window_end, now_ms, stale_after_s)), items))
 
 
 def prepare_ranking(stored: bytes) -> PreparedRanking:
-    """Read a stored ranking document once, for :meth:`PreparedRanking.body`.
+    """Parse and check a stored ranking document, for :meth:`PreparedRanking.body`.
 
-    The job's writer stores ``items`` last, as flat objects. Then only the short head is
-    parsed and the items stay the stored bytes, several times cheaper than parsing all
-    top_n items (see benchmarks/api_latency.py). Any other document is parsed in full.
+    Raises :class:`StoredDataError` for a document the job's writer would never store.
     """
-    return _prepare_stored(stored) or _prepare_parsed(stored)
-
-
-# The writer's items, byte for byte: flat objects, keys in its order, ids matching the id
-# pattern, counts as integers and scores as finite, non-negative JSON numbers: orjson's
-# shortest form of any score the job can compute has at most 17 significant digits and a
-# positive exponent of at most two digits (see registry.weights.MAX_WEIGHT), and no number
-# of this form is infinite. A match needs no parsing.
-_COUNT = rb"(?:0|[1-9][0-9]{0,18})"
-_SCORE = rb"(?:0|[1-9][0-9]{0,19})(?:\.[0-9]{1,20})?(?:[eE](?:-[0-9]{1,3}|\+?[0-9]{1,2}))?"
-_ITEM = (rb'\{"rank":[1-9][0-9]{0,18},"product_id":"[A-Za-z0-9._:-]{1,64}","score":' + _SCORE
-         + rb',"clicks":' + _COUNT + rb',"carts":' + _COUNT + rb',"purchases":' + _COUNT
-         + rb"\}")
-_STORED_ITEMS = re.compile(_ITEM + rb"(?:," + _ITEM + rb")*")
-
-
-def _prepare_stored(stored: bytes) -> PreparedRanking | None:
-    at = stored.find(_ITEMS)
-    # Items must be the last member, exactly as the writer stores them.
-    if at < 0 or not stored.endswith(_END):
-        return None
-    items = stored[at + len(_ITEMS):len(stored) - len(_END)]
-    if items and _STORED_ITEMS.fullmatch(items) is None:
-        return None
-    try:
-        head = orjson.loads(stored[:at] + b"}")
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(head, dict):
-        return None
-    head = _checked_head(head)
-    return PreparedRanking(head["window_end"], orjson.dumps(head)[:-1], items)
-
-
-def _prepare_parsed(stored: bytes) -> PreparedRanking:
     try:
         ranking = orjson.loads(stored)
     except orjson.JSONDecodeError:
         raise StoredDataError("ranking: not JSON") from None
     head = _checked_head(ranking)
-    if not isinstance(ranking.get("items"), list):
+    items = ranking.get("items")
+    if not isinstance(items, list):
         raise StoredDataError("ranking: missing or invalid items")
-    for position, item in enumerate(ranking["items"], start=1):
+    for position, item in enumerate(items, start=1):
         if not isinstance(item, dict):
             raise StoredDataError(f"ranking item {position}: not a JSON object")
         _check(item, _ITEM_CHECKS, f"ranking item {position}")
-    items = [orjson.dumps(item) for item in ranking["items"]]
-    ends, length = [], -1
-    for item in items:
-        length += len(item) + 1  # the item and the comma before it (none before the first)
-        ends.append(length)
-    return PreparedRanking(head["window_end"], orjson.dumps(head)[:-1],
-                           b",".join(items), ends)
-
-
-def _cut_stored(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> bytes | None:
-    prepared = _prepare_stored(stored)
-    return None if prepared is None else prepared.body(k, now_ms, stale_after_s)
-
-
-def _cut_parsed(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> bytes:
-    return _prepare_parsed(stored).body(k, now_ms, stale_after_s)
+    return PreparedRanking(head["window_end"], orjson.dumps(head)[:-1], items)
 
 
 def window_end_of(stored: bytes) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 from starlette.responses import Response
@@ -19,7 +19,6 @@ from api.deps import (
     CategoryFilter,
     MetricsDep,
     ProductId,
-    RankingsDep,
     RedisDep,
     SettingsDep,
     TopK,
@@ -69,21 +68,24 @@ def _no_data() -> ApiError:
 
 @router.get("/trending", response_model=TrendingResponse,
             responses={404: _error("Unknown category (unknown_category)")})
-async def trending(rankings: RankingsDep, redis: RedisDep, settings: SettingsDep,
+async def trending(request: Request,
                    k: TopK = TRENDING_DEFAULT_K, category: CategoryFilter = None) -> Response:
     """The newest complete window's top-k products, overall or for one category."""
-    # Well-formed requests are answered by api.fast_trending before they get here; this
-    # route documents the endpoint and answers everything else the same way.
+    # The hot route: it reads the app's state from the request instead of through
+    # dependencies, since each dependency FastAPI solves costs more per request than the
+    # answer (see docs/API.md, Speed).
+    state = request.app.state
+    settings, rankings = state.settings, state.rankings
     if k > settings.top_n:
         raise ApiError(422, "invalid_parameter",
                        f"k: must be at most {settings.top_n} (the job's top_n)")
     ranking = await rankings.get(category)
     if ranking is None:
-        if category is not None and await redis.exists(layout.latest_key(None)):
+        if category is not None and await state.redis.exists(layout.latest_key(None)):
             raise ApiError(404, "unknown_category", f"no ranking for category {category!r}")
         raise _no_data()
-    # The stored document is already JSON: cut it to k and send bytes, skipping the
-    # response model's validation on the hot path (tests check the shape instead).
+    # The head and the top k are rendered once per stored ranking (api.ranking_cache):
+    # send bytes, skipping the response model's validation (tests check the shape).
     return Response(ranking.body(k, now_ms(), settings.api_stale_after_s), media_type=JSON)
 
 

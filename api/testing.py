@@ -1,6 +1,7 @@
-"""Real servers for tests and benchmarks of the API: a redis-server and a uvicorn process.
+"""Real servers for tests and benchmarks of the API and the ingest service: a redis-server
+and uvicorn processes.
 
-Both run as child processes on free loopback ports. ``RedisServer`` can be stopped and
+All run as child processes on free loopback ports. ``RedisServer`` can be stopped and
 started again on the same port, to exercise the API's behaviour across a Redis outage.
 """
 
@@ -110,21 +111,25 @@ class ApiServer:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
-    def start(self) -> ApiServer:
+    def command(self) -> list[str]:
+        """The server's command line."""
+        return [sys.executable, "-m", "api", "--host", "127.0.0.1", "--port", str(self.port)]
+
+    def start(self) -> Self:
         """Start uvicorn and wait until ``/health`` answers."""
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "api", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.command(), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
         if log is not subprocess.DEVNULL:
             log.close()
 
         def up() -> bool:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"the API exited with {self._proc.returncode}")
+                raise RuntimeError(f"{type(self).__name__} exited with {self._proc.returncode}")
             return http_ok(f"{self.url}/health")
 
-        wait_until(up, 30, f"API on {self.port}")
+        wait_until(up, 30, f"{type(self).__name__} on {self.port}")
         return self
 
     def stop(self) -> None:
@@ -136,3 +141,11 @@ class ApiServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class IngestServer(ApiServer):
+    """``trend ingest`` (uvicorn, one worker) on a free port, configured by ``TREND_*`` env."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "trend_tracker.cli", "ingest", "--host", "127.0.0.1",
+                "--port", str(self.port)]

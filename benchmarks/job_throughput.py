@@ -5,8 +5,8 @@
 
 On a private embedded stack (Tansu broker, redis-server, S3 endpoint, MLflow):
 
-1. produce N simulated events (``simulator.run_simulation``, seeded, simulated clock, no
-   pacing) across the clicks/carts/purchases topics with confluent-kafka;
+1. produce N simulated events (``simulator.runner.run_simulation``, seeded, simulated
+   clock, no pacing) across the clicks/carts/purchases topics with confluent-kafka;
 2. baseline A: read them back raw with one confluent-kafka consumer (assign, no group);
 3. baseline B: a Flink job reading the same three topics (``raw`` format, one table per
    topic, bounded at the true end offsets, the job's own Flink configuration) into a
@@ -70,12 +70,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from trend_tracker.settings import Settings
+from benchmarks import SEED, START_MS
+from trend_tracker.settings import Settings, settings_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-#: The simulated clock starts here: a fixed past instant, so no event is "in the future".
-START_MS = 1_704_067_200_000
-SEED = 20240101
 #: How long the streaming run may wait for windows beyond the certain ones, on top of the
 #: source idleness timeout.
 STREAMING_GRACE_S = 15
@@ -121,8 +119,8 @@ def benchmark_settings(stack_env: dict[str, str], work_dir: Path,
     """
     suffix = uuid.uuid4().hex[:8]
     run_dir = work_dir / f"run-{suffix}"
-    values: dict[str, Any] = {k[len("TREND_"):].lower(): v for k, v in stack_env.items()}
-    values.update(
+    return settings_from_env(
+        stack_env,
         state_dir=run_dir / "state",
         topic_clicks=f"clicks-{suffix}",
         topic_carts=f"carts-{suffix}",
@@ -139,7 +137,6 @@ def benchmark_settings(stack_env: dict[str, str], work_dir: Path,
         # Bounded runs end before a checkpoint matters; keep them out of the measurement.
         checkpoint_interval_s=600,
     )
-    return Settings(_env_file=None, **values)
 
 
 def phase_settings(settings: Settings, name: str) -> Settings:

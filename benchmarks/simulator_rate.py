@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from benchmarks import SEED, START_MS
 from simulator.encoding import EventEncoder
 from simulator.kafka_io import (
     DeliveryTracker,
@@ -45,9 +46,6 @@ from simulator.options import SimulationOptions
 from simulator.runner import run_simulation
 from simulator.traffic import EventGenerator
 from trend_tracker.settings import EVENT_TYPES, Settings
-
-START_MS = 1_704_067_200_000
-SEED = 20240101
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -143,12 +143,3 @@ def bounded_scan_options(offsets: Mapping[int, int]) -> dict[str, str]:
         "scan.bounded.mode": "specific-offsets",
         "scan.bounded.specific-offsets": specific_offsets_option(offsets),
     }
-
-
-def sql_with_options(options: Mapping[str, str]) -> str:
-    """Render options as the body of a SQL ``WITH (...)`` clause, quotes escaped."""
-
-    def quote(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
-
-    return ",\n".join(f"  {quote(key)} = {quote(value)}" for key, value in options.items())

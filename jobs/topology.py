@@ -4,17 +4,23 @@ source (decode) -> checked -> (dead letters) -> window: count, score, rank -> wi
 
 1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic, decoded by the
    ``trend-event`` format (the project's Java decoder, ``udfs/java``): one parse per record
-   gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category`` and
-   ``ts``, plus the raw ``payload`` for the dead-letter topic (with ``partition`` and
-   ``offset``). An invalid record has ``ts``
-   0, so it never moves the watermark ``et - allowed_lateness_s``. One table per topic,
-   because a bounded read needs per-topic end offsets and the decoder checks that an
-   event's type belongs on its topic.
+   gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category``, ``ts``
+   and ``arrival_ts`` (the clock at decoding), plus the raw ``payload`` for the dead-letter
+   topic (with ``partition`` and ``offset``). The event time is ``et`` (``ts``); the
+   watermark is ``LEAST(et, arrival) - allowed_lateness_s``, so an event stamped ahead of
+   the clock (up to ``max_future_skew_s``) cannot take it past the present. An invalid
+   record has ``ts`` 0, so it never moves the watermark. One table per topic, because a
+   bounded read needs per-topic end offsets and the decoder checks that an event's type
+   belongs on its topic.
 2. ``checked_<type>``: every record with its reason, ``late`` added when a valid record is
    behind the watermark on arrival (``CURRENT_WATERMARK``); split into ``valid_events`` and
    ``invalid_events``, each projected to what its branch needs before the topics' union.
 3. ``dead_letters``: every record with a reason, as JSON, to the dead-letter topic, counted
-   by ``count_dead_letter`` (Java) as it goes.
+   by ``count_dead_letter`` (Java) as it goes. ``dead_letter_payload`` (Java) gives what a
+   dead letter carries of the value, before the union: a prefix of at most
+   ``dlq_payload_prefix_bytes``, the size in bytes and the SHA-256, so an envelope always
+   fits the producer's ``max.request.size``. Each is keyed ``{topic}/{partition}/{offset}``:
+   delivery is at least once, and a consumer deduplicates on the key.
 4. ``valid_events`` -> ``window_counts``: HOP windows of the valid events, aggregated by
    ``window_counts`` (Java, ``dev.trendtracker.scoring.CountWindow``): counts per (product,
    category) and event type in each slice of the window, added up when the window fires.
@@ -49,6 +55,9 @@ SOURCE_TABLES: dict[str, str] = {
 
 #: Name of the decoding format (``dev.trendtracker.format``).
 EVENT_FORMAT = "trend-event"
+
+#: The dead-letter topic's key column: ``{topic}/{partition}/{offset}`` of the bad record.
+DEAD_LETTER_KEY = "dead_letter_key"
 
 
 def sql_string(text: str) -> str:
@@ -108,6 +117,11 @@ def source_options(settings: Settings, topic: str, end_offsets: Mapping[int, int
 
 def source_ddl(settings: Settings, event_type: str, topic: str,
                end_offsets: Mapping[int, int] | None) -> str:
+    """One topic's source table. Event time is ``et``; its watermark never passes the
+    record's arrival (``arrival_ts``, the clock when it was decoded) less the allowed
+    lateness, so an event stamped ahead of the clock does not make the others late. On a
+    backlog (a backfill) arrival is long after ``et``, and the watermark is ``et``'s."""
+    lateness = sql_interval(settings.allowed_lateness_s)
     return f"""
 CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   payload STRING,
@@ -115,13 +129,34 @@ CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   product_id STRING,
   category STRING,
   ts BIGINT,
+  arrival_ts BIGINT,
   `partition` INT METADATA VIRTUAL,
   `offset` BIGINT METADATA VIRTUAL,
   et AS TO_TIMESTAMP_LTZ(ts, 3),
-  WATERMARK FOR et AS et - {sql_interval(settings.allowed_lateness_s)}
+  WATERMARK FOR et AS LEAST(et, TO_TIMESTAMP_LTZ(arrival_ts, 3)) - {lateness}
 ) WITH (
   {with_clause(source_options(settings, topic, end_offsets, event_type))}
 )"""
+
+
+def dead_letter_options(settings: Settings) -> dict[str, str]:
+    """Kafka sink options of the dead-letter topic: JSON values keyed by the bad record's
+    position (raw key), and the producer's size limit set explicitly."""
+    return {
+        "connector": "kafka",
+        "topic": settings.topic_dlq,
+        "properties.bootstrap.servers": settings.bootstrap_servers,
+        "key.format": "raw",
+        "key.fields": DEAD_LETTER_KEY,
+        "value.format": "json",
+        "value.json.encode.ignore-null-fields": "false",
+        "value.fields-include": "EXCEPT_KEY",
+        # At least once: a restore sends the dead letters since the last checkpoint again,
+        # under the same keys.
+        "sink.delivery-guarantee": "at-least-once",
+        # Every envelope fits (settings check the payload prefix against this).
+        "properties.max.request.size": str(settings.dlq_max_request_bytes),
+    }
 
 
 def checked_view_sql(event_type: str, topic: str) -> str:
@@ -145,8 +180,8 @@ def statements(settings: Settings) -> list[tuple[str, str]]:
     """(name, SQL) of every view and sink table after the sources, in topology order.
 
     The functions ``count_read``, ``window_counts``, ``rank_window``,
-    ``count_dead_letter`` and ``write_window`` must be
-    registered before these run.
+    ``count_dead_letter`` and ``write_window`` must be registered before these run
+    (``dead_letter_payload`` is registered here).
     """
     size, slide = settings.window_size_s, settings.window_slide_s
     def union(columns: str, where: str) -> str:
@@ -158,25 +193,26 @@ def statements(settings: Settings) -> list[tuple[str, str]]:
     return [
         *((f"checked_{t}", checked_view_sql(t, topic))
           for t, topic in settings.event_topics.items()),
+        ("dead_letter_payload_function", """
+CREATE TEMPORARY FUNCTION dead_letter_payload
+AS 'dev.trendtracker.deadletter.DeadLetterPayload' LANGUAGE JAVA"""),
         ("dead_letters_table", f"""
 CREATE TEMPORARY TABLE dead_letters (
-  payload STRING, `topic` STRING, `partition` INT, `offset` BIGINT, reason STRING
+  {DEAD_LETTER_KEY} STRING,
+  payload STRING, `topic` STRING, `partition` INT, `offset` BIGINT, reason STRING,
+  payload_bytes BIGINT, payload_sha256 STRING
 ) WITH (
-  {with_clause({
-      "connector": "kafka",
-      "topic": settings.topic_dlq,
-      "properties.bootstrap.servers": settings.bootstrap_servers,
-      "format": "json",
-      "json.encode.ignore-null-fields": "false",
-      "sink.delivery-guarantee": "at-least-once",
-  })}
+  {with_clause(dead_letter_options(settings))}
 )"""),
         ("valid_events", f"""
 CREATE TEMPORARY VIEW valid_events AS
 {union("product_id, category, event_type_code, et", "reason IS NULL")}"""),
+        # The payload is cut and hashed before the union: only the prefix crosses the
+        # network, and only records with a reason are hashed.
         ("invalid_events", f"""
 CREATE TEMPORARY VIEW invalid_events AS
-{union("payload, `topic`, `partition`, `offset`, event_type, reason", "reason IS NOT NULL")}"""),
+{union(f"dead_letter_payload(payload, {settings.dlq_payload_prefix_bytes}) AS letter, "
+       "`topic`, `partition`, `offset`, event_type, reason", "reason IS NOT NULL")}"""),
         ("window_counts", f"""
 CREATE TEMPORARY VIEW window_counts AS
 SELECT window_start, window_end,
@@ -201,7 +237,9 @@ WITH ('connector' = 'blackhole')"""),
 INSERTS: list[tuple[str, str]] = [
     ("dead-letters", """
 INSERT INTO dead_letters
-SELECT payload, `topic`, `partition`, `offset`, count_dead_letter(event_type, reason)
+SELECT CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS STRING)),
+  letter.payload, `topic`, `partition`, `offset`, count_dead_letter(event_type, reason),
+  letter.payload_bytes, letter.payload_sha256
 FROM invalid_events"""),
     ("window-sink", """
 INSERT INTO written_windows

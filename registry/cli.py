@@ -45,7 +45,7 @@ def _clear_errors(command: Callable[..., None]) -> Callable[..., None]:
     def wrapper(*args: Any, **kwargs: Any) -> None:
         from pydantic import ValidationError
 
-        from registry.client import RegistryError
+        from registry.errors import RegistryError
         from registry.publisher import WeightsTopicError
         from registry.train import NotEnoughDataError
         from registry.weights import InvalidWeightsError
@@ -155,7 +155,7 @@ def set_weights(
     description: Annotated[str | None, typer.Option(help="Why these weights")] = None,
 ) -> None:
     """Register a hand-made weights version (and promote it with --promote)."""
-    from registry.client import parse_assignments
+    from registry.weights import parse_assignments
 
     weights = parse_assignments(assignments)
     _, registry = _registry(ctx)
@@ -212,7 +212,7 @@ def train(
         help="Train and evaluate, but register nothing")] = False,
 ) -> None:
     """Learn weights from the job's Parquet snapshots; register (and maybe promote) them."""
-    from registry.client import NoChampionError
+    from registry.errors import NoChampionError
     from registry.history import read_snapshot_counts
     from registry.train import TrainingConfig, train_weights
 

@@ -6,38 +6,40 @@ A version holds weights as data, never code:
   :data:`registry.weights.WEIGHTS_SCHEMA`; this is what loading reads),
 - run params ``weight_click``, ``weight_cart``, ``weight_purchase`` (immutable, shown in
   the run page),
-- version tags with the same weights plus where the version came from
-  (``weights_source`` = ``manual``/``default``/``trained``, ``data_start``/``data_end`` of a
-  trained version), so the model page of the MLflow UI shows them without a click.
+- version tags with the same weights plus its source, where its weights came from
+  (``weights_source`` = ``manual``/``default``/``trained``, ``data_start``/``data_end`` of
+  a trained version), so the model page of the MLflow UI shows them without a click.
 
 The alias ``champion`` (``settings.weights_alias``) marks the weights in production and
 ``challenger`` can mark a candidate. A version is named ``"<model name>/<version>"``,
 e.g. ``trend-weights/3``: that string is the ``weights_version`` of every output row.
 
-MLflow's HTTP client retries for minutes by default; :func:`configure_http` shortens that
-so an unreachable registry is reported in seconds.
+This module holds the registry's read and write calls; reaching the server is
+:mod:`registry.connection`, and MLflow's failures become the errors of
+:mod:`registry.errors` in one place.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
-
-from registry.weights import (
-    DEFAULT_WEIGHTS,
-    WEIGHTS_SCHEMA,
-    InvalidWeightsError,
-    Weights,
-    validate_weights,
+from registry.connection import connect
+from registry.errors import (
+    AlreadyExistsError,
+    ModelNotFoundError,
+    NoChampionError,
+    RegistryError,
+    VersionNotFoundError,
+    registry_error,
 )
+from registry.weights import DEFAULT_WEIGHTS, InvalidWeightsError, Weights, parse_weights_json
 
 if TYPE_CHECKING:  # mlflow is imported lazily: it takes seconds to import
     from mlflow import MlflowClient
@@ -47,21 +49,9 @@ if TYPE_CHECKING:  # mlflow is imported lazily: it takes seconds to import
 WEIGHTS_ARTIFACT_DIR = "weights"
 WEIGHTS_ARTIFACT = "weights.json"
 CHALLENGER_ALIAS = "challenger"
+#: The version tag that holds a version's source: where its weights came from.
 SOURCE_TAG = "weights_source"
 SOURCES = ("default", "manual", "trained")
-
-#: MLflow client HTTP behaviour unless the operator sets these variables: no retries
-#: instead of MLflow's default of minutes of them (the job's poller simply polls again
-#: later, and its log gets one line per outage, not one per retry); a busy server gets
-#: 15 s per request.
-HTTP_DEFAULTS = {
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
-}
-#: How long the reachability probe waits for ``/health`` before reporting the registry
-#: unreachable.
-PROBE_TIMEOUT_S = 5.0
 
 MODEL_DESCRIPTION = (
     "Event-type weights of the trend score: trend_score = click*clicks + cart*carts + "
@@ -71,71 +61,9 @@ MODEL_DESCRIPTION = (
 )
 
 
-class RegistryError(RuntimeError):
-    """A registry operation failed; the message is one readable line."""
-
-
-class RegistryUnavailableError(RegistryError):
-    """The MLflow server cannot be reached or answered with a server error."""
-
-
-class NoChampionError(RegistryError):
-    """The registered model has no version under the production alias yet."""
-
-
-class VersionNotFoundError(RegistryError):
-    """The requested version of the weights model does not exist."""
-
-
-def configure_http(overrides: Mapping[str, str] | None = None) -> None:
-    """Set short MLflow HTTP timeouts/retries unless the environment already sets them."""
-    for name, value in {**HTTP_DEFAULTS, **(overrides or {})}.items():
-        os.environ.setdefault(name, value)
-    # The run URL is printed by this module's callers where it helps, not on every run end.
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-
-
-def probe_server(tracking_uri: str, timeout_s: float | None = None) -> None:
-    """Raise :class:`RegistryUnavailableError` if an http(s) tracking server does not answer.
-
-    Any HTTP answer counts as reachable (auth and paths are MLflow's business); only
-    connection failures and timeouts do not. Other URI schemes are not probed.
-    """
-    if not tracking_uri.startswith(("http://", "https://")):
-        return
-    import urllib.error
-    import urllib.request
-
-    timeout = timeout_s or PROBE_TIMEOUT_S
-    url = tracking_uri.rstrip("/") + "/health"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout):
-            return
-    except urllib.error.HTTPError:
-        return
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise RegistryUnavailableError(
-            f"MLflow registry at {tracking_uri} is unreachable: {_first_line(str(reason))}"
-        ) from None
-
-
 def weights_version_name(model_name: str, version: int | str) -> str:
     """The ``weights_version`` string of a registered version: ``trend-weights/3``."""
     return f"{model_name}/{version}"
-
-
-def parse_weights_json(text: str, version: str) -> Weights:
-    """Validate a ``weights.json`` document (schema, then finiteness) into :class:`Weights`."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidWeightsError(f"{version}: weights.json is not JSON: {exc}") from None
-    try:
-        jsonschema.validate(document, WEIGHTS_SCHEMA)
-    except jsonschema.ValidationError as exc:
-        raise InvalidWeightsError(f"{version}: weights.json is invalid: {exc.message}") from None
-    return Weights.from_mapping(document, version)
 
 
 def weights_tags(weights: Weights) -> dict[str, str]:
@@ -145,7 +73,8 @@ def weights_tags(weights: Weights) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class WeightsVersion:
-    """One registered version: its weights, aliases and where it came from."""
+    """One registered version: its weights, aliases and source (``default``, ``manual``
+    or ``trained``: where its weights came from)."""
 
     weights: Weights
     model_name: str
@@ -195,108 +124,53 @@ class WeightsRegistry:
         return cls(settings.mlflow_tracking_uri, settings.weights_model_name,
                    settings.weights_alias)
 
-    # --- plumbing ----------------------------------------------------------------------
-
     @property
     def client(self) -> MlflowClient:
         with self._lock:
             if self._client is None:
-                configure_http()
-                # Importing mlflow takes seconds; learn that the server is down before that.
-                probe_server(self.tracking_uri)
-                from mlflow import MlflowClient
-
-                self._client = MlflowClient(tracking_uri=self.tracking_uri,
-                                            registry_uri=self.tracking_uri)
+                self._client = connect(self.tracking_uri)
             return self._client
 
-    def _call(self, what: str, func, *args, **kwargs):
-        """Run one MLflow call, turning its failures into one-line registry errors."""
-        from mlflow.exceptions import MlflowException, RestException
+    def _call(self, what: str, func, *args,
+              missing: type[Exception] = RegistryError, **kwargs):
+        """Run one MLflow call; its failure becomes a one-line registry error, ``missing``
+        when the resource it asks for does not exist."""
+        from mlflow.exceptions import MlflowException
 
         try:
             return func(*args, **kwargs)
-        except RestException as exc:
-            raise _rest_error(exc, what, self) from None
-        except MlflowException as exc:
-            raise RegistryUnavailableError(
-                f"MLflow registry at {self.tracking_uri} is unreachable ({what}): "
-                f"{_first_line(exc.message)}"
-            ) from None
-        except OSError as exc:
-            raise RegistryUnavailableError(
-                f"MLflow registry at {self.tracking_uri} is unreachable ({what}): {exc}"
-            ) from None
-
-    def _load_weights(self, version: int, source: str) -> Weights:
-        cached = self._weights_cache.get(version)
-        if cached is not None:
-            return cached
-        name = weights_version_name(self.model_name, version)
-        import mlflow.artifacts
-        from mlflow.exceptions import MlflowException
-
-        with tempfile.TemporaryDirectory(prefix="trend-weights-") as tmp:
-            uri = f"{source.rstrip('/')}/{WEIGHTS_ARTIFACT}"
-            try:
-                path = mlflow.artifacts.download_artifacts(
-                    artifact_uri=uri, dst_path=tmp, tracking_uri=self.tracking_uri)
-            except MlflowException as exc:
-                if "RESOURCE_DOES_NOT_EXIST" in exc.message or "404" in exc.message:
-                    raise InvalidWeightsError(f"{name} has no weights artifact at {uri}") from None
-                raise RegistryUnavailableError(
-                    f"MLflow registry at {self.tracking_uri} is unreachable (download weights "
-                    f"of {name}): {_first_line(exc.message)}") from None
-            except OSError as exc:
-                raise RegistryUnavailableError(
-                    f"MLflow registry at {self.tracking_uri} is unreachable (download weights "
-                    f"of {name}): {exc}") from None
-            weights = parse_weights_json(Path(path).read_text(), name)
-        self._weights_cache[version] = weights
-        return weights
-
-    def _version(self, model_version, aliases: tuple[str, ...] | None = None) -> WeightsVersion:
-        version = int(model_version.version)
-        tags = dict(model_version.tags or {})
-        return WeightsVersion(
-            weights=self._load_weights(version, model_version.source),
-            model_name=self.model_name,
-            version=version,
-            aliases=tuple(aliases if aliases is not None else model_version.aliases or ()),
-            source=tags.get(SOURCE_TAG, "unknown"),
-            run_id=model_version.run_id,
-            tags=tags,
-            created_ms=model_version.creation_timestamp,
-        )
+        except (MlflowException, OSError) as exc:
+            raise registry_error(exc, what, self.tracking_uri, missing) from None
 
     # --- reading -----------------------------------------------------------------------
 
     def champion(self, alias: str | None = None) -> WeightsVersion:
         """The version under ``alias`` (default: the production alias) with its weights."""
-        alias = alias or self.alias
-        try:
-            model_version = self._call(f"read alias {alias}",
-                                       self.client.get_model_version_by_alias,
-                                       self.model_name, alias)
-        except VersionNotFoundError:
+        return self.get(self._aliased(alias or self.alias))
+
+    def champion_weights(self) -> Weights:
+        """The production weights: one small request (the model's aliases), plus the
+        version and its ``weights.json`` when the champion changed."""
+        number = self._aliased(self.alias)
+        cached = self._weights_cache.get(number)
+        return cached if cached is not None else self.get(number).weights
+
+    def _aliased(self, alias: str) -> int:
+        number = self.aliases().get(alias)
+        if number is None:
             raise NoChampionError(
                 f"registered model {self.model_name!r} has no '{alias}' version at "
                 f"{self.tracking_uri}; set one with `trend weights set click=1 cart=3 "
-                f"purchase=5 --promote` (or `trend weights ensure-default`)"
-            ) from None
-        return self._version(model_version)
-
-    def champion_weights(self) -> Weights:
-        """The production weights: one small request, plus one download when it changed."""
-        return self.champion().weights
+                f"purchase=5 --promote` (or `trend weights ensure-default`)")
+        return number
 
     def get(self, version: int | str) -> WeightsVersion:
-        """One version by number."""
+        """One version by number (or ``NAME/NUMBER``)."""
         number = _version_number(version, self.model_name)
         try:
             model_version = self._call(f"read version {number}",
                                        self.client.get_model_version, self.model_name,
-                                       str(number))
+                                       str(number), missing=VersionNotFoundError)
         except VersionNotFoundError:
             raise VersionNotFoundError(
                 f"version {number} of {self.model_name!r} does not exist at "
@@ -306,8 +180,9 @@ class WeightsRegistry:
     def aliases(self) -> dict[str, int]:
         """Alias -> version number of the registered model (empty if it does not exist)."""
         try:
-            model = self._call("read model", self.client.get_registered_model, self.model_name)
-        except VersionNotFoundError:
+            model = self._call("read model", self.client.get_registered_model,
+                               self.model_name, missing=ModelNotFoundError)
+        except ModelNotFoundError:
             return {}
         return {alias: int(version) for alias, version in (model.aliases or {}).items()}
 
@@ -322,36 +197,47 @@ class WeightsRegistry:
                     for mv in found]
         return sorted(versions, key=lambda v: v.version, reverse=True)
 
-    # --- writing -----------------------------------------------------------------------
+    def _version(self, model_version, aliases: tuple[str, ...] | None = None) -> WeightsVersion:
+        version = int(model_version.version)
+        tags = dict(model_version.tags or {})
+        return WeightsVersion(
+            # MLflow calls the URI of a version's artifacts the version's "source".
+            weights=self._load_weights(version, model_version.source),
+            model_name=self.model_name,
+            version=version,
+            aliases=tuple(aliases if aliases is not None else model_version.aliases or ()),
+            source=tags.get(SOURCE_TAG, "unknown"),
+            run_id=model_version.run_id,
+            tags=tags,
+            created_ms=model_version.creation_timestamp,
+        )
 
-    def _experiment_id(self) -> str:
-        """Runs of the weights model live in an experiment of the same name."""
-        client = self.client
-        experiment = self._call("read experiment", client.get_experiment_by_name,
-                                self.model_name)
-        if experiment is not None:
-            return experiment.experiment_id
-        try:
-            return self._call("create experiment", client.create_experiment, self.model_name)
-        except RegistryError:
-            # Another process created it between our read and create.
-            experiment = self._call("read experiment", client.get_experiment_by_name,
-                                    self.model_name)
-            if experiment is None:
-                raise
-            return experiment.experiment_id
+    def _load_weights(self, version: int, artifacts_uri: str) -> Weights:
+        """The weights of a version, downloaded once from its artifacts (``.../weights``)."""
+        cached = self._weights_cache.get(version)
+        if cached is not None:
+            return cached
+        name = weights_version_name(self.model_name, version)
+        uri = f"{artifacts_uri.rstrip('/')}/{WEIGHTS_ARTIFACT}"
+        import mlflow.artifacts
 
-    def _ensure_model(self) -> None:
-        client = self.client
-        try:
-            self._call("read model", client.get_registered_model, self.model_name)
-        except VersionNotFoundError:
+        with tempfile.TemporaryDirectory(prefix="trend-weights-") as tmp:
+            # The directory (trailing "/"), not the file: MLflow's artifact proxy answers a
+            # missing file like a failed request, and a missing directory with nothing.
             try:
-                self._call("create model", client.create_registered_model, self.model_name,
-                           description=MODEL_DESCRIPTION)
-            except RegistryError as exc:
-                if "already exists" not in str(exc).lower():
-                    raise
+                local = Path(self._call(
+                    f"download weights of {name}", mlflow.artifacts.download_artifacts,
+                    artifact_uri=f"{artifacts_uri.rstrip('/')}/", dst_path=tmp,
+                    tracking_uri=self.tracking_uri, missing=InvalidWeightsError))
+            except InvalidWeightsError:  # a local artifact store: no such directory
+                local = Path(tmp)
+            if not (local / WEIGHTS_ARTIFACT).is_file():
+                raise InvalidWeightsError(f"{name} has no weights artifact at {uri}")
+            weights = parse_weights_json((local / WEIGHTS_ARTIFACT).read_text(), name)
+        self._weights_cache[version] = weights
+        return weights
+
+    # --- writing -----------------------------------------------------------------------
 
     def register(
         self,
@@ -367,59 +253,30 @@ class WeightsRegistry:
     ) -> WeightsVersion:
         """Log weights (and any training params/metrics) to a run and register a version.
 
+        ``source`` says where the weights came from (one of :data:`SOURCES`).
         ``artifacts`` maps extra file names to text content logged beside the run (e.g. a
         training report). Nothing is promoted here; see :meth:`promote`.
         """
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         clean = Weights.from_mapping(weights, version="unregistered")
-        client = self.client
-        experiment_id = self._experiment_id()
-        all_tags = {SOURCE_TAG: source, **weights_tags(clean), **dict(tags or {})}
+        version_tags = {SOURCE_TAG: source, **weights_tags(clean), **dict(tags or {})}
+        run_tags = dict(version_tags)
         if description:
-            all_tags["mlflow.note.content"] = description
-        run = self._call("create run", client.create_run, experiment_id,
-                         run_name=run_name or f"{source}-weights", tags=all_tags)
-        run_id = run.info.run_id
-        status = "FAILED"
-        try:
-            all_params = {f"weight_{n}": v for n, v in clean.as_dict().items()}
-            all_params.update(params or {})
-            from mlflow.entities import Metric, Param
-
-            self._call("log params", client.log_batch, run_id,
-                       params=[Param(k, str(v)) for k, v in all_params.items()],
-                       metrics=[Metric(k, float(v), 0, 0) for k, v in (metrics or {}).items()])
-            with tempfile.TemporaryDirectory(prefix="trend-weights-") as tmp:
-                weights_dir = Path(tmp) / WEIGHTS_ARTIFACT_DIR
-                weights_dir.mkdir()
-                (weights_dir / WEIGHTS_ARTIFACT).write_text(
-                    json.dumps(clean.as_dict(), indent=2, sort_keys=True) + "\n")
-                self._call("upload weights.json", client.log_artifacts, run_id,
-                           str(weights_dir), WEIGHTS_ARTIFACT_DIR)
-                for file_name, text in (artifacts or {}).items():
-                    extra = Path(tmp) / file_name
-                    extra.write_text(text)
-                    self._call(f"upload {file_name}", client.log_artifact, run_id, str(extra))
+            run_tags["mlflow.note.content"] = description
+        # The run is FINISHED only once its version is registered.
+        with self._run(run_name or f"{source}-weights", run_tags) as run:
+            run_id = run.info.run_id
+            self._log_weights(run_id, clean, params, metrics, artifacts)
             self._ensure_model()
-            version_tags = {k: v for k, v in all_tags.items() if not k.startswith("mlflow.")}
             model_version = self._call(
-                "register version", client.create_model_version, self.model_name,
+                "register version", self.client.create_model_version, self.model_name,
                 source=f"{run.info.artifact_uri}/{WEIGHTS_ARTIFACT_DIR}", run_id=run_id,
-                tags=version_tags, description=description, await_creation_for=0,
-            )
-            status = "FINISHED"
-        finally:
-            try:
-                self._call("end run", client.set_terminated, run_id, status)
-            except RegistryError:
-                if status == "FINISHED":
-                    raise
+                tags=version_tags, description=description, await_creation_for=0)
         number = int(model_version.version)
-        self._call("tag run", client.set_tag, run_id, "weights_version",
-                   weights_version_name(self.model_name, number))
-        self._weights_cache[number] = Weights.from_mapping(
-            clean.as_dict(), weights_version_name(self.model_name, number))
+        name = weights_version_name(self.model_name, number)
+        self._call("tag run", self.client.set_tag, run_id, "weights_version", name)
+        self._weights_cache[number] = Weights.from_mapping(clean.as_dict(), name)
         return self._version(model_version, aliases=())
 
     def promote(self, version: int | str, alias: str | None = None) -> WeightsVersion:
@@ -450,27 +307,75 @@ class WeightsRegistry:
         )
         return self.promote(created.version), True
 
+    @contextmanager
+    def _run(self, run_name: str, tags: Mapping[str, str]) -> Iterator[Any]:
+        """A new run in the model's experiment, ended FINISHED if the block completes and
+        FAILED if it raises (whose error then wins over a failure to end the run)."""
+        run = self._call("create run", self.client.create_run, self._experiment_id(),
+                         run_name=run_name, tags=dict(tags))
+        status = "FAILED"
+        try:
+            yield run
+            status = "FINISHED"
+        finally:
+            try:
+                self._call("end run", self.client.set_terminated, run.info.run_id, status)
+            except RegistryError:
+                if status == "FINISHED":
+                    raise
+
+    def _log_weights(self, run_id: str, weights: Weights, params: Mapping[str, Any] | None,
+                     metrics: Mapping[str, float] | None,
+                     artifacts: Mapping[str, str] | None) -> None:
+        """The run's params (the weights first), metrics, ``weights/weights.json`` and any
+        extra text artifacts."""
+        from mlflow.entities import Metric, Param
+
+        all_params = {f"weight_{n}": v for n, v in weights.as_dict().items()}
+        all_params.update(params or {})
+        self._call("log params", self.client.log_batch, run_id,
+                   params=[Param(k, str(v)) for k, v in all_params.items()],
+                   metrics=[Metric(k, float(v), 0, 0) for k, v in (metrics or {}).items()])
+        with tempfile.TemporaryDirectory(prefix="trend-weights-") as tmp:
+            weights_dir = Path(tmp) / WEIGHTS_ARTIFACT_DIR
+            weights_dir.mkdir()
+            (weights_dir / WEIGHTS_ARTIFACT).write_text(
+                json.dumps(weights.as_dict(), indent=2, sort_keys=True) + "\n")
+            self._call("upload weights.json", self.client.log_artifacts, run_id,
+                       str(weights_dir), WEIGHTS_ARTIFACT_DIR)
+            for file_name, text in (artifacts or {}).items():
+                extra = Path(tmp) / file_name
+                extra.write_text(text)
+                self._call(f"upload {file_name}", self.client.log_artifact, run_id, str(extra))
+
+    def _experiment_id(self) -> str:
+        """Runs of the weights model live in an experiment of the same name."""
+        experiment = self._call("read experiment", self.client.get_experiment_by_name,
+                                self.model_name)
+        if experiment is not None:
+            return experiment.experiment_id
+        try:
+            return self._call("create experiment", self.client.create_experiment,
+                              self.model_name)
+        except AlreadyExistsError:  # another process created it since our read
+            return self._call("read experiment", self.client.get_experiment_by_name,
+                              self.model_name).experiment_id
+
+    def _ensure_model(self) -> None:
+        try:
+            self._call("read model", self.client.get_registered_model, self.model_name,
+                       missing=ModelNotFoundError)
+        except ModelNotFoundError:
+            try:
+                self._call("create model", self.client.create_registered_model,
+                           self.model_name, description=MODEL_DESCRIPTION)
+            except AlreadyExistsError:  # another process created it since our read
+                pass
+
 
 def ensure_default_weights(settings: Settings) -> tuple[WeightsVersion, bool]:
     """:meth:`WeightsRegistry.ensure_default` for the registry named by ``settings``."""
     return WeightsRegistry.from_settings(settings).ensure_default()
-
-
-def parse_assignments(assignments: list[str]) -> dict[str, float]:
-    """``["click=1", "cart=3", "purchase=5"]`` -> validated weights."""
-    values: dict[str, Any] = {}
-    for item in assignments:
-        name, sep, raw = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise InvalidWeightsError(f"expected EVENT_TYPE=NUMBER, got {item!r}")
-        if name in values:
-            raise InvalidWeightsError(f"weight {name} given twice")
-        try:
-            values[name] = float(raw)
-        except ValueError:
-            raise InvalidWeightsError(f"weight {name}={raw!r} is not a number") from None
-    return validate_weights(values)
 
 
 def _version_number(version: int | str, model_name: str) -> int:
@@ -486,30 +391,3 @@ def _version_number(version: int | str, model_name: str) -> int:
     if number < 1:
         raise VersionNotFoundError(f"version must be >= 1, got {number}")
     return number
-
-
-def _first_line(text: str) -> str:
-    """A short reason: the connection failure's cause, or the message's first line."""
-    text = str(text).strip()
-    lowered = text.lower()
-    for needle, reason in (("connection refused", "connection refused"),
-                           ("timed out", "request timed out"),
-                           ("name or service not known", "unknown host"),
-                           ("temporary failure in name resolution", "unknown host"),
-                           ("remote end closed connection", "connection closed by server")):
-        if needle in lowered:
-            return reason
-    return (text.splitlines()[0] if text else "")[:300]
-
-
-def _rest_error(exc, what: str, registry: WeightsRegistry) -> RegistryError:
-    code = getattr(exc, "error_code", "")
-    message = _first_line(exc.message)
-    if code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND") or (
-        code == "INVALID_PARAMETER_VALUE" and "not found" in message.lower()
-    ):
-        return VersionNotFoundError(f"{what}: {message}")
-    if code in ("INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"):
-        return RegistryUnavailableError(
-            f"MLflow registry at {registry.tracking_uri} failed ({what}): {message}")
-    return RegistryError(f"{what}: {message}")

@@ -342,7 +342,7 @@ def load_weights_for_start(settings: Settings) -> Weights:
     registry that answers but has no champion, or invalid weights, is not an outage: its
     error is raised as is.
     """
-    from registry.client import RegistryUnavailableError
+    from registry.errors import RegistryUnavailableError
     from registry.source import load_current_weights
 
     try:
@@ -514,13 +514,13 @@ class WeightsPublisher:
 
     @property
     def status(self) -> PublisherStatus:
-        source = self._source.status
+        polled = self._source.status
         with self._lock:
             return PublisherStatus(
-                weights_version=source.weights_version,
-                registry_up=source.registry_up,
-                last_success_ts=source.last_success_ts,
-                last_error=source.last_error,
+                weights_version=polled.weights_version,
+                registry_up=polled.registry_up,
+                last_success_ts=polled.last_success_ts,
+                last_error=polled.last_error,
                 published=self._published,
                 publish_failures=self._failures,
                 last_published_version=(self._last_published.version
@@ -578,7 +578,7 @@ def run_publisher(settings: Settings, stop: threading.Event, *,
     publisher keeps trying every poll interval instead of exiting, so a deployment's
     publisher outlives an MLflow outage; its metrics say so meanwhile.
     """
-    from registry.client import RegistryError
+    from registry.errors import RegistryError
 
     publisher = WeightsPublisher(settings, metrics_port=metrics_port)
     waiting = False

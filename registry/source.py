@@ -194,8 +194,8 @@ def open_weights_source(settings: Settings, **kwargs) -> WeightsSource:
     With ``settings.weights_file`` set the file is served as-is (offline runs; its version
     comes from the file). Otherwise the registry's ``settings.weights_alias`` version is
     polled every ``settings.weights_poll_interval_s``. Call :meth:`WeightsSource.start`,
-    which raises :class:`registry.client.NoChampionError` (naming the fix) when there is no
-    champion and :class:`registry.client.RegistryUnavailableError` when MLflow is down.
+    which raises :class:`registry.errors.NoChampionError` (naming the fix) when there is no
+    champion and :class:`registry.errors.RegistryUnavailableError` when MLflow is down.
     """
     if settings.weights_file is not None:
         path = settings.weights_file

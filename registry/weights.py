@@ -1,7 +1,8 @@
-"""Event-type weights: the data a weights model holds, and its validation.
+"""Event-type weights: the data a weights model holds, its validation and parsing.
 
-Weights are data, never code: they are read from JSON (a file, or an MLflow artifact)
-and validated here. Nothing from the registry is unpickled or executed.
+Weights are data, never code: they are read from JSON (a file, or an MLflow artifact) or
+from ``click=1``-style assignments and validated here. Nothing from the registry is
+unpickled or executed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import jsonschema
 
 from trend_tracker.settings import EVENT_TYPES
 
@@ -109,3 +112,33 @@ def load_weights_file(path: Path | str) -> Weights:
         raise InvalidWeightsError(f"weights file {path} must hold a JSON object")
     version = str(document.pop("version", f"file:{path.name}"))
     return Weights.from_mapping(document, version)
+
+
+def parse_weights_json(text: str, version: str) -> Weights:
+    """Validate a ``weights.json`` document (schema, then finiteness) into :class:`Weights`."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidWeightsError(f"{version}: weights.json is not JSON: {exc}") from None
+    try:
+        jsonschema.validate(document, WEIGHTS_SCHEMA)
+    except jsonschema.ValidationError as exc:
+        raise InvalidWeightsError(f"{version}: weights.json is invalid: {exc.message}") from None
+    return Weights.from_mapping(document, version)
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, float]:
+    """``["click=1", "cart=3", "purchase=5"]`` -> validated weights."""
+    values: dict[str, Any] = {}
+    for item in assignments:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InvalidWeightsError(f"expected EVENT_TYPE=NUMBER, got {item!r}")
+        if name in values:
+            raise InvalidWeightsError(f"weight {name} given twice")
+        try:
+            values[name] = float(raw)
+        except ValueError:
+            raise InvalidWeightsError(f"weight {name}={raw!r} is not a number") from None
+    return validate_weights(values)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from trend_tracker.settings import Settings
+from trend_tracker.settings import Settings, settings_from_env
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -59,21 +59,18 @@ def make_settings(local_stack, tmp_path: Path) -> Callable[..., Settings]:
     suffix = uuid.uuid4().hex[:10]
 
     def build(**overrides) -> Settings:
-        env = local_stack.settings_env()
-        values = {k[len("TREND_"):].lower(): v for k, v in env.items()}
-        values.update(
-            state_dir=tmp_path / "state",
-            topic_clicks=f"clicks-{suffix}",
-            topic_carts=f"carts-{suffix}",
-            topic_purchases=f"purchases-{suffix}",
-            topic_dlq=f"events-dlq-{suffix}",
+        values = {
+            "state_dir": tmp_path / "state",
+            "topic_clicks": f"clicks-{suffix}",
+            "topic_carts": f"carts-{suffix}",
+            "topic_purchases": f"purchases-{suffix}",
+            "topic_dlq": f"events-dlq-{suffix}",
             # A fresh consumer group too: streaming jobs start from the group's offsets.
-            consumer_group=f"trend-{suffix}",
-            parquet_root_uri=f"file://{tmp_path / 'parquet'}",
-            metrics_port=0,
-        )
-        values.update(overrides)
-        return Settings(_env_file=None, **values)
+            "consumer_group": f"trend-{suffix}",
+            "parquet_root_uri": f"file://{tmp_path / 'parquet'}",
+            "metrics_port": 0,
+        }
+        return settings_from_env(local_stack.settings_env(), **{**values, **overrides})
 
     return build
 

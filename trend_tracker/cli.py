@@ -21,6 +21,7 @@ def _register_optional() -> None:
     from jobs.redis_rebuild import app as redis_app
     from registry.cli import app as weights_app
     from api.cli import register as register_api
+    from api.cli import serve_ingest
     from trend_tracker.demo import demo
 
     register_simulator(app)
@@ -29,6 +30,7 @@ def _register_optional() -> None:
     app.add_typer(weights_app, name="weights",
                   help="Weight models in the MLflow registry and their publication to the job.")
     register_api(app)
+    app.command("ingest")(serve_ingest)
     app.command("demo")(demo)
 
 

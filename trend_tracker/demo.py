@@ -1,8 +1,9 @@
 """`trend demo`: the whole system on the embedded local stack.
 
 Starts the local servers, creates the topics, registers default weights, then runs the
-trending job (Flink MiniCluster), the API and the simulator as child processes, prints
-where to look, and stops everything on Ctrl-C (or after ``--duration`` seconds).
+trending job (Flink MiniCluster), the API, the ingest service and the simulator as child
+processes, prints where to look, and stops everything on Ctrl-C (or after ``--duration``
+seconds).
 """
 
 from __future__ import annotations
@@ -100,11 +101,14 @@ def _interrupt(signum, frame) -> None:  # noqa: ARG001 - signal handler signatur
 
 def _print_where_to_look(settings: Settings, stack_state, logs: Path) -> None:
     api = f"http://{settings.api_host}:{settings.api_port}"
+    ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
     table = Table("what", "where", title="Trend Tracker demo is running")
     table.add_row("trends page", f"{api}/")
     table.add_row("trending API", f"{api}/trending?k=10")
     table.add_row("API docs (OpenAPI)", f"{api}/docs")
     table.add_row("API metrics", f"{api}/metrics")
+    table.add_row("ingest service (POST events)", f"{ingest}/events")
+    table.add_row("ingest docs and metrics", f"{ingest}/docs, {ingest}/metrics")
     table.add_row("MLflow UI (weights)", f"{stack_state.mlflow_tracking_uri}/#/models/"
                   f"{settings.weights_model_name}")
     table.add_row("Kafka broker", stack_state.bootstrap_servers)
@@ -123,9 +127,11 @@ def demo(
     rate: int = typer.Option(500, help="Simulated events per second."),
     duration: float = typer.Option(0, help="Stop after this many seconds (0: until Ctrl-C)."),
     api_port: int = typer.Option(8000, help="Port of the API and the trends page."),
+    ingest_port: int = typer.Option(8001, help="Port of the ingest service (POST /events)."),
     products: int = typer.Option(500, help="Number of simulated products."),
 ) -> None:
-    """Start the local stack, the job, the API and the simulator; Ctrl-C stops it all."""
+    """Start the local stack, the job, the API, the ingest service and the simulator;
+    Ctrl-C stops it all."""
     base = load_settings()
     stack = LocalStack(base.state_dir, bucket=base.s3_bucket)
     console.print(f"[bold]Starting the local stack[/] under {stack.state_dir}")
@@ -142,6 +148,7 @@ def demo(
         "TREND_WINDOW_SLIDE_S": str(DEMO_WINDOW_SLIDE_S),
         "TREND_TOP_N": str(base.top_n),
         "TREND_API_PORT": str(api_port),
+        "TREND_INGEST_PORT": str(ingest_port),
         "TREND_PARQUET_ROOT_URI": f"s3://{stack_state.bucket}/trends",
         "TREND_WEIGHTS_POLL_INTERVAL_S": "10",
         # The simulator serves its metrics on metrics_port, the job's Flink reporter on
@@ -168,6 +175,10 @@ def demo(
         children.append(_spawn("api", _trend("api"), env, logs))
         if not _wait_http(f"http://{settings.api_host}:{api_port}/health", 60, children):
             raise RuntimeError(f"the API did not start; see {logs / 'demo-api.log'}")
+        children.append(_spawn("ingest", _trend("ingest"), env, logs))
+        if not _wait_http(f"http://{settings.ingest_host}:{ingest_port}/health", 60, children):
+            raise RuntimeError(f"the ingest service did not start; see "
+                               f"{logs / 'demo-ingest.log'}")
         children.append(_spawn("simulator", _trend(
             "simulate", "--rate", str(rate), "--products", str(products), "--no-progress",
         ), env, logs))

@@ -90,11 +90,6 @@ def schema_errors(event: Any) -> list[str]:
     ]
 
 
-def topic_for(event_type: str, topics: dict[str, str]) -> str:
-    """The topic an event type is published to (``topics`` is ``Settings.event_topics``)."""
-    return topics[event_type]
-
-
 # --- reading a value -----------------------------------------------------------------------
 
 #: An integer literal longer than this is out of every range of the contract (ts has at

@@ -12,10 +12,12 @@ wins over a stale ``.env`` but never over real environment variables or flags.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +29,13 @@ ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 DEFAULT_STATE_DIR = ".trend"
 STACK_ENV_FILE = "stack.env"
+
+#: The most bytes one payload byte takes in the JSON dead-letter envelope: a control
+#: character is written as a six-character escape (a byte that is not UTF-8: U+FFFD, 3 bytes).
+DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE = 6
+#: Room for the rest of a dead letter: its key, topic (at most 249 characters), numbers, hash,
+#: field names and Kafka's record framing take under 1 KiB.
+DLQ_ENVELOPE_OVERHEAD_BYTES = 4096
 
 
 def _state_dir_from_env() -> Path:
@@ -51,6 +60,14 @@ class Settings(BaseSettings):
     topic_carts: str = "carts"
     topic_purchases: str = "purchases"
     topic_dlq: str = "events-dlq"
+    dlq_payload_prefix_bytes: int = Field(
+        4096, ge=0,
+        description="Most bytes of a bad record's value its dead letter carries (with the "
+                    "value's size and SHA-256); shorter values are carried whole")
+    dlq_max_request_bytes: int = Field(
+        1_048_576, ge=DLQ_ENVELOPE_OVERHEAD_BYTES,
+        description="max.request.size of the dead-letter producer; the broker and topic must "
+                    "accept records of the largest dead letter (see dlq_payload_prefix_bytes)")
     topic_weights: str = Field(
         "trend-weights",
         description="Weights changes, published from the registry and read by the job")
@@ -130,6 +147,20 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(
         0.5, gt=0, description="How long the API waits for Redis to answer a read")
 
+    # --- the ingest service (HTTP -> the event topics)
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = Field(8001, ge=1, le=65535)
+    ingest_max_batch: int = Field(
+        1000, ge=1, le=100_000, description="Most events one POST /events may carry")
+    ingest_max_body_bytes: int = Field(
+        524_288, ge=1024, le=1_000_000,
+        description="Largest request body the ingest service reads; one event is one Kafka "
+                    "record, so keep it below the broker's message.max.bytes")
+    ingest_request_timeout_s: float = Field(
+        10.0, gt=0, le=300,
+        description="How long the ingest service waits for a body and for the broker's "
+                    "acknowledgement of its events before answering")
+
     # --- metrics
     metrics_port: int = Field(9250, ge=0, le=65535, description="0 disables the endpoint")
     flink_metrics_port: int = Field(
@@ -155,6 +186,20 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("redis_url must start with redis://, rediss:// or unix://")
         return value
+
+    @model_validator(mode="after")
+    def _dead_letter_fits(self) -> Settings:
+        # The largest envelope: every carried byte escaped at its widest, plus the rest.
+        largest = (DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE * self.dlq_payload_prefix_bytes
+                   + DLQ_ENVELOPE_OVERHEAD_BYTES)
+        if largest > self.dlq_max_request_bytes:
+            most = ((self.dlq_max_request_bytes - DLQ_ENVELOPE_OVERHEAD_BYTES)
+                    // DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE)
+            raise ValueError(
+                f"dlq_payload_prefix_bytes ({self.dlq_payload_prefix_bytes}) makes dead letters "
+                f"of up to {largest} bytes, over dlq_max_request_bytes "
+                f"({self.dlq_max_request_bytes}): it can be at most {most}")
+        return self
 
     @model_validator(mode="after")
     def _window_shape(self) -> "Settings":
@@ -228,8 +273,6 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             if isinstance(value, list):
-                import json
-
                 value = json.dumps(value)
             env[f"TREND_{name.upper()}"] = str(value)
         return env
@@ -245,6 +288,27 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
 def settings_overrides(args: dict[str, Any]) -> dict[str, Any]:
     """The settings fields among parsed ``args`` that were given (for :func:`load_settings`)."""
     return {k: v for k, v in args.items() if k in Settings.model_fields and v is not None}
+
+
+def settings_from_env(env: Mapping[str, str], **overrides: Any) -> Settings:
+    """Settings from the ``TREND_*`` variables of ``env`` (the inverse of
+    :meth:`Settings.as_env`; other names are ignored), then ``overrides``.
+
+    Both are given as init values, so they win over the process environment; no ``.env``
+    file is read. A list field's variable holds JSON, as in the environment.
+    """
+    prefix = "TREND_"
+    values: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(prefix):
+            continue
+        field = name[len(prefix):].lower()
+        info = Settings.model_fields.get(field)
+        if info is not None and get_origin(info.annotation) in (list, dict):
+            value = json.loads(value)
+        values[field] = value
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The Java compiler (the job's Java module), headless Chromium (the trends page test) and
-# promtool (alert rule checks) are Debian packages. Install them when running as root with
+# The Java compiler (the job's Java module), headless Chromium (the trends page test),
+# promtool (alert rule checks) and wrk (the API latency benchmark) are Debian packages. Install them when running as root with
 # apt; otherwise print the one command that installs them.
 set -euo pipefail
-# Usage: ensure-system-tools.sh [java] [browser] [promtool]   (no argument: all three)
+# Usage: ensure-system-tools.sh [java] [browser] [promtool] [wrk]
+#        (no argument: what `make test` needs, java browser promtool)
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=(java browser promtool)
 missing=()
@@ -12,6 +13,7 @@ for tool in "${wanted[@]}"; do
     java) command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless) ;;
     browser) command -v chromium >/dev/null 2>&1 || missing+=(chromium) ;;
     promtool) command -v promtool >/dev/null 2>&1 || missing+=(prometheus) ;;
+    wrk) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
     *) echo "unknown tool $tool" >&2; exit 2 ;;
   esac
 done
@@ -30,5 +32,5 @@ if [[ " ${missing[*]} " == *" openjdk-17-jdk-headless "* ]]; then
   echo "(the job needs javac to build its Java module)" >&2
   exit 1
 fi
-echo "(the browser and promtool tests need them; everything else runs without)" >&2
+echo "(the browser and promtool tests and the API latency benchmark need them)" >&2
 exit 0

@@ -15,7 +15,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
@@ -214,7 +213,7 @@ class Run:
 
 def rest(cluster, path: str, method: str = "GET"):
     request = urllib.request.Request(cluster.rest_url + path, method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read()
     return json.loads(text) if text else None
 

@@ -1,4 +1,4 @@
-"""The in-process ranking cache and the ``/trending`` fast path, against a real redis-server.
+"""The in-process ranking cache and ``/trending`` through it, against a real redis-server.
 
 Rankings are written with the job's own ``RedisRankingWriter``. The cache's expiry is
 tested exactly with a clock the test moves; the app's default setting is tested with
@@ -205,7 +205,7 @@ def test_by_default_a_redis_outage_is_a_503_within_the_ttl_and_recovers(end):
             assert client.get("/trending?k=1").json()["items"] == items_json(NEWER)
 
 
-# --- the fast path and the route answer alike ---------------------------------------------
+# --- /trending answers from the cache ------------------------------------------------------
 
 @pytest.fixture
 def client(redis_server):
@@ -217,12 +217,12 @@ def without_time(body: dict) -> dict:
     return {key: value for key, value in body.items() if key != "as_of"}
 
 
-def test_the_fast_path_and_the_route_give_the_same_answer(client, writer, end):
+def test_every_spelling_of_k_gives_the_same_answer(client, writer, end):
     writer.write([ranking(end, None, OVERALL), ranking(end, "books", BOOKS)])
     overall = {"window_start": end - SIZE_MS, "window_end": end, "category": None,
                "weights_version": "v7", "items": items_json(OVERALL[:2])}
     books = dict(overall, category="books", items=items_json(BOOKS[:1]))
-    # "k=2" is answered by the fast path; "k=02" is not canonical, so the route parses it.
+    # "k=02" is the same k as "k=2": the same rendered items answer both.
     for path, expected in [("/trending?k=2", overall), ("/trending?k=02", overall),
                            ("/trending?k=1&category=books", books),
                            ("/trending?category=books&k=01", books)]:
@@ -232,7 +232,7 @@ def test_the_fast_path_and_the_route_give_the_same_answer(client, writer, end):
         assert without_time(response.json()) == expected, path
 
 
-def test_fast_path_errors_and_head_requests(client, writer, end):
+def test_trending_errors_and_head_requests(client, writer, end):
     # No data yet, then an unknown category: the route explains, with its codes.
     assert client.get("/trending").json()["error"]["code"] == "no_data"
     writer.write([ranking(end, None, OVERALL)])
@@ -244,7 +244,7 @@ def test_fast_path_errors_and_head_requests(client, writer, end):
     assert int(head.headers["content-length"]) > 0
 
 
-def test_fast_path_requests_are_counted_under_their_route(client, writer, end):
+def test_trending_requests_are_counted_under_their_route(client, writer, end):
     writer.write([ranking(end, None, OVERALL)])
     for _ in range(3):
         assert client.get("/trending?k=3").status_code == 200

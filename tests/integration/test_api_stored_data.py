@@ -109,15 +109,14 @@ BAD_DOCUMENTS = {
 
 
 @pytest.mark.parametrize("item", BAD_ITEMS.values(), ids=BAD_ITEMS.keys())
-@pytest.mark.parametrize("path", ["/trending?k=1", "/trending?k=01"],
-                         ids=["fast path", "route"])
+@pytest.mark.parametrize("path", ["/trending?k=1", "/trending?k=01"])
 def test_trending_refuses_a_bad_item(client, store, end, item, path):
     store.set(layout.latest_key(None), stored_ranking(end, item))
     assert_corrupt(client.get(path))
 
 
 @pytest.mark.parametrize("document", BAD_DOCUMENTS.values(), ids=BAD_DOCUMENTS.keys())
-@pytest.mark.parametrize("path", ["/trending", "/trending?k=01"], ids=["fast path", "route"])
+@pytest.mark.parametrize("path", ["/trending", "/trending?k=01"])
 def test_trending_refuses_a_bad_document(client, store, document, path):
     store.set(layout.latest_key(None), document)
     assert_corrupt(client.get(path))

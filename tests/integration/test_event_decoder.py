@@ -6,7 +6,8 @@ of a partition after batched writes), and read back by an embedded Flink job thr
 source tables, one per event type, declared as the job declares them. For every payload and
 every topic type, the decoder's reason must be the one ``classify`` gives, and for the
 payload's own topic type the corpus's hand-written verdict, with the exact product_id,
-category and ts of a valid event (and ts 0, no ids, for an invalid one).
+category and ts of a valid event (and ts 0, no ids, for an invalid one), and the clock at
+decoding as arrival_ts.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from jobs.offsets import bounded_scan_options, sql_with_options, true_end_offsets
+from jobs.offsets import bounded_scan_options, true_end_offsets
+from jobs.topology import with_clause
 from tests.contract.event_corpus import CASES, SKEW_MS
 from trend_tracker.events import classify
 
@@ -31,7 +33,8 @@ COLUMNS = """
   reason STRING,
   product_id STRING,
   category STRING,
-  ts BIGINT,"""
+  ts BIGINT,
+  arrival_ts BIGINT,"""
 #: The job's metadata, rowtime and watermark (jobs/topology.py), so the planner takes the
 #: same path (watermark push-down into the Kafka source) as in the job.
 METADATA = """
@@ -40,7 +43,7 @@ METADATA = """
   `offset` BIGINT METADATA VIRTUAL,"""
 SOURCE_TAIL = METADATA + """
   et AS TO_TIMESTAMP_LTZ(ts, 3),
-  WATERMARK FOR et AS et - INTERVAL '5' SECOND"""
+  WATERMARK FOR et AS LEAST(et, TO_TIMESTAMP_LTZ(arrival_ts, 3)) - INTERVAL '5' SECOND"""
 
 
 def produce_one_per_batch(bootstrap_servers: str, topic: str, values: list[bytes | None]
@@ -102,7 +105,7 @@ def source_options(bootstrap: str, topic: str, ends: dict[int, int], event_type:
         "trend-event.max-future-skew-ms": str(SKEW_MS),
         **extra,
     }
-    return sql_with_options(options)
+    return with_clause(options)
 
 
 def test_every_corpus_payload_decodes_to_its_verdict(corpus_topic):
@@ -112,19 +115,26 @@ def test_every_corpus_payload_decodes_to_its_verdict(corpus_topic):
         t_env.execute_sql(
             f"CREATE TEMPORARY TABLE src_{event_type} ({COLUMNS}{SOURCE_TAIL}\n) WITH (\n"
             f"{source_options(bootstrap, topic, ends, event_type)}\n)")
-    # The same records through a table declaring only two columns, in another order.
+    # The same records through a table declaring three columns, in another order.
     t_env.execute_sql(
-        f"CREATE TEMPORARY TABLE src_subset (ts BIGINT, reason STRING,{SOURCE_TAIL}\n) WITH (\n"
+        f"CREATE TEMPORARY TABLE src_subset (arrival_ts BIGINT, ts BIGINT, reason STRING,"
+        f"{SOURCE_TAIL}\n) WITH (\n"
         f"{source_options(bootstrap, topic, ends, 'click')}\n)")
     selects = [f"SELECT '{t}' AS topic_type, `offset`, payload, reason, product_id, category, "
-               f"ts FROM src_{t}" for t in TOPIC_TYPES]
+               f"ts, arrival_ts FROM src_{t}" for t in TOPIC_TYPES]
     selects.append("SELECT 'subset', `offset`, CAST(NULL AS STRING), reason, "
-                   "CAST(NULL AS STRING), CAST(NULL AS STRING), ts FROM src_subset")
+                   "CAST(NULL AS STRING), CAST(NULL AS STRING), ts, CAST(NULL AS BIGINT) "
+                   "FROM src_subset")
+    started = int(time.time() * 1000)
     with t_env.execute_sql("\nUNION ALL\n".join(selects)).collect() as results:
         rows = [tuple(row) for row in results]
     now = int(time.time() * 1000)
 
-    by_key = {(row[0], row[1]): row[2:] for row in rows}
+    # Every record of the three tables arrived while the query ran.
+    arrivals = [row[-1] for row in rows if row[0] != "subset"]
+    assert len(arrivals) == 3 * len(CASES)
+    assert all(started <= arrival <= now for arrival in arrivals)
+    by_key = {(row[0], row[1]): row[2:-1] for row in rows}
     assert len(by_key) == len(rows) == 4 * len(CASES)
     mismatches = []
     for offset, case in enumerate(CASES):
@@ -202,3 +212,23 @@ def test_a_table_the_format_cannot_serve_fails_at_planning(corpus_topic, columns
     with pytest.raises((JavaException, Py4JJavaError)) as failure:
         t_env.execute_sql("SELECT * FROM src").wait()
     assert message in str(failure.value)
+
+
+def test_the_job_source_clamps_its_watermark_by_arrival(corpus_topic, tmp_path):
+    """The job's own source DDL: Flink accepts the watermark, pushes it into the Kafka
+    source, and keeps ``et`` as the rowtime."""
+    from jobs.topology import source_ddl
+    from trend_tracker.settings import Settings
+
+    bootstrap, topic, ends = corpus_topic
+    settings = Settings(_env_file=None, bootstrap_servers=bootstrap, allowed_lateness_s=5,
+                        state_dir=tmp_path)
+    t_env = table_env()
+    t_env.execute_sql(source_ddl(settings, "click", topic, ends))
+    plan = t_env.explain_sql("SELECT product_id, et FROM src_click")
+    assert ("watermark=[-(LEAST(TO_TIMESTAMP_LTZ(ts, 3), TO_TIMESTAMP_LTZ(arrival_ts, 3)), "
+            "5000:INTERVAL DAY TO SECOND)]") in plan
+    with t_env.execute_sql("DESCRIBE src_click").collect() as rows:
+        types = {row[0]: row[1] for row in rows}
+    assert types["et"] == "TIMESTAMP_LTZ(3) *ROWTIME*"
+    assert types["arrival_ts"] == "BIGINT"

@@ -8,6 +8,7 @@ tested with controlled timing in test_job_lateness.py.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import defaultdict
@@ -212,14 +213,18 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
     elapsed = time.monotonic() - started
     print(f"bounded run at parallelism {parallelism}: {elapsed:.1f} s")
 
-    # Dead letters: every invalid record with its topic, partition, offset and reason.
-    expected_dlq = sorted((topic, partition, offset, value.decode(), reason)
-                          for (topic, partition, offset), value, reason in written
-                          if reason is not None)
-    dlq = sorted(
-        (d["topic"], d["partition"], d["offset"], d["payload"], d["reason"])
-        for d in (json.loads(r.value) for r in read_topic(settings, settings.topic_dlq,
-                                                          idle_timeout_s=3)))
+    # Dead letters: every invalid record, keyed by its position, with its topic, partition,
+    # offset and reason, and its whole payload (each is under the prefix limit) with its
+    # size and SHA-256.
+    expected_dlq = sorted(
+        (f"{topic}/{partition}/{offset}",
+         {"payload": value.decode(), "topic": topic, "partition": partition, "offset": offset,
+          "reason": reason, "payload_bytes": len(value),
+          "payload_sha256": hashlib.sha256(value).hexdigest()})
+        for (topic, partition, offset), value, reason in written if reason is not None)
+    assert all(len(value) <= settings.dlq_payload_prefix_bytes for _, value, _ in written)
+    dlq = sorted((r.key.decode(), json.loads(r.value))
+                 for r in read_topic(settings, settings.topic_dlq, idle_timeout_s=3))
     assert dlq == expected_dlq
 
     expected = expected_rows([(ms, t, p) for ms, t, p in VALID])

@@ -19,11 +19,14 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from confluent_kafka import Producer
 from test_registry import wait_until
 
 from localstack.stack import free_port
 from simulator.kafka_io import ensure_topics, read_topic
+
+pytestmark = pytest.mark.slow
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 WINDOW_MS = 5_000
@@ -33,7 +36,7 @@ RESTARTS = "flink_jobmanager_job_numRestarts"
 
 def job_metric(url: str, name: str) -> float | None:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=2) as response:
             text = response.read().decode()
     except OSError:
         return None

@@ -8,6 +8,7 @@ belongs to has been written (so the watermark has certainly passed it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -91,8 +92,13 @@ def test_a_late_event_is_dead_lettered_counted_and_not_counted_in_its_window(
         envelopes = [json.loads(record.value) for record in dead]
         assert [(e["reason"], e["topic"], e["partition"], e["offset"]) for e in envelopes] == [
             ("late", settings.topic_clicks, 0, 3)]
+        assert dead[0].key == f"{settings.topic_clicks}/0/3".encode()
         payload = json.loads(envelopes[0]["payload"])
         assert (payload["product_id"], payload["ts"]) == ("p-2", T0 + 3_000)
+        # Lateness is decided after decoding: the job hashes the late event's value too.
+        value = envelopes[0]["payload"].encode()
+        assert (envelopes[0]["payload_bytes"], envelopes[0]["payload_sha256"]) == (
+            len(value), hashlib.sha256(value).hexdigest())
 
         # Counted: the job's metric reaches exactly one late event.
         assert wait_until(lambda: counted(metrics_url, LATE_METRIC, 'reason="late"') >= 1,

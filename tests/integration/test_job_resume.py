@@ -18,11 +18,14 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from test_job_weights import T0, advance_to, produce
 from test_registry import wait_until
 
 from jobs.resume import committed_offsets
 from simulator.kafka_io import ensure_topics
+
+pytestmark = pytest.mark.slow
 
 WINDOW_MS = 10_000
 

@@ -20,11 +20,14 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from confluent_kafka import Producer
 from test_registry import wait_until
 
 from simulator.kafka_io import ensure_topics, read_topic
 from trend_tracker.settings import Settings
+
+pytestmark = pytest.mark.slow
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 WINDOW_MS = 5_000

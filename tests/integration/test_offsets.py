@@ -13,7 +13,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from jobs.offsets import EndOffsetsError, bounded_scan_options, sql_with_options, true_end_offsets
+from jobs.offsets import EndOffsetsError, bounded_scan_options, true_end_offsets
+from jobs.topology import with_clause
 
 RECORDS_PER_PARTITION = 1000
 PARTITIONS = 2
@@ -101,7 +102,7 @@ def test_flink_bounded_read_stops_at_true_end_not_at_the_latest(make_settings):
         "format": "raw",
         **bounded_scan_options(ends[topic]),
     }
-    t_env.execute_sql(f"CREATE TABLE src (payload STRING) WITH (\n{sql_with_options(options)}\n)")
+    t_env.execute_sql(f"CREATE TABLE src (payload STRING) WITH (\n{with_clause(options)}\n)")
     with t_env.execute_sql("SELECT COUNT(*) FROM src").collect() as rows:
         (count,) = [row[0] for row in rows]
     assert count == PARTITIONS * RECORDS_PER_PARTITION

@@ -148,6 +148,7 @@ def ranking_document(rows: list[dict], category: str | None) -> dict:
                                          "purchases")} for r in members]}
 
 
+@pytest.mark.slow
 def test_the_job_keeps_writing_parquet_and_dead_letters_through_a_redis_outage(
         make_settings, server, tmp_path):
     import os

@@ -19,13 +19,10 @@ from typer.testing import CliRunner
 
 from localstack.stack import free_port, mlflow_healthy
 from registry.cli import app
-from registry.client import (
-    NoChampionError,
-    RegistryUnavailableError,
-    WeightsRegistry,
-)
+from registry.client import WeightsRegistry
+from registry.errors import NoChampionError, RegistryUnavailableError, VersionNotFoundError
 from registry.source import open_weights_source
-from registry.weights import Weights
+from registry.weights import InvalidWeightsError, Weights
 
 TREND = Path(sys.executable).parent / "trend"
 
@@ -146,6 +143,45 @@ def test_ensure_default_registers_version_1_once(cli):
     again = cli("ensure-default")
     assert f"champion exists: {cli.model}/1 [champion]" in again.output
     assert len(json.loads(cli("list", "--json").output)) == 1
+
+
+def hand_made_version(registry: WeightsRegistry, weights_json: str | None) -> int:
+    """A version registered with MLflow's own client, its run holding ``weights_json`` (or
+    no weights artifact at all), as a version made outside this package could be."""
+    client = registry.client
+    experiment = client.create_experiment(f"{registry.model_name}-{uuid.uuid4().hex[:8]}")
+    run = client.create_run(experiment)
+    if weights_json is not None:
+        client.log_text(run.info.run_id, weights_json, "weights/weights.json")
+    client.set_terminated(run.info.run_id)
+    return int(client.create_model_version(registry.model_name,
+                                           source=f"{run.info.artifact_uri}/weights",
+                                           run_id=run.info.run_id).version)
+
+
+def test_a_version_without_valid_weights_is_refused(local_stack):
+    registry = WeightsRegistry(local_stack.mlflow_tracking_uri, unique_model())
+    registry.client.create_registered_model(registry.model_name)
+    missing = hand_made_version(registry, None)
+    with pytest.raises(InvalidWeightsError,
+                       match=f"{registry.model_name}/{missing} has no weights artifact at "
+                             r".*/weights/weights\.json$"):
+        registry.get(missing)
+    invalid = hand_made_version(registry, '{"click": 1, "cart": "3", "purchase": 5}')
+    with pytest.raises(InvalidWeightsError, match="weights.json is invalid"):
+        registry.get(invalid)
+    valid = hand_made_version(registry, '{"click": 1, "cart": 3, "purchase": 5}')
+    assert registry.get(valid).weights == Weights(1.0, 3.0, 5.0, f"{registry.model_name}/{valid}")
+
+
+def test_a_model_that_does_not_exist_has_no_versions(local_stack):
+    registry = WeightsRegistry(local_stack.mlflow_tracking_uri, unique_model())
+    assert registry.aliases() == {}
+    assert registry.versions() == []
+    with pytest.raises(VersionNotFoundError, match="version 1 of .* does not exist"):
+        registry.get(1)
+    with pytest.raises(NoChampionError):
+        registry.champion()
 
 
 # --- unreachable registry -----------------------------------------------------------------

@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from jobs.offsets import true_end_offsets
 from localstack.stack import free_port
 from registry.cli import app
-from registry.client import RegistryUnavailableError, WeightsRegistry
+from registry.client import WeightsRegistry
+from registry.errors import RegistryUnavailableError
 from registry.publisher import (
     ensure_published,
     latest_published,

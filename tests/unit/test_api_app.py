@@ -167,7 +167,7 @@ def test_cors_is_off_by_default(client):
 
 
 def test_cors_applies_to_trending_answers_too():
-    """``/trending`` answered without the router (api.fast_trending) still gets CORS."""
+    """``/trending``, which sends pre-rendered bytes, still gets CORS headers."""
     app = create_app(settings(api_cors_origins=["https://shop.example"]))
     with TestClient(app) as test_client:
         response = test_client.get("/trending?k=3", headers={"Origin": "https://shop.example"})

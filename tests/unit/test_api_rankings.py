@@ -8,13 +8,10 @@ import pytest
 from api.errors import describe_validation_errors
 from api.metrics import UNMATCHED_ROUTE, route_label
 from api.rankings import (
-    _cut_parsed,
-    _cut_stored,
     as_of,
     categories_body,
     prepare_ranking,
     product_trend_body,
-    trending_body,
     window_end_of,
 )
 
@@ -25,6 +22,23 @@ ITEMS = [
 ]
 STORED = orjson.dumps({"window_start": 1_000, "window_end": 601_000, "category": "books",
                        "weights_version": "v3", "items": ITEMS})
+
+
+def trending_body(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> bytes:
+    """The ``/trending`` body of a stored ranking, as the route builds it."""
+    return prepare_ranking(stored).body(k, now_ms, stale_after_s)
+
+
+def cut(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> dict:
+    """The expected answer, computed without the code under test: the stored document
+    with its items cut to ``k`` and ``as_of`` before them."""
+    document = orjson.loads(stored)
+    head = {name: document[name]
+            for name in ("window_start", "window_end", "category", "weights_version")}
+    age_s = round((now_ms - document["window_end"]) / 1000, 3)
+    return {**head, "as_of": {"generated_at": now_ms, "age_s": age_s,
+                              "stale": age_s > stale_after_s},
+            "items": document["items"][:k]}
 
 
 def test_as_of_reports_age_in_seconds_and_staleness():
@@ -110,12 +124,11 @@ def job_document(n_items: int) -> bytes:
 
 
 @pytest.mark.parametrize("n_items, k", [(5, 1), (5, 4), (5, 5), (5, 50), (0, 10), (100, 10)])
-def test_the_byte_cut_of_a_job_document_equals_the_parsed_cut(n_items, k):
+def test_the_body_of_a_job_document_is_the_document_cut_to_k(n_items, k):
     stored = job_document(n_items)
-    fast = _cut_stored(stored, k, 612_345, 120)
-    assert fast is not None  # the fast path applies to what the job writes
-    assert fast == _cut_parsed(stored, k, 612_345, 120)
-    assert len(orjson.loads(fast)["items"]) == min(k, n_items)
+    body = orjson.loads(trending_body(stored, k, 612_345, 120))
+    assert body == cut(stored, k, 612_345, 120)
+    assert len(body["items"]) == min(k, n_items)
 
 
 def item(rank: int, product_id: str, **extra) -> dict:
@@ -146,12 +159,12 @@ def test_other_documents_are_parsed_in_full(document):
 
 
 def test_one_prepared_ranking_answers_every_k_in_any_order():
-    """The prepared ranking remembers where each k ends; asking again gives the same."""
+    """The prepared ranking keeps each k's rendered items; asking again gives the same."""
     stored = job_document(12)
     prepared = prepare_ranking(stored)
     for k in (10, 3, 12, 1, 10, 3, 40, 12):
         body = orjson.loads(prepared.body(k, 612_345, 120))
-        assert body == orjson.loads(_cut_parsed(stored, k, 612_345, 120))
+        assert body == cut(stored, k, 612_345, 120)
         assert [item["rank"] for item in body["items"]] == list(range(1, min(k, 12) + 1))
 
 
@@ -159,7 +172,6 @@ def test_items_holding_nested_objects_are_parsed_in_full():
     document = {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
                 "items": [item(1, "a", extra={"a": 1}), item(2, "b", extra={"b": 2})]}
     stored = orjson.dumps(document)
-    assert _cut_stored(stored, 1, 10_000, 120) is None
     assert orjson.loads(trending_body(stored, 1, 10_000, 120))["items"] == document["items"][:1]
 
 
@@ -169,7 +181,7 @@ def test_items_holding_nested_objects_are_parsed_in_full():
     {"product_id": 7},
 ])
 def test_an_invalid_item_is_refused_whichever_way_it_is_stored(change):
-    """The byte-exact path falls back to the full parse, which refuses the document."""
+    """Items last (as the writer stores them) or first, the document is refused."""
     from api.rankings import StoredDataError
 
     document = {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
@@ -180,9 +192,9 @@ def test_an_invalid_item_is_refused_whichever_way_it_is_stored(change):
             prepare_ranking(stored)
 
 
-def test_the_byte_exact_path_needs_no_parse_for_any_score_the_job_can_write():
-    """Scores up to 3 * MAX_WEIGHT * 2**63 in orjson's shortest form match the writer's
-    grammar, so the fast path applies to every document the job writes."""
+def test_every_score_the_job_can_write_is_served_exactly():
+    """Scores up to 3 * MAX_WEIGHT * 2**63 (and counts up to a Java long) pass the checks
+    and come back unchanged."""
     from registry.weights import MAX_WEIGHT
     from udfs.redis_sink import RankedItem, Ranking
 
@@ -191,7 +203,6 @@ def test_the_byte_exact_path_needs_no_parse_for_any_score_the_job_can_write():
     items = tuple(RankedItem(rank=r, product_id=f"p-{r}", score=s, clicks=2**63 - 1,
                              carts=0, purchases=r) for r, s in enumerate(scores, start=1))
     stored = orjson.dumps(Ranking(0, 600_000, None, "v2", items).document())
-    assert _cut_stored(stored, 10, 612_345, 120) is not None
     body = orjson.loads(prepare_ranking(stored).body(10, 612_345, 120))
     assert [i["score"] for i in body["items"]] == scores
 

@@ -167,10 +167,13 @@ def test_compose_spec_validator_rejects_what_compose_rejects(compose):
 def test_stack_has_every_component(services):
     assert set(services) == {
         "kafka", "kafka-init", "minio", "minio-init", "redis", "mlflow-db", "mlflow",
-        "jobmanager", "taskmanager", "job-submit", "weights-publisher", "api", "simulator",
-        "prometheus", "grafana",
+        "jobmanager", "taskmanager", "job-submit", "weights-publisher", "api", "ingest",
+        "simulator", "kafka-ui", "prometheus", "grafana",
     }
     assert services["simulator"]["profiles"] == ["simulator"]
+    assert services["kafka-ui"]["profiles"] == ["ui"]
+    assert {name for name, svc in services.items() if "profiles" in svc} == {"simulator",
+                                                                             "kafka-ui"}
     assert one_shots(services) == {"kafka-init", "minio-init", "job-submit"}
 
 
@@ -327,7 +330,7 @@ def test_published_ports_are_unique_and_on_loopback(services):
             assert host_ip == "127.0.0.1", f"{name} publishes on {host_ip}"
             assert host_port not in seen, f"{name} and {seen[host_port]} both use {host_port}"
             seen[host_port] = name
-    assert len(seen) == 9
+    assert len(seen) == 11
 
 
 @pytest.mark.parametrize("service, container_ports", [
@@ -406,14 +409,14 @@ def test_every_trend_variable_is_a_settings_field(services):
 
 
 @pytest.mark.parametrize("service", ["jobmanager", "taskmanager", "job-submit",
-                                     "weights-publisher", "api", "simulator"])
+                                     "weights-publisher", "api", "ingest", "simulator"])
 def test_project_containers_get_valid_settings(services, service):
     """The TREND_ values a container gets build a valid Settings object."""
     env = services[service]["environment"]
     values = {k[len("TREND_"):].lower(): str(v) for k, v in env.items()
               if k.startswith("TREND_")}
     settings = Settings(_env_file=None, **values)
-    if service not in ("simulator", "weights-publisher"):
+    if service not in ("simulator", "weights-publisher", "ingest"):
         assert settings.redis_url.endswith("@redis:6379/0")
         assert settings.redis_url.startswith("redis://:test-redis-password@")
     if service in ("jobmanager", "taskmanager", "job-submit"):
@@ -434,6 +437,10 @@ def test_project_containers_get_valid_settings(services, service):
         assert settings.mlflow_tracking_uri == "http://mlflow:5000"
     if service == "api":
         assert (settings.api_host, settings.api_port) == ("0.0.0.0", 8000)
+    if service == "ingest":
+        assert (settings.ingest_host, settings.ingest_port) == ("0.0.0.0", 8001)
+        assert settings.bootstrap_servers == "kafka:9092"
+        assert (settings.ingest_max_batch, settings.ingest_max_body_bytes) == (1000, 524_288)
 
 
 # --- the weights publisher and the job's Java module ---------------------------------------
@@ -669,3 +676,73 @@ def test_the_job_containers_get_the_secrets_their_workers_read(services, service
         assert env.get(variable), variable
     assert env["TREND_S3_SECRET_KEY"] == "test-trend-s3-secret-key"
     assert "test-redis-password" in env["TREND_REDIS_URL"]
+
+
+# --- the ingest service and the Kafka UI -----------------------------------------------------
+
+
+def test_ingest_service_writes_the_topics_the_job_reads(services):
+    """The app image's `trend ingest`, on the job's topics, with the job's future skew (the
+    same contract, the same verdicts), healthy only when Kafka lists the topics."""
+    svc = services["ingest"]
+    assert svc["image"] == services["api"]["image"] and svc["build"] == services["api"]["build"]
+    assert svc["command"] == ["ingest"]
+    assert svc["restart"] == "unless-stopped"
+    env = svc["environment"]
+    job = services["jobmanager"]["environment"]
+    for name in ("TREND_BOOTSTRAP_SERVERS", "TREND_TOPIC_CLICKS", "TREND_TOPIC_CARTS",
+                 "TREND_TOPIC_PURCHASES", "TREND_MAX_FUTURE_SKEW_S"):
+        assert env[name] == job[name], name
+    assert {name: spec["condition"] for name, spec in svc["depends_on"].items()} == {
+        "kafka": "service_healthy", "kafka-init": "service_completed_successfully"}
+    port = int(env["TREND_INGEST_PORT"])
+    assert [(ip, container) for ip, _, container in _published(svc)] == [("127.0.0.1", port)]
+    assert svc["healthcheck"]["test"] == ["CMD", "http-health", f"http://localhost:{port}/ready"]
+
+
+def test_the_ingest_command_and_routes_exist():
+    from typer.testing import CliRunner
+
+    from api.ingest import router
+    from trend_tracker.cli import app
+
+    result = CliRunner().invoke(app, ["ingest", "--help"])
+    assert result.exit_code == 0
+    paths = {(route.path, method) for route in router.routes for method in route.methods}
+    assert {("/events", "POST"), ("/health", "GET"), ("/ready", "GET"),
+            ("/metrics", "GET")} <= paths
+
+
+def test_the_app_image_exposes_the_ingest_port(services):
+    dockerfile = (ROOT / "deploy/api/Dockerfile").read_text()
+    exposed = re.search(r"^EXPOSE (.+)$", dockerfile, re.MULTILINE)[1].split()
+    assert str(services["ingest"]["environment"]["TREND_INGEST_PORT"]) in exposed
+
+
+def test_kafka_ui_is_a_maintained_pinned_image_on_loopback_pointed_at_kafka(services):
+    svc = services["kafka-ui"]
+    image = svc["image"]
+    # provectuslabs/kafka-ui is unmaintained; Kafbat UI is its maintained fork.
+    assert image.split(":")[0] in ("kafbat/kafka-ui", "ghcr.io/kafbat/kafka-ui")
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", _image_tag(image)), image
+    assert svc["profiles"] == ["ui"]
+    published = _published(svc)
+    assert [(ip, container) for ip, _, container in published] == [("127.0.0.1", 8080)]
+    assert svc["healthcheck"]["test"][-1] == "http://localhost:8080/actuator/health"
+    env = svc["environment"]
+    # The compose network's Kafka listener, the one every other container uses.
+    internal = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"].split(",")[0]
+    assert internal == f"INTERNAL://{env['KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS']}"
+    assert env["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == services["ingest"]["environment"][
+        "TREND_BOOTSTRAP_SERVERS"]
+    # No login here: browsing only, and no clusters added through the UI.
+    assert env["KAFKA_CLUSTERS_0_READONLY"] == "true"
+    assert env["DYNAMIC_CONFIG_ENABLED"] == "false"
+    assert svc["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+
+
+def test_operations_doc_shows_the_ui_profile_and_the_ingest_service():
+    text = (ROOT / "docs" / "OPERATIONS.md").read_text()
+    assert "docker compose --profile ui up -d kafka-ui" in text
+    assert "KAFKA_UI_HOST_PORT" in text
+    assert "INGEST_HOST_PORT" in text

@@ -64,11 +64,13 @@ def test_expected_resources_exist():
     assert kinds == [
         ("ConfigMap", "trend-tracker-settings"),
         ("Deployment", "trend-api"),
+        ("Deployment", "trend-ingest"),
         ("Deployment", "trend-weights-publisher"),
         ("FlinkDeployment", "trend-tracker"),
         ("Namespace", NAMESPACE),
         ("Service", "redis"),
         ("Service", "trend-api"),
+        ("Service", "trend-ingest"),
         ("StatefulSet", "redis"),
     ]
 
@@ -215,6 +217,39 @@ def test_api_routes_named_by_the_probes_exist():
         assert f'@router.get("{path}"' in routes, path
 
 
+# --- the ingest service ---------------------------------------------------------------------
+
+
+def test_ingest_probes_health_and_readiness_and_serves_metrics_on_its_port():
+    deployment = find("Deployment", "trend-ingest")
+    container = pod_containers(deployment)[0]
+    assert container["args"] == ["ingest"]
+    assert container["image"] == pod_containers(find("Deployment", "trend-api"))[0]["image"], (
+        "the app image has the project")
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    settings = find("ConfigMap")["data"]
+    assert ports == {"http": int(settings["TREND_INGEST_PORT"])}
+    assert settings["TREND_INGEST_HOST"] == "0.0.0.0"
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == settings["TREND_INGEST_PORT"]
+    assert annotations["prometheus.io/path"] == "/metrics"
+    # Kafka and the topics come from the ConfigMap the job reads: the same topics, the same
+    # future skew (the same verdicts as the job's decoder).
+    assert container["envFrom"] == [{"configMapRef": {"name": "trend-tracker-settings"}}]
+    assert "env" not in container, "the ingest service needs no secret"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
+
+def test_ingest_routes_named_by_the_probes_exist():
+    from api.ingest import router
+
+    paths = {route.path for route in router.routes}
+    assert {"/events", "/health", "/ready", "/metrics"} <= paths
+
+
 # --- the weights publisher ------------------------------------------------------------------
 
 
@@ -257,7 +292,9 @@ def test_the_publisher_and_the_job_agree_on_topic_and_model():
 
 
 def test_services_select_their_pods_and_ports():
-    for service_name, workload_kind in (("trend-api", "Deployment"), ("redis", "StatefulSet")):
+    for service_name, workload_kind in (("trend-api", "Deployment"),
+                                        ("trend-ingest", "Deployment"),
+                                        ("redis", "StatefulSet")):
         service = find("Service", service_name)
         workload = find(workload_kind, service_name)
         labels = workload["spec"]["template"]["metadata"]["labels"]
@@ -316,6 +353,7 @@ def test_every_reference_resolves():
 
 @pytest.mark.parametrize("workload, name", [
     ("Deployment", "trend-api"),
+    ("Deployment", "trend-ingest"),
     ("Deployment", "trend-weights-publisher"),
     ("FlinkDeployment", None),
 ])

@@ -2,7 +2,8 @@
 
 import pytest
 
-from jobs.offsets import bounded_scan_options, specific_offsets_option, sql_with_options
+from jobs.offsets import bounded_scan_options, specific_offsets_option
+from jobs.topology import with_clause
 
 
 def test_specific_offsets_are_sorted_by_partition():
@@ -26,6 +27,6 @@ def test_bounded_scan_options_name_the_specific_offsets_mode():
     }
 
 
-def test_sql_with_options_quotes_keys_and_values():
-    rendered = sql_with_options({"scan.bounded.mode": "specific-offsets", "x": "it's"})
-    assert rendered == "  'scan.bounded.mode' = 'specific-offsets',\n  'x' = 'it''s'"
+def test_with_clause_quotes_keys_and_values():
+    rendered = with_clause({"scan.bounded.mode": "specific-offsets", "x": "it's"})
+    assert rendered == "'scan.bounded.mode' = 'specific-offsets',\n  'x' = 'it''s'"

@@ -83,7 +83,7 @@ def test_scrape_targets_are_where_the_compose_stack_serves_metrics():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == {"prometheus", "flink-jobmanager", "flink-taskmanager", "trend-api",
-                         "trend-simulator", "trend-weights-publisher"}
+                         "trend-ingest", "trend-simulator", "trend-weights-publisher"}
 
     def flink_reporter_port(service: str) -> int:
         props = compose[service]["environment"]["FLINK_PROPERTIES"]
@@ -95,6 +95,7 @@ def test_scrape_targets_are_where_the_compose_stack_serves_metrics():
     expected = {
         "flink-jobmanager": ("jobmanager", flink_reporter_port("jobmanager")),
         "trend-api": ("api", int(compose["api"]["environment"]["TREND_API_PORT"])),
+        "trend-ingest": ("ingest", int(compose["ingest"]["environment"]["TREND_INGEST_PORT"])),
         "trend-simulator": ("simulator",
                             int(compose["simulator"]["environment"]["TREND_METRICS_PORT"])),
         "trend-weights-publisher": ("weights-publisher", publisher_port),
@@ -103,6 +104,7 @@ def test_scrape_targets_are_where_the_compose_stack_serves_metrics():
         targets = jobs[job]["static_configs"][0]["targets"]
         assert targets == [f"{service}:{port}"], job
     assert jobs["trend-api"]["metrics_path"] == "/metrics"
+    assert jobs["trend-ingest"]["metrics_path"] == "/metrics"
     dns = jobs["flink-taskmanager"]["dns_sd_configs"][0]
     assert dns["names"] == ["taskmanager"]
     assert dns["port"] == flink_reporter_port("taskmanager")

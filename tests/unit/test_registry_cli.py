@@ -1,4 +1,4 @@
-"""Pure parts of the registry client and CLI: error summaries, times, the training report."""
+"""Pure parts of the registry and its CLI: error summaries, times, the training report."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import typer
 
 from registry.cli import _epoch_ms, _iso, report_text
-from registry.client import _first_line
+from registry.errors import first_line
 from registry.train import Evaluation, TrainingConfig, TrainingResult
 
 
@@ -21,7 +21,7 @@ from registry.train import Evaluation, TrainingConfig, TrainingResult
     ("", ""),
 ])
 def test_mlflow_errors_become_one_short_line(message, summary):
-    assert _first_line(message) == summary
+    assert first_line(message) == summary
 
 
 def test_times_on_the_command_line():

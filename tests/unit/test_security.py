@@ -214,10 +214,11 @@ def test_no_module_unpickles_or_executes_data():
 
 def test_weights_are_read_as_json_from_the_registry():
     """The registry's weights artifact is JSON, parsed with json and checked by schema."""
-    from registry import client
+    from registry import client, weights
 
     assert client.WEIGHTS_ARTIFACT == "weights.json"
-    source = ast.parse(Path(client.__file__).read_text())
+    assert client.parse_weights_json is weights.parse_weights_json
+    source = ast.parse(Path(weights.__file__).read_text())
     parse = next(n for n in ast.walk(source)
                  if isinstance(n, ast.FunctionDef) and n.name == "parse_weights_json")
     assert "json.loads" in ast.unparse(parse) and "jsonschema.validate" in ast.unparse(parse)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from trend_tracker.settings import Settings, load_settings
+from trend_tracker.settings import Settings, load_settings, settings_from_env
 
 
 def test_defaults_describe_a_laptop(monkeypatch):
@@ -90,3 +90,13 @@ def test_s3_options_split_the_endpoint():
 def test_secrets_are_not_shown_in_repr():
     settings = Settings(_env_file=None, s3_secret_key="hunter2-secret")
     assert "hunter2-secret" not in repr(settings)
+
+
+def test_settings_from_an_environment_mapping_round_trip_as_env(monkeypatch):
+    monkeypatch.setenv("TREND_TOP_N", "25")  # the process environment loses to the mapping
+    env = {"TREND_TOP_N": "7", "TREND_REDIS_URL": "redis://r:1/0", "PATH": "/bin"}
+    settings = settings_from_env(env, redis_url="redis://override:2/0")
+    assert (settings.top_n, settings.redis_url) == (7, "redis://override:2/0")
+    original = Settings(_env_file=None, top_n=12, api_cors_origins=["https://shop.example"],
+                        s3_secret_key="hunter2-secret")
+    assert settings_from_env(original.as_env()) == original

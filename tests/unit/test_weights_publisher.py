@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.client import RegistryUnavailableError
+from registry.errors import RegistryUnavailableError
 from registry.publisher import (
     FILE_KEY,
     WeightsPublisher,

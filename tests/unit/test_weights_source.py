@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from registry.client import NoChampionError, RegistryUnavailableError
+from registry.errors import NoChampionError, RegistryUnavailableError
 from registry.source import WeightsSource, open_weights_source
 from registry.weights import InvalidWeightsError, Weights
 from trend_tracker.settings import Settings

@@ -7,20 +7,16 @@ import math
 
 import pytest
 
-from registry.client import (
-    VersionNotFoundError,
-    _version_number,
-    parse_assignments,
-    parse_weights_json,
-    weights_tags,
-    weights_version_name,
-)
+from registry.client import _version_number, weights_tags, weights_version_name
+from registry.errors import VersionNotFoundError
 from registry.weights import (
     DEFAULT_WEIGHTS,
     MAX_WEIGHT,
     InvalidWeightsError,
     Weights,
     load_weights_file,
+    parse_assignments,
+    parse_weights_json,
     validate_weights,
 )
 

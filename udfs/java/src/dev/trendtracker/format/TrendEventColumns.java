@@ -15,11 +15,14 @@ final class TrendEventColumns {
     static final int PRODUCT_ID = 2;
     static final int CATEGORY = 3;
     static final int TS = 4;
+    static final int ARRIVAL_TS = 5;
 
-    private static final String[] NAMES = {"payload", "reason", "product_id", "category", "ts"};
+    private static final String[] NAMES = {
+        "payload", "reason", "product_id", "category", "ts", "arrival_ts"
+    };
     private static final LogicalTypeRoot[] TYPES = {
         LogicalTypeRoot.VARCHAR, LogicalTypeRoot.VARCHAR, LogicalTypeRoot.VARCHAR,
-        LogicalTypeRoot.VARCHAR, LogicalTypeRoot.BIGINT
+        LogicalTypeRoot.VARCHAR, LogicalTypeRoot.BIGINT, LogicalTypeRoot.BIGINT
     };
 
     private TrendEventColumns() {}
@@ -38,9 +41,10 @@ final class TrendEventColumns {
             if (column < 0) {
                 throw new ValidationException(String.format(
                         "Format '%s' produces no column '%s'. Its columns are payload STRING, "
-                                + "reason STRING, product_id STRING, category STRING and "
-                                + "ts BIGINT (any of them, in any order); declare other "
-                                + "columns as computed or METADATA columns.",
+                                + "reason STRING, product_id STRING, category STRING, "
+                                + "ts BIGINT and arrival_ts BIGINT (any of them, in any "
+                                + "order); declare other columns as computed or METADATA "
+                                + "columns.",
                         TrendEventFormatFactory.IDENTIFIER, name));
             }
             LogicalType type = types.get(i).getLogicalType();
@@ -48,7 +52,8 @@ final class TrendEventColumns {
                 throw new ValidationException(String.format(
                         "Column '%s' of format '%s' must be %s, not %s.", name,
                         TrendEventFormatFactory.IDENTIFIER,
-                        column == TS ? "BIGINT" : "STRING", type.asSummaryString()));
+                        TYPES[column] == LogicalTypeRoot.BIGINT ? "BIGINT" : "STRING",
+                        type.asSummaryString()));
             }
             columns[i] = column;
         }

@@ -9,6 +9,9 @@ import org.apache.flink.table.data.StringData;
 /**
  * The runtime decoder of the {@code trend-event} format: one row per record, never an
  * exception. The payload column wraps the record's bytes as they are (no decoding).
+ *
+ * <p>The clock is read once per record: the same instant decides {@code future_ts} and is the
+ * record's {@code arrival_ts}, which bounds the source's watermark.
  */
 final class TrendEventDeserializer implements DeserializationSchema<RowData> {
 
@@ -49,9 +52,10 @@ final class TrendEventDeserializer implements DeserializationSchema<RowData> {
         if (decoder == null) {
             init();
         }
+        long arrivalMs = System.currentTimeMillis();
         EventDecoder.Reason reason;
         try {
-            reason = decoder.decode(message, System.currentTimeMillis());
+            reason = decoder.decode(message, arrivalMs);
         } catch (RuntimeException e) {
             reason = EventDecoder.Reason.NOT_JSON; // never seen; a record must not stop the job
         }
@@ -71,8 +75,11 @@ final class TrendEventDeserializer implements DeserializationSchema<RowData> {
                 case TrendEventColumns.CATEGORY:
                     row.setField(i, valid ? StringData.fromBytes(decoder.category()) : null);
                     break;
-                default: // ts
+                case TrendEventColumns.TS:
                     row.setField(i, valid ? decoder.ts() : 0L);
+                    break;
+                default: // arrival_ts
+                    row.setField(i, arrivalMs);
                     break;
             }
         }

@@ -25,6 +25,7 @@ import org.apache.flink.table.factories.FactoryUtil;
  *   product_id STRING,  -- of a valid event, else NULL
  *   category STRING,    -- of a valid event, else NULL
  *   ts BIGINT,          -- epoch ms of a valid event, 0 for every invalid record
+ *   arrival_ts BIGINT,  -- epoch ms of the clock when the record was decoded
  *   ...
  * ) WITH ('connector' = 'kafka', ..., 'format' = 'trend-event',
  *         'trend-event.event-type' = 'click', 'trend-event.max-future-skew-ms' = '60000')

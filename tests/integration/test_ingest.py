@@ -1,0 +1,219 @@
+"""The ingest service (`trend ingest`, its own uvicorn process) against the real local broker."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+from api.testing import IngestServer
+from simulator.kafka_io import ensure_topics, read_topic
+from tests.contract.event_corpus import CASES, SKEW_MS
+from trend_tracker.events import classify
+from trend_tracker.processes import free_port
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def event(n: int, event_type: str = "click", **fields) -> dict:
+    return {"event_id": f"e-{n}", "event_type": event_type, "product_id": f"p-{n % 7}",
+            "category": f"c-{n % 3}", "user_id": f"u-{n}", "ts": now_ms() - 1000, **fields}
+
+
+def topic_records(settings, idle_s: float = 2.0) -> dict[str, list[tuple[bytes, bytes]]]:
+    """Every (key, value) on each event topic, read from offset 0 until the topic has been
+    quiet for ``idle_s`` (so that records beyond those expected would be seen too)."""
+    return {topic: [(r.key, r.value) for r in read_topic(settings, topic, idle_timeout_s=idle_s)]
+            for topic in settings.event_topics.values()}
+
+
+@pytest.fixture
+def ingest(make_settings, tmp_path):
+    """A running ingest service on fresh topics; yields (settings, client)."""
+    settings = make_settings(ingest_max_batch=500, ingest_max_body_bytes=1_000_000,
+                             max_future_skew_s=SKEW_MS // 1000)
+    ensure_topics(settings)
+    with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        yield settings, client
+
+
+def test_accepted_events_come_out_of_their_topics_as_sent_keyed_by_product_id(ingest):
+    settings, client = ingest
+    sent = [
+        json.dumps(event(1)).encode(),
+        json.dumps(event(2, "cart", price=19.99), indent=2).encode(),
+        json.dumps(event(3, "purchase", price=5), ensure_ascii=False,
+                   separators=(",", ":")).encode(),
+        # Not ASCII: the record holds the UTF-8 bytes as sent, escapes as sent.
+        json.dumps(event(4, user_id="\u00fcser \U0001F600"), ensure_ascii=False).encode(),
+        json.dumps(event(5, user_id="\u00fcser"), ensure_ascii=True).encode(),
+        (b'{"ts": 1704067200000, "user_id": "u", "category": "c-0", "product_id": "p-x",'
+         b' "event_type": "click", "event_id": "e-6", "extra": {"nested": [1, 2]}}'),
+    ]
+    body = b"[\n  " + b" ,\n  ".join(sent) + b"\n]"
+    response = client.post("/events", content=body, headers=JSON_HEADERS)
+    assert response.status_code == 202
+    assert response.json() == {
+        "accepted": 6, "rejected": 0,
+        "results": [{"index": i, "status": "accepted"} for i in range(6)]}
+    # One event alone, not in an array.
+    single = json.dumps(event(7, "cart")).encode()
+    response = client.post("/events", content=single, headers=JSON_HEADERS)
+    assert response.json() == {"accepted": 1, "rejected": 0,
+                               "results": [{"index": 0, "status": "accepted"}]}
+
+    expected: dict[str, Counter] = {topic: Counter() for topic in settings.event_topics.values()}
+    for value in [*sent, single]:
+        decoded = json.loads(value)
+        expected[settings.event_topics[decoded["event_type"]]][
+            (decoded["product_id"].encode(), value)] += 1
+    got = topic_records(settings)
+    assert {topic: Counter(records) for topic, records in got.items()} == expected
+    assert sum(len(records) for records in got.values()) == 7
+
+
+def test_each_corpus_payload_is_answered_with_the_reason_classify_gives(ingest):
+    """The contract corpus in one batch: every payload that frames as an item gets the
+    verdict classify gives it; the accepted ones reach their topics as sent, the rejected
+    ones do not. Payloads that cannot be framed are refused as bodies of their own, with a
+    4xx, never a 5xx."""
+    settings, client = ingest
+    payloads = [case.value for case in CASES if case.value is not None]
+    framable, refused = [], []
+    for payload in payloads:
+        response = client.post("/events", content=b"[" + payload + b"]", headers=JSON_HEADERS)
+        assert response.status_code in (202, 400, 413, 422), response.text
+        (framable if response.status_code == 202 else refused).append(payload)
+        if response.status_code != 202:
+            assert set(response.json()["error"]) == {"code", "message"}
+    assert len(framable) >= 240
+
+    items = [payload.strip(b" \t\r\n") for payload in framable]
+    response = client.post("/events", content=b"[" + b",".join(items) + b"]",
+                           headers=JSON_HEADERS)
+    assert response.status_code == 202
+    answer = response.json()
+    now = now_ms()
+    expected_results = []
+    accepted: dict[str, Counter] = {topic: Counter() for topic in settings.event_topics.values()}
+    for index, item in enumerate(items):
+        verdict = classify(item, None, now, SKEW_MS)
+        if verdict.reason is None:
+            expected_results.append({"index": index, "status": "accepted"})
+            accepted[settings.event_topics[verdict.event["event_type"]]][
+                (verdict.event["product_id"].encode(), item)] += 2  # the batch and alone
+        else:
+            expected_results.append({"index": index, "status": "rejected",
+                                     "reason": str(verdict.reason)})
+    assert answer["results"] == expected_results
+    assert answer["accepted"] == sum(r["status"] == "accepted" for r in expected_results)
+    assert answer["rejected"] == len(items) - answer["accepted"]
+    assert {r.get("reason") for r in expected_results} >= {
+        None, "not_json", "missing_field", "wrong_type", "bad_id", "unknown_event_type",
+        "future_ts"}
+
+    got = topic_records(settings)
+    assert {topic: Counter(records) for topic, records in got.items()} == accepted
+
+    for payload in refused:  # as the whole body too: a 4xx JSON error
+        response = client.post("/events", content=payload, headers=JSON_HEADERS)
+        assert response.status_code in (400, 422), (payload[:40], response.status_code)
+        assert response.headers["content-type"] == "application/json"
+
+
+def test_bodies_over_the_limits_or_malformed_are_4xx_json_errors_and_write_nothing(
+        make_settings, tmp_path):
+    settings = make_settings(ingest_max_batch=3, ingest_max_body_bytes=2048)
+    ensure_topics(settings)
+    with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        four = json.dumps([event(n) for n in range(4)])
+        cases = [
+            (four, JSON_HEADERS, 413, "batch_too_large"),
+            (json.dumps([event(0, padding="x" * 3000)]), JSON_HEADERS, 413, "body_too_large"),
+            (json.dumps(event(0)), {"content-type": "text/plain"}, 415,
+             "unsupported_media_type"),
+            ('[{"event_id": "e-1",', JSON_HEADERS, 400, "malformed_body"),
+            (b"\xff\xfe[]", JSON_HEADERS, 400, "malformed_body"),
+            ("42", JSON_HEADERS, 422, "invalid_body"),
+            ("[]", JSON_HEADERS, 422, "invalid_body"),
+        ]
+        for content, headers, status, code in cases:
+            response = client.post("/events", content=content, headers=headers)
+            assert response.status_code == status, (code, response.text)
+            assert response.json()["error"]["code"] == code
+        # A body without a declared length, streamed in chunks, is cut off at the limit too.
+        chunks = (b"[" + b" " * 1000 for _ in range(4))
+        response = client.post("/events", content=chunks, headers=JSON_HEADERS)
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "body_too_large"
+        # Exactly the limit is fine.
+        response = client.post("/events", content=json.dumps([event(n) for n in range(3)]),
+                               headers=JSON_HEADERS)
+        assert response.status_code == 202
+        assert response.json()["accepted"] == 3
+    got = topic_records(settings)
+    assert sum(len(records) for records in got.values()) == 3
+
+
+def test_an_unreachable_broker_is_a_503_with_retry_after(make_settings, tmp_path):
+    closed = free_port()  # nothing listens there: a real connection refused
+    settings = make_settings(bootstrap_servers=f"127.0.0.1:{closed}",
+                             ingest_request_timeout_s=2.0)
+    with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        started = time.monotonic()
+        response = client.post("/events", json=[event(1), event(2, "cart")])
+        assert response.status_code == 503
+        assert time.monotonic() - started < 10
+        assert int(response.headers["retry-after"]) >= 1
+        assert response.json()["error"]["code"] == "broker_unavailable"
+        # Bad input is still judged without the broker: a 202 that writes nothing.
+        response = client.post("/events", json=[{"event_type": "click"}])
+        assert response.status_code == 202
+        assert response.json()["results"] == [
+            {"index": 0, "status": "rejected", "reason": "missing_field"}]
+        assert client.get("/health").status_code == 200
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert "retry-after" in ready.headers
+        metrics = client.get("/metrics").text
+        assert 'trend_ingest_produce_errors_total{kind="timeout"} 1.0' in metrics or \
+            'trend_ingest_produce_errors_total{kind="delivery_failed"} 1.0' in metrics
+
+
+def test_ready_and_metrics_report_what_was_ingested(ingest):
+    settings, client = ingest
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "topics": {
+        topic: settings.topic_partitions for topic in settings.event_topics.values()}}
+    batch = [event(1), event(2, "cart"), event(3, "cart"), {"event_type": "click"},
+             event(5, product_id="not an id")]
+    assert client.post("/events", json=batch).status_code == 202
+    assert client.post("/events", json=event(6, "purchase")).status_code == 202
+    metrics = client.get("/metrics").text
+    for line in (
+        'trend_ingest_events_accepted_total{event_type="click"} 1.0',
+        'trend_ingest_events_accepted_total{event_type="cart"} 2.0',
+        'trend_ingest_events_accepted_total{event_type="purchase"} 1.0',
+        'trend_ingest_events_rejected_total{reason="missing_field"} 1.0',
+        'trend_ingest_events_rejected_total{reason="bad_id"} 1.0',
+        "trend_ingest_batch_size_count 2.0",
+        "trend_ingest_batch_size_sum 6.0",
+        "trend_ingest_produce_duration_seconds_count 2.0",
+        'trend_ingest_requests_total{method="POST",route="/events",status="202"} 2.0',
+    ):
+        assert line in metrics, line
+    docs = client.get("/openapi.json").json()
+    body = docs["paths"]["/events"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["oneOf"][1]["maxItems"] == 500
+    assert "Event" in docs["components"]["schemas"]

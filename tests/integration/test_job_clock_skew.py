@@ -1,0 +1,163 @@
+"""A producer whose clock runs ahead does not take the watermark with it.
+
+With ``max_future_skew_s`` 60 and ``allowed_lateness_s`` 5, an event stamped now + 50 s is
+valid. The watermark used to follow it to now + 45 s: once the other partitions had gone
+idle, every other producer's on-time events were behind it, dead-lettered as ``late`` on
+that topic and dropped by the windows on the others. The watermark now never passes the
+record's arrival time minus the allowed lateness.
+
+The job runs streaming in its own process, so events arrive as they are sent: clicks
+partition 0 carries events stamped now + 50 s, every other partition of the three topics
+on-time events (stamped 2 s before they are sent). None of those is dead-lettered, and
+their window is written with all of them, by their event time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from confluent_kafka import Producer
+from test_job_lateness import READ_METRIC, counted
+from test_registry import wait_until
+
+from jobs.topology import SOURCE_TABLES
+from localstack.stack import free_port
+from simulator.kafka_io import ensure_topics, read_topic
+
+WINDOW_MS = 10_000
+AHEAD_MS = 50_000
+WARM_UP = b"warm-up: not an event"
+WATERMARK_METRIC = "flink_taskmanager_job_task_operator_currentOutputWatermark"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def send(settings, records: list[tuple[str, int, bytes]]) -> None:
+    """(event type of the topic, partition, value), one record per batch, in order."""
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 0})
+    for event_type, partition, value in records:
+        producer.produce(settings.event_topics[event_type], value=value, partition=partition)
+        producer.flush(10)
+    assert producer.flush(30) == 0
+
+
+def event(event_type: str, product_id: str, ts: int) -> bytes:
+    return json.dumps({"event_id": f"e-{uuid.uuid4().hex[:12]}", "event_type": event_type,
+                       "product_id": product_id, "category": "gadgets", "user_id": "u-1",
+                       "ts": ts}).encode()
+
+
+def source_watermark(metrics_url: str, event_type: str) -> float:
+    """The watermark the source task of ``event_type`` has emitted (-inf before any)."""
+    task = f'task_name="Source:_{SOURCE_TABLES[event_type]}_'
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=2) as response:
+            text = response.read().decode()
+    except OSError:
+        return float("-inf")
+    return max((float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                if line.startswith(WATERMARK_METRIC + "{") and task in line),
+               default=float("-inf"))
+
+
+def overall_rows(root: Path, window_end_ms: int) -> list[tuple]:
+    rows = []
+    for path in root.rglob(f"trends-{window_end_ms}.parquet"):
+        rows += [(r["rank"], r["product_id"], r["score"], r["clicks"], r["carts"],
+                  r["purchases"])
+                 for r in pq.read_table(path, partitioning=None).to_pylist()
+                 if r["category"] is None]
+    return rows
+
+
+def test_events_stamped_ahead_do_not_make_on_time_events_late(make_settings, tmp_path):
+    weights_file = tmp_path / "weights.json"
+    weights_file.write_text(json.dumps({"click": 1, "cart": 3, "purchase": 5,
+                                        "version": "test/skew"}))
+    metrics_port = free_port()
+    settings = make_settings(
+        weights_file=weights_file, window_size_s=10, window_slide_s=10, top_n=10,
+        allowed_lateness_s=5, max_future_skew_s=60, source_idle_timeout_s=2,
+        topic_partitions=2, parallelism=1, checkpoint_interval_s=5,
+        flink_metrics_port=metrics_port)
+    ensure_topics(settings, partitions=2)
+    root = Path(settings.parquet_root[len("file://"):])
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    log_path = tmp_path / "job.log"
+    with open(log_path, "wb") as log:
+        job = subprocess.Popen([sys.executable, "-m", "jobs.trending"],
+                               env={**os.environ, **settings.as_env(),
+                                    "FLINK_LOG_DIR": str(tmp_path / "flink-log")},
+                               stdout=log, stderr=subprocess.STDOUT,
+                               cwd=Path(__file__).parents[2], start_new_session=True)
+
+    def read_at_least(n: int, timeout_s: float) -> None:
+        assert wait_until(lambda: counted(metrics_url, READ_METRIC, "event_type=") >= n
+                          or job.poll() is not None, timeout_s, 0.2), \
+            log_path.read_text()[-3000:]
+        assert job.poll() is None, log_path.read_text()[-3000:]
+
+    try:
+        # The job reads as events are sent (records read from a backlog arrive late by
+        # definition). A record that is not an event has ts 0: it never moves a watermark.
+        send(settings, [(t, 0, WARM_UP) for t in ("click", "cart", "purchase")])
+        read_at_least(3, timeout_s=420)
+
+        # Clicks partition 0 runs 50 s ahead. No other partition has had an event; wait
+        # until the clicks source has emitted a watermark past the time of sending, less
+        # the lateness (it is periodic, and slower just after start).
+        sent = now_ms()
+        send(settings, [("click", 0, event("click", "p-ahead", sent + AHEAD_MS))])
+        read_at_least(4, timeout_s=60)
+        assert wait_until(lambda: source_watermark(metrics_url, "click") >= sent - 5_000,
+                          60, 0.2), log_path.read_text()[-3000:]
+
+        # On-time events from every other partition, stamped 2 s before sending.
+        ts = now_ms() - 2_000
+        on_time = [("click", 1, "p-1"), ("click", 1, "p-1"), ("cart", 0, "p-2"),
+                   ("cart", 1, "p-3"), ("purchase", 0, "p-4"), ("purchase", 1, "p-1")]
+        send(settings, [(t, p, event(t, product, ts)) for t, p, product in on_time])
+        read_at_least(4 + len(on_time), timeout_s=60)
+
+        # Their window fires once the watermark passes its end: the ahead partition's
+        # watermark follows the clock (less 5 s), and the others are idle by then.
+        window_end = (ts // WINDOW_MS + 1) * WINDOW_MS
+        wait_s = (window_end + 5_500 - now_ms()) / 1000
+        if wait_s > 0:
+            time.sleep(wait_s)
+        send(settings, [("click", 0, event("click", "p-ahead", now_ms() + AHEAD_MS))])
+        written = wait_until(lambda: overall_rows(root, window_end) or job.poll() is not None,
+                             90, 0.2)
+        assert job.poll() is None, log_path.read_text()[-3000:]
+
+        # Only the warm-up records are dead letters: no on-time event is late.
+        dead = [json.loads(r.value) for r in read_topic(settings, settings.topic_dlq,
+                                                        idle_timeout_s=3, deadline_s=60)]
+        assert sorted((d["topic"], d["reason"]) for d in dead) == sorted(
+            (topic, "not_json") for topic in settings.event_topics.values())
+
+        # Every on-time event counted in its window, by event time (the events stamped
+        # ahead are in windows 50 s later): p-1 2 clicks + 1 purchase = 7, p-4 5, p-2 and
+        # p-3 one cart each = 3 (ties by product_id).
+        assert written, f"window {window_end} not written:\n{log_path.read_text()[-3000:]}"
+        assert overall_rows(root, window_end) == [
+            (1, "p-1", 7.0, 2, 0, 1), (2, "p-4", 5.0, 0, 0, 1), (3, "p-2", 3.0, 0, 1, 0),
+            (4, "p-3", 3.0, 0, 1, 0)]
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, 15)
+            try:
+                job.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(job.pid, 9)
+                job.wait()

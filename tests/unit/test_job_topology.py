@@ -1,0 +1,79 @@
+"""The job's SQL, without Flink: the sources' watermark and the dead-letter table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from jobs.topology import INSERTS, dead_letter_options, source_ddl, sql_interval, statements
+from trend_tracker.settings import (
+    DLQ_ENVELOPE_OVERHEAD_BYTES,
+    DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE,
+    Settings,
+)
+
+#: Kafka's upper bound on a record batch around one record: the batch header (61 bytes) and
+#: the record's own header (attributes, varint lengths and deltas: at most 21 bytes).
+KAFKA_RECORD_FRAMING_BYTES = 61 + 21
+
+
+def settings(**overrides) -> Settings:
+    return Settings(_env_file=None, **overrides)
+
+
+def test_the_watermark_never_passes_arrival_minus_the_allowed_lateness():
+    ddl = source_ddl(settings(allowed_lateness_s=5), "click", "clicks", None)
+    assert "arrival_ts BIGINT," in ddl
+    # Event time stays et; only the watermark is clamped by the time the record arrived.
+    assert "et AS TO_TIMESTAMP_LTZ(ts, 3)," in ddl
+    assert (f"WATERMARK FOR et AS LEAST(et, TO_TIMESTAMP_LTZ(arrival_ts, 3)) - "
+            f"{sql_interval(5)}") in ddl
+
+
+def test_dead_letters_are_keyed_by_their_record_and_sized_for_the_producer():
+    s = settings(dlq_max_request_bytes=2_000_000)
+    options = dead_letter_options(s)
+    assert options["topic"] == s.topic_dlq
+    assert options["properties.max.request.size"] == "2000000"
+    assert options["key.format"] == "raw"
+    assert options["key.fields"] == "dead_letter_key"
+    assert options["value.format"] == "json"
+    # The key is not repeated in the value: the envelope keeps its fields.
+    assert options["value.fields-include"] == "EXCEPT_KEY"
+    table = dict(statements(s))["dead_letters_table"]
+    for column in ("dead_letter_key STRING", "payload STRING", "`topic` STRING",
+                   "`partition` INT", "`offset` BIGINT", "reason STRING",
+                   "payload_bytes BIGINT", "payload_sha256 STRING"):
+        assert column in table
+    insert = dict(INSERTS)["dead-letters"]
+    assert "CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS STRING))" \
+        in insert
+
+
+def test_the_payload_prefix_is_bounded_by_the_producers_request_size():
+    limit = 1_048_576
+    largest = (limit - DLQ_ENVELOPE_OVERHEAD_BYTES) // DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE
+    assert settings(dlq_max_request_bytes=limit,
+                    dlq_payload_prefix_bytes=largest).dlq_payload_prefix_bytes == largest
+    with pytest.raises(ValidationError, match="dlq_payload_prefix_bytes"):
+        settings(dlq_max_request_bytes=limit, dlq_payload_prefix_bytes=largest + 1)
+    assert settings().dlq_payload_prefix_bytes == 4096
+    assert settings().dlq_max_request_bytes == 1_048_576
+
+
+def test_the_worst_envelope_of_the_largest_prefix_fits_the_request():
+    """Written out independently: every byte a control character (escaped as \\u00XX), the
+    longest topic name, the largest numbers and the longest reason code."""
+    s = settings()
+    prefix = ((s.dlq_max_request_bytes - DLQ_ENVELOPE_OVERHEAD_BYTES)
+              // DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE)
+    topic = "t" * 249
+    envelope = json.dumps({
+        "payload": "\x01" * prefix, "topic": topic, "partition": 2**31 - 1,
+        "offset": 2**63 - 1, "reason": "unknown_event_type", "payload_bytes": 2**63 - 1,
+        "payload_sha256": "f" * 64}, separators=(",", ":")).encode()
+    assert envelope.count(b"\\u0001") == prefix
+    key = f"{topic}/{2**31 - 1}/{2**63 - 1}".encode()
+    assert len(envelope) + len(key) + KAFKA_RECORD_FRAMING_BYTES <= s.dlq_max_request_bytes

@@ -11,10 +11,12 @@ and exits 0; any ``Settings`` field can be overridden as ``--field-name value`` 
 
 Operational choices, set explicitly here:
 
-- Checkpoints every ``checkpoint_interval_s`` to ``checkpoint_dir`` (default: a local
-  directory under ``state_dir``), exactly-once, retained on cancellation so a restart can
-  resume from one. Sinks are idempotent (files and keys named by window), so the replay
-  after a restore rewrites the same results.
+- Checkpoints every ``checkpoint_interval_s`` under ``checkpoint_dir`` (default: a local
+  directory under ``state_dir``), one directory per consumer group, exactly-once, retained
+  on cancellation. A streaming start resumes from the group's newest retained checkpoint
+  or savepoint (``--from-scratch`` opts out; :mod:`jobs.resume`). The window sink is
+  idempotent (files and keys named by window), so the replay after a restore rewrites the
+  same results; the dead-letter topic is at least once, each record keyed by its position.
 - State backend ``state_backend``: ``hashmap`` (heap) by default; the state is windows x
   active products, small for this job. ``rocksdb`` for larger key spaces.
 - Restarts: streaming runs use exponential delay (1 s doubling to 1 min, without limit),

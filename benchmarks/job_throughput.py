@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -70,7 +69,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import SEED, START_MS
+from benchmarks import SEED, START_MS, machine
 from trend_tracker.settings import Settings, settings_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -457,17 +456,6 @@ def progress(message: str) -> None:
 def load_average() -> list[float]:
     """The 1, 5 and 15 minute load averages."""
     return [round(value, 2) for value in os.getloadavg()]
-
-
-def machine() -> dict[str, Any]:
-    memory_gb = None
-    try:
-        with open("/proc/meminfo") as meminfo:
-            memory_gb = round(int(meminfo.readline().split()[1]) / 1024 / 1024, 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return {"cpus": os.cpu_count(), "memory_gb": memory_gb, "python": platform.python_version(),
-            "platform": platform.platform(), "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
 def run_benchmark(args: argparse.Namespace,

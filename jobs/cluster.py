@@ -13,6 +13,7 @@ Used by the cluster tests and benchmarks; ``python -m jobs.cluster DIR`` starts 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -67,7 +68,8 @@ def cluster_config(
 
     Flat keys are written as such: Flink 2 reads both flat and nested YAML keys.
     """
-    config = {k: v for k, v in base.items() if k not in ("jobmanager", "taskmanager", "rest", "parallelism")}
+    config = {k: v for k, v in base.items()
+              if k not in ("jobmanager", "taskmanager", "rest", "parallelism")}
     config.update(
         {
             "jobmanager.rpc.address": "127.0.0.1",
@@ -179,7 +181,7 @@ class StandaloneCluster:
             for name, action in commands
         ]
         failures = []
-        for (name, action), process in zip(commands, running):
+        for (name, action), process in zip(commands, running, strict=True):
             _, stderr = process.communicate(timeout=90)
             if process.returncode != 0:
                 failures.append(f"{name} {action}: exit {process.returncode}: {stderr.strip()}")
@@ -238,10 +240,9 @@ class StandaloneCluster:
     def stop(self, timeout_s: float = 30) -> None:
         """Stop every daemon with the stop scripts, then kill what is left by pid."""
         leftovers = self.pids()
-        try:
+        # What the scripts could not stop is killed by pid below.
+        with contextlib.suppress(ClusterError, subprocess.SubprocessError, OSError):
             self._scripts(("taskmanager.sh", "stop-all"), ("jobmanager.sh", "stop-all"))
-        except (ClusterError, subprocess.SubprocessError, OSError):
-            pass  # what the scripts could not stop is killed by pid below
         deadline = time.monotonic() + timeout_s
         for pid in leftovers:
             while pid_alive(pid) and time.monotonic() < deadline:

@@ -174,7 +174,8 @@ class StackState:
 class LocalStack:
     """Start, stop and describe the embedded servers under one state directory."""
 
-    def __init__(self, state_dir: Path | str, bucket: str = "trends", startup_timeout_s: float = 240):
+    def __init__(self, state_dir: Path | str, bucket: str = "trends",
+                 startup_timeout_s: float = 240):
         self.state_dir = Path(state_dir).resolve()
         self.bucket = bucket
         self.startup_timeout_s = startup_timeout_s

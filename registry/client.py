@@ -21,6 +21,7 @@ This module holds the registry's read and write calls; reaching the server is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import threading
@@ -366,11 +367,10 @@ class WeightsRegistry:
             self._call("read model", self.client.get_registered_model, self.model_name,
                        missing=ModelNotFoundError)
         except ModelNotFoundError:
-            try:
+            # Another process may have created it since our read.
+            with contextlib.suppress(AlreadyExistsError):
                 self._call("create model", self.client.create_registered_model,
                            self.model_name, description=MODEL_DESCRIPTION)
-            except AlreadyExistsError:  # another process created it since our read
-                pass
 
 
 def ensure_default_weights(settings: Settings) -> tuple[WeightsVersion, bool]:

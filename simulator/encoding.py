@@ -141,7 +141,7 @@ class EventEncoder:
         seq, users, sessions, ts = (batch.seq.tolist(), batch.user.tolist(),
                                     batch.session.tolist(), batch.ts.tolist())
         values = [templates[t] % (s, u, ss, e)
-                  for t, s, u, ss, e in zip(template_index, seq, users, sessions, ts)]
+                  for t, s, u, ss, e in zip(template_index, seq, users, sessions, ts, strict=True)]
         record_keys = [keys[p] for p in batch.product.tolist()]
         topics = etype.tolist()
         kinds = (bad_kinds_for(batch.seq, self.ppm) if self.ppm

@@ -110,7 +110,8 @@ def generate_events(options: SimulationOptions) -> list[SimulatedEvent]:
     for batch in generator.bounded(options.count, options.duration_s):
         encoded = encoder.encode(batch)
         for topic, key, value, ts, kind in zip(encoded.topic, encoded.keys, encoded.values,
-                                               encoded.ts.tolist(), encoded.bad_kind.tolist()):
+                                               encoded.ts.tolist(), encoded.bad_kind.tolist(),
+                                               strict=True):
             events.append(SimulatedEvent(EVENT_TYPES[topic], key, value, ts,
                                          None if kind == NO_KIND else BAD_KINDS[kind]))
     return events

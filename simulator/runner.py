@@ -108,7 +108,7 @@ def _produce_slice(producer, names: list[str], batch: EncodedBatch, begin: int,
         while i < end:
             try:
                 for topic, key, value in zip(batch.topic[i:end], batch.keys[i:end],
-                                             batch.values[i:end]):
+                                             batch.values[i:end], strict=True):
                     produce(names[topic], value, key)
                     i += 1
             except BufferError:

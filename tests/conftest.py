@@ -6,10 +6,14 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from trend_tracker.settings import Settings, settings_from_env
+
+if TYPE_CHECKING:
+    from localstack import StackState
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -37,7 +41,7 @@ def _restore_environment() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator["StackState"]:  # noqa: F821
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
     """A real broker, Redis server, S3 endpoint and MLflow server for the whole session."""
     from localstack import LocalStack
 

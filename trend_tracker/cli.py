@@ -16,12 +16,12 @@ app.command("status")(localstack_cli.status)
 
 def _register_optional() -> None:
     """Sub-command groups of the other areas (each module exposes a Typer ``app``)."""
-    from simulator.cli import register as register_simulator
+    from api.cli import register as register_api
+    from api.cli import serve_ingest
     from jobs.cli import app as job_app
     from jobs.redis_rebuild import app as redis_app
     from registry.cli import app as weights_app
-    from api.cli import register as register_api
-    from api.cli import serve_ingest
+    from simulator.cli import register as register_simulator
     from trend_tracker.demo import demo
 
     register_simulator(app)

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from localstack.stack import LocalStack, StackError
-from trend_tracker.settings import Settings, load_settings
+from trend_tracker.processes import http_ok, signal_group
+from trend_tracker.settings import Settings, load_settings, settings_from_env
 
 console = Console()
 
@@ -61,12 +61,8 @@ def _spawn(name: str, argv: list[str], env: dict[str, str], logs: Path) -> Child
 def _wait_http(url: str, timeout_s: float, children: list[Child]) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
-                if response.status < 500:
-                    return True
-        except OSError:
-            pass
+        if http_ok(url):
+            return True
         for child in children:
             if child.process.poll() is not None:
                 return False
@@ -77,24 +73,18 @@ def _wait_http(url: str, timeout_s: float, children: list[Child]) -> bool:
 def _stop(children: list[Child]) -> None:
     for child in reversed(children):
         if child.process.poll() is None:
-            try:
-                os.killpg(child.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            signal_group(child.process.pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
     for child in children:
         remaining = max(0.1, deadline - time.monotonic())
         try:
             child.process.wait(timeout=remaining)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(child.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            signal_group(child.process.pid, signal.SIGKILL)
             child.process.wait()
 
 
-def _interrupt(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+def _interrupt(signum, frame) -> None:
     """Treat SIGTERM like Ctrl-C so the children are stopped cleanly."""
     raise KeyboardInterrupt
 
@@ -156,9 +146,7 @@ def demo(
         "TREND_METRICS_PORT": str(base.metrics_port),
         "TREND_FLINK_METRICS_PORT": str(base.flink_metrics_port or base.metrics_port + 1),
     })
-    settings = Settings(_env_file=None, **{
-        k[len("TREND_"):].lower(): v for k, v in env.items() if k.startswith("TREND_")
-    })
+    settings = settings_from_env(env)
     logs = stack.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 

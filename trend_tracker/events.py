@@ -41,7 +41,8 @@ from jsonschema import Draft202012Validator
 
 from trend_tracker.settings import EVENT_TYPES, ID_RE
 
-REQUIRED_FIELDS: tuple[str, ...] = ("event_id", "event_type", "product_id", "category", "user_id", "ts")
+REQUIRED_FIELDS: tuple[str, ...] = ("event_id", "event_type", "product_id", "category", "user_id",
+                                    "ts")
 #: The required fields that hold strings.
 STRING_FIELDS: tuple[str, ...] = ("event_id", "event_type", "product_id", "category", "user_id")
 #: Largest accepted event_id / user_id length in code points (product_id and category

@@ -202,7 +202,7 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _window_shape(self) -> "Settings":
+    def _window_shape(self) -> Settings:
         if self.window_size_s % self.window_slide_s != 0:
             raise ValueError(
                 f"window_size_s ({self.window_size_s}) must be a multiple of "

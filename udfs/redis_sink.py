@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -70,8 +70,8 @@ def epoch_ms(value: int | datetime) -> int:
     """Epoch milliseconds from an int or a datetime (a naive datetime is taken as UTC)."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return int(round(value.timestamp() * 1000))
+            value = value.replace(tzinfo=UTC)
+        return round(value.timestamp() * 1000)
     return int(value)
 
 

@@ -74,7 +74,7 @@ def window_rows(window_start: Any, window_end: Any, ranked: Iterable[Any],
     """Output rows of one window from its ranked rows (tuples in RANKED_ROW_FIELDS order)."""
     return [
         output_row({"window_start": window_start, "window_end": window_end,
-                    **dict(zip(RANKED_ROW_FIELDS, tuple(item))),
+                    **dict(zip(RANKED_ROW_FIELDS, tuple(item), strict=True)),
                     "weights_version": weights_version})
         for item in ranked
     ]

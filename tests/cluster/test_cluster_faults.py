@@ -10,6 +10,7 @@ happens with windows in flight: written windows behind it, open windows in the s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -248,10 +249,8 @@ def wait_for_checkpoints(cluster, job_id: str, more: int, timeout_s: float = 180
 def cancel_all(cluster) -> None:
     for state in ("RUNNING", "RESTARTING", "CREATED", "INITIALIZING"):
         for job_id in job_ids(cluster, state):
-            try:
+            with contextlib.suppress(OSError):
                 rest(cluster, f"/jobs/{job_id}?mode=cancel", method="PATCH")
-            except OSError:
-                pass
     wait_until(lambda: not any(job_ids(cluster, s) for s in ("RUNNING", "RESTARTING",
                                                               "CANCELLING")), 60, 0.5)
 

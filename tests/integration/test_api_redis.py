@@ -198,7 +198,7 @@ def test_product_trend_lists_its_windows_oldest_first(client, writer, end):
     ends = [end - 3 * SLIDE_MS, end - 2 * SLIDE_MS, end - SLIDE_MS, end]
     places = [(3, 4.0, 4, 0, 0), (1, 12.0, 5, 1, 1), None, (2, 8.5, 3, 1, 0)]
     rankings = []
-    for window_end, place in zip(ends, places):
+    for window_end, place in zip(ends, places, strict=True):
         others = [item(1, "p-900", 99.0, 99, 0, 0)]
         if place:
             rank, score, clicks, carts, purchases = place
@@ -209,7 +209,7 @@ def test_product_trend_lists_its_windows_oldest_first(client, writer, end):
         {"window_start": window_end - SIZE_MS, "window_end": window_end, "rank": rank,
          "score": score, "clicks": clicks, "carts": carts, "purchases": purchases,
          "weights_version": "v7"}
-        for window_end, place in zip(ends, places) if place
+        for window_end, place in zip(ends, places, strict=True) if place
         for rank, score, clicks, carts, purchases in [place]
     ]
     assert get_ok(client, "/products/p-042/trend") == {"product_id": "p-042",
@@ -237,7 +237,8 @@ def test_product_trend_in_one_category(client, writer, end):
              [item(1, "p-001", 6.5, 5, 1, 0)],
              [item(1, "p-001", 4.0, 4, 0, 0), item(2, "p-007", 2.0, 2, 0, 0)]]
     writer.write([ranking(window_end, None, OVERALL) for window_end in ends[1:]]
-                 + [ranking(window_end, "books", items) for window_end, items in zip(ends, books)]
+                 + [ranking(window_end, "books", items)
+                    for window_end, items in zip(ends, books, strict=True)]
                  + [ranking(end, "toys", TOYS)])
 
     def window(window_end, rank, score, clicks, carts, purchases) -> dict:

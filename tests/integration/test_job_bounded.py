@@ -9,6 +9,7 @@ tested with controlled timing in test_job_lateness.py.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from collections import defaultdict
@@ -173,7 +174,8 @@ def write_event_set(settings) -> list[tuple[tuple[str, int, int], bytes, str | N
             records.append((topic, partition, value))
             reasons.append(reason)
     positions = produce(settings, records)
-    return [(pos, value, reason) for pos, (_, _, value), reason in zip(positions, records, reasons)]
+    return [(pos, value, reason)
+            for pos, (_, _, value), reason in zip(positions, records, reasons, strict=True)]
 
 
 @pytest.mark.parametrize("parallelism", [1, 2])
@@ -231,7 +233,7 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
     # The data has ties broken by product_id.
     assert any(a["score"] == b["score"] and a["window_end"] == b["window_end"]
                and a["category"] == b["category"] and b["rank"] == a["rank"] + 1
-               for a, b in zip(expected, expected[1:]))
+               for a, b in itertools.pairwise(expected))
     actual = read_parquet_rows(Path(settings.parquet_root[len("file://"):]))
     assert sorted(actual, key=row_key) == sorted(expected, key=row_key)
 

@@ -137,7 +137,8 @@ def test_oversized_bad_records_are_dead_lettered_once_without_a_restart(make_set
          {"payload": utf8_prefix(value, limit), "topic": topic, "partition": partition,
           "offset": offset, "reason": "not_json", "payload_bytes": len(value),
           "payload_sha256": hashlib.sha256(value).hexdigest()})
-        for (topic, partition, offset), (_, _, value), is_bad in zip(positions, records, bad)
+        for (topic, partition, offset), (_, _, value), is_bad
+        in zip(positions, records, bad, strict=True)
         if is_bad)
     dead = list(read_topic(settings, settings.topic_dlq, idle_timeout_s=3, deadline_s=60))
     assert all(len(record.value) <= settings.dlq_max_request_bytes for record in dead)

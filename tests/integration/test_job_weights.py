@@ -107,7 +107,8 @@ def test_job_follows_the_champion_and_survives_an_mlflow_outage(
                            (7_000, "cart", "p-2")])
         advance_to(settings, 12_000, "p-3")
         # The first window includes the job's start-up.
-        assert window(WINDOW_MS, timeout_s=420) == [(1, "p-1", 10.0, v1.name), (2, "p-2", 7.0, v1.name)]
+        assert window(WINDOW_MS, timeout_s=420) == [(1, "p-1", 10.0, v1.name),
+                                                      (2, "p-2", 7.0, v1.name)]
 
         # Promote v2 (click 2, cart 0, purchase 1) while the job runs; the job's publisher
         # polls every 0.5 s and writes it to the weights topic, and the job's weights feed

@@ -59,7 +59,7 @@ def expected_windows(produced) -> dict[int, list[dict]]:
                         for (product, category), c in by_product.items())
         totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         for (_, category), c in by_product.items():
-            totals[category] = [a + b for a, b in zip(totals[category], c)]
+            totals[category] = [a + b for a, b in zip(totals[category], c, strict=True)]
         chosen = sorted(sorted(totals, key=lambda cat: (-score(totals[cat]), cat))
                         [:MAX_CATEGORIES])
         rows = []

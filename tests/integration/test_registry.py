@@ -168,7 +168,7 @@ def test_a_version_without_valid_weights_is_refused(local_stack):
                              r".*/weights/weights\.json$"):
         registry.get(missing)
     invalid = hand_made_version(registry, '{"click": 1, "cart": "3", "purchase": 5}')
-    with pytest.raises(InvalidWeightsError, match="weights.json is invalid"):
+    with pytest.raises(InvalidWeightsError, match=r"weights\.json is invalid"):
         registry.get(invalid)
     valid = hand_made_version(registry, '{"click": 1, "cart": 3, "purchase": 5}')
     assert registry.get(valid).weights == Weights(1.0, 3.0, 5.0, f"{registry.model_name}/{valid}")
@@ -178,7 +178,7 @@ def test_a_model_that_does_not_exist_has_no_versions(local_stack):
     registry = WeightsRegistry(local_stack.mlflow_tracking_uri, unique_model())
     assert registry.aliases() == {}
     assert registry.versions() == []
-    with pytest.raises(VersionNotFoundError, match="version 1 of .* does not exist"):
+    with pytest.raises(VersionNotFoundError, match=r"version 1 of .* does not exist"):
         registry.get(1)
     with pytest.raises(NoChampionError):
         registry.champion()

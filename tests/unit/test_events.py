@@ -46,7 +46,8 @@ def test_schema_is_valid_draft_2020_12_and_accepts_a_good_event():
 
 
 def test_schema_rejects_each_kind_of_bad_event():
-    assert schema_errors(event(ts="1704067200000")) == ["ts: '1704067200000' is not of type 'integer'"]
+    assert schema_errors(event(ts="1704067200000")) == [
+        "ts: '1704067200000' is not of type 'integer'"]
     assert schema_errors(event(event_type="view")) == [
         "event_type: 'view' is not one of ['click', 'cart', 'purchase']"]
     assert schema_errors(event(product_id="p" * 65)) == [

@@ -49,8 +49,9 @@ def test_any_json_array_is_cut_into_its_values_exactly(values):
     exactly those serialisations (the framing needs no parser's help)."""
     texts = [json.dumps(value, ensure_ascii=ascii_only).encode()
              for value, ascii_only, _, _ in values]
-    body = b"[" + b",".join(before.encode() + text + after.encode()
-                            for text, (_, _, before, after) in zip(texts, values)) + b"]"
+    body = b"[" + b",".join(
+        before.encode() + text + after.encode()
+        for text, (_, _, before, after) in zip(texts, values, strict=True)) + b"]"
     assert split_events(body, 100) == texts
 
 

@@ -7,7 +7,8 @@ from jobs.topology import with_clause
 
 
 def test_specific_offsets_are_sorted_by_partition():
-    assert specific_offsets_option({1: 300, 0: 42}) == "partition:0,offset:42;partition:1,offset:300"
+    assert (specific_offsets_option({1: 300, 0: 42})
+            == "partition:0,offset:42;partition:1,offset:300")
 
 
 def test_an_empty_partition_bounds_at_zero():

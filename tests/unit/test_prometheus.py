@@ -87,7 +87,8 @@ def test_scrape_targets_are_where_the_compose_stack_serves_metrics():
 
     def flink_reporter_port(service: str) -> int:
         props = compose[service]["environment"]["FLINK_PROPERTIES"]
-        line = next(l for l in props.splitlines() if l.startswith("metrics.reporter.prom.port"))
+        line = next(prop for prop in props.splitlines()
+                    if prop.startswith("metrics.reporter.prom.port"))
         return int(line.split(":", 1)[1])
 
     command = compose["weights-publisher"]["command"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ def row(window_end, category, rank, product_id, score, version="trend-weights/1"
 
 def test_epoch_ms_accepts_ints_and_datetimes():
     assert epoch_ms(W0) == W0
-    assert epoch_ms(datetime(2024, 1, 1, tzinfo=timezone.utc)) == W0
+    assert epoch_ms(datetime(2024, 1, 1, tzinfo=UTC)) == W0
     assert epoch_ms(datetime(2024, 1, 1)) == W0  # naive is UTC
 
 

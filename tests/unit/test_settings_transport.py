@@ -77,7 +77,7 @@ def test_a_secrets_file_wins_over_the_environment(tmp_path):
 
 def test_a_missing_secrets_file_is_a_clear_error(tmp_path):
     plan = settings_to_json(client_settings(secrets_file=tmp_path / "missing.env"))
-    with pytest.raises(SecretsError, match="secrets file .*missing.env not found"):
+    with pytest.raises(SecretsError, match=r"secrets file .*missing\.env not found"):
         settings_from_json(plan, environ=WORKER_ENV)
 
 

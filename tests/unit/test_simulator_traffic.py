@@ -139,7 +139,7 @@ def test_carts_and_purchases_follow_a_click_of_the_same_session():
     seen: dict[tuple[int, int, int, int], list[int]] = {}
     checked = Counter()
     for ts, etype, product, user, session in zip(*(cols[n].tolist() for n in (
-            "ts", "event_type", "product", "user", "session"))):
+            "ts", "event_type", "product", "user", "session")), strict=True):
         triple = (product, user, session)
         seen.setdefault((etype, *triple), []).append(ts)
         if etype == CART and ts >= START_MS + 8000:
@@ -157,7 +157,7 @@ def test_sessions_belong_to_one_user_and_turn_over():
                            seed=4, trends=())
     cols = collect(config, 100_000)
     users_of_session: dict[int, set[int]] = {}
-    for session, user in zip(cols["session"].tolist(), cols["user"].tolist()):
+    for session, user in zip(cols["session"].tolist(), cols["user"].tolist(), strict=True):
         users_of_session.setdefault(session, set()).add(user)
     assert all(len(users) == 1 for users in users_of_session.values())
     clicks = int((cols["event_type"] == CLICK).sum())

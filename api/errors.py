@@ -7,6 +7,7 @@ handler ever puts a traceback or an exception's text from inside the server in a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import orjson
 from fastapi import FastAPI, Request
@@ -43,13 +44,21 @@ def error_response(status: int, code: str, message: str,
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-def describe_validation_errors(errors: list[dict]) -> str:
-    """A short message naming each invalid parameter and why, without echoing input."""
-    parts = []
+def describe_validation_errors(errors: list[dict],
+                               parameter_messages: Mapping[str, str] | None = None) -> str:
+    """A short message naming each invalid parameter and why, without echoing input.
+
+    A parameter named in ``parameter_messages`` is described by that message, once,
+    whatever its value failed (not an integer, too small, too large).
+    """
+    parameter_messages = parameter_messages or {}
+    parts: list[str] = []
     for error in errors:
         loc = [str(p) for p in error.get("loc", ()) if p not in ("query", "path")]
         where = ".".join(loc) or "request"
-        parts.append(f"{where}: {error.get('msg', 'invalid value')}")
+        part = parameter_messages.get(where) or f"{where}: {error.get('msg', 'invalid value')}"
+        if part not in parts:
+            parts.append(part)
     return "; ".join(parts) or "invalid request"
 
 
@@ -57,8 +66,11 @@ async def _api_error(_: Request, exc: ApiError) -> Response:
     return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
-    return error_response(422, "invalid_parameter", describe_validation_errors(exc.errors()))
+def _validation_error(parameter_messages: Mapping[str, str] | None):
+    async def handler(_: Request, exc: RequestValidationError) -> Response:
+        return error_response(422, "invalid_parameter",
+                              describe_validation_errors(exc.errors(), parameter_messages))
+    return handler
 
 
 async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
@@ -97,18 +109,24 @@ async def _unexpected(_: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "internal error")
 
 
-def install_common_error_handlers(app: FastAPI) -> None:
+def install_common_error_handlers(app: FastAPI,
+                                  parameter_messages: Mapping[str, str] | None = None) -> None:
     """The handlers every app of the project shares: ``ApiError``, invalid parameters,
-    the framework's own errors (404, 405) and anything unexpected (a 500 without details)."""
+    the framework's own errors (404, 405) and anything unexpected (a 500 without details).
+
+    ``parameter_messages`` gives, by parameter name, one fixed message for any invalid
+    value of that parameter (see :func:`describe_validation_errors`).
+    """
     app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, _validation_error(parameter_messages))
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI,
+                           parameter_messages: Mapping[str, str] | None = None) -> None:
     """Route every failure, expected or not, to a JSON body in the one error shape."""
-    install_common_error_handlers(app)
+    install_common_error_handlers(app, parameter_messages)
     # A Redis outage is a 503 to retry, whether it surfaces as a Redis error or as a
     # socket error or timeout (TimeoutError is an OSError).
     for exc_type in (RedisError, OSError):

@@ -79,15 +79,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.redis.aclose()
 
+    # /docs is api.page's, with Swagger UI served from the package instead of a CDN.
     app = FastAPI(title="Trend Tracker API", version="1", description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None)
     app.state.settings = settings
     app.state.metrics = metrics
     app.openapi = partial(openapi_with_limits, app, settings.top_n)  # type: ignore[method-assign]
-    install_error_handlers(app)
+    # Any invalid k gets one message naming 1..top_n: the route's static bound
+    # (the largest top_n allowed) and the parse error are not this deployment's range.
+    install_error_handlers(app, {"k": routes.invalid_k_message(settings.top_n)})
     app.include_router(routes.router)
     app.include_router(page.router)
-    app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
+    app.mount(page.STATIC_URL, StaticFiles(directory=page.STATIC_DIR), name="static")
     if settings.api_cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api_cors_origins,
                            allow_methods=["GET", "HEAD"], allow_headers=["*"])

@@ -61,6 +61,12 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def invalid_k_message(top_n: int) -> str:
+    """The one message for every invalid ``k``, out of range or not an integer: it names
+    the range this deployment accepts and never the value sent."""
+    return f"k: must be an integer from 1 to {top_n} (the job's top_n)"
+
+
 def _no_data() -> ApiError:
     return ApiError(503, "no_data", "no window has been ranked yet; retry later",
                     headers=RETRY_SOON)
@@ -77,8 +83,7 @@ async def trending(request: Request,
     state = request.app.state
     settings, rankings = state.settings, state.rankings
     if k > settings.top_n:
-        raise ApiError(422, "invalid_parameter",
-                       f"k: must be at most {settings.top_n} (the job's top_n)")
+        raise ApiError(422, "invalid_parameter", invalid_k_message(settings.top_n))
     ranking = await rankings.get(category)
     if ranking is None:
         if category is not None and await state.redis.exists(layout.latest_key(None)):

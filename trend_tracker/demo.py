@@ -29,6 +29,9 @@ console = Console()
 #: Demo windows: 10 minutes sliding every 30 s, so a ranking appears every 30 s.
 DEMO_WINDOW_SIZE_S = 600
 DEMO_WINDOW_SLIDE_S = 30
+#: Share of the simulated events malformed on purpose, so the dead-letter topic has
+#: records to show (`trend tail dlq`); below the 1% that fires TrendDeadLetterRateHigh.
+DEMO_BAD_FRACTION = 0.005
 
 
 @dataclass
@@ -40,6 +43,12 @@ class Child:
 
 def _trend(*args: str) -> list[str]:
     return [sys.executable, "-m", "trend_tracker.cli", *args]
+
+
+def simulator_command(rate: int, products: int, bad_fraction: float) -> list[str]:
+    """The demo's `trend simulate` command line (live clock, paced at ``rate``)."""
+    return _trend("simulate", "--rate", str(rate), "--products", str(products),
+                  "--bad-fraction", str(bad_fraction), "--no-progress")
 
 
 def _run_step(description: str, argv: list[str], env: dict[str, str]) -> None:
@@ -119,6 +128,9 @@ def demo(
     api_port: int = typer.Option(8000, help="Port of the API and the trends page."),
     ingest_port: int = typer.Option(8001, help="Port of the ingest service (POST /events)."),
     products: int = typer.Option(500, help="Number of simulated products."),
+    bad_fraction: float = typer.Option(
+        DEMO_BAD_FRACTION, min=0.0, max=1.0,
+        help="Fraction of simulated events malformed on purpose (the job dead-letters them)."),
 ) -> None:
     """Start the local stack, the job, the API, the ingest service and the simulator;
     Ctrl-C stops it all."""
@@ -167,9 +179,8 @@ def demo(
         if not _wait_http(f"http://{settings.ingest_host}:{ingest_port}/health", 60, children):
             raise RuntimeError(f"the ingest service did not start; see "
                                f"{logs / 'demo-ingest.log'}")
-        children.append(_spawn("simulator", _trend(
-            "simulate", "--rate", str(rate), "--products", str(products), "--no-progress",
-        ), env, logs))
+        children.append(_spawn("simulator", simulator_command(rate, products, bad_fraction),
+                               env, logs))
         _print_where_to_look(settings, stack_state, logs)
         started = time.monotonic()
         while duration <= 0 or time.monotonic() - started < duration:

@@ -121,3 +121,55 @@ def test_the_page_shows_the_api_rows_switches_category_and_refreshes(live, brows
             timeout=15_000)
     finally:
         page.close()
+
+
+def test_the_page_gets_its_icon_and_no_request_fails(live, browser):
+    api, _, _ = live
+    page = browser.new_page()
+    failed: list[tuple[int, str]] = []
+    page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
+    try:
+        page.goto(api.url + "/")
+        page.wait_for_selector("#trending tbody tr")
+        icon = page.evaluate(
+            "fetch(document.querySelector('link[rel=icon]').href)"
+            ".then(r => [r.url, r.status, r.headers.get('content-type')])")
+        assert icon == [api.url + "/favicon.ico", 200, "image/svg+xml"]
+        assert failed == []
+    finally:
+        page.close()
+
+
+#: The operations /docs lists: every route of the OpenAPI schema.
+OPERATIONS = ["/trending", "/products/{product_id}/trend", "/categories", "/health", "/ready",
+              "/metrics"]
+
+
+def test_the_docs_page_renders_offline(live, browser, artifacts_dir):
+    """/docs renders every operation with no request leaving the API's host: as without
+    internet access, any request elsewhere is refused (and recorded)."""
+    api, _, _ = live
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    off_host: list[str] = []
+
+    def refuse_off_host(route) -> None:
+        off_host.append(route.request.url)
+        route.abort()
+
+    page.route(lambda url: not url.startswith(api.url + "/"), refuse_off_host)
+    try:
+        page.goto(api.url + "/docs")
+        page.wait_for_selector(".opblock-summary-path[data-path='/trending']")
+        paths = page.eval_on_selector_all(".opblock-summary-path",
+                                          "els => els.map(e => e.dataset.path)")
+        assert sorted(paths) == sorted(OPERATIONS)
+        assert page.text_content(".info .title").startswith("Trend Tracker API")
+        scripts = page.eval_on_selector_all("script[src]", "els => els.map(e => e.src)")
+        assert scripts == [api.url + "/static/swagger/swagger-ui-bundle.js"]
+        styles = page.eval_on_selector_all("link[href]", "els => els.map(e => e.href)")
+        assert sorted(styles) == [api.url + "/favicon.ico",
+                                  api.url + "/static/swagger/swagger-ui.css"]
+        page.screenshot(path=str(artifacts_dir / "api-docs.png"), full_page=True)
+        assert off_host == []
+    finally:
+        page.close()

@@ -6,6 +6,8 @@ Redis meets a real refused connection.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -46,13 +48,37 @@ def test_head_answers_like_get_without_a_body(client):
     assert response.content == b""
 
 
+#: The body of every invalid k with top_n = 100, whatever the value.
+INVALID_K = {"error": {"code": "invalid_parameter",
+                       "message": "k: must be an integer from 1 to 100 (the job's top_n)"}}
+
+
+@pytest.mark.parametrize("k", ["101", "100000", "0", "-1", "abc", "1.5", "", "%20",
+                               "10001", "99999999999999999999999"])
+def test_every_invalid_k_gets_the_same_error(client, k):
+    response = client.get(f"/trending?k={k}")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == INVALID_K
+
+
+def test_an_invalid_k_is_named_once_beside_other_invalid_parameters(client):
+    response = client.get("/trending?k=abc&category=a%20b")
+    assert response.status_code == 422
+    message = error_of(response)["message"]
+    assert message.startswith(INVALID_K["error"]["message"] + "; category: ")
+    assert message.count("k: ") == 1
+
+
+def test_the_k_range_follows_the_deployments_top_n():
+    with TestClient(create_app(settings(top_n=20))) as test_client:
+        for k in ("21", "0", "abc"):
+            assert test_client.get(f"/trending?k={k}").json() == {"error": {
+                "code": "invalid_parameter",
+                "message": "k: must be an integer from 1 to 20 (the job's top_n)"}}
+
+
 @pytest.mark.parametrize("query, fragment", [
-    ("k=0", "k: Input should be greater than or equal to 1"),
-    ("k=-3", "k: Input should be greater than or equal to 1"),
-    ("k=abc", "k: Input should be a valid integer"),
-    ("k=1.5", "k: Input should be a valid integer"),
-    ("k=10001", "k: Input should be less than or equal to 10000"),
-    ("k=101", "k: must be at most 100 (the job's top_n)"),
     ("category=", "category: String should match pattern"),
     ("category=a%20b", "category: String should match pattern"),
     ("category=a%2Fb", "category: String should match pattern"),
@@ -238,3 +264,30 @@ def test_the_redis_client_has_the_configured_connect_and_read_timeouts():
     client = redis_client(settings(redis_timeout_s=0.25, redis_connect_timeout_s=0.75))
     kwargs = client.connection_pool.connection_kwargs
     assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.25, 0.75)
+
+
+def test_the_favicon_is_served_from_the_package_and_linked_by_the_page(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert response.headers["cache-control"] == "public, max-age=86400"
+    assert response.content.startswith(b"<svg ")
+    assert '<link rel="icon" href="favicon.ico" type="image/svg+xml">' in client.get("/").text
+
+
+def test_the_docs_page_loads_swagger_ui_from_the_api_itself(client):
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    urls = re.findall(r'(?:src|href)="([^"]*)"', html) + re.findall(r"url: '([^']*)'", html)
+    assert sorted(urls) == ["/favicon.ico", "/openapi.json",
+                            "/static/swagger/swagger-ui-bundle.js", "/static/swagger/swagger-ui.css"]
+    assert "http" not in html  # no absolute URL: nothing is fetched from another host
+    script = client.get("/static/swagger/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert "SwaggerUIBundle" in script.text
+    styles = client.get("/static/swagger/swagger-ui.css")
+    assert styles.status_code == 200
+    assert styles.headers["content-type"].startswith("text/css")

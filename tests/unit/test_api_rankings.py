@@ -105,6 +105,14 @@ def test_validation_errors_name_the_parameter_without_echoing_input():
     assert describe_validation_errors([]) == "invalid request"
 
 
+def test_a_parameter_with_a_fixed_message_is_described_by_it_once():
+    errors = [{"loc": ("query", "k"), "msg": "Input should be a valid integer"},
+              {"loc": ("query", "k"), "msg": "Input should be less than or equal to 10000"},
+              {"loc": ("query", "category"), "msg": "String should match pattern"}]
+    assert describe_validation_errors(errors, {"k": "k: from 1 to 5"}) == (
+        "k: from 1 to 5; category: String should match pattern")
+
+
 @pytest.mark.parametrize("scope, label", [
     ({"route": type("R", (), {"path": "/products/{product_id}/trend"})()},
      "/products/{product_id}/trend"),

@@ -282,7 +282,8 @@ def test_the_docs_page_loads_swagger_ui_from_the_api_itself(client):
     html = response.text
     urls = re.findall(r'(?:src|href)="([^"]*)"', html) + re.findall(r"url: '([^']*)'", html)
     assert sorted(urls) == ["/favicon.ico", "/openapi.json",
-                            "/static/swagger/swagger-ui-bundle.js", "/static/swagger/swagger-ui.css"]
+                            "/static/swagger/swagger-ui-bundle.js",
+                            "/static/swagger/swagger-ui.css"]
     assert "http" not in html  # no absolute URL: nothing is fetched from another host
     script = client.get("/static/swagger/swagger-ui-bundle.js")
     assert script.status_code == 200

@@ -17,18 +17,14 @@ not distinct ids (docs/RELIABILITY.md says why).
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from confluent_kafka import Producer
+from streaming_job import job_metric, start_job
 from test_registry import wait_until
 
 from localstack.stack import free_port
@@ -117,17 +113,6 @@ def expected_counts(events: list[tuple[int, str, str]]) -> dict[int, dict]:
     return result
 
 
-def job_metric(url: str, name: str, label: str = "") -> float | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            text = response.read().decode()
-    except OSError:
-        return None
-    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-              if line.startswith(name + "{") and label in line]
-    return sum(values) if values else None
-
-
 def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_settings,
                                                                            tmp_path):
     weights_file = tmp_path / "weights.json"
@@ -174,21 +159,15 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
     assert 0.009 < len(bad) / (len(valid) + len(bad)) < 0.011
 
     root = Path(settings.parquet_root[len("file://"):])
-    log_path = tmp_path / "job.log"
 
     def window_file(end_ms: int) -> Path:
         return root / "date=2024-01-01" / "hour=00" / f"trends-{T0 + end_ms}.parquet"
 
-    with open(log_path, "wb") as log:
-        job = subprocess.Popen([sys.executable, "-m", "jobs.trending"],
-                               env={**os.environ, **settings.as_env(),
-                                    "FLINK_LOG_DIR": str(tmp_path / "flink-log")},
-                               stdout=log, stderr=subprocess.STDOUT,
-                               cwd=Path(__file__).parents[2], start_new_session=True)
+    job = start_job(settings, tmp_path)
     metrics = f"http://127.0.0.1:{metrics_port}/metrics"
     try:
-        assert wait_until(lambda: window_file(40_000).exists() or job.poll() is not None,
-                          420, 0.2), log_path.read_text()[-3000:]
+        assert wait_until(lambda: window_file(40_000).exists() or not job.running(),
+                          420, 0.2), job.log()
         # Late: behind every watermark now (the window ending at 40 s is written). A ts in
         # seconds reads as a time in January 1970: valid, and late.
         late = [("click", dump(event(801, T0 + 5_000)), "late"),
@@ -201,9 +180,9 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
             send(event_type, dump(event(99_001, T0 + 200_000, event_type, "p-18")), None)
         assert producer.flush(30) == 0
         last_end = max(expected_counts([(ts, t, p) for ts, t, p, _ in valid] + advance))
-        assert wait_until(lambda: window_file(last_end).exists() or job.poll() is not None,
-                          300, 0.2), log_path.read_text()[-3000:]
-        assert job.poll() is None, log_path.read_text()[-3000:]
+        assert wait_until(lambda: window_file(last_end).exists() or not job.running(),
+                          300, 0.2), job.log()
+        assert job.running(), job.log()
 
         # One dead letter per bad or late record, keyed by its position, with its reason.
         letters = list(read_topic(settings, settings.topic_dlq, idle_timeout_s=5,
@@ -232,10 +211,4 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
         written = sorted(int(p.stem.split("-")[1]) - T0 for p in root.rglob("*.parquet"))
         assert written == sorted(expected_counts(counted))
     finally:
-        if job.poll() is None:
-            os.killpg(job.pid, signal.SIGTERM)
-            try:
-                job.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(job.pid, signal.SIGKILL)
-                job.wait()
+        job.stop()

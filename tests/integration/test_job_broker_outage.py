@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Producer
+from streaming_job import job_metric, start_job
 from test_registry import wait_until
 
 from localstack.stack import free_port
@@ -32,17 +30,6 @@ T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 WINDOW_MS = 5_000
 OUTAGE_S = 20
 RESTARTS = "flink_jobmanager_job_numRestarts"
-
-
-def job_metric(url: str, name: str) -> float | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            text = response.read().decode()
-    except OSError:
-        return None
-    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-              if line.startswith(name + "{")]
-    return sum(values) if values else None
 
 
 def test_the_job_waits_out_a_broker_outage_and_loses_nothing(make_settings, local_stack,
@@ -57,13 +44,7 @@ def test_the_job_waits_out_a_broker_outage_and_loses_nothing(make_settings, loca
                              source_idle_timeout_s=120, flink_metrics_port=metrics_port)
     ensure_topics(settings, partitions=1)
     root = Path(settings.parquet_root[len("file://"):])
-    log_path = tmp_path / "job.log"
-    with open(log_path, "wb") as log:
-        job = subprocess.Popen([sys.executable, "-m", "jobs.trending"],
-                               env={**os.environ, **settings.as_env(),
-                                    "FLINK_LOG_DIR": str(tmp_path / "flink-log")},
-                               stdout=log, stderr=subprocess.STDOUT,
-                               cwd=Path(__file__).parents[2], start_new_session=True)
+    job = start_job(settings, tmp_path)
     producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 0})
     sent: list[tuple[int, str]] = []
 
@@ -83,8 +64,8 @@ def test_the_job_waits_out_a_broker_outage_and_loses_nothing(make_settings, loca
     try:
         for n in range(14):  # 0 s .. 6.5 s: the watermark passes 5 s, [0 s, 5 s) fires
             send(n * 500, f"p-{n % 3}")
-        assert wait_until(lambda: window_file(WINDOW_MS).exists() or job.poll() is not None,
-                          420, 0.2), log_path.read_text()[-3000:]
+        assert wait_until(lambda: window_file(WINDOW_MS).exists() or not job.running(),
+                          420, 0.2), job.log()
         metrics = f"http://127.0.0.1:{metrics_port}/metrics"
         assert wait_until(lambda: job_metric(metrics, RESTARTS) is not None, 60, 0.5)
         assert job_metric(metrics, RESTARTS) == 0
@@ -98,9 +79,9 @@ def test_the_job_waits_out_a_broker_outage_and_loses_nothing(make_settings, loca
         for n in range(14, 32):  # 7 s .. 15.5 s, then far ahead: up to [10 s, 15 s)
             send(n * 500, f"p-{n % 4}")
         send(40_000, "p-9")
-        assert wait_until(lambda: window_file(3 * WINDOW_MS).exists() or job.poll() is not None,
-                          300, 0.2), log_path.read_text()[-3000:]
-        assert job.poll() is None, log_path.read_text()[-3000:]
+        assert wait_until(lambda: window_file(3 * WINDOW_MS).exists() or not job.running(),
+                          300, 0.2), job.log()
+        assert job.running(), job.log()
 
         for end in range(WINDOW_MS, 3 * WINDOW_MS + 1, WINDOW_MS):
             expected = Counter(p for ms, p in sent if end - WINDOW_MS <= ms < end)
@@ -114,10 +95,4 @@ def test_the_job_waits_out_a_broker_outage_and_loses_nothing(make_settings, loca
         assert job_metric(metrics, RESTARTS) == 0
     finally:
         os.kill(broker, signal.SIGCONT)
-        if job.poll() is None:
-            os.killpg(job.pid, signal.SIGTERM)
-            try:
-                job.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(job.pid, signal.SIGKILL)
-                job.wait()
+        job.stop()

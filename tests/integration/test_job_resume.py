@@ -11,14 +11,11 @@ have resumed from the checkpoint and rewritten the same bytes.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from streaming_job import start_job
 from test_job_weights import T0, advance_to, produce
 from test_registry import wait_until
 
@@ -42,51 +39,37 @@ def test_a_stateless_restart_keeps_the_windows_already_written(make_settings, tm
     ensure_topics(settings, partitions=1)
     root = Path(settings.parquet_root[len("file://"):])
     window = root / "date=2024-01-01" / "hour=00" / f"trends-{T0 + WINDOW_MS}.parquet"
-    jobs: list[subprocess.Popen] = []
-
-    def start(name: str, *args: str) -> subprocess.Popen:
-        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the test
-        job = subprocess.Popen([sys.executable, "-m", "jobs.trending", *args],
-                               env={**os.environ, **settings.as_env(),
-                                    "FLINK_LOG_DIR": str(tmp_path / f"flink-{name}")},
-                               stdout=log, stderr=subprocess.STDOUT,
-                               cwd=Path(__file__).parents[2], start_new_session=True)
-        jobs.append(job)
-        return job
-
-    def log(name: str) -> str:
-        return (tmp_path / f"{name}.log").read_text()
+    jobs = []
 
     def clicks() -> dict[str, int]:
         rows = pq.read_table(window, partitioning=None).to_pylist()
         return {r["product_id"]: r["clicks"] for r in rows if r["category"] is None}
 
     try:
-        first = start("run-1")
+        first = start_job(settings, tmp_path, name="run-1")
+        jobs.append(first)
         produce(settings, [(1_000, "click", "p-1"), (2_000, "click", "p-1"),
                            (3_000, "click", "p-2")])
-        assert wait_until(lambda: committed_offsets(settings) or first.poll() is not None,
-                          420, 0.5), log("run-1")[-3000:]
+        assert wait_until(lambda: committed_offsets(settings) or not first.running(),
+                          420, 0.5), first.log()
         produce(settings, [(6_000, "click", "p-1"), (7_000, "click", "p-3")])
         advance_to(settings, 12_000, "p-9")
-        assert wait_until(lambda: window.exists() or first.poll() is not None, 120, 0.2), (
-            log("run-1")[-3000:])
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait(30)
+        assert wait_until(lambda: window.exists() or not first.running(), 120, 0.2), (
+            first.log())
+        first.kill()
         assert clicks() == {"p-1": 3, "p-2": 1, "p-3": 1}
         written = window.read_bytes()
 
-        second = start("run-2", "--from-scratch")
+        second = start_job(settings, tmp_path, "--from-scratch", name="run-2")
+        jobs.append(second)
         advance_to(settings, 22_000, "p-8")  # fires [0 s, 10 s) and [10 s, 20 s) again
         later = root / "date=2024-01-01" / "hour=00" / f"trends-{T0 + 2 * WINDOW_MS}.parquet"
-        assert wait_until(lambda: later.exists() or second.poll() is not None, 420, 0.2), (
-            log("run-2")[-3000:])
-        assert "windows already written are kept and never replaced" in log("run-2")
+        assert wait_until(lambda: later.exists() or not second.running(), 420, 0.2), (
+            second.log())
+        assert "windows already written are kept and never replaced" in second.log(tail=10**9)
         # Run 2 saw only the clicks after the committed offsets: p-1 once, p-3 once. It
         # kept the complete window.
         assert window.read_bytes() == written
     finally:
         for job in jobs:
-            if job.poll() is None:
-                os.killpg(job.pid, signal.SIGKILL)
-                job.wait(30)
+            job.kill()

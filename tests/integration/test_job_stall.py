@@ -11,10 +11,6 @@ partition, and all its held-back events went to the dead-letter topic.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,6 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Producer
+from streaming_job import start_job
 from test_registry import wait_until
 
 from simulator.kafka_io import ensure_topics, read_topic
@@ -53,13 +50,7 @@ def test_a_producer_stalled_for_ten_seconds_loses_no_event(make_settings, tmp_pa
     ensure_topics(settings, partitions=2)
     topic = settings.topic_clicks
     root = Path(settings.parquet_root[len("file://"):])
-    log_path = tmp_path / "job.log"
-    with open(log_path, "wb") as log:
-        job = subprocess.Popen([sys.executable, "-m", "jobs.trending"],
-                               env={**os.environ, **settings.as_env(),
-                                    "FLINK_LOG_DIR": str(tmp_path / "flink-log")},
-                               stdout=log, stderr=subprocess.STDOUT,
-                               cwd=Path(__file__).parents[2], start_new_session=True)
+    job = start_job(settings, tmp_path)
     producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 0})
 
     def send(partition: int, step: int) -> None:
@@ -80,9 +71,9 @@ def test_a_producer_stalled_for_ten_seconds_loses_no_event(make_settings, tmp_pa
         for step in range(2, 28):
             send(0, step), send(1, step)
         producer.flush(10)
-        assert wait_until(lambda: window_file(WINDOW_MS).exists() or job.poll() is not None,
-                          420, 0.2), log_path.read_text()[-3000:]
-        assert job.poll() is None, log_path.read_text()[-3000:]
+        assert wait_until(lambda: window_file(WINDOW_MS).exists() or not job.running(),
+                          420, 0.2), job.log()
+        assert job.running(), job.log()
 
         held: list[int] = []
         for step in range(28, STEPS):
@@ -101,9 +92,9 @@ def test_a_producer_stalled_for_ten_seconds_loses_no_event(make_settings, tmp_pa
         producer.flush(10)
 
         last_end = (STEPS * STEP_MS // WINDOW_MS) * WINDOW_MS  # [25 s, 30 s) ends at 30 s
-        assert wait_until(lambda: window_file(last_end).exists() or job.poll() is not None,
-                          180, 0.2), log_path.read_text()[-3000:]
-        assert job.poll() is None, log_path.read_text()[-3000:]
+        assert wait_until(lambda: window_file(last_end).exists() or not job.running(),
+                          180, 0.2), job.log()
+        assert job.running(), job.log()
 
         # Nothing dead-lettered.
         assert list(read_topic(settings, settings.topic_dlq, idle_timeout_s=3,
@@ -116,10 +107,4 @@ def test_a_producer_stalled_for_ten_seconds_loses_no_event(make_settings, tmp_pa
             overall = {r["product_id"]: r["clicks"] for r in rows if r["category"] is None}
             assert overall == dict(expected), end
     finally:
-        if job.poll() is None:
-            os.killpg(job.pid, signal.SIGTERM)
-            try:
-                job.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(job.pid, signal.SIGKILL)
-                job.wait()
+        job.stop()

@@ -15,9 +15,6 @@ their window is written with all of them, by their event time.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -25,6 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from confluent_kafka import Producer
+from streaming_job import start_job
 from test_job_lateness import READ_METRIC, counted
 from test_registry import wait_until
 
@@ -93,19 +91,13 @@ def test_events_stamped_ahead_do_not_make_on_time_events_late(make_settings, tmp
     ensure_topics(settings, partitions=2)
     root = Path(settings.parquet_root[len("file://"):])
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
-    log_path = tmp_path / "job.log"
-    with open(log_path, "wb") as log:
-        job = subprocess.Popen([sys.executable, "-m", "jobs.trending"],
-                               env={**os.environ, **settings.as_env(),
-                                    "FLINK_LOG_DIR": str(tmp_path / "flink-log")},
-                               stdout=log, stderr=subprocess.STDOUT,
-                               cwd=Path(__file__).parents[2], start_new_session=True)
+    job = start_job(settings, tmp_path)
 
     def read_at_least(n: int, timeout_s: float) -> None:
         assert wait_until(lambda: counted(metrics_url, READ_METRIC, "event_type=") >= n
-                          or job.poll() is not None, timeout_s, 0.2), \
-            log_path.read_text()[-3000:]
-        assert job.poll() is None, log_path.read_text()[-3000:]
+                          or not job.running(), timeout_s, 0.2), \
+            job.log()
+        assert job.running(), job.log()
 
     try:
         # The job reads as events are sent (records read from a backlog arrive late by
@@ -120,7 +112,7 @@ def test_events_stamped_ahead_do_not_make_on_time_events_late(make_settings, tmp
         send(settings, [("click", 0, event("click", "p-ahead", sent + AHEAD_MS))])
         read_at_least(4, timeout_s=60)
         assert wait_until(lambda: source_watermark(metrics_url, "click") >= sent - 5_000,
-                          60, 0.2), log_path.read_text()[-3000:]
+                          60, 0.2), job.log()
 
         # On-time events from every other partition, stamped 2 s before sending.
         ts = now_ms() - 2_000
@@ -136,9 +128,9 @@ def test_events_stamped_ahead_do_not_make_on_time_events_late(make_settings, tmp
         if wait_s > 0:
             time.sleep(wait_s)
         send(settings, [("click", 0, event("click", "p-ahead", now_ms() + AHEAD_MS))])
-        written = wait_until(lambda: overall_rows(root, window_end) or job.poll() is not None,
+        written = wait_until(lambda: overall_rows(root, window_end) or not job.running(),
                              90, 0.2)
-        assert job.poll() is None, log_path.read_text()[-3000:]
+        assert job.running(), job.log()
 
         # Only the warm-up records are dead letters: no on-time event is late.
         dead = [json.loads(r.value) for r in read_topic(settings, settings.topic_dlq,
@@ -149,15 +141,9 @@ def test_events_stamped_ahead_do_not_make_on_time_events_late(make_settings, tmp
         # Every on-time event counted in its window, by event time (the events stamped
         # ahead are in windows 50 s later): p-1 2 clicks + 1 purchase = 7, p-4 5, p-2 and
         # p-3 one cart each = 3 (ties by product_id).
-        assert written, f"window {window_end} not written:\n{log_path.read_text()[-3000:]}"
+        assert written, f"window {window_end} not written:\n{job.log()}"
         assert overall_rows(root, window_end) == [
             (1, "p-1", 7.0, 2, 0, 1), (2, "p-4", 5.0, 0, 0, 1), (3, "p-2", 3.0, 0, 1, 0),
             (4, "p-3", 3.0, 0, 1, 0)]
     finally:
-        if job.poll() is None:
-            os.killpg(job.pid, 15)
-            try:
-                job.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(job.pid, 9)
-                job.wait()
+        job.stop()

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
-import subprocess
-import sys
-import urllib.request
 from pathlib import Path
 
+from streaming_job import job_metric, start_job
 from test_job_weights import T0, advance_to, overall_rows, produce
 from test_registry import wait_until
 
@@ -29,13 +25,7 @@ LATE_METRIC = "flink_taskmanager_job_task_operator_trend_event_type_reason_event
 
 def counted(metrics_url: str, metric: str, label: str) -> float:
     """The sum of a job metric's series carrying ``label`` (0 before any)."""
-    try:
-        with urllib.request.urlopen(metrics_url, timeout=2) as response:
-            text = response.read().decode()
-    except OSError:
-        return 0.0
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(metric + "{") and label in line)
+    return job_metric(metrics_url, metric, label) or 0.0
 
 
 def test_a_late_event_is_dead_lettered_counted_and_not_counted_in_its_window(
@@ -50,20 +40,14 @@ def test_a_late_event_is_dead_lettered_counted_and_not_counted_in_its_window(
         checkpoint_interval_s=5, flink_metrics_port=metrics_port)
     ensure_topics(settings, partitions=1)
     root = Path(settings.parquet_root[len("file://"):])
-    log_path = tmp_path / "job.log"
-    with open(log_path, "wb") as log:
-        job = subprocess.Popen([sys.executable, "-m", "jobs.trending"],
-                               env={**os.environ, **settings.as_env(),
-                                    "FLINK_LOG_DIR": str(tmp_path / "flink-log")},
-                               stdout=log, stderr=subprocess.STDOUT,
-                               cwd=Path(__file__).parents[2], start_new_session=True)
+    job = start_job(settings, tmp_path)
 
     def window(end_offset_ms: int, timeout_s: float) -> list[tuple]:
         end = T0 + end_offset_ms
-        found = wait_until(lambda: overall_rows(root, end) or job.poll() is not None,
+        found = wait_until(lambda: overall_rows(root, end) or not job.running(),
                            timeout_s, 0.2)
-        assert job.poll() is None, log_path.read_text()[-3000:]
-        assert found, f"window {end} not written:\n{log_path.read_text()[-3000:]}"
+        assert job.running(), job.log()
+        assert found, f"window {end} not written:\n{job.log()}"
         return overall_rows(root, end)
 
     try:
@@ -75,8 +59,8 @@ def test_a_late_event_is_dead_lettered_counted_and_not_counted_in_its_window(
         # Once the job has counted the three clicks, the clicks source has seen 12 s and
         # emitted its watermark (every 200 ms; the counts are published every 5 s).
         assert wait_until(lambda: counted(metrics_url, READ_METRIC, 'event_type="click"') >= 3
-                          or job.poll() is not None, 420, 0.5), log_path.read_text()[-3000:]
-        assert job.poll() is None, log_path.read_text()[-3000:]
+                          or not job.running(), 420, 0.5), job.log()
+        assert job.running(), job.log()
 
         # A click at 3 s is now behind the watermark: late for window A.
         produce(settings, [(3_000, "click", "p-2")])
@@ -105,16 +89,4 @@ def test_a_late_event_is_dead_lettered_counted_and_not_counted_in_its_window(
                           60, 0.5), "no late-event count exported"
         assert counted(metrics_url, LATE_METRIC, 'reason="late"') == 1.0
     finally:
-        if job.poll() is None:
-            os.killpg(job.pid, 15)
-            try:
-                job.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(job.pid, 9)
-                job.wait()
-
-
-def test_metric_name_is_the_one_the_dashboard_queries():
-    dashboard = Path(__file__).parents[2] / "deploy" / "grafana" / "dashboards"
-    text = "".join(p.read_text() for p in dashboard.glob("*.json"))
-    assert re.search(LATE_METRIC, text)
+        job.stop()

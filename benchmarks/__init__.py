@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: The simulated clock starts here: a fixed past instant, so no event is "in the future".
@@ -25,3 +27,15 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
+def interleaved_runs(phases: Mapping[str, Callable[[], dict[str, Any]]], repeat: int
+                     ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
+    """Run each phase ``repeat`` times, interleaved so that a noisy neighbour hurts them
+    alike; returns every run by phase, and each phase's median ``rate``."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in phases}
+    for _ in range(repeat):
+        for name, phase in phases.items():
+            runs[name].append(phase())
+    rates = {name: statistics.median(r["rate"] for r in rs) for name, rs in runs.items()}
+    return runs, rates

@@ -43,7 +43,7 @@ import orjson
 
 from api.ingest_batch import check_batch, split_events
 from api.testing import IngestServer
-from benchmarks import SEED, START_MS, machine
+from benchmarks import SEED, START_MS, interleaved_runs, machine
 from benchmarks.simulator_rate import drop_topics, fresh_settings, verify
 from simulator.encoding import EventEncoder
 from simulator.kafka_io import ensure_topics
@@ -190,12 +190,7 @@ def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> dict[str
         "simulator_direct": lambda: simulator_direct_run(args, bootstrap),
         "ingest": lambda: ingest_run(args, bootstrap, bodies, per_type, workdir),
     }
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in phases}
-    # Interleave the phases so that a noisy neighbour hurts them alike.
-    for _ in range(args.repeat):
-        for name, phase in phases.items():
-            runs[name].append(phase())
-    rates = {name: statistics.median(r["rate"] for r in rs) for name, rs in runs.items()}
+    runs, rates = interleaved_runs(phases, args.repeat)
     return {
         "rates_events_per_s": {k: round(v) for k, v in rates.items()},
         "runs_events_per_s": {k: [round(r["rate"]) for r in rs] for k, rs in runs.items()},

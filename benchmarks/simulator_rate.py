@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks import SEED, START_MS, machine
+from benchmarks import SEED, START_MS, interleaved_runs, machine
 from simulator.encoding import EventEncoder
 from simulator.kafka_io import (
     DeliveryTracker,
@@ -146,12 +145,7 @@ def measure(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
             args, bootstrap, options(args, start_ms=START_MS, throttle=False)),
         "simulator_at_target": lambda: simulator_run(args, bootstrap, options(args)),
     }
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in phases}
-    # Interleave the phases so that a noisy neighbour hurts them alike.
-    for _ in range(args.repeat):
-        for name, phase in phases.items():
-            runs[name].append(phase())
-    rates = {name: statistics.median(r["rate"] for r in rs) for name, rs in runs.items()}
+    runs, rates = interleaved_runs(phases, args.repeat)
     return {
         "rates_events_per_s": {k: round(v) for k, v in rates.items()},
         "runs_events_per_s": {k: [round(r["rate"]) for r in rs] for k, rs in runs.items()},

@@ -91,9 +91,12 @@ def invalid_records(future_ts: int) -> list[tuple[str, int, int, bytes, str]]:
     ]
 
 
-def produce(settings, records: list[tuple[str, int, bytes]]) -> list[tuple[str, int, int]]:
-    """Produce in the given order, batched (linger), returning (topic, partition, offset)."""
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 50})
+def produce(settings, records: list[tuple[str, int, bytes]], flush_s: float = 30,
+            **config: object) -> list[tuple[str, int, int]]:
+    """Produce in the given order, batched (linger), returning (topic, partition, offset);
+    ``config`` adds producer settings (a larger ``message.max.bytes``, say)."""
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 50,
+                         **config})
     delivered: dict[int, tuple[str, int, int]] = {}
 
     def on_delivery(index):
@@ -104,7 +107,8 @@ def produce(settings, records: list[tuple[str, int, bytes]]) -> list[tuple[str, 
 
     for index, (topic, partition, value) in enumerate(records):
         producer.produce(topic, value=value, partition=partition, on_delivery=on_delivery(index))
-    assert producer.flush(30) == 0
+        producer.poll(0)  # serve delivery reports, so the queue never fills
+    assert producer.flush(flush_s) == 0
     return [delivered[i] for i in range(len(records))]
 
 

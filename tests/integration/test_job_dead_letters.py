@@ -23,7 +23,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
 from test_job_bounded import (
     TOP_N,
     VALID,
@@ -32,6 +31,7 @@ from test_job_bounded import (
     event,
     expected_rows,
     partition_of,
+    produce,
     read_parquet_rows,
     row_key,
 )
@@ -57,27 +57,6 @@ BAD_RECORDS: list[tuple[str, int, int, bytes]] = [
     # UTF-8 but not JSON: the prefix ends before the character the limit would cut.
     ("click", 1, 30_000, "\u20ac".encode() * 2_000),
 ]
-
-
-def produce_large(bootstrap_servers: str, records: list[tuple[str, int, bytes]]
-                  ) -> list[tuple[str, int, int]]:
-    """Produce in order; returns each record's (topic, partition, offset)."""
-    producer = Producer({"bootstrap.servers": bootstrap_servers, "linger.ms": 5,
-                         "message.max.bytes": 1_000_000_000})
-    delivered: dict[int, tuple[str, int, int]] = {}
-
-    def on_delivery(index):
-        def report(err, msg):
-            assert err is None, err
-            delivered[index] = (msg.topic(), msg.partition(), msg.offset())
-        return report
-
-    for index, (topic, partition, value) in enumerate(records):
-        producer.produce(topic, value=value, partition=partition,
-                         on_delivery=on_delivery(index))
-        producer.poll(0)
-    assert producer.flush(120) == 0
-    return [delivered[i] for i in range(len(records))]
 
 
 def utf8_prefix(value: bytes, limit: int) -> str:
@@ -115,7 +94,8 @@ def test_oversized_bad_records_are_dead_lettered_once_without_a_restart(make_set
         for _, value, is_bad in items:
             records.append((topic, partition, value))
             bad.append(is_bad)
-    positions = produce_large(settings.bootstrap_servers, records)
+    positions = produce(settings, records, flush_s=120,
+                        **{"message.max.bytes": 1_000_000_000})
 
     flink_logs = tmp_path / "flink-log"
     job = subprocess.run(

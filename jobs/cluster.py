@@ -257,6 +257,27 @@ class StandaloneCluster:
             found.extend(int(line) for line in pid_file.read_text().split() if line.isdigit())
         return [pid for pid in found if pid_alive(pid)]
 
+    def taskmanager_pid(self, taskmanager_id: str) -> int:
+        """pid of a registered TaskManager, from its REST id (``host:rpc_port-suffix``): the
+        TaskManager daemon that holds the listening socket of that RPC port."""
+        port = int(taskmanager_id.rsplit("-", 1)[0].rsplit(":", 1)[1])
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError), open(table) as lines:
+                for line in list(lines)[1:]:
+                    fields = line.split()
+                    # local address is hex "ip:port"; state 0A is LISTEN; field 9 the inode
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                        inodes.add(f"socket:[{fields[9]}]")
+        for pid in self.daemon_pids("taskexecutor"):
+            fd_dir = Path(f"/proc/{pid}/fd")
+            with contextlib.suppress(OSError):
+                for fd in fd_dir.iterdir():
+                    with contextlib.suppress(OSError):
+                        if os.readlink(fd) in inodes:
+                            return pid
+        raise ClusterError(f"no TaskManager daemon listens on port {port} ({taskmanager_id})")
+
     def kill_daemon(self, pid: int, timeout_s: float = 30) -> None:
         """``kill -9`` one daemon (a crash: no shutdown hooks run) and wait until it is gone."""
         os.kill(pid, signal.SIGKILL)

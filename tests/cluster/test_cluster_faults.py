@@ -234,6 +234,15 @@ def completed_checkpoints(cluster, job_id: str) -> int:
         return 0
 
 
+def job_taskmanagers(cluster, job_id: str) -> list[str]:
+    """REST ids of the TaskManagers that run the job's tasks, sorted."""
+    found = set()
+    for vertex in rest(cluster, f"/jobs/{job_id}")["vertices"]:
+        placed = rest(cluster, f"/jobs/{job_id}/vertices/{vertex['id']}/taskmanagers")
+        found.update(tm["taskmanager-id"] for tm in placed["taskmanagers"])
+    return sorted(found)
+
+
 def restarts(cluster, job_id: str) -> int:
     metrics = rest(cluster, f"/jobs/{job_id}/metrics?get=numRestarts")
     return int(float(metrics[0]["value"])) if metrics else 0
@@ -293,7 +302,9 @@ def test_killing_a_taskmanager_with_mlflow_down_changes_nothing(
     wait_for_checkpoints(flink_cluster, job_id, 2)
     private_mlflow.stop()
 
-    (victim, *_) = flink_cluster.daemon_pids("taskexecutor")
+    # A TaskManager that runs the job's tasks (an idle one's loss would change nothing).
+    (victim, *_) = [flink_cluster.taskmanager_pid(tm) for tm in job_taskmanagers(
+        flink_cluster, job_id)]
     flink_cluster.kill_daemon(victim)
     flink_cluster.start_taskmanager()
     assert wait_until(lambda: restarts(flink_cluster, job_id) >= 1, 240, 1), "no restart"

@@ -119,8 +119,9 @@ def test_promtool_accepts_the_local_config(promtool):
 
 
 def test_local_config_scrapes_the_demo_ports():
-    """The demo's defaults: API on api_port, simulator on metrics_port, and the job's
-    reporter on the port after it (what `trend demo` gives TREND_FLINK_METRICS_PORT)."""
+    """The demo's defaults: API on api_port, ingest on ingest_port, simulator on
+    metrics_port, and the job's reporter on the port after it (what `trend demo` gives
+    TREND_FLINK_METRICS_PORT)."""
     from trend_tracker.settings import Settings
 
     defaults = Settings(_env_file=None)
@@ -129,6 +130,7 @@ def test_local_config_scrapes_the_demo_ports():
                for job in config["scrape_configs"]}
     assert targets == {
         "trend-api": [f"127.0.0.1:{defaults.api_port}"],
+        "trend-ingest": [f"127.0.0.1:{defaults.ingest_port}"],
         "trend-simulator": [f"127.0.0.1:{defaults.metrics_port}"],
         "trend-job": [f"127.0.0.1:{defaults.metrics_port + 1}"],
     }

@@ -39,8 +39,8 @@ import orjson
 import redis
 
 from api.rankings import prepare_ranking
-from api.testing import ApiServer, RedisServer
 from benchmarks import machine
+from localstack.servers import ApiServer, RedisServer
 from trend_tracker.settings import Settings
 from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
 

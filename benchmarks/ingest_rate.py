@@ -42,9 +42,9 @@ from typing import Any
 import orjson
 
 from api.ingest_batch import check_batch, split_events
-from api.testing import IngestServer
 from benchmarks import SEED, START_MS, interleaved_runs, machine
 from benchmarks.simulator_rate import drop_topics, fresh_settings, verify
+from localstack.servers import IngestServer
 from simulator.encoding import EventEncoder
 from simulator.kafka_io import ensure_topics
 from simulator.options import SimulationOptions

@@ -24,6 +24,20 @@ JOB_SCRIPT = PROJECT_ROOT / "jobs" / "trending.py"
 JOB_PACKAGES = ("jobs", "udfs", "trend_tracker", "registry")
 
 
+def flink_home() -> Path:
+    """The Flink distribution inside the ``apache-flink`` wheel, with runnable scripts.
+
+    The wheel does not keep the scripts' executable bit, so it is restored here.
+    """
+    import pyflink  # imported here: pyflink is heavy and only some commands need it
+
+    home = Path(pyflink.__file__).resolve().parent
+    for script in (home / "bin").iterdir():
+        if script.suffix in ("", ".sh") and not os.access(script, os.X_OK):
+            script.chmod(script.stat().st_mode | 0o111)
+    return home
+
+
 def flink_run_command(
     *,
     flink_bin: Path,
@@ -85,8 +99,6 @@ def submit_job(
     Returns the finished client process (its output captured unless ``capture`` is false).
     A bounded job is waited for; an unbounded one returns once the JobManager accepted it.
     """
-    from jobs.cluster import flink_home  # imported here: it imports pyflink
-
     home = flink_home()
     command = flink_run_command(
         flink_bin=home / "bin",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from jobs.cluster import StandaloneCluster
+from localstack.flink_cluster import StandaloneCluster
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from api.main import create_app
 from api.ranking_cache import LatestRankings
-from api.testing import RedisServer
+from localstack.servers import RedisServer
 from trend_tracker.settings import Settings
 from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.models import TrendingResponse
-from api.testing import RedisServer
+from localstack.servers import RedisServer
 from trend_tracker.settings import Settings
 from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
 

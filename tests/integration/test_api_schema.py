@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from api.testing import ApiServer, RedisServer
+from localstack.servers import ApiServer, RedisServer
 from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
 
 SLIDE_MS = 30_000

@@ -18,7 +18,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.testing import RedisServer
+from localstack.servers import RedisServer
 from trend_tracker import redis_layout as layout
 from trend_tracker.settings import Settings
 from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter

@@ -9,7 +9,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from api.testing import IngestServer
+from localstack.servers import IngestServer
 from simulator.kafka_io import ensure_topics, read_topic
 from tests.contract.event_corpus import CASES, SKEW_MS
 from trend_tracker.events import classify

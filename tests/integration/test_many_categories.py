@@ -18,7 +18,7 @@ from confluent_kafka import Producer
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.testing import RedisServer
+from localstack.servers import RedisServer
 from simulator.kafka_io import ensure_topics
 from trend_tracker import redis_layout as layout
 

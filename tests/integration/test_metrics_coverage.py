@@ -31,7 +31,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.testing import ApiServer
+from localstack.servers import ApiServer
 from localstack.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

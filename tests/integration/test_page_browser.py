@@ -9,7 +9,7 @@ import pytest
 import redis
 from playwright.sync_api import sync_playwright
 
-from api.testing import ApiServer, RedisServer
+from localstack.servers import ApiServer, RedisServer
 from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
 
 CHROMIUM = "/usr/bin/chromium"

@@ -12,7 +12,7 @@ import json
 import pytest
 import redis
 
-from api.testing import RedisServer
+from localstack.servers import RedisServer
 from trend_tracker import redis_layout as layout
 from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
 from udfs.redis_view import PendingRankings, RedisView

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from jobs.cluster import cluster_config
 from jobs.submit import flink_run_command, submit_env
+from localstack.flink_cluster import cluster_config
 from trend_tracker.settings import Settings
 
 BIN = Path("/opt/flink/bin")

@@ -7,8 +7,8 @@ site-packages is never edited. Ports are free ones picked at start. Sizing fits 
 TaskManagers with 2 slots each, so a parallelism-2 job still fits when one TaskManager is
 gone.
 
-Used by the cluster tests and benchmarks; ``python -m jobs.cluster DIR`` starts one by hand
-(Ctrl-C stops it).
+Used by the cluster tests and benchmarks; ``python -m localstack.flink_cluster DIR`` starts
+one by hand (Ctrl-C stops it).
 """
 
 from __future__ import annotations
@@ -29,27 +29,13 @@ from typing import Any, Self
 
 import yaml
 
+from jobs.submit import flink_home
 from trend_tracker.java import ensure_java_env
 from trend_tracker.processes import free_port, pid_alive
 
 
 class ClusterError(RuntimeError):
     """The cluster did not come up healthy in time."""
-
-
-def flink_home() -> Path:
-    """The Flink distribution inside the ``apache-flink`` wheel, with runnable scripts.
-
-    The wheel does not keep the scripts' executable bit, so it is restored here.
-    """
-    import pyflink  # imported here: pyflink is heavy and only some commands need it
-
-    home = Path(pyflink.__file__).resolve().parent
-    for script in (home / "bin").iterdir():
-        if script.suffix in ("", ".sh") and not os.access(script, os.X_OK):
-            script.chmod(script.stat().st_mode | 0o111)
-    return home
-
 
 
 def cluster_config(
@@ -303,7 +289,6 @@ class StandaloneCluster:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
 
 
 def main(argv: list[str] | None = None) -> int:

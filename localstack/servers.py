@@ -59,7 +59,7 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         """Start the server and wait until it answers PING."""
-        self._proc = subprocess.Popen(  # noqa: S603 - our argv, no shell, no request input
+        self._proc = subprocess.Popen(
             [str(redis_server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
              "--dir", self._dir.name, "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
@@ -118,7 +118,7 @@ class ApiServer:
     def start(self) -> Self:
         """Start uvicorn and wait until ``/health`` answers."""
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self._proc = subprocess.Popen(  # noqa: S603 - our argv, no shell, no request input
+        self._proc = subprocess.Popen(
             self.command(), env=self.env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)
         if log is not subprocess.DEVNULL:

@@ -9,7 +9,8 @@ from redis.asyncio import Redis
 
 from api.errors import ApiError
 from api.metrics import ApiMetrics
-from trend_tracker.settings import ID_PATTERN, Settings
+from trend_tracker.events import ID_PATTERN
+from trend_tracker.settings import Settings
 
 #: The largest top-N the settings allow; the running job's ``top_n`` is checked per call.
 MAX_TOP_N: int = next(m.le for m in Settings.model_fields["top_n"].metadata if hasattr(m, "le"))

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from trend_tracker.settings import ID_RE
+from trend_tracker.events import ID_RE
 
 
 class StoredDataError(ValueError):

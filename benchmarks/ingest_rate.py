@@ -50,7 +50,8 @@ from simulator.kafka_io import ensure_topics
 from simulator.options import SimulationOptions
 from simulator.runner import run_simulation
 from simulator.traffic import EventGenerator
-from trend_tracker.settings import EVENT_TYPES, Settings
+from trend_tracker.events import EVENT_TYPES
+from trend_tracker.settings import Settings
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

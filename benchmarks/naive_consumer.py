@@ -46,6 +46,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from trend_tracker.events import (
+    EVENT_TYPES,
+    ID_RE,
     MAX_JSON_DEPTH,
     MAX_OPAQUE_ID_LEN,
     MAX_PRICE,
@@ -53,8 +55,6 @@ from trend_tracker.events import (
     classify,
 )
 from trend_tracker.settings import (
-    EVENT_TYPES,
-    ID_RE,
     Settings,
     add_settings_options,
     settings_overrides,

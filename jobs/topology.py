@@ -42,8 +42,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from trend_tracker.events import Reason
-from trend_tracker.settings import EVENT_TYPES, Settings
+from trend_tracker.events import EVENT_TYPES, Reason
+from trend_tracker.settings import Settings
 from udfs.window_sink import RANKED_ROW_FIELDS
 
 #: Event type -> name of its source table.

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from trend_tracker.settings import EVENT_TYPES
+from trend_tracker.events import EVENT_TYPES
 
 FEATURES: tuple[str, ...] = ("clicks", "carts", "purchases")
 COUNT_COLUMNS = ("window_start", "window_end", "product_id", *FEATURES)

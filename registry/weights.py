@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from trend_tracker.settings import EVENT_TYPES
+from trend_tracker.events import EVENT_TYPES
 
 #: The weights a fresh deployment starts with (registered as version 1 by `make demo`).
 DEFAULT_WEIGHTS: dict[str, float] = {"click": 1.0, "cart": 3.0, "purchase": 5.0}

@@ -21,7 +21,7 @@ import numpy as np
 import orjson
 
 from simulator.traffic import CART, CLICK, PURCHASE, Catalog, EventBatch
-from trend_tracker.settings import EVENT_TYPES
+from trend_tracker.events import EVENT_TYPES
 
 PPM = 1_000_000
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from simulator.encoding import BAD_KINDS, NO_KIND, EventEncoder
 from simulator.traffic import EventGenerator, TrafficConfig, Trend
-from trend_tracker.settings import EVENT_TYPES
+from trend_tracker.events import EVENT_TYPES
 
 COMPRESSIONS = ("none", "lz4", "zstd", "snappy", "gzip")
 

@@ -15,7 +15,8 @@ from simulator.encoding import BAD_KINDS, NO_KIND, EncodedBatch, EventEncoder
 from simulator.kafka_io import DeliveryTracker, ensure_topics, make_producer
 from simulator.options import SimulationOptions
 from simulator.traffic import EventGenerator
-from trend_tracker.settings import EVENT_TYPES, Settings
+from trend_tracker.events import EVENT_TYPES
+from trend_tracker.settings import Settings
 
 #: Events sent per producer loop at most (between polls and progress updates).
 MAX_SLICE = 4096

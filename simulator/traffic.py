@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trend_tracker.settings import EVENT_TYPES, ID_RE
+from trend_tracker.events import EVENT_TYPES, ID_RE
 
 #: Event type codes used in the arrays: index into EVENT_TYPES.
 CLICK, CART, PURCHASE = 0, 1, 2

@@ -39,8 +39,12 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from trend_tracker.settings import EVENT_TYPES, ID_RE
-
+#: The event types, each with its own topic (see ``Settings.event_topics``).
+EVENT_TYPES: tuple[str, ...] = ("click", "cart", "purchase")
+#: product_id and category: what the JSON Schema says, and what Redis keys are built from.
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+#: Use with ``fullmatch`` (``$`` in ID_PATTERN would also accept a trailing newline).
+ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 REQUIRED_FIELDS: tuple[str, ...] = ("event_id", "event_type", "product_id", "category", "user_id",
                                     "ts")
 #: The required fields that hold strings.

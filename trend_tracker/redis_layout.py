@@ -26,7 +26,7 @@ validated ids (see :func:`ranking_scope`), never from raw input.
 
 from __future__ import annotations
 
-from trend_tracker.settings import ID_RE
+from trend_tracker.events import ID_RE
 
 PREFIX = "trend"
 OVERALL_SCOPE = "all"

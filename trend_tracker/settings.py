@@ -22,11 +22,6 @@ from typing import Any, Literal, get_origin
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-EVENT_TYPES: tuple[str, ...] = ("click", "cart", "purchase")
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
-#: Use with ``fullmatch`` (``$`` in ID_PATTERN would also accept a trailing newline).
-ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-
 DEFAULT_STATE_DIR = ".trend"
 STACK_ENV_FILE = "stack.env"
 

@@ -23,7 +23,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from trend_tracker import redis_layout as layout
-from trend_tracker.settings import ID_PATTERN
+from trend_tracker.events import ID_PATTERN
 from udfs.parquet_sink import ParquetWindowWriter, window_file_path
 
 ROOT = Path(__file__).resolve().parents[2]

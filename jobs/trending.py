@@ -252,9 +252,9 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None,
     for key, value in config.items():
         configuration.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(configuration)
+    # The table environment reads its options (table.*, python.*) from the environment's
+    # configuration: the one built above, set once.
     t_env = StreamTableEnvironment.create(env)
-    for key, value in config.items():
-        t_env.get_config().set(key, value)
 
     settings_json = settings_to_json(worker_settings(settings, env))
     t_env.create_java_temporary_function("window_counts",

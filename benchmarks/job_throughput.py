@@ -125,7 +125,7 @@ def benchmark_settings(stack_env: dict[str, str], work_dir: Path,
         topic_clicks=f"clicks-{suffix}",
         topic_carts=f"carts-{suffix}",
         topic_purchases=f"purchases-{suffix}",
-        topic_dlq=f"events-dlq-{suffix}",
+        topic_dead_letters=f"events-dlq-{suffix}",
         topic_weights=f"weights-{suffix}",
         consumer_group=f"bench-{suffix}",
         parquet_root_uri=f"file://{run_dir / 'parquet-job'}",
@@ -432,7 +432,8 @@ def job_outputs(settings: Settings) -> dict[str, Any]:
         1 for ranked, document in zip(rankings.values(), stored, strict=True)
         if document is not None and sorted(ranked) == sorted(
             (item["rank"], item["product_id"]) for item in json.loads(document)["items"]))
-    dlq = true_end_offsets(settings.bootstrap_servers, [settings.topic_dlq])[settings.topic_dlq]
+    topic = settings.topic_dead_letters
+    dlq = true_end_offsets(settings.bootstrap_servers, [topic])[topic]
     return {
         "parquet_rows": len(rows),
         "windows": len({end for end, _ in rankings}),

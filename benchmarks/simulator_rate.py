@@ -67,7 +67,7 @@ def fresh_settings(bootstrap_servers: str, partitions: int) -> Settings:
                     topic_partitions=partitions, topic_clicks=f"bench-clicks-{suffix}",
                     topic_carts=f"bench-carts-{suffix}",
                     topic_purchases=f"bench-purchases-{suffix}",
-                    topic_dlq=f"bench-dlq-{suffix}")
+                    topic_dead_letters=f"bench-dlq-{suffix}")
 
 
 def options(args: argparse.Namespace, **overrides: Any) -> SimulationOptions:

@@ -10,7 +10,7 @@ Metrics published by the job's functions (all in the ``trend`` group):
 
 - ``trend_events_read{event_type}``: events read from the topic of that event type.
 - ``trend_events_valid{event_type}``: of those, events that reached a window.
-- ``trend_events_invalid{event_type, reason}``: events sent to the dead-letter topic, by
+- ``trend_dead_letters{event_type, reason}``: events sent to the dead-letter topic, by
   reason: not_json, missing_field, wrong_type, bad_id, unknown_event_type,
   topic_mismatch, future_ts, late. (``event_type`` is the topic's, not the payload's.)
   These three are counted in SQL per 5 s of processing time, so they lag by up to 5 s.
@@ -20,7 +20,7 @@ Metrics published by the job's functions (all in the ``trend`` group):
 - ``trend_windows_emitted``: windows written (Parquet, and Redis or pending for it).
 - ``trend_rankings_written``: rankings of those windows (overall plus one per category).
 - ``trend_rows_written``: ranked rows written.
-- ``trend_last_window_end_ms``: window_end of the newest window written (epoch ms); the
+- ``trend_last_window_end_seconds``: window_end of the newest window written (epoch s); the
   freshness of the output is now minus this.
 - ``trend_sink_write_latency_ms{sink="parquet"|"redis"}``: duration of the last write.
 - ``trend_sink_write_failures{sink}``: writes that failed after retries. Parquet: each

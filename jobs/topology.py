@@ -18,7 +18,7 @@ source (decode) -> checked -> (dead letters) -> window: count, score, rank -> wi
 3. ``dead_letters``: every record with a reason, as JSON, to the dead-letter topic, counted
    by ``count_dead_letter`` (Java) as it goes. ``dead_letter_payload`` (Java) gives what a
    dead letter carries of the value, before the union: a prefix of at most
-   ``dlq_payload_prefix_bytes``, the size in bytes and the SHA-256, so an envelope always
+   ``dead_letter_payload_prefix_bytes``, the size in bytes and the SHA-256, so an envelope always
    fits the producer's ``max.request.size``. Each is keyed ``{topic}/{partition}/{offset}``:
    delivery is at least once, and a consumer deduplicates on the key.
 4. ``valid_events`` -> ``window_counts``: HOP windows of the valid events, aggregated by
@@ -32,7 +32,7 @@ source (decode) -> checked -> (dead letters) -> window: count, score, rank -> wi
 
 Event counts are metrics counted in the JVM where each fact is known: ``events_read`` by
 ``count_read`` in the checked views, ``events_valid`` by ``window_counts``,
-``events_invalid`` by ``count_dead_letter``.
+``dead_letters`` by ``count_dead_letter``.
 
 All INSERTs run as one statement set, so the topics are read once and every branch sees
 the same watermarks. Hosts, ports and topics come from the settings, never from here.
@@ -144,7 +144,7 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
     position (raw key), and the producer's size limit set explicitly."""
     return {
         "connector": "kafka",
-        "topic": settings.topic_dlq,
+        "topic": settings.topic_dead_letters,
         "properties.bootstrap.servers": settings.bootstrap_servers,
         "key.format": "raw",
         "key.fields": DEAD_LETTER_KEY,
@@ -155,7 +155,7 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
         # under the same keys.
         "sink.delivery-guarantee": "at-least-once",
         # Every envelope fits (settings check the payload prefix against this).
-        "properties.max.request.size": str(settings.dlq_max_request_bytes),
+        "properties.max.request.size": str(settings.dead_letter_max_request_bytes),
     }
 
 
@@ -211,7 +211,7 @@ CREATE TEMPORARY VIEW valid_events AS
         # network, and only records with a reason are hashed.
         ("invalid_events", f"""
 CREATE TEMPORARY VIEW invalid_events AS
-{union(f"dead_letter_payload(payload, {settings.dlq_payload_prefix_bytes}) AS letter, "
+{union(f"dead_letter_payload(payload, {settings.dead_letter_payload_prefix_bytes}) AS letter, "
        "`topic`, `partition`, `offset`, event_type, reason", "reason IS NOT NULL")}"""),
         ("window_counts", f"""
 CREATE TEMPORARY VIEW window_counts AS

@@ -45,7 +45,7 @@ class InvalidWeightsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """One weights version: ``trend_score = click*clicks + cart*carts + purchase*purchases``."""
+    """One weights version: ``score = click*clicks + cart*carts + purchase*purchases``."""
 
     click: float
     cart: float

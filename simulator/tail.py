@@ -18,10 +18,10 @@ def resolve_topic(settings: Settings, name: str) -> tuple[str, str | None, bool]
     """
     by_event_type = {topic: event_type for event_type, topic in settings.event_topics.items()}
     aliases = {"clicks": settings.topic_clicks, "carts": settings.topic_carts,
-               "purchases": settings.topic_purchases, "dlq": settings.topic_dlq,
-               "events-dlq": settings.topic_dlq}
+               "purchases": settings.topic_purchases, "dlq": settings.topic_dead_letters,
+               "events-dlq": settings.topic_dead_letters}
     topic = name if name in settings.all_topics else aliases.get(name, name)
-    return topic, by_event_type.get(topic), topic == settings.topic_dlq
+    return topic, by_event_type.get(topic), topic == settings.topic_dead_letters
 
 
 @dataclass(frozen=True)

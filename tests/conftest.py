@@ -68,7 +68,7 @@ def make_settings(local_stack, tmp_path: Path) -> Callable[..., Settings]:
             "topic_clicks": f"clicks-{suffix}",
             "topic_carts": f"carts-{suffix}",
             "topic_purchases": f"purchases-{suffix}",
-            "topic_dlq": f"events-dlq-{suffix}",
+            "topic_dead_letters": f"events-dlq-{suffix}",
             # A fresh consumer group too: streaming jobs start from the group's offsets.
             "consumer_group": f"trend-{suffix}",
             "parquet_root_uri": f"file://{tmp_path / 'parquet'}",

@@ -27,10 +27,10 @@ STACK_ENV_FILE = "stack.env"
 
 #: The most bytes one payload byte takes in the JSON dead-letter envelope: a control
 #: character is written as a six-character escape (a byte that is not UTF-8: U+FFFD, 3 bytes).
-DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE = 6
+ESCAPED_BYTES_PER_PAYLOAD_BYTE = 6
 #: Room for the rest of a dead letter: its key, topic (at most 249 characters), numbers, hash,
 #: field names and Kafka's record framing take under 1 KiB.
-DLQ_ENVELOPE_OVERHEAD_BYTES = 4096
+DEAD_LETTER_OVERHEAD_BYTES = 4096
 
 
 def _state_dir_from_env() -> Path:
@@ -54,15 +54,16 @@ class Settings(BaseSettings):
     topic_clicks: str = "clicks"
     topic_carts: str = "carts"
     topic_purchases: str = "purchases"
-    topic_dlq: str = "events-dlq"
-    dlq_payload_prefix_bytes: int = Field(
+    topic_dead_letters: str = "events-dlq"
+    dead_letter_payload_prefix_bytes: int = Field(
         4096, ge=0,
         description="Most bytes of a bad record's value its dead letter carries (with the "
                     "value's size and SHA-256); shorter values are carried whole")
-    dlq_max_request_bytes: int = Field(
-        1_048_576, ge=DLQ_ENVELOPE_OVERHEAD_BYTES,
+    dead_letter_max_request_bytes: int = Field(
+        1_048_576, ge=DEAD_LETTER_OVERHEAD_BYTES,
         description="max.request.size of the dead-letter producer; the broker and topic must "
-                    "accept records of the largest dead letter (see dlq_payload_prefix_bytes)")
+                    "accept records of the largest dead letter "
+                    "(see dead_letter_payload_prefix_bytes)")
     topic_weights: str = Field(
         "trend-weights",
         description="Weights changes, published from the registry and read by the job")
@@ -161,7 +162,8 @@ class Settings(BaseSettings):
     flink_metrics_port: int = Field(
         0, ge=0, le=65535, description="Port of the job's Prometheus reporter; 0 disables it")
 
-    @field_validator("topic_clicks", "topic_carts", "topic_purchases", "topic_dlq", "topic_weights")
+    @field_validator("topic_clicks", "topic_carts", "topic_purchases", "topic_dead_letters",
+                     "topic_weights")
     @classmethod
     def _topic_name(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", value):
@@ -185,15 +187,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _dead_letter_fits(self) -> Settings:
         # The largest envelope: every carried byte escaped at its widest, plus the rest.
-        largest = (DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE * self.dlq_payload_prefix_bytes
-                   + DLQ_ENVELOPE_OVERHEAD_BYTES)
-        if largest > self.dlq_max_request_bytes:
-            most = ((self.dlq_max_request_bytes - DLQ_ENVELOPE_OVERHEAD_BYTES)
-                    // DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE)
+        largest = (ESCAPED_BYTES_PER_PAYLOAD_BYTE * self.dead_letter_payload_prefix_bytes
+                   + DEAD_LETTER_OVERHEAD_BYTES)
+        if largest > self.dead_letter_max_request_bytes:
+            most = ((self.dead_letter_max_request_bytes - DEAD_LETTER_OVERHEAD_BYTES)
+                    // ESCAPED_BYTES_PER_PAYLOAD_BYTE)
             raise ValueError(
-                f"dlq_payload_prefix_bytes ({self.dlq_payload_prefix_bytes}) makes dead letters "
-                f"of up to {largest} bytes, over dlq_max_request_bytes "
-                f"({self.dlq_max_request_bytes}): it can be at most {most}")
+                f"dead_letter_payload_prefix_bytes ({self.dead_letter_payload_prefix_bytes}) "
+                f"makes dead letters of up to {largest} bytes, over dead_letter_max_request_bytes "
+                f"({self.dead_letter_max_request_bytes}): it can be at most {most}")
         return self
 
     @model_validator(mode="after")
@@ -220,7 +222,7 @@ class Settings(BaseSettings):
 
     @property
     def all_topics(self) -> list[str]:
-        return [self.topic_clicks, self.topic_carts, self.topic_purchases, self.topic_dlq]
+        return [self.topic_clicks, self.topic_carts, self.topic_purchases, self.topic_dead_letters]
 
     @property
     def parquet_root(self) -> str:

@@ -132,7 +132,8 @@ def make_window_writer_function(settings_json: str, replace_windows: bool = True
             redis_group.gauge("write_latency_ms", lambda: self.latency_ms["redis"])
             redis_group.gauge("pending_windows", lambda: len(self.redis.pending))
             self.last_window_end = 0
-            group.gauge("last_window_end_ms", lambda: self.last_window_end)
+            # Seconds, as Prometheus names times; a window ends on a whole second.
+            group.gauge("last_window_end_seconds", lambda: self.last_window_end // 1000)
 
         def _timed(self, sink: str, action: Callable[[], Any], failures: Any) -> None:
             """Run one sink's write: an exception or a False answer counts as a failure,

@@ -207,7 +207,7 @@ class Run:
         # At least once, keyed by the record's position: the distinct keys are exactly the
         # invalid records sent, each with its reason.
         letters = [json.loads(r.value) for r in read_topic(
-            self.settings, self.settings.topic_dlq, idle_timeout_s=5, deadline_s=120)]
+            self.settings, self.settings.topic_dead_letters, idle_timeout_s=5, deadline_s=120)]
         distinct = {(d["topic"], d["partition"], d["offset"], d["reason"]) for d in letters}
         assert sorted(distinct) == sorted(self.dead)
 

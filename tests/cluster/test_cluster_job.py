@@ -63,7 +63,7 @@ def test_cluster_run_gives_the_same_rows_as_the_reference(flink_cluster, make_se
                           if reason is not None)
     dlq = sorted((d["topic"], d["partition"], d["offset"], d["payload"], d["reason"])
                  for d in (json.loads(r.value) for r in read_topic(
-                     settings, settings.topic_dlq, idle_timeout_s=3)))
+                     settings, settings.topic_dead_letters, idle_timeout_s=3)))
     assert dlq == expected_dlq
 
     expected = expected_rows(list(VALID))

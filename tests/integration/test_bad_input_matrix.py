@@ -36,7 +36,7 @@ SIZE_MS, SLIDE_MS, TOP_N = 20_000, 10_000, 5
 WEIGHTS = {"click": 1.0, "cart": 3.0, "purchase": 5.0}
 CATEGORY = {f"p-{n}": f"c-{n % 4}" for n in range(20)}
 TYPES = ("click", "cart", "purchase")
-METRICS = "flink_taskmanager_job_task_operator_trend_event_type_reason_events_invalid"
+METRICS = "flink_taskmanager_job_task_operator_trend_event_type_reason_dead_letters"
 RESTARTS = "flink_jobmanager_job_numRestarts"
 
 
@@ -185,7 +185,7 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
         assert job.running(), job.log()
 
         # One dead letter per bad or late record, keyed by its position, with its reason.
-        letters = list(read_topic(settings, settings.topic_dlq, idle_timeout_s=5,
+        letters = list(read_topic(settings, settings.topic_dead_letters, idle_timeout_s=5,
                                   deadline_s=120))
         got = sorted((json.loads(r.value)["topic"], json.loads(r.value)["offset"],
                       json.loads(r.value)["reason"]) for r in letters)

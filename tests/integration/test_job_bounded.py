@@ -228,9 +228,9 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
           "reason": reason, "payload_bytes": len(value),
           "payload_sha256": hashlib.sha256(value).hexdigest()})
         for (topic, partition, offset), value, reason in written if reason is not None)
-    assert all(len(value) <= settings.dlq_payload_prefix_bytes for _, value, _ in written)
+    assert all(len(value) <= settings.dead_letter_payload_prefix_bytes for _, value, _ in written)
     dlq = sorted((r.key.decode(), json.loads(r.value))
-                 for r in read_topic(settings, settings.topic_dlq, idle_timeout_s=3))
+                 for r in read_topic(settings, settings.topic_dead_letters, idle_timeout_s=3))
     assert dlq == expected_dlq
 
     expected = expected_rows([(ms, t, p) for ms, t, p in VALID])

@@ -89,7 +89,7 @@ def test_the_job_waits_out_a_broker_outage_and_loses_nothing(make_settings, loca
             overall = {r["product_id"]: (r["clicks"], r["carts"], r["purchases"])
                        for r in rows if r["category"] is None}
             assert overall == {p: (n, n, n) for p, n in expected.items()}, end
-        assert list(read_topic(settings, settings.topic_dlq, idle_timeout_s=3,
+        assert list(read_topic(settings, settings.topic_dead_letters, idle_timeout_s=3,
                                deadline_s=30)) == []
         # It waited: no failover.
         assert job_metric(metrics, RESTARTS) == 0

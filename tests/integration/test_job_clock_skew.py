@@ -133,7 +133,7 @@ def test_events_stamped_ahead_do_not_make_on_time_events_late(make_settings, tmp
         assert job.running(), job.log()
 
         # Only the warm-up records are dead letters: no on-time event is late.
-        dead = [json.loads(r.value) for r in read_topic(settings, settings.topic_dlq,
+        dead = [json.loads(r.value) for r in read_topic(settings, settings.topic_dead_letters,
                                                         idle_timeout_s=3, deadline_s=60)]
         assert sorted((d["topic"], d["reason"]) for d in dead) == sorted(
             (topic, "not_json") for topic in settings.event_topics.values())

@@ -111,7 +111,7 @@ def test_oversized_bad_records_are_dead_lettered_once_without_a_restart(make_set
     assert "to RESTARTING" not in flink_log
 
     # Each bad record exactly once, keyed by its position, with its size and hash.
-    limit = settings.dlq_payload_prefix_bytes
+    limit = settings.dead_letter_payload_prefix_bytes
     expected = sorted(
         (f"{topic}/{partition}/{offset}",
          {"payload": utf8_prefix(value, limit), "topic": topic, "partition": partition,
@@ -120,8 +120,8 @@ def test_oversized_bad_records_are_dead_lettered_once_without_a_restart(make_set
         for (topic, partition, offset), (_, _, value), is_bad
         in zip(positions, records, bad, strict=True)
         if is_bad)
-    dead = list(read_topic(settings, settings.topic_dlq, idle_timeout_s=3, deadline_s=60))
-    assert all(len(record.value) <= settings.dlq_max_request_bytes for record in dead)
+    dead = list(read_topic(settings, settings.topic_dead_letters, idle_timeout_s=3, deadline_s=60))
+    assert all(len(record.value) <= settings.dead_letter_max_request_bytes for record in dead)
     letters = sorted((record.key.decode(), json.loads(record.value)) for record in dead)
     assert [key for key, _ in letters] == [key for key, _ in expected]
     assert letters == expected

@@ -20,7 +20,7 @@ from localstack.stack import free_port
 from simulator.kafka_io import ensure_topics, read_topic
 
 READ_METRIC = "flink_taskmanager_job_task_operator_trend_event_type_events_read"
-LATE_METRIC = "flink_taskmanager_job_task_operator_trend_event_type_reason_events_invalid"
+LATE_METRIC = "flink_taskmanager_job_task_operator_trend_event_type_reason_dead_letters"
 
 
 def counted(metrics_url: str, metric: str, label: str) -> float:
@@ -71,7 +71,7 @@ def test_a_late_event_is_dead_lettered_counted_and_not_counted_in_its_window(
         assert window(20_000, timeout_s=180) == [(1, "p-9", 9.0, "test/1")]
 
         # Read up to two records, to see that there is exactly one.
-        dead = list(read_topic(settings, settings.topic_dlq, max_records=2,
+        dead = list(read_topic(settings, settings.topic_dead_letters, max_records=2,
                                idle_timeout_s=5, deadline_s=60))
         envelopes = [json.loads(record.value) for record in dead]
         assert [(e["reason"], e["topic"], e["partition"], e["offset"]) for e in envelopes] == [

@@ -97,7 +97,7 @@ def test_a_producer_stalled_for_ten_seconds_loses_no_event(make_settings, tmp_pa
         assert job.running(), job.log()
 
         # Nothing dead-lettered.
-        assert list(read_topic(settings, settings.topic_dlq, idle_timeout_s=3,
+        assert list(read_topic(settings, settings.topic_dead_letters, idle_timeout_s=3,
                                deadline_s=30)) == []
         # Every event counted in its tumbling window: per window, each product's clicks.
         for end in range(WINDOW_MS, last_end + 1, WINDOW_MS):

@@ -31,7 +31,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from localstack.servers import ApiServer
+from localstack.servers import ApiServer, IngestServer
 from localstack.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and
             "unless", "bool", "offset", "inf", "nan"}
 #: Samples that show the job's pipeline has produced output (windows written to Redis).
 JOB_READY = ("flink_taskmanager_job_task_operator_trend_windows_emitted",
-             "flink_taskmanager_job_task_operator_trend_last_window_end_ms")
+             "flink_taskmanager_job_task_operator_trend_last_window_end_seconds")
 STARTUP_TIMEOUT_S = 420
 
 
@@ -210,13 +210,21 @@ def start_prometheus(work: Path, targets: dict[str, str]) -> tuple[subprocess.Po
     return process, f"http://{address}"
 
 
+def post_json(url: str, body: object) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
 def _trend(*args: str) -> list[str]:
     return [sys.executable, "-m", "trend_tracker.cli", *args]
 
 
 @pytest.fixture(scope="module")
 def scrapes(local_stack, tmp_path_factory) -> Iterator[dict[str, Scrape]]:
-    """Start simulator, job and API on the local stack; scrape each one once it has data."""
+    """Start simulator, job, API and ingest service on the local stack; scrape each one once
+    it has data."""
     work = tmp_path_factory.mktemp("metrics-coverage")
     suffix = uuid.uuid4().hex[:10]
     job_port, simulator_port = free_port(), free_port()
@@ -226,7 +234,7 @@ def scrapes(local_stack, tmp_path_factory) -> Iterator[dict[str, Scrape]]:
         "TREND_TOPIC_CLICKS": f"clicks-{suffix}",
         "TREND_TOPIC_CARTS": f"carts-{suffix}",
         "TREND_TOPIC_PURCHASES": f"purchases-{suffix}",
-        "TREND_TOPIC_DLQ": f"events-dlq-{suffix}",
+        "TREND_TOPIC_DEAD_LETTERS": f"events-dlq-{suffix}",
         "TREND_WEIGHTS_MODEL_NAME": f"trend-weights-{suffix}",
         "TREND_PARQUET_ROOT_URI": f"file://{work / 'parquet'}",
         # Short windows, so rankings reach Redis within seconds of the first events.
@@ -297,11 +305,32 @@ def scrapes(local_stack, tmp_path_factory) -> Iterator[dict[str, Scrape]]:
         api_text += scrape_text(broken.url + "/metrics")
         simulator_text = scrape_text(f"http://127.0.0.1:{simulator_port}/metrics")
 
+        # The ingest service: one batch with a valid and an invalid event (accepted and
+        # rejected counters, batch size, produce time), and one whose broker is gone, so
+        # its 503s are series too.
+        ingest = IngestServer({**env}, log_path=work / "ingest.log")
+        apis.append(ingest.start())
+        valid = {"event_id": "e-1", "event_type": "click", "product_id": "p-1",
+                 "category": "c-1", "user_id": "u-1", "ts": int(time.time() * 1000)}
+        post_json(ingest.url + "/events", [valid, {**valid, "product_id": "bad id"}])
+        ingest_text = scrape_text(ingest.url + "/metrics")
+        no_broker = IngestServer({**env, "TREND_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+                                  "TREND_INGEST_REQUEST_TIMEOUT_S": "2"},
+                                 log_path=work / "ingest-no-broker.log")
+        apis.append(no_broker.start())
+        try:
+            post_json(no_broker.url + "/events", [valid])
+            pytest.fail("an ingest service without a broker accepted an event")
+        except urllib.error.HTTPError as error:
+            assert error.code == 503, error
+        ingest_text += scrape_text(no_broker.url + "/metrics")
+
         # A real Prometheus with the local config and the alert rules, on the live parts.
         prometheus, prometheus_url = start_prometheus(work, {
             "trend-job": f"127.0.0.1:{job_port}",
             "trend-api": api.url.removeprefix("http://"),
             "trend-simulator": f"127.0.0.1:{simulator_port}",
+            "trend-ingest": ingest.url.removeprefix("http://"),
         })
         processes.append(prometheus)
         # Targets up first; then rules evaluated after that, so no state left over from
@@ -317,7 +346,7 @@ def scrapes(local_stack, tmp_path_factory) -> Iterator[dict[str, Scrape]]:
             except (urllib.error.URLError, OSError):
                 time.sleep(1)
                 continue
-            if all_up_at is None and len(targets) == 3 and all(
+            if all_up_at is None and len(targets) == 4 and all(
                     t["health"] == "up" for t in targets):
                 all_up_at = time.time()
             if all_up_at and rules and all(
@@ -328,6 +357,7 @@ def scrapes(local_stack, tmp_path_factory) -> Iterator[dict[str, Scrape]]:
             "job": Scrape.parse("job", job_text),
             "api": Scrape.parse("api", api_text),
             "simulator": Scrape.parse("simulator", simulator_text),
+            "ingest": Scrape.parse("ingest", ingest_text),
             "prometheus": {"targets": targets, "rules": rules},
         }
     finally:
@@ -337,7 +367,7 @@ def scrapes(local_stack, tmp_path_factory) -> Iterator[dict[str, Scrape]]:
             _stop(process)
 
 
-COMPONENTS = ("job", "api", "simulator")
+COMPONENTS = ("job", "api", "simulator", "ingest")
 
 
 def exported(scrapes: dict) -> set[str]:
@@ -349,6 +379,8 @@ def owner(name: str) -> str:
         return "api"
     if name.startswith("trend_simulator_"):
         return "simulator"
+    if name.startswith("trend_ingest_"):
+        return "ingest"
     if name.startswith("flink_"):
         return "job"
     return "prometheus"
@@ -399,7 +431,8 @@ def test_the_job_labels_its_metrics_with_its_name(scrapes):
 def test_prometheus_scrapes_every_component(scrapes):
     targets = scrapes["prometheus"]["targets"]
     health = {t["labels"]["job"]: (t["health"], t["lastError"]) for t in targets}
-    assert health == {job: ("up", "") for job in ("trend-job", "trend-api", "trend-simulator")}
+    assert health == {job: ("up", "") for job in ("trend-job", "trend-api", "trend-simulator",
+                                                  "trend-ingest")}
 
 
 def test_alert_rules_evaluate_on_the_real_series(scrapes):
@@ -412,4 +445,5 @@ def test_alert_rules_evaluate_on_the_real_series(scrapes):
         assert rule["health"] == "ok", (rule["name"], rule.get("lastError"))
     critical = {r["name"]: r["state"] for r in rules if r["labels"]["severity"] == "critical"}
     assert critical == {name: "inactive" for name in (
-        "TrendJobDown", "TrendsStale", "TrendApiErrorRateHigh", "TrendApiDown")}
+        "TrendJobDown", "TrendsStale", "TrendApiErrorRateHigh", "TrendApiDown",
+        "TrendIngestProduceErrors", "TrendIngestDown")}

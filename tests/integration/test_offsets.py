@@ -75,7 +75,8 @@ def test_true_end_offsets_count_every_batched_record(make_settings):
 def test_unknown_topic_is_an_error(make_settings):
     settings = make_settings()
     with pytest.raises(EndOffsetsError):
-        true_end_offsets(settings.bootstrap_servers, [settings.topic_dlq + "-none"], timeout_s=3)
+        true_end_offsets(settings.bootstrap_servers, [settings.topic_dead_letters + "-none"],
+                         timeout_s=3)
 
 
 def test_flink_bounded_read_stops_at_true_end_not_at_the_latest(make_settings):

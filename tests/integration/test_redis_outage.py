@@ -225,7 +225,7 @@ def test_the_job_keeps_writing_parquet_and_dead_letters_through_a_redis_outage(
         assert rows_c == window_rows(30_000, [("p-8", 9.0, 1, 1, 1), ("p-3", 5.0, 0, 0, 1)])
 
         # The dead letters carried on too.
-        dead = [json.loads(r.value) for r in read_topic(settings, settings.topic_dlq,
+        dead = [json.loads(r.value) for r in read_topic(settings, settings.topic_dead_letters,
                                                         max_records=2, idle_timeout_s=5,
                                                         deadline_s=60)]
         assert [(d["payload"], d["reason"]) for d in dead] == [

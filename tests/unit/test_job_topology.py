@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from jobs.topology import INSERTS, dead_letter_options, source_ddl, sql_interval, statements
 from trend_tracker.settings import (
-    DLQ_ENVELOPE_OVERHEAD_BYTES,
-    DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE,
+    DEAD_LETTER_OVERHEAD_BYTES,
+    ESCAPED_BYTES_PER_PAYLOAD_BYTE,
     Settings,
 )
 
@@ -33,9 +33,9 @@ def test_the_watermark_never_passes_arrival_minus_the_allowed_lateness():
 
 
 def test_dead_letters_are_keyed_by_their_record_and_sized_for_the_producer():
-    s = settings(dlq_max_request_bytes=2_000_000)
+    s = settings(dead_letter_max_request_bytes=2_000_000)
     options = dead_letter_options(s)
-    assert options["topic"] == s.topic_dlq
+    assert options["topic"] == s.topic_dead_letters
     assert options["properties.max.request.size"] == "2000000"
     assert options["key.format"] == "raw"
     assert options["key.fields"] == "dead_letter_key"
@@ -54,21 +54,22 @@ def test_dead_letters_are_keyed_by_their_record_and_sized_for_the_producer():
 
 def test_the_payload_prefix_is_bounded_by_the_producers_request_size():
     limit = 1_048_576
-    largest = (limit - DLQ_ENVELOPE_OVERHEAD_BYTES) // DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE
-    assert settings(dlq_max_request_bytes=limit,
-                    dlq_payload_prefix_bytes=largest).dlq_payload_prefix_bytes == largest
-    with pytest.raises(ValidationError, match="dlq_payload_prefix_bytes"):
-        settings(dlq_max_request_bytes=limit, dlq_payload_prefix_bytes=largest + 1)
-    assert settings().dlq_payload_prefix_bytes == 4096
-    assert settings().dlq_max_request_bytes == 1_048_576
+    largest = (limit - DEAD_LETTER_OVERHEAD_BYTES) // ESCAPED_BYTES_PER_PAYLOAD_BYTE
+    fits = settings(dead_letter_max_request_bytes=limit,
+                    dead_letter_payload_prefix_bytes=largest)
+    assert fits.dead_letter_payload_prefix_bytes == largest
+    with pytest.raises(ValidationError, match="dead_letter_payload_prefix_bytes"):
+        settings(dead_letter_max_request_bytes=limit, dead_letter_payload_prefix_bytes=largest + 1)
+    assert settings().dead_letter_payload_prefix_bytes == 4096
+    assert settings().dead_letter_max_request_bytes == 1_048_576
 
 
 def test_the_worst_envelope_of_the_largest_prefix_fits_the_request():
     """Written out independently: every byte a control character (escaped as \\u00XX), the
     longest topic name, the largest numbers and the longest reason code."""
     s = settings()
-    prefix = ((s.dlq_max_request_bytes - DLQ_ENVELOPE_OVERHEAD_BYTES)
-              // DLQ_ESCAPED_BYTES_PER_PAYLOAD_BYTE)
+    prefix = ((s.dead_letter_max_request_bytes - DEAD_LETTER_OVERHEAD_BYTES)
+              // ESCAPED_BYTES_PER_PAYLOAD_BYTE)
     topic = "t" * 249
     envelope = json.dumps({
         "payload": "\x01" * prefix, "topic": topic, "partition": 2**31 - 1,
@@ -76,4 +77,4 @@ def test_the_worst_envelope_of_the_largest_prefix_fits_the_request():
         "payload_sha256": "f" * 64}, separators=(",", ":")).encode()
     assert envelope.count(b"\\u0001") == prefix
     key = f"{topic}/{2**31 - 1}/{2**63 - 1}".encode()
-    assert len(envelope) + len(key) + KAFKA_RECORD_FRAMING_BYTES <= s.dlq_max_request_bytes
+    assert len(envelope) + len(key) + KAFKA_RECORD_FRAMING_BYTES <= s.dead_letter_max_request_bytes

@@ -14,7 +14,7 @@ def test_defaults_describe_a_laptop(monkeypatch):
             monkeypatch.delenv(name)
     settings = Settings(_env_file=None)
     assert settings.event_topics == {"click": "clicks", "cart": "carts", "purchase": "purchases"}
-    assert settings.topic_dlq == "events-dlq"
+    assert settings.topic_dead_letters == "events-dlq"
     assert settings.all_topics == ["clicks", "carts", "purchases", "events-dlq"]
     assert (settings.window_size_s, settings.window_slide_s) == (600, 30)
     assert settings.allowed_lateness_s == 5

@@ -50,7 +50,7 @@ def test_dead_letter_records_show_the_jobs_reason():
 
 
 def test_topic_names_resolve_through_the_settings():
-    settings = Settings(_env_file=None, topic_clicks="c-1", topic_dlq="d-1")
+    settings = Settings(_env_file=None, topic_clicks="c-1", topic_dead_letters="d-1")
     assert resolve_topic(settings, "clicks") == ("c-1", "click", False)
     assert resolve_topic(settings, "c-1") == ("c-1", "click", False)
     assert resolve_topic(settings, "dlq") == ("d-1", None, True)

@@ -12,7 +12,7 @@ import org.apache.flink.table.functions.ScalarFunction;
  * Counts a dead letter and hands its reason on: {@code count_dead_letter(event_type, reason)}
  * on the dead-letter branch, so it runs once per invalid or late record, in the JVM.
  *
- * <p>The metric is {@code trend_event_type_reason_events_invalid{event_type, reason}}
+ * <p>The metric is {@code trend_event_type_reason_dead_letters{event_type, reason}}
  * (event_type is the topic's). Together with {@code events_read} (the decoder) and
  * {@code events_valid} ({@link CountWindow}) it accounts for every record.
  */
@@ -38,7 +38,7 @@ public class CountDeadLetter extends ScalarFunction {
         Counter counter = counters.get(key);
         if (counter == null) {
             counter = group.addGroup("event_type", String.valueOf(eventType))
-                    .addGroup("reason", String.valueOf(reason)).counter("events_invalid");
+                    .addGroup("reason", String.valueOf(reason)).counter("dead_letters");
             counters.put(key, counter);
         }
         counter.inc();

@@ -8,7 +8,7 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
- * One weights version: {@code trend_score = click*clicks + cart*carts + purchase*purchases}.
+ * One weights version: {@code score = click*clicks + cart*carts + purchase*purchases}.
  *
  * <p>Parsed from a weights record of the weights topic (the registry's publisher writes them):
  * {@code {"weights_version": "v3", "click": 1.0, "cart": 3.0, "purchase": 5.0, ...}}. Weights

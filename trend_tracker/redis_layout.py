@@ -21,6 +21,9 @@ validated ids (see :func:`ranking_scope`), never from raw input.
   most ``max_categories`` of them: the newest, ties by name. A category dropped from it
   loses its latest copy too (its rankings and histories expire with their TTL).
 
+- ``trend:latest_end``: hash, field = scope, value = the window_end of that scope's latest
+  copy; the latest copy only moves forward against it.
+
 ``scope`` is ``all`` for the overall ranking and ``c:{category}`` for one category.
 """
 
@@ -33,6 +36,8 @@ OVERALL_SCOPE = "all"
 #: A category's scope is this prefix and the category.
 CATEGORY_SCOPE_PREFIX = "c:"
 CATEGORIES_KEY = f"{PREFIX}:categories"
+#: Hash of each scope's latest window_end (the latest copies only move forward).
+LATEST_END_KEY = f"{PREFIX}:latest_end"
 #: A scope's latest copy is this prefix and the scope.
 LATEST_PREFIX = f"{PREFIX}:latest:"
 

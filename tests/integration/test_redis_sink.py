@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from trend_tracker import redis_layout as layout
-from udfs.redis_sink import LATEST_END_KEY, RankedItem, Ranking, RedisRankingWriter
+from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
 
 W1, W2 = 1_704_067_260_000, 1_704_067_270_000
 
@@ -65,7 +65,7 @@ def test_latest_pointer_never_moves_back(client):
     writer.write([ranking(W2)])
     writer.write([ranking(W1)])  # a replayed older window
     assert doc(client, layout.latest_key(None))["window_end"] == W2
-    assert client.hget(LATEST_END_KEY, "all") == str(W2).encode()
+    assert client.hget(layout.LATEST_END_KEY, "all") == str(W2).encode()
     assert doc(client, layout.ranking_key(None, W1))["window_end"] == W1
 
 
@@ -141,7 +141,7 @@ def test_categories_outside_the_retained_windows_are_dropped_with_their_latest_c
     writer.write([category_ranking(W1 + 60_001, "d")])  # and now older than the TTL
     assert categories(client) == [(b"c", W1 + 60_000), (b"d", W1 + 60_001)]
     assert client.exists(layout.latest_key("a"), layout.latest_key("b")) == 0
-    assert client.hgetall(LATEST_END_KEY) == {b"c:c": str(W1 + 60_000).encode(),
+    assert client.hgetall(layout.LATEST_END_KEY) == {b"c:c": str(W1 + 60_000).encode(),
                                               b"c:d": str(W1 + 60_001).encode()}
     # A replayed old window never trims what is newer than it.
     writer.write([category_ranking(W1, "a")])
@@ -160,6 +160,6 @@ def test_the_category_list_is_capped_newest_first_then_by_name(client):
     # More categories in one window than the cap: by name among equal window ends.
     assert categories(client) == [(b"f", W2 + 10_000), (b"g", W2 + 10_000),
                                   (b"h", W2 + 10_000)]
-    assert sorted(client.hkeys(LATEST_END_KEY)) == [b"c:f", b"c:g", b"c:h"]
+    assert sorted(client.hkeys(layout.LATEST_END_KEY)) == [b"c:f", b"c:g", b"c:h"]
     assert [k for k in sorted(client.keys("trend:latest:*"))] == [
         layout.latest_key(c).encode() for c in ("f", "g", "h")]

@@ -7,9 +7,12 @@ code all take their field lists from :data:`FIELDS`; nothing else lists them.
 Roles:
 
 - ``window key``: which window (``window_start``, ``window_end``).
-- ``ranking key``: which ranking of the window (``category``: null for the overall one).
+- ``ranking key``: which ranking of the window: its kind (``ranking``: ``popular``, by
+  score, or ``rising``, by momentum) and scope (``category``: null for the overall one).
 - ``item``: the product's place and values in that ranking (``rank``, ``product_id``,
-  ``score``).
+  ``score``; ``previous_rank``, its rank in the same ranking of the previous window, null
+  when it was not in that top-N; ``momentum``, its growth against the previous
+  non-overlapping window, see docs/ARCHITECTURE.md).
 - ``count``: the window's event counts of the product; items too, and the training features.
 - ``window value``: one value for the whole window (``weights_version``).
 
@@ -61,6 +64,7 @@ PARQUET_TIME = "timestamp[ms, UTC]"
 FIELDS: tuple[Field, ...] = (
     Field("window_start", PARQUET_TIME, "TIMESTAMP(3)", Role.WINDOW_KEY, python=int),
     Field("window_end", PARQUET_TIME, "TIMESTAMP(3)", Role.WINDOW_KEY, python=int),
+    Field("ranking", "string", "STRING", Role.RANKING_KEY),
     Field("category", "string", "STRING", Role.RANKING_KEY, nullable=True),
     Field("rank", "int32", "INT", Role.ITEM, python=int),
     Field("product_id", "string", "STRING", Role.ITEM),
@@ -68,10 +72,17 @@ FIELDS: tuple[Field, ...] = (
     Field("clicks", "int64", "BIGINT", Role.COUNT, python=int),
     Field("carts", "int64", "BIGINT", Role.COUNT, python=int),
     Field("purchases", "int64", "BIGINT", Role.COUNT, python=int),
+    Field("previous_rank", "int32", "INT", Role.ITEM, nullable=True, python=int),
+    Field("momentum", "float64", "DOUBLE", Role.ITEM, python=float),
     Field("weights_version", "string", "STRING", Role.WINDOW_VALUE),
 )
 
 BY_NAME: dict[str, Field] = {field.name: field for field in FIELDS}
+
+#: The kinds of ranking (values of ``ranking``): by score, and by momentum.
+POPULAR = "popular"
+RISING = "rising"
+RANKINGS: tuple[str, ...] = (POPULAR, RISING)
 
 
 def names(*roles: Role) -> tuple[str, ...]:
@@ -95,9 +106,12 @@ RANKING_HEAD_FIELDS: tuple[str, ...] = names(Role.WINDOW_KEY, Role.RANKING_KEY,
 #: The fields the job's ranking hands over as one array each (positions aligned), in this
 #: order; the window's times come from the window and ``weights_version`` follows them.
 RANKED_ARRAY_FIELDS: tuple[str, ...] = names(Role.RANKING_KEY, Role.ITEM, Role.COUNT)
-#: One entry of a product's history: its place in one window's ranking.
+#: The item fields that compare a ranking with earlier windows' (not in product histories).
+RELATIVE_FIELDS: tuple[str, ...] = ("previous_rank", "momentum")
+#: One entry of a product's history: its place in one window's popular ranking.
 HISTORY_FIELDS: tuple[str, ...] = tuple(
-    name for name in OUTPUT_COLUMNS if name not in RANKING_KEYS and name != "product_id")
+    name for name in OUTPUT_COLUMNS
+    if name not in RANKING_KEYS and name != "product_id" and name not in RELATIVE_FIELDS)
 
 
 def sql_ranked_row_type() -> str:

@@ -61,8 +61,10 @@ def window_file_path(window_end_ms: int) -> str:
 
 
 def sort_key(row: Mapping[str, Any]) -> tuple:
-    """The overall ranking first, then categories by name, each by rank."""
-    return (row["category"] is not None, row["category"] or "", int(row["rank"]))
+    """The popular rankings, then the rising ones; in each the overall ranking first, then
+    categories by name, each by rank."""
+    return (output.RANKINGS.index(row["ranking"]), row["category"] is not None,
+            row["category"] or "", int(row["rank"]))
 
 
 def rows_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:

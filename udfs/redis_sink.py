@@ -41,6 +41,10 @@ class RankedItem:
     clicks: int
     carts: int
     purchases: int
+    #: Its rank in the same ranking of the previous window; None when it was not in it.
+    previous_rank: int | None = None
+    #: Its momentum in the window (1.0: as in the previous non-overlapping window).
+    momentum: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,8 @@ class Ranking:
     category: str | None
     weights_version: str
     items: tuple[RankedItem, ...]
+    #: ``popular`` (by score) or ``rising`` (by momentum).
+    ranking: str = output.POPULAR
 
     def document(self) -> dict[str, Any]:
         """The JSON document stored in Redis (and served by the API): the head fields of
@@ -143,9 +149,11 @@ return #KEYS
 
 # Keep only the categories of the retained windows (window_end within ttl of the newest
 # one) and at most `cap` of them: the oldest go first and, among equal window ends, the last
-# by name. A dropped category's latest copy and latest-window entry go with it. Its latest
-# key is built here (one Redis server holds the whole layout, never a cluster).
-# KEYS: categories, latest_end_hash; ARGV: ttl_ms, cap, latest key prefix, scope prefix
+# by name. A dropped category's latest copies and latest-window entries (one per kind of
+# ranking) go with it. Its latest keys are built here (one Redis server holds the whole
+# layout, never a cluster).
+# KEYS: categories, latest_end_hash; ARGV: ttl_ms, cap, latest key prefix, scope prefix,
+# then the key prefix of each kind of ranking
 _TRIM_CATEGORIES = """
 local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if #newest == 0 then
@@ -168,8 +176,10 @@ if excess > 0 then
 end
 for _, name in ipairs(dropped) do
   redis.call('ZREM', KEYS[1], name)
-  redis.call('HDEL', KEYS[2], ARGV[4] .. name)
-  redis.call('DEL', ARGV[3] .. ARGV[4] .. name)
+  for i = 5, #ARGV do
+    redis.call('HDEL', KEYS[2], ARGV[i] .. ARGV[4] .. name)
+    redis.call('DEL', ARGV[3] .. ARGV[i] .. ARGV[4] .. name)
+  end
 end
 return #dropped
 """
@@ -200,19 +210,21 @@ class RedisRankingWriter:
         categories = False
         for ranking in rankings:
             document = orjson.dumps(ranking.document())
-            scope = layout.ranking_scope(ranking.category)
-            pipe.set(layout.ranking_key(ranking.category, ranking.window_end), document,
+            kind = ranking.ranking
+            pipe.set(layout.ranking_key(ranking.category, ranking.window_end, kind), document,
                      ex=self.ttl_s)
             self._move_latest(
-                keys=[layout.latest_key(ranking.category), layout.LATEST_END_KEY],
-                args=[document, ranking.window_end, scope, self.ttl_s],
+                keys=[layout.latest_key(ranking.category, kind), layout.LATEST_END_KEY],
+                args=[document, ranking.window_end, layout.latest_scope(ranking.category, kind),
+                      self.ttl_s],
                 client=pipe,
             )
             if ranking.category is not None:
                 pipe.zadd(layout.CATEGORIES_KEY, {ranking.category: ranking.window_end},
                           gt=True)
                 categories = True
-            if ranking.items:
+            # Histories are of the popular rankings only.
+            if ranking.items and kind == output.POPULAR:
                 self._add_history(
                     keys=[layout.product_key(item.product_id, ranking.category)
                           for item in ranking.items],
@@ -224,7 +236,8 @@ class RedisRankingWriter:
             self._trim_categories(
                 keys=[layout.CATEGORIES_KEY, layout.LATEST_END_KEY],
                 args=[self.ttl_s * 1000, self.max_categories, layout.LATEST_PREFIX,
-                      layout.CATEGORY_SCOPE_PREFIX],
+                      layout.CATEGORY_SCOPE_PREFIX,
+                      *(layout.ranking_prefix(kind) for kind in output.RANKINGS)],
                 client=pipe,
             )
             pipe.expire(layout.CATEGORIES_KEY, self.ttl_s)

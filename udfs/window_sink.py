@@ -113,8 +113,9 @@ def make_window_writer_function(settings_json: str, replace_windows: bool = True
                 socket_timeout=settings.redis_write_timeout_s)
             self.redis = RedisView(
                 RedisRankingWriter(client, settings.redis_ttl_s, settings.max_categories),
-                # The overall scope and every category Redis keeps.
-                PendingRankings(settings.redis_pending_windows, 1 + settings.max_categories),
+                # The overall scope and every category Redis keeps, of each kind of ranking.
+                PendingRankings(settings.redis_pending_windows,
+                                len(output.RANKINGS) * (1 + settings.max_categories)),
                 settings.redis_retry_interval_s)
             group = function_context.get_metric_group().add_group("trend")
             self.windows_emitted = group.counter("windows_emitted")

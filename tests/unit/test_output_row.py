@@ -10,15 +10,16 @@ import pytest
 from trend_tracker import output_row as output
 
 #: The row as the project documents it (docs/ARCHITECTURE.md, "The output row").
-DOCUMENTED = ("window_start", "window_end", "category", "rank", "product_id", "score",
-              "clicks", "carts", "purchases", "weights_version")
+DOCUMENTED = ("window_start", "window_end", "ranking", "category", "rank", "product_id",
+              "score", "clicks", "carts", "purchases", "previous_rank", "momentum",
+              "weights_version")
 
 
 def test_the_definition_lists_the_documented_row():
     assert output.OUTPUT_COLUMNS == DOCUMENTED
     assert output.ITEM_FIELDS == ("rank", "product_id", "score", "clicks", "carts",
-                                  "purchases")
-    assert output.RANKING_HEAD_FIELDS == ("window_start", "window_end", "category",
+                                  "purchases", "previous_rank", "momentum")
+    assert output.RANKING_HEAD_FIELDS == ("window_start", "window_end", "ranking", "category",
                                           "weights_version")
     assert output.HISTORY_FIELDS == ("window_start", "window_end", "rank", "score", "clicks",
                                      "carts", "purchases", "weights_version")
@@ -30,7 +31,8 @@ def test_parquet_schema_is_the_definition():
     assert SCHEMA.names == list(DOCUMENTED)
     assert [str(SCHEMA.field(n).type) for n in ("window_start", "rank", "score", "clicks")] == [
         "timestamp[ms, tz=UTC]", "int32", "double", "int64"]
-    assert [n for n in SCHEMA.names if SCHEMA.field(n).nullable] == ["category"]
+    assert [n for n in SCHEMA.names if SCHEMA.field(n).nullable] == ["category",
+                                                                      "previous_rank"]
 
 
 def test_redis_items_and_training_columns_are_the_definition():
@@ -63,9 +65,10 @@ def test_the_job_sql_hands_one_array_per_ranked_field():
     sink = dict(INSERTS)["window-sink"]
     assert ", ".join(f"`{n}_list`" for n in output.RANKED_ARRAY_FIELDS) in sink
     assert output.sql_ranked_row_type() == (
-        "ROW<`category` ARRAY<STRING>, `rank` ARRAY<INT>, `product_id` ARRAY<STRING>, "
-        "`score` ARRAY<DOUBLE>, `clicks` ARRAY<BIGINT>, `carts` ARRAY<BIGINT>, "
-        "`purchases` ARRAY<BIGINT>, `weights_version` STRING>")
+        "ROW<`ranking` ARRAY<STRING>, `category` ARRAY<STRING>, `rank` ARRAY<INT>, "
+        "`product_id` ARRAY<STRING>, `score` ARRAY<DOUBLE>, `clicks` ARRAY<BIGINT>, "
+        "`carts` ARRAY<BIGINT>, `purchases` ARRAY<BIGINT>, `previous_rank` ARRAY<INT>, "
+        "`momentum` ARRAY<DOUBLE>, `weights_version` STRING>")
     assert Settings  # the settings module imports cleanly beside the definition
 
 

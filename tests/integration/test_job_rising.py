@@ -9,10 +9,12 @@ is complete; within two slides of its start the product must be in the rising to
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from registry.weights import DEFAULT_WEIGHTS
 from simulator.options import SimulationOptions
 from simulator.runner import run_simulation
 from simulator.traffic import EventGenerator, Trend, default_trend
@@ -26,9 +28,11 @@ TREND_AT_S = 2 * DEMO_WINDOW_SIZE_S
 def test_the_injected_trend_is_rising_within_two_slides(make_settings, tmp_path):
     from jobs.trending import run
 
+    weights_file = tmp_path / "weights.json"
+    weights_file.write_text(json.dumps({**DEFAULT_WEIGHTS, "version": "demo/1"}))
     settings = make_settings(window_size_s=DEMO_WINDOW_SIZE_S,
                              window_slide_s=DEMO_WINDOW_SLIDE_S, top_n=10, parallelism=1,
-                             source_idle_timeout_s=120)
+                             weights_file=str(weights_file), source_idle_timeout_s=120)
     options = SimulationOptions(rate=DEMO_RATE, products=DEMO_PRODUCTS, seed=SEED,
                                 start_ms=T0, partitions=2)
     catalog = EventGenerator(options.traffic_config(T0, SEED)).catalog

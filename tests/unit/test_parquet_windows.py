@@ -9,9 +9,10 @@ ENDS = [1_704_153_590_123, 1_704_153_600_000, 1_704_153_610_000, 1_704_157_200_0
 
 
 def rows(end: int) -> list[dict]:
-    return [{"window_start": end - 60_000, "window_end": end, "category": category,
-             "rank": 1, "product_id": "p-1", "score": 2.5, "clicks": 1, "carts": 0,
-             "purchases": 0, "weights_version": "v1"} for category in ("toys", None)]
+    return [{"window_start": end - 60_000, "window_end": end, "ranking": "popular",
+             "category": category, "rank": 1, "product_id": "p-1", "score": 2.5, "clicks": 1,
+             "carts": 0, "purchases": 0, "previous_rank": None, "momentum": 1.25,
+             "weights_version": "v1"} for category in ("toys", None)]
 
 
 def test_window_ends_are_listed_oldest_first_from_a_time_on(tmp_path):

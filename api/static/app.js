@@ -1,11 +1,18 @@
 // The live trends page: polls the API and renders the top-k table with sparklines.
 // Plain JS against the JSON API; no framework and no build step.
+//
+// The view (category, k) lives in the address's query, e.g. /?category=shoes&k=20, so a
+// view can be bookmarked and shared: read on load, written back whenever it changes.
 "use strict";
 
 const REFRESH_MS = 5000;
 const SPARK_WINDOWS = 30;
+// Sparkline coordinates; the SVG stretches them to the column's width.
 const SPARK_W = 120;
 const SPARK_H = 24;
+const SVG_NS = "http://www.w3.org/2000/svg";
+// What the page shows when the address does not say (or says something invalid).
+const DEFAULT_VIEW = Object.freeze({ category: "", k: "10" });
 
 const $ = (id) => document.getElementById(id);
 let timer = null;
@@ -25,13 +32,75 @@ function isoMinute(ms) {
   return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
 }
 
+// ---- The view and the address -------------------------------------------------------
+
+function optionValues(select) {
+  return [...select.options].map((o) => o.value);
+}
+
+// The view the address asks for, each value checked against what the controls offer:
+// an unknown category or k falls back to its default, silently.
+function viewFromAddress() {
+  const query = new URLSearchParams(location.search);
+  const pick = (name, select) => {
+    const value = query.get(name);
+    return value !== null && optionValues(select).includes(value) ? value : DEFAULT_VIEW[name];
+  };
+  return { category: pick("category", $("category")), k: pick("k", $("k")) };
+}
+
+function currentView() {
+  return { category: $("category").value, k: $("k").value };
+}
+
+function showView(view) {
+  $("category").value = view.category;
+  $("k").value = view.k;
+}
+
+// The address of a view: only the values that differ from the defaults.
+function addressOf(view) {
+  const query = new URLSearchParams();
+  for (const name of ["category", "k"]) {
+    if (view[name] !== DEFAULT_VIEW[name]) query.set(name, view[name]);
+  }
+  const search = query.toString();
+  return location.pathname + (search ? `?${search}` : "") + location.hash;
+}
+
+// push: a change the user made (Back returns to the previous view); otherwise the
+// address is only corrected (an invalid value in it was replaced by its default).
+function writeAddress(push) {
+  const address = addressOf(currentView());
+  if (address === location.pathname + location.search + location.hash) return;
+  if (push) history.pushState(null, "", address);
+  else history.replaceState(null, "", address);
+}
+
+// ---- Rendering ----------------------------------------------------------------------
+
+function svgElement(name, attributes) {
+  const element = document.createElementNS(SVG_NS, name);
+  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+  return element;
+}
+
+// A vertical marker at the first window scored with new weights; its tooltip names them.
+function weightsChange(x, window, previousVersion) {
+  const group = svgElement("g", { class: "weights-change" });
+  group.dataset.weightsVersion = window.weights_version;
+  group.dataset.windowEnd = window.window_end;
+  const title = svgElement("title", {});
+  title.textContent = `weights ${window.weights_version} from the window ending ` +
+    `${isoMinute(window.window_end)} (before: ${previousVersion})`;
+  const ends = { x1: x.toFixed(1), y1: "0", x2: x.toFixed(1), y2: String(SPARK_H) };
+  group.append(title, svgElement("line", ends), svgElement("line", { ...ends, class: "hit" }));
+  return group;
+}
+
 function sparkline(windows) {
-  const svgNS = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(svgNS, "svg");
-  svg.setAttribute("class", "spark");
-  svg.setAttribute("width", SPARK_W);
-  svg.setAttribute("height", SPARK_H);
-  svg.setAttribute("viewBox", `0 0 ${SPARK_W} ${SPARK_H}`);
+  const svg = svgElement("svg", {
+    class: "spark", viewBox: `0 0 ${SPARK_W} ${SPARK_H}`, preserveAspectRatio: "none" });
   if (!windows.length) return svg;
   const scores = windows.map((w) => w.score);
   const min = Math.min(...scores);
@@ -42,15 +111,15 @@ function sparkline(windows) {
   const points = windows.map((w, i) => [
     2 + ((w.window_end - first) / duration) * (SPARK_W - 4),
     SPARK_H - 2 - ((scores[i] - min) / span) * (SPARK_H - 4)]);
-  const line = document.createElementNS(svgNS, "polyline");
-  line.setAttribute("points", points.map((p) => p.map((v) => v.toFixed(1)).join(",")).join(" "));
-  svg.appendChild(line);
-  const [x, y] = points[points.length - 1];
-  const dot = document.createElementNS(svgNS, "circle");
-  dot.setAttribute("cx", x.toFixed(1));
-  dot.setAttribute("cy", y.toFixed(1));
-  dot.setAttribute("r", "2");
-  svg.appendChild(dot);
+  for (let i = 1; i < windows.length; i++) {
+    if (windows[i].weights_version !== windows[i - 1].weights_version) {
+      svg.appendChild(weightsChange(points[i][0], windows[i], windows[i - 1].weights_version));
+    }
+  }
+  svg.appendChild(svgElement("polyline", {
+    points: points.map((p) => p.map((v) => v.toFixed(1)).join(",")).join(" ") }));
+  const [x, y] = points[points.length - 1].map((v) => v.toFixed(1));
+  svg.appendChild(svgElement("line", { class: "last", x1: x, y1: y, x2: x, y2: y }));
   svg.dataset.points = String(windows.length);
   return svg;
 }
@@ -68,10 +137,8 @@ function renderRows(items) {
     const tr = document.createElement("tr");
     tr.dataset.productId = item.product_id;
     tr.append(cell(item.rank, "rank"), cell(item.product_id, "product"),
-              cell(item.score.toFixed(2), "score"), cell(item.clicks), cell(item.carts),
-              cell(item.purchases));
-    const spark = cell("", "spark");
-    tr.appendChild(spark);
+              cell(item.score.toFixed(2), "score"), cell(item.clicks, "count"),
+              cell(item.carts, "count"), cell(item.purchases, "count"), cell("", "spark"));
     return tr;
   });
   tbody.replaceChildren(...rows);
@@ -93,6 +160,9 @@ async function fillSparklines(rows, category, current) {
   }));
 }
 
+// ---- Loading ------------------------------------------------------------------------
+
+// Fills the category choices; keeps the shown category if it is still offered.
 async function loadCategories() {
   try {
     const { categories } = await getJSON("categories");
@@ -137,12 +207,37 @@ async function refresh() {
 function schedule() {
   clearInterval(timer);
   if ($("live").checked) {
-    timer = setInterval(() => { loadCategories(); refresh(); }, REFRESH_MS);
+    timer = setInterval(async () => {
+      const before = $("category").value;
+      await loadCategories();
+      // The shown category is no longer ranked: the page falls back to all categories.
+      if ($("category").value !== before) writeAddress(false);
+      refresh();
+    }, REFRESH_MS);
   }
 }
 
-$("category").addEventListener("change", refresh);
-$("k").addEventListener("change", refresh);
+// The address is read once the categories are known, so the category can be checked.
+async function start() {
+  await loadCategories();
+  const view = viewFromAddress();
+  showView(view);
+  writeAddress(false);
+  await refresh();
+}
+
+function userChanged() {
+  writeAddress(true);
+  refresh();
+}
+
+$("category").addEventListener("change", userChanged);
+$("k").addEventListener("change", userChanged);
 $("live").addEventListener("change", schedule);
-loadCategories().then(refresh);
+// Back and Forward between views the user chose.
+window.addEventListener("popstate", () => {
+  showView(viewFromAddress());
+  refresh();
+});
+start();
 schedule();

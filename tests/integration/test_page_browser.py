@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -18,6 +20,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 SLIDE_MS = 30_000
 HISTORY = 6  # windows of history, so sparklines have a line to draw
+#: The overall ranking's oldest windows were scored with older weights: v2, then v3.
+OLD_WEIGHTS_WINDOWS = 2
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +49,8 @@ def live(tmp_path_factory):
         for w in range(HISTORY - 1, -1, -1):
             # Rotate the order so each product's score changes from window to window.
             order = OVERALL[w:] + OVERALL[:w]
-            writer.write([ranking(end - w * SLIDE_MS, None, order),
+            weights = "v2" if w >= HISTORY - OLD_WEIGHTS_WINDOWS else "v3"
+            writer.write([ranking(end - w * SLIDE_MS, None, order, weights_version=weights),
                           ranking(end - w * SLIDE_MS, "books", BOOKS),
                           ranking(end - w * SLIDE_MS, "toys", TOYS)])
         with ApiServer({"TREND_REDIS_URL": redis_server.url}, log_path=log) as api:
@@ -89,6 +94,19 @@ def test_the_page_shows_the_api_rows_switches_category_and_refreshes(live, brows
         points = page.eval_on_selector_all("#trending svg.spark",
                                            "svgs => svgs.map(s => s.dataset.points)")
         assert points == [str(HISTORY)] * 10
+        # Each line marks where the weights changed: at its third window (index 2 of 6,
+        # evenly spaced over x 2..118), the first scored with v3, named in the tooltip.
+        first_v3 = end - (HISTORY - 1 - OLD_WEIGHTS_WINDOWS) * SLIDE_MS
+        at = datetime.fromtimestamp(first_v3 / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        markers = page.eval_on_selector_all(
+            "#trending tbody tr",
+            "rows => rows.map(r => [...r.querySelectorAll('svg.spark g.weights-change')]"
+            ".map(g => [g.dataset.weightsVersion, g.querySelector('title').textContent, "
+            "g.querySelector('line').getAttribute('x1')]))")
+        x = f"{2 + OLD_WEIGHTS_WINDOWS / (HISTORY - 1) * 116:.1f}"
+        assert x == "48.4"
+        assert markers == [[["v3", f"weights v3 from the window ending {at} (before: v2)", x]]
+                           ] * 10
         page.screenshot(path=str(artifacts_dir / "trends-page.png"), full_page=True)
 
         options = page.eval_on_selector_all("#category option", "os => os.map(o => o.value)")
@@ -108,6 +126,8 @@ def test_the_page_shows_the_api_rows_switches_category_and_refreshes(live, brows
             "r.querySelector('svg.spark polyline').getAttribute('points')])")
         flat = "2.0,22.0 25.2,22.0 48.4,22.0 71.6,22.0 94.8,22.0 118.0,22.0"
         assert sparks == [[book, str(HISTORY), flat] for book in BOOKS]
+        # Every books window had the same weights: no marker.
+        assert page.locator("#trending g.weights-change").count() == 0
         page.screenshot(path=str(artifacts_dir / "trends-page-books.png"), full_page=True)
 
         # A newer window arrives: the page shows it without being reloaded.
@@ -119,6 +139,85 @@ def test_the_page_shows_the_api_rows_switches_category_and_refreshes(live, brows
         page.wait_for_function(
             "document.querySelector('#trending tbody tr svg.spark')?.dataset.points === '1'",
             timeout=15_000)
+    finally:
+        page.close()
+
+
+def address(page) -> str:
+    """The page's address, from its path on."""
+    parts = urlsplit(page.url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def controls(page) -> dict[str, str]:
+    return {"category": page.input_value("#category"), "k": page.input_value("#k")}
+
+
+def test_the_view_lives_in_the_address(live, browser):
+    """A shared address opens the same view; each change the user makes is a new history
+    entry that Back returns from; invalid values fall back to the defaults quietly."""
+    api, _, _ = live
+    page = browser.new_page(viewport={"width": 1100, "height": 700})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(api.url + "/?category=toys&k=5")
+        page.wait_for_selector("#trending[data-category='toys'] tbody tr")
+        assert controls(page) == {"category": "toys", "k": "5"}
+        assert table_rows(page) == expected_rows(api.url, "k=5&category=toys")
+        assert address(page) == "/?category=toys&k=5"
+
+        # The user picks another k, then all categories: each is pushed to the history.
+        page.select_option("#k", "20")
+        page.wait_for_function("location.search === '?category=toys&k=20'")
+        page.select_option("#category", "")
+        page.wait_for_selector("#trending[data-category=''] tbody tr")
+        assert address(page) == "/?k=20"
+        page.wait_for_function("document.querySelectorAll('#trending tbody tr').length === 12")
+        assert table_rows(page) == expected_rows(api.url, "k=20")
+        page.go_back()
+        page.wait_for_selector("#trending[data-category='toys'] tbody tr")
+        assert (address(page), controls(page)) == ("/?category=toys&k=20",
+                                                   {"category": "toys", "k": "20"})
+        page.go_back()
+        page.wait_for_function("location.search === '?category=toys&k=5'")
+        assert controls(page) == {"category": "toys", "k": "5"}
+
+        # Invalid values: an unknown category, a k the page does not offer, a stray
+        # parameter. The defaults are shown, the address is corrected, nothing fails.
+        for query in ["category=nope&k=7&x=1", "category=&k=abc", "k=-1&category=TOYS"]:
+            page.goto(f"{api.url}/?{query}")
+            page.wait_for_selector("#trending[data-category=''] tbody tr")
+            assert controls(page) == {"category": "", "k": "10"}, query
+            assert address(page) == "/", query
+            assert table_rows(page) == expected_rows(api.url, "k=10"), query
+            assert page.text_content("#status") == "", query
+        assert errors == []
+    finally:
+        page.close()
+
+
+def test_the_page_uses_the_width_of_the_screen(live, browser):
+    """Wide: the table spans the window and the sparklines take the room left. Narrow: no
+    sideways scrolling, the event counts give way."""
+    api, _, _ = live
+    page = browser.new_page(viewport={"width": 1600, "height": 800})
+    try:
+        page.goto(api.url + "/")
+        page.wait_for_function(
+            "document.querySelectorAll('#trending svg.spark polyline').length === 10")
+        table = page.eval_on_selector("#trending", "t => t.getBoundingClientRect().width")
+        spark = page.eval_on_selector("#trending svg.spark",
+                                      "s => s.getBoundingClientRect().width")
+        assert table >= 1600 - 2 * 40 - 1  # at most 2.5rem (40 px) of padding each side
+        assert spark >= 0.3 * 1600
+
+        page.set_viewport_size({"width": 375, "height": 700})
+        page.wait_for_function("document.documentElement.scrollWidth <= 375")
+        hidden = page.eval_on_selector_all(
+            "#trending thead th", "ths => ths.map(th => getComputedStyle(th).display === 'none')")
+        assert hidden == [False, False, False, True, True, True, False]
     finally:
         page.close()
 

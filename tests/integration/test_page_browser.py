@@ -11,7 +11,8 @@ import pytest
 import redis
 from playwright.sync_api import sync_playwright
 
-from api.testing import ApiServer, RedisServer
+from api.testing import ApiServer, IngestServer, RedisServer
+from trend_tracker.processes import free_port
 from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
 
 CHROMIUM = "/usr/bin/chromium"
@@ -239,15 +240,32 @@ def test_the_page_gets_its_icon_and_no_request_fails(live, browser):
         page.close()
 
 
-#: The operations /docs lists: every route of the OpenAPI schema.
-OPERATIONS = ["/trending", "/products/{product_id}/trend", "/categories", "/health", "/ready",
-              "/metrics"]
+#: The operations the OpenAPI pages list: every route of each service's schema.
+OPERATIONS = {
+    "api": ["/trending", "/products/{product_id}/trend", "/categories", "/health", "/ready",
+            "/metrics"],
+    "ingest": ["/events", "/health", "/ready", "/metrics"],
+}
+TITLES = {"api": "Trend Tracker API", "ingest": "Trend Tracker ingest"}
 
 
-def test_the_docs_page_renders_offline(live, browser, artifacts_dir):
-    """/docs renders every operation with no request leaving the API's host: as without
-    internet access, any request elsewhere is refused (and recorded)."""
-    api, _, _ = live
+@pytest.fixture(scope="module")
+def ingest(tmp_path_factory):
+    """The ingest service; its broker is unreachable, which its OpenAPI pages never need."""
+    log = tmp_path_factory.mktemp("ingest") / "ingest.log"
+    with IngestServer({"TREND_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"},
+                      log_path=log) as server:
+        yield server
+
+
+@pytest.mark.parametrize("service", ["api", "ingest"])
+@pytest.mark.parametrize("docs_page", ["docs", "redoc"])
+def test_the_openapi_pages_render_offline(service, docs_page, request, browser, artifacts_dir):
+    """/docs (Swagger UI) and /redoc (ReDoc) of both services render every operation with
+    no request leaving the service's host: as without internet access, any request
+    elsewhere is refused (and recorded)."""
+    base = request.getfixturevalue("live")[0].url if service == "api" else \
+        request.getfixturevalue("ingest").url
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     off_host: list[str] = []
 
@@ -255,20 +273,30 @@ def test_the_docs_page_renders_offline(live, browser, artifacts_dir):
         off_host.append(route.request.url)
         route.abort()
 
-    page.route(lambda url: not url.startswith(api.url + "/"), refuse_off_host)
+    page.route(lambda url: not url.startswith(base + "/"), refuse_off_host)
     try:
-        page.goto(api.url + "/docs")
-        page.wait_for_selector(".opblock-summary-path[data-path='/trending']")
-        paths = page.eval_on_selector_all(".opblock-summary-path",
-                                          "els => els.map(e => e.dataset.path)")
-        assert sorted(paths) == sorted(OPERATIONS)
-        assert page.text_content(".info .title").startswith("Trend Tracker API")
-        scripts = page.eval_on_selector_all("script[src]", "els => els.map(e => e.src)")
-        assert scripts == [api.url + "/static/swagger/swagger-ui-bundle.js"]
-        styles = page.eval_on_selector_all("link[href]", "els => els.map(e => e.href)")
-        assert sorted(styles) == [api.url + "/favicon.ico",
-                                  api.url + "/static/swagger/swagger-ui.css"]
-        page.screenshot(path=str(artifacts_dir / "api-docs.png"), full_page=True)
+        page.goto(f"{base}/{docs_page}")
+        if docs_page == "docs":
+            page.wait_for_selector(".opblock-summary-path")
+            paths = page.eval_on_selector_all(".opblock-summary-path",
+                                              "els => els.map(e => e.dataset.path)")
+            title = page.text_content(".info .title")
+            scripts = page.eval_on_selector_all("script[src]", "els => els.map(e => e.src)")
+            assert scripts == [base + "/static/swagger/swagger-ui-bundle.js"]
+            styles = page.eval_on_selector_all("link[href]", "els => els.map(e => e.href)")
+            assert sorted(styles) == [base + "/favicon.ico",
+                                      base + "/static/swagger/swagger-ui.css"]
+        else:
+            page.wait_for_selector("[data-section-id^='operation/']")
+            paths = page.eval_on_selector_all(
+                "[data-section-id^='operation/'] button span",
+                "els => els.map(e => e.textContent).filter(t => t.startsWith('/'))")
+            title = page.text_content("h1")
+            scripts = page.eval_on_selector_all("script[src]", "els => els.map(e => e.src)")
+            assert scripts == [base + "/static/redoc/redoc.standalone.js"]
+        assert paths == OPERATIONS[service]
+        assert title.startswith(TITLES[service])
+        page.screenshot(path=str(artifacts_dir / f"{service}-{docs_page}.png"), full_page=True)
         assert off_host == []
     finally:
         page.close()

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from api.errors import ApiError
 from api.metrics import ApiMetrics
+from api.models import Ranking
 from trend_tracker.settings import ID_PATTERN, Settings
 
 #: The largest top-N the settings allow; the running job's ``top_n`` is checked per call.
@@ -43,6 +44,9 @@ TopK = Annotated[int, Query(
 CategoryFilter = Annotated[str | None, Query(
     pattern=ID_PATTERN, description="A category; omit for the overall ranking")]
 ProductId = Annotated[str, Path(pattern=ID_PATTERN, description="A product id")]
+RankingKind = Annotated[Ranking, Query(
+    description="popular: by score (weighted events in the window); rising: by momentum "
+                "against the previous non-overlapping window")]
 WindowCount = Annotated[int, Query(
     ge=1, le=MAX_WINDOWS, description="How many of the most recent windows")]
 

@@ -5,7 +5,12 @@ Field names follow the project's one-name-per-concept rule; times are epoch ms (
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+#: The kinds of ranking (:data:`trend_tracker.output_row.RANKINGS`).
+Ranking = Literal["popular", "rising"]
 
 
 class RankedProduct(BaseModel):
@@ -17,6 +22,12 @@ class RankedProduct(BaseModel):
     clicks: int = Field(ge=0)
     carts: int = Field(ge=0)
     purchases: int = Field(ge=0)
+    previous_rank: int | None = Field(
+        ge=1, description="Its rank in the same ranking of the previous window (one slide "
+                          "earlier); null when it was not in that top-N")
+    momentum: float = Field(
+        ge=0, description="(score + rising_prior) / (score in the previous non-overlapping "
+                          "window + rising_prior): 1 is flat, 2 is twice as much")
 
 
 class AsOf(BaseModel):
@@ -32,6 +43,7 @@ class TrendingResponse(BaseModel):
 
     window_start: int = Field(description="Window start, epoch ms (inclusive)")
     window_end: int = Field(description="Window end, epoch ms (exclusive)")
+    ranking: Ranking = Field(description="popular: by score; rising: by momentum")
     category: str | None = Field(description="null for the overall ranking")
     weights_version: str
     as_of: AsOf

@@ -22,11 +22,13 @@ from redis.asyncio import Redis
 
 from api.rankings import PreparedRanking, prepare_ranking
 from trend_tracker import redis_layout as layout
+from trend_tracker.output_row import POPULAR
 
 
 class LatestRankings:
-    """The newest ranking of a scope (overall or one category), read from Redis at most
-    once per ``ttl_s``; ``ttl_s = 0`` reads Redis on every call.
+    """The newest ranking of a scope (overall or one category) and kind (popular or
+    rising), read from Redis at most once per ``ttl_s``; ``ttl_s = 0`` reads Redis on every
+    call.
 
     Only rankings that exist are kept: "no data" and unknown categories are asked of
     Redis every time, so a ranking appears as soon as the job writes it.
@@ -37,21 +39,24 @@ class LatestRankings:
         self.redis = redis
         self.ttl_s = ttl_s
         self._clock = clock
-        # category (None: overall) -> (expires at, stored bytes, prepared ranking)
-        self._entries: dict[str | None, tuple[float, bytes, PreparedRanking]] = {}
+        # (category (None: overall), ranking) -> (expires at, stored bytes, prepared ranking)
+        self._entries: dict[tuple[str | None, str],
+                            tuple[float, bytes, PreparedRanking]] = {}
 
-    async def get(self, category: str | None) -> PreparedRanking | None:
-        """The newest ranking of ``category`` (None: overall), or None if there is none.
+    async def get(self, category: str | None,
+                  ranking: str = POPULAR) -> PreparedRanking | None:
+        """The newest ``ranking`` of ``category`` (None: overall), or None if there is none.
 
         Raises what the Redis client raises when Redis is unreachable and the kept copy
         has expired.
         """
-        entry = self._entries.get(category)
+        key = (category, ranking)
+        entry = self._entries.get(key)
         if entry is not None and entry[0] > self._clock():
             return entry[2]
-        stored = await self.redis.get(layout.latest_key(category))
+        stored = await self.redis.get(layout.latest_key(category, ranking))
         if stored is None:
-            self._entries.pop(category, None)
+            self._entries.pop(key, None)
             return None
         # The same bytes as last time (no new window yet): keep the prepared copy, which
         # was checked when it was prepared (a ranking Redis should not hold raises here).
@@ -59,5 +64,5 @@ class LatestRankings:
             stored)
         # With ttl_s = 0 the entry expires at once (Redis is read on every call), but its
         # prepared copy still serves as long as Redis holds the same bytes.
-        self._entries[category] = (self._clock() + self.ttl_s, stored, prepared)
+        self._entries[key] = (self._clock() + self.ttl_s, stored, prepared)
         return prepared

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from trend_tracker.output_row import HISTORY_FIELDS, RANKINGS
 from trend_tracker.settings import ID_RE
 
 
@@ -50,6 +51,7 @@ def _check(document: Mapping[str, Any], checks: Mapping[str, Any], what: str) ->
 _HEAD_CHECKS = {
     "window_start": _is_time,
     "window_end": _is_time,
+    "ranking": lambda value: value in RANKINGS,
     "category": lambda value: value is None or _is_id(value),
     "weights_version": lambda value: isinstance(value, str) and bool(value),
 }
@@ -61,18 +63,15 @@ _ITEM_CHECKS = {
     "clicks": _is_count,
     "carts": _is_count,
     "purchases": _is_count,
+    "previous_rank": lambda value: value is None or (_is_count(value) and value >= 1),
+    "momentum": _is_score,
 }
 #: One entry of a product's history (``trend:product:...``).
-_ENTRY_CHECKS = {
-    "window_start": _is_time,
-    "window_end": _is_time,
-    **{name: check for name, check in _ITEM_CHECKS.items() if name != "product_id"},
-    "weights_version": _HEAD_CHECKS["weights_version"],
-}
+_ENTRY_CHECKS = {name: _ITEM_CHECKS.get(name) or _HEAD_CHECKS[name] for name in HISTORY_FIELDS}
 
 
 def _checked_head(document: Any) -> dict[str, Any]:
-    """The four head fields of a stored ranking, checked, in the writer's order."""
+    """The head fields of a stored ranking, checked, in the writer's order."""
     if not isinstance(document, dict):
         raise StoredDataError("ranking: not a JSON object")
     _check(document, _HEAD_CHECKS, "ranking")
@@ -92,8 +91,8 @@ _ITEMS = b',"items":'
 class PreparedRanking:
     """A stored ranking, parsed and checked once, that renders its ``/trending`` bodies.
 
-    The body of a request is the ranking's head (window_start, window_end, category,
-    weights_version), ``as_of`` at the request's time, and the top ``k`` items. The head
+    The body of a request is the ranking's head (window_start, window_end, ranking,
+    category, weights_version), ``as_of`` at the request's time, and the top ``k`` items. The head
     and each k's items are rendered once and kept with the ranking, so a request only
     renders ``as_of`` and joins three byte strings. The ranking cache keeps a prepared
     ranking for as long as Redis holds the same document.

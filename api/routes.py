@@ -19,6 +19,7 @@ from api.deps import (
     CategoryFilter,
     MetricsDep,
     ProductId,
+    RankingKind,
     RedisDep,
     SettingsDep,
     TopK,
@@ -75,8 +76,10 @@ def _no_data() -> ApiError:
 @router.get("/trending", response_model=TrendingResponse,
             responses={404: _error("Unknown category (unknown_category)")})
 async def trending(request: Request,
-                   k: TopK = TRENDING_DEFAULT_K, category: CategoryFilter = None) -> Response:
-    """The newest complete window's top-k products, overall or for one category."""
+                   k: TopK = TRENDING_DEFAULT_K, category: CategoryFilter = None,
+                   ranking: RankingKind = "popular") -> Response:
+    """The newest complete window's top-k products, overall or for one category, by score
+    (popular) or by momentum (rising)."""
     # The hot route: it reads the app's state from the request instead of through
     # dependencies, since each dependency FastAPI solves costs more per request than the
     # answer (see docs/API.md, Speed).
@@ -84,14 +87,14 @@ async def trending(request: Request,
     settings, rankings = state.settings, state.rankings
     if k > settings.top_n:
         raise ApiError(422, "invalid_parameter", invalid_k_message(settings.top_n))
-    ranking = await rankings.get(category)
-    if ranking is None:
-        if category is not None and await state.redis.exists(layout.latest_key(None)):
+    latest = await rankings.get(category, ranking)
+    if latest is None:
+        if category is not None and await state.redis.exists(layout.latest_key(None, ranking)):
             raise ApiError(404, "unknown_category", f"no ranking for category {category!r}")
         raise _no_data()
     # The head and the top k are rendered once per stored ranking (api.ranking_cache):
     # send bytes, skipping the response model's validation (tests check the shape).
-    return Response(ranking.body(k, now_ms(), settings.api_stale_after_s), media_type=JSON)
+    return Response(latest.body(k, now_ms(), settings.api_stale_after_s), media_type=JSON)
 
 
 @router.get("/products/{product_id}/trend", response_model=ProductTrendResponse,

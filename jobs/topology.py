@@ -43,8 +43,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from trend_tracker.events import Reason
+from trend_tracker.output_row import RANKED_ARRAY_FIELDS
 from trend_tracker.settings import EVENT_TYPES, Settings
-from udfs.window_sink import RANKED_ROW_FIELDS
 
 #: Event type -> name of its source table.
 SOURCE_TABLES: dict[str, str] = {
@@ -189,7 +189,7 @@ def statements(settings: Settings) -> list[tuple[str, str]]:
         # columns a branch needs cross the network to the operator after the union.
         return "\nUNION ALL\n".join(f"SELECT {columns} FROM checked_{t} WHERE {where}"
                                      for t in SOURCE_TABLES)
-    arrays = ",\n  ".join(f"ranked.`{name}` AS `{name}_list`" for name in RANKED_ROW_FIELDS)
+    arrays = ",\n  ".join(f"ranked.`{name}` AS `{name}_list`" for name in RANKED_ARRAY_FIELDS)
     return [
         *((f"checked_{t}", checked_view_sql(t, topic))
           for t, topic in settings.event_topics.items()),
@@ -244,6 +244,6 @@ FROM invalid_events"""),
     ("window-sink", """
 INSERT INTO written_windows
 SELECT window_end, write_window(window_start, window_end, """ + ", ".join(
-        f"`{name}_list`" for name in RANKED_ROW_FIELDS) + """, weights_version)
+        f"`{name}_list`" for name in RANKED_ARRAY_FIELDS) + """, weights_version)
 FROM window_results"""),
 ]

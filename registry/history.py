@@ -1,10 +1,10 @@
 """Reading training history: the job's Parquet snapshots (file:// or s3://).
 
 Snapshots are partitioned ``date=YYYY-MM-DD/hour=HH`` under ``settings.parquet_root`` and
-hold the columns ``window_start``, ``window_end`` (``timestamp[ms, UTC]``, or epoch ms
-integers), ``category``, ``rank``,
-``product_id``, ``score``, ``clicks``, ``carts``, ``purchases``, ``weights_version``. The
-overall ranking is the rows whose ``category`` is null; training uses those.
+hold the job's output row (:mod:`trend_tracker.output_row`; window times as
+``timestamp[ms, UTC]``, or epoch ms integers in older snapshots). The overall popular
+ranking is the rows whose ``category`` is null and ``ranking`` is ``popular`` (snapshots
+from before the rising ranking have no ``ranking`` column); training uses those.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from registry.train import COUNT_COLUMNS
+from trend_tracker import output_row as output
 
 if TYPE_CHECKING:
     from trend_tracker.settings import Settings
@@ -49,6 +50,10 @@ def read_snapshot_counts(settings: Settings, since_ms: int | None = None,
     dataset = ds.dataset(path, filesystem=filesystem, format="parquet", partitioning="hive",
                          exclude_invalid_files=True)
     condition = pc.field("category").is_null()
+    if "ranking" in dataset.schema.names:
+        # Each window's file holds the popular and the rising rankings (the same counts):
+        # the overall popular ranking is the training history.
+        condition &= pc.field("ranking") == output.POPULAR
     if since_ms is not None:
         condition &= pc.field("window_start") >= _bound(dataset.schema, "window_start", since_ms)
     if until_ms is not None:

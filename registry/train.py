@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from trend_tracker import output_row as output
 from trend_tracker.settings import EVENT_TYPES
 
-FEATURES: tuple[str, ...] = ("clicks", "carts", "purchases")
-COUNT_COLUMNS = ("window_start", "window_end", "product_id", *FEATURES)
+#: The features: the output row's count columns (:mod:`trend_tracker.output_row`).
+FEATURES: tuple[str, ...] = output.COUNT_FIELDS
+COUNT_COLUMNS = (*output.WINDOW_KEYS, "product_id", *FEATURES)
 TARGET = "next_purchases"
 
 

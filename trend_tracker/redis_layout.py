@@ -3,12 +3,15 @@
 Redis is a rebuildable, expiring view; Parquet is the record. Keys are built only from
 validated ids (see :func:`ranking_scope`), never from raw input.
 
-- ``trend:r:{scope}:{window_end_ms}``: one complete ranking, a JSON document
-  ``{"window_start", "window_end", "category", "weights_version", "items": [...]}``
-  where each item is ``{"rank", "product_id", "score", "clicks", "carts", "purchases"}``.
+- ``trend:r:{scope}:{window_end_ms}``: one complete popular ranking, a JSON document
+  ``{"window_start", "window_end", "ranking", "category", "weights_version", "items": [...]}``
+  where each item is ``{"rank", "product_id", "score", "clicks", "carts", "purchases",
+  "previous_rank", "momentum"}`` (the output row, :mod:`trend_tracker.output_row`).
   Written with one SET, so a reader never sees half of it. Expires after the TTL.
-- ``trend:latest:{scope}``: a copy of the newest complete ranking of that scope, replaced
-  atomically and only by a newer (or the same) window_end, so ``/trending`` is one GET.
+- ``trend:r:rising:{scope}:{window_end_ms}``: the same for the rising ranking (by momentum).
+- ``trend:latest:{scope}`` and ``trend:latest:rising:{scope}``: a copy of the newest complete
+  popular (rising) ranking of that scope, replaced atomically and only by a newer (or the
+  same) window_end, so ``/trending`` is one GET.
 - ``trend:product:{product_id}``: sorted set of that product's overall ranks, score =
   window_end, member = JSON ``{"window_start", "window_end", "rank", "score", "clicks",
   "carts", "purchases", "weights_version"}``; a rewrite of a window replaces its entry.
@@ -19,13 +22,19 @@ validated ids (see :func:`ranking_scope`), never from raw input.
 - ``trend:categories``: sorted set, member = category, score = newest window_end. Only
   categories of the retained windows (window_end within the TTL of the newest one), and at
   most ``max_categories`` of them: the newest, ties by name. A category dropped from it
-  loses its latest copy too (its rankings and histories expire with their TTL).
+  loses its latest copies too (its rankings and histories expire with their TTL).
+
+Product histories are of the popular rankings only.
+
+- ``trend:latest_end``: hash, field = scope (``rising:{scope}`` for the rising ranking),
+  value = the window_end of that latest copy; a latest copy only moves forward against it.
 
 ``scope`` is ``all`` for the overall ranking and ``c:{category}`` for one category.
 """
 
 from __future__ import annotations
 
+from trend_tracker.output_row import POPULAR, RANKINGS
 from trend_tracker.settings import ID_RE
 
 PREFIX = "trend"
@@ -33,6 +42,8 @@ OVERALL_SCOPE = "all"
 #: A category's scope is this prefix and the category.
 CATEGORY_SCOPE_PREFIX = "c:"
 CATEGORIES_KEY = f"{PREFIX}:categories"
+#: Hash of each scope's latest window_end (the latest copies only move forward).
+LATEST_END_KEY = f"{PREFIX}:latest_end"
 #: A scope's latest copy is this prefix and the scope.
 LATEST_PREFIX = f"{PREFIX}:latest:"
 
@@ -54,12 +65,27 @@ def ranking_scope(category: str | None) -> str:
     return f"{CATEGORY_SCOPE_PREFIX}{checked_id(category, 'category')}"
 
 
-def ranking_key(category: str | None, window_end_ms: int) -> str:
-    return f"{PREFIX}:r:{ranking_scope(category)}:{int(window_end_ms)}"
+def ranking_prefix(ranking: str) -> str:
+    """What a kind of ranking puts before the scope in its keys: nothing for ``popular``
+    (the keys it always had), ``rising:`` for ``rising``. No scope starts with a kind."""
+    if ranking not in RANKINGS:
+        raise ValueError(f"unknown ranking {ranking!r}: one of {', '.join(RANKINGS)}")
+    return "" if ranking == POPULAR else f"{ranking}:"
 
 
-def latest_key(category: str | None) -> str:
-    return f"{LATEST_PREFIX}{ranking_scope(category)}"
+def latest_scope(category: str | None, ranking: str = POPULAR) -> str:
+    """The field of a latest copy in the ``latest_end`` hash."""
+    return f"{ranking_prefix(ranking)}{ranking_scope(category)}"
+
+
+def ranking_key(category: str | None, window_end_ms: int, ranking: str = POPULAR) -> str:
+    """One window's ranking of a scope and kind."""
+    return f"{PREFIX}:r:{latest_scope(category, ranking)}:{int(window_end_ms)}"
+
+
+def latest_key(category: str | None, ranking: str = POPULAR) -> str:
+    """The newest ranking of a scope and kind."""
+    return f"{LATEST_PREFIX}{latest_scope(category, ranking)}"
 
 
 def product_key(product_id: str, category: str | None = None) -> str:

@@ -1,10 +1,9 @@
 """The job's Parquet sink: every ranking of a window in one file, named by the window.
 
 Layout: ``{root}/date=YYYY-MM-DD/hour=HH/trends-{window_end_ms}.parquet``, the date and hour
-of ``window_end`` in UTC. The columns are exactly the job's output row: ``window_start``,
-``window_end`` (``timestamp[ms, UTC]``), ``category`` (null for the overall ranking),
-``rank``, ``product_id``, ``score``, ``clicks``, ``carts``, ``purchases``,
-``weights_version``. The same code writes to ``file://`` and ``s3://`` (MinIO).
+of ``window_end`` in UTC. The columns are exactly the job's output row
+(:mod:`trend_tracker.output_row`), window times as ``timestamp[ms, UTC]``. The same code
+writes to ``file://`` and ``s3://`` (MinIO).
 
 File size against freshness: one file per window, written as soon as the window is final
 (the watermark passed its end). That makes a window queryable one slide after it closes
@@ -33,23 +32,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-OUTPUT_COLUMNS: tuple[str, ...] = (
-    "window_start", "window_end", "category", "rank", "product_id", "score",
-    "clicks", "carts", "purchases", "weights_version",
-)
+from trend_tracker import output_row as output
 
-SCHEMA = pa.schema([
-    pa.field("window_start", pa.timestamp("ms", tz="UTC"), nullable=False),
-    pa.field("window_end", pa.timestamp("ms", tz="UTC"), nullable=False),
-    pa.field("category", pa.string()),
-    pa.field("rank", pa.int32(), nullable=False),
-    pa.field("product_id", pa.string(), nullable=False),
-    pa.field("score", pa.float64(), nullable=False),
-    pa.field("clicks", pa.int64(), nullable=False),
-    pa.field("carts", pa.int64(), nullable=False),
-    pa.field("purchases", pa.int64(), nullable=False),
-    pa.field("weights_version", pa.string(), nullable=False),
-])
+#: The Parquet columns: the job's output row (:mod:`trend_tracker.output_row`).
+OUTPUT_COLUMNS: tuple[str, ...] = output.OUTPUT_COLUMNS
+
+
+def arrow_type(field: output.Field) -> pa.DataType:
+    """A field's Arrow type; window times are ``timestamp[ms, UTC]``."""
+    if field.arrow == output.PARQUET_TIME:
+        return pa.timestamp("ms", tz="UTC")
+    return pa.type_for_alias(field.arrow)
+
+
+SCHEMA = pa.schema([pa.field(f.name, arrow_type(f), nullable=f.nullable)
+                    for f in output.FIELDS])
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -64,8 +61,10 @@ def window_file_path(window_end_ms: int) -> str:
 
 
 def sort_key(row: Mapping[str, Any]) -> tuple:
-    """The overall ranking first, then categories by name, each by rank."""
-    return (row["category"] is not None, row["category"] or "", int(row["rank"]))
+    """The popular rankings, then the rising ones; in each the overall ranking first, then
+    categories by name, each by rank."""
+    return (output.RANKINGS.index(row["ranking"]), row["category"] is not None,
+            row["category"] or "", int(row["rank"]))
 
 
 def rows_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
@@ -151,6 +150,6 @@ class ParquetWindowReader:
         table = pq.read_table(path, filesystem=self.filesystem, partitioning=None)
         rows = table.to_pylist()
         for row in rows:
-            for name in ("window_start", "window_end"):
+            for name in output.WINDOW_KEYS:
                 row[name] = (row[name] - EPOCH) // timedelta(milliseconds=1)
         return rows

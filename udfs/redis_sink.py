@@ -25,13 +25,15 @@ from typing import Any
 import orjson
 import redis
 
+from trend_tracker import output_row as output
 from trend_tracker import redis_layout as layout
 from trend_tracker.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
 class RankedItem:
-    """One product's place in a ranking."""
+    """One product's place in a ranking: the item fields of the output row
+    (:data:`trend_tracker.output_row.ITEM_FIELDS`, in that order)."""
 
     rank: int
     product_id: str
@@ -39,31 +41,37 @@ class RankedItem:
     clicks: int
     carts: int
     purchases: int
+    #: Its rank in the same ranking of the previous window; None when it was not in it.
+    previous_rank: int | None = None
+    #: Its momentum in the window (1.0: as in the previous non-overlapping window).
+    momentum: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    """The top-N of one window, overall (``category=None``) or for one category."""
+    """The top-N of one window, overall (``category=None``) or for one category: the
+    ranking head fields of the output row, then its items."""
 
     window_start: int  # epoch ms, UTC
     window_end: int  # epoch ms, UTC
     category: str | None
     weights_version: str
     items: tuple[RankedItem, ...]
+    #: ``popular`` (by score) or ``rising`` (by momentum).
+    ranking: str = output.POPULAR
 
     def document(self) -> dict[str, Any]:
-        """The JSON document stored in Redis (and served by the API)."""
-        return {
-            "window_start": self.window_start,
-            "window_end": self.window_end,
-            "category": self.category,
-            "weights_version": self.weights_version,
-            "items": [
-                {"rank": i.rank, "product_id": i.product_id, "score": i.score,
-                 "clicks": i.clicks, "carts": i.carts, "purchases": i.purchases}
-                for i in self.items
-            ],
-        }
+        """The JSON document stored in Redis (and served by the API): the head fields of
+        the output row, then ``items`` (:mod:`trend_tracker.output_row`)."""
+        document: dict[str, Any] = {name: getattr(self, name)
+                                    for name in output.RANKING_HEAD_FIELDS}
+        document["items"] = [item_document(item) for item in self.items]
+        return document
+
+
+def item_document(item: RankedItem) -> dict[str, Any]:
+    """One item of a stored ranking: the item fields of the output row."""
+    return {name: getattr(item, name) for name in output.ITEM_FIELDS}
 
 
 def epoch_ms(value: int | datetime) -> int:
@@ -78,31 +86,38 @@ def epoch_ms(value: int | datetime) -> int:
 def rankings_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Ranking]:
     """Group output rows into rankings, one per (window, category), items by rank.
 
-    Rows carry the job's output columns: window_start, window_end, category, rank,
-    product_id, score, clicks, carts, purchases, weights_version. A ranking whose rows
-    disagree on weights_version is rejected: a window is scored by one version.
+    Rows carry the job's output columns (:mod:`trend_tracker.output_row`). A ranking whose
+    rows disagree on weights_version is rejected: a window is scored by one version.
     """
-    groups: dict[tuple[int, int, str | None], list[Mapping[str, Any]]] = {}
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for row in rows:
-        key = (epoch_ms(row["window_start"]), epoch_ms(row["window_end"]), row["category"])
+        key = (*(epoch_ms(row[name]) for name in output.WINDOW_KEYS),
+               *(row[name] for name in output.RANKING_KEYS))
         groups.setdefault(key, []).append(row)
     rankings = []
-    for (window_start, window_end, category), members in sorted(
-        groups.items(), key=lambda kv: (kv[0][1], kv[0][0], kv[0][2] or "")
-    ):
+    for key, members in sorted(groups.items(), key=lambda kv: _group_order(kv[0])):
         versions = {str(r["weights_version"]) for r in members}
         if len(versions) != 1:
-            raise ValueError(f"window {window_end} ranking {category!r} mixes weights "
+            raise ValueError(f"window {key[1]} ranking {key[2:]!r} mixes weights "
                              f"versions {sorted(versions)}")
-        items = tuple(sorted(
-            (RankedItem(rank=int(r["rank"]), product_id=str(r["product_id"]),
-                        score=float(r["score"]), clicks=int(r["clicks"]),
-                        carts=int(r["carts"]), purchases=int(r["purchases"]))
-             for r in members),
-            key=lambda item: item.rank,
-        ))
-        rankings.append(Ranking(window_start, window_end, category, versions.pop(), items))
+        items = tuple(sorted((_item(r) for r in members), key=lambda item: item.rank))
+        head = dict(zip((*output.WINDOW_KEYS, *output.RANKING_KEYS), key, strict=True))
+        rankings.append(Ranking(**head, weights_version=versions.pop(), items=items))
     return rankings
+
+
+def _group_order(key: tuple) -> tuple:
+    """Rankings by window_end, window_start, then ranking keys (null first)."""
+    window_start, window_end, *ranking = key
+    return (window_end, window_start, *(value or "" for value in ranking))
+
+
+def _item(row: Mapping[str, Any]) -> RankedItem:
+    values = {}
+    for name in output.ITEM_FIELDS:
+        field, value = output.BY_NAME[name], row[name]
+        values[name] = None if value is None and field.nullable else field.python(value)
+    return RankedItem(**values)
 
 
 # Replace the latest copy only when this window is at least as new as the stored one.
@@ -134,9 +149,11 @@ return #KEYS
 
 # Keep only the categories of the retained windows (window_end within ttl of the newest
 # one) and at most `cap` of them: the oldest go first and, among equal window ends, the last
-# by name. A dropped category's latest copy and latest-window entry go with it. Its latest
-# key is built here (one Redis server holds the whole layout, never a cluster).
-# KEYS: categories, latest_end_hash; ARGV: ttl_ms, cap, latest key prefix, scope prefix
+# by name. A dropped category's latest copies and latest-window entries (one per kind of
+# ranking) go with it. Its latest keys are built here (one Redis server holds the whole
+# layout, never a cluster).
+# KEYS: categories, latest_end_hash; ARGV: ttl_ms, cap, latest key prefix, scope prefix,
+# then the key prefix of each kind of ranking
 _TRIM_CATEGORIES = """
 local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if #newest == 0 then
@@ -159,13 +176,14 @@ if excess > 0 then
 end
 for _, name in ipairs(dropped) do
   redis.call('ZREM', KEYS[1], name)
-  redis.call('HDEL', KEYS[2], ARGV[4] .. name)
-  redis.call('DEL', ARGV[3] .. ARGV[4] .. name)
+  for i = 5, #ARGV do
+    redis.call('HDEL', KEYS[2], ARGV[i] .. ARGV[4] .. name)
+    redis.call('DEL', ARGV[3] .. ARGV[i] .. ARGV[4] .. name)
+  end
 end
 return #dropped
 """
 
-LATEST_END_KEY = f"{layout.PREFIX}:latest_end"
 #: Categories kept in the category list when the writer is not told (the settings' default).
 DEFAULT_MAX_CATEGORIES: int = Settings.model_fields["max_categories"].default
 
@@ -192,19 +210,21 @@ class RedisRankingWriter:
         categories = False
         for ranking in rankings:
             document = orjson.dumps(ranking.document())
-            scope = layout.ranking_scope(ranking.category)
-            pipe.set(layout.ranking_key(ranking.category, ranking.window_end), document,
+            kind = ranking.ranking
+            pipe.set(layout.ranking_key(ranking.category, ranking.window_end, kind), document,
                      ex=self.ttl_s)
             self._move_latest(
-                keys=[layout.latest_key(ranking.category), LATEST_END_KEY],
-                args=[document, ranking.window_end, scope, self.ttl_s],
+                keys=[layout.latest_key(ranking.category, kind), layout.LATEST_END_KEY],
+                args=[document, ranking.window_end, layout.latest_scope(ranking.category, kind),
+                      self.ttl_s],
                 client=pipe,
             )
             if ranking.category is not None:
                 pipe.zadd(layout.CATEGORIES_KEY, {ranking.category: ranking.window_end},
                           gt=True)
                 categories = True
-            if ranking.items:
+            # Histories are of the popular rankings only.
+            if ranking.items and kind == output.POPULAR:
                 self._add_history(
                     keys=[layout.product_key(item.product_id, ranking.category)
                           for item in ranking.items],
@@ -214,9 +234,10 @@ class RedisRankingWriter:
                 )
         if categories:
             self._trim_categories(
-                keys=[layout.CATEGORIES_KEY, LATEST_END_KEY],
+                keys=[layout.CATEGORIES_KEY, layout.LATEST_END_KEY],
                 args=[self.ttl_s * 1000, self.max_categories, layout.LATEST_PREFIX,
-                      layout.CATEGORY_SCOPE_PREFIX],
+                      layout.CATEGORY_SCOPE_PREFIX,
+                      *(layout.ranking_prefix(kind) for kind in output.RANKINGS)],
                 client=pipe,
             )
             pipe.expire(layout.CATEGORIES_KEY, self.ttl_s)
@@ -226,8 +247,6 @@ class RedisRankingWriter:
 def history_entry(ranking: Ranking, item: RankedItem) -> bytes:
     """A product's history entry for one window: the same bytes for the same ranking."""
     return orjson.dumps({
-        "window_start": ranking.window_start, "window_end": ranking.window_end,
-        "rank": item.rank, "score": item.score, "clicks": item.clicks,
-        "carts": item.carts, "purchases": item.purchases,
-        "weights_version": ranking.weights_version,
+        name: getattr(item, name) if name in output.ITEM_FIELDS else getattr(ranking, name)
+        for name in output.HISTORY_FIELDS
     }, option=orjson.OPT_SORT_KEYS)

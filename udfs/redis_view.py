@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from redis.exceptions import RedisError
 
+from trend_tracker import output_row as output
 from trend_tracker import redis_layout as layout
 from udfs.redis_sink import Ranking, RedisRankingWriter
 from udfs.window_sink import WRITE_ATTEMPTS, with_retries
@@ -31,9 +32,11 @@ log = logging.getLogger(__name__)
 REDIS_UNAVAILABLE = (RedisError, OSError)
 
 
-def _ranking_order(ranking: Ranking) -> tuple[bool, str]:
-    """The overall ranking first, then categories by name."""
-    return ranking.category is not None, ranking.category or ""
+def _ranking_order(ranking: Ranking) -> tuple[int, bool, str]:
+    """Popular rankings first, then rising; in each the overall ranking first, then
+    categories by name."""
+    return (output.RANKINGS.index(ranking.ranking), ranking.category is not None,
+            ranking.category or "")
 
 
 class PendingRankings:
@@ -63,7 +66,7 @@ class PendingRankings:
         by_window: dict[int, dict[str, Ranking]] = {}
         for ranking in rankings:
             by_window.setdefault(ranking.window_end, {})[
-                layout.ranking_scope(ranking.category)] = ranking
+                layout.latest_scope(ranking.category, ranking.ranking)] = ranking
         self._windows.update(by_window)
         self._prune()
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from trend_tracker import output_row as output
 from udfs.redis_sink import epoch_ms, rankings_from_rows
 
 log = logging.getLogger(__name__)
@@ -32,19 +33,18 @@ WRITE_ATTEMPTS = 3
 
 
 def output_row(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A job output row with window times as epoch ms and plain Python types."""
-    return {
-        "window_start": epoch_ms(values["window_start"]),
-        "window_end": epoch_ms(values["window_end"]),
-        "category": values["category"],
-        "rank": int(values["rank"]),
-        "product_id": str(values["product_id"]),
-        "score": float(values["score"]),
-        "clicks": int(values["clicks"]),
-        "carts": int(values["carts"]),
-        "purchases": int(values["purchases"]),
-        "weights_version": str(values["weights_version"]),
-    }
+    """A job output row (:mod:`trend_tracker.output_row`) with window times as epoch ms and
+    plain Python types."""
+    row = {}
+    for field in output.FIELDS:
+        value = values[field.name]
+        if field.role is output.Role.WINDOW_KEY:
+            row[field.name] = epoch_ms(value)
+        elif value is None and field.nullable:
+            row[field.name] = None
+        else:
+            row[field.name] = field.python(value)
+    return row
 
 
 def with_retries(action: Callable[[], Any], attempts: int = WRITE_ATTEMPTS,
@@ -64,9 +64,7 @@ def with_retries(action: Callable[[], Any], attempts: int = WRITE_ATTEMPTS,
 
 #: The columns of a ranked row that the writer receives as one array each (positions
 #: aligned), after the window's times; the window's ``weights_version`` follows them.
-RANKED_ROW_FIELDS: tuple[str, ...] = (
-    "category", "rank", "product_id", "score", "clicks", "carts", "purchases",
-)
+RANKED_ROW_FIELDS: tuple[str, ...] = output.RANKED_ARRAY_FIELDS
 
 
 def window_rows(window_start: Any, window_end: Any, ranked: Iterable[Any],
@@ -115,8 +113,9 @@ def make_window_writer_function(settings_json: str, replace_windows: bool = True
                 socket_timeout=settings.redis_write_timeout_s)
             self.redis = RedisView(
                 RedisRankingWriter(client, settings.redis_ttl_s, settings.max_categories),
-                # The overall scope and every category Redis keeps.
-                PendingRankings(settings.redis_pending_windows, 1 + settings.max_categories),
+                # The overall scope and every category Redis keeps, of each kind of ranking.
+                PendingRankings(settings.redis_pending_windows,
+                                len(output.RANKINGS) * (1 + settings.max_categories)),
                 settings.redis_retry_interval_s)
             group = function_context.get_metric_group().add_group("trend")
             self.windows_emitted = group.counter("windows_emitted")

@@ -38,7 +38,8 @@ def ranking(window_end: int, category: str | None, items, version: str = "v7") -
 
 def items_json(items) -> list[dict]:
     return [{"rank": i.rank, "product_id": i.product_id, "score": i.score, "clicks": i.clicks,
-             "carts": i.carts, "purchases": i.purchases} for i in items]
+             "carts": i.carts, "purchases": i.purchases, "previous_rank": i.previous_rank,
+             "momentum": i.momentum} for i in items]
 
 
 @pytest.fixture
@@ -219,7 +220,8 @@ def without_time(body: dict) -> dict:
 
 def test_every_spelling_of_k_gives_the_same_answer(client, writer, end):
     writer.write([ranking(end, None, OVERALL), ranking(end, "books", BOOKS)])
-    overall = {"window_start": end - SIZE_MS, "window_end": end, "category": None,
+    overall = {"window_start": end - SIZE_MS, "window_end": end, "ranking": "popular",
+                    "category": None,
                "weights_version": "v7", "items": items_json(OVERALL[:2])}
     books = dict(overall, category="books", items=items_json(BOOKS[:1]))
     # "k=02" is the same k as "k=2": the same rendered items answer both.

@@ -48,7 +48,8 @@ TOYS = [item(1, "p-042", 31.5, 12, 3, 1)]
 
 def as_json(items) -> list[dict]:
     return [{"rank": i.rank, "product_id": i.product_id, "score": i.score, "clicks": i.clicks,
-             "carts": i.carts, "purchases": i.purchases} for i in items]
+             "carts": i.carts, "purchases": i.purchases, "previous_rank": i.previous_rank,
+             "momentum": i.momentum} for i in items]
 
 
 @pytest.fixture
@@ -115,7 +116,8 @@ def test_trending_overall_top_k_is_exactly_what_the_job_wrote(client, writer, en
     body = get_ok(client, "/trending?k=3")
     after = now_ms()
     as_of = body.pop("as_of")
-    assert body == {"window_start": end - SIZE_MS, "window_end": end, "category": None,
+    assert body == {"window_start": end - SIZE_MS, "window_end": end, "ranking": "popular",
+                    "category": None,
                     "weights_version": "v7", "items": as_json(OVERALL[:3])}
     assert before <= as_of["generated_at"] <= after
     assert as_of["age_s"] == round((as_of["generated_at"] - end) / 1000, 3)
@@ -146,7 +148,8 @@ def test_trending_for_one_category(client, writer, end):
                   ranking(end, "toys", TOYS)])
     body = get_ok(client, "/trending?category=books&k=5")
     body.pop("as_of")
-    assert body == {"window_start": end - SIZE_MS, "window_end": end, "category": "books",
+    assert body == {"window_start": end - SIZE_MS, "window_end": end, "ranking": "popular",
+                    "category": "books",
                     "weights_version": "v7", "items": as_json(BOOKS)}
     assert get_ok(client, "/trending?category=toys")["items"] == as_json(TOYS)
 
@@ -168,6 +171,44 @@ def test_a_newer_window_replaces_the_answer(client, writer, end):
     body = get_ok(client, "/trending?k=1")
     assert (body["window_end"], body["weights_version"], body["items"]) == (
         end, "v8", as_json(newer))
+
+
+RISING = [RankedItem(1, "p-100", 9.25, 4, 1, 0, None, 6.5),
+          RankedItem(2, "p-042", 31.5, 12, 3, 1, 1, 1.75)]
+
+
+def test_trending_rising_is_the_rising_ranking_with_previous_ranks_and_momentum(
+        client, writer, end):
+    writer.write([ranking(end, None, OVERALL), ranking(end, "toys", TOYS),
+                  Ranking(end - SIZE_MS, end, None, "v7", tuple(RISING), "rising"),
+                  Ranking(end - SIZE_MS, end, "toys", "v7", tuple(RISING[1:]), "rising")])
+    body = get_ok(client, "/trending?ranking=rising&k=5")
+    body.pop("as_of")
+    assert body == {"window_start": end - SIZE_MS, "window_end": end, "ranking": "rising",
+                    "category": None, "weights_version": "v7",
+                    "items": [{"rank": 1, "product_id": "p-100", "score": 9.25, "clicks": 4,
+                               "carts": 1, "purchases": 0, "previous_rank": None,
+                               "momentum": 6.5},
+                              {"rank": 2, "product_id": "p-042", "score": 31.5, "clicks": 12,
+                               "carts": 3, "purchases": 1, "previous_rank": 1,
+                               "momentum": 1.75}]}
+    TrendingResponse.model_validate(dict(body, as_of={"generated_at": 0, "age_s": 0,
+                                                      "stale": False}))
+    toys = get_ok(client, "/trending?ranking=rising&category=toys")
+    assert (toys["ranking"], toys["category"], [i["product_id"] for i in toys["items"]]) == (
+        "rising", "toys", ["p-042"])
+    popular = get_ok(client, "/trending?ranking=popular&k=1")
+    assert (popular["ranking"], popular["items"]) == ("popular", as_json(OVERALL[:1]))
+    assert error_of(client.get("/trending?ranking=rising&category=garden"), 404)[
+        "code"] == "unknown_category"
+    assert error_of(client.get("/trending?ranking=falling"), 422) == {
+        "code": "invalid_parameter",
+        "message": "ranking: Input should be 'popular' or 'rising'"}
+
+
+def test_no_rising_ranking_yet_is_a_503_even_with_popular_ones(client, writer, end):
+    writer.write([ranking(end, None, OVERALL)])
+    assert error_of(client.get("/trending?ranking=rising"), 503)["code"] == "no_data"
 
 
 def test_unknown_category_is_404(client, writer, end):

@@ -21,12 +21,16 @@ SLIDE_MS = 30_000
 
 def test_schemathesis_finds_no_failure(artifacts_dir, tmp_path):
     end = time.time_ns() // 1_000_000 // SLIDE_MS * SLIDE_MS
+    # Both kinds of ranking; previous ranks null for some items, momentum above and below 1.
     items = tuple(RankedItem(rank=r, product_id=f"p{r}", score=100.0 - r, clicks=100 - r,
-                             carts=r % 3, purchases=r % 2) for r in range(1, 21))
+                             carts=r % 3, purchases=r % 2,
+                             previous_rank=None if r % 4 == 0 else 21 - r,
+                             momentum=r / 4) for r in range(1, 21))
     rankings = [Ranking(window_start=end - w * SLIDE_MS - 600_000,
                         window_end=end - w * SLIDE_MS, category=category,
-                        weights_version="v1", items=items)
-                for w in range(3) for category in (None, "0", "books")]
+                        weights_version="v1", items=items, ranking=kind)
+                for w in range(3) for category in (None, "0", "books")
+                for kind in ("popular", "rising")]
     report = artifacts_dir / "schemathesis-junit.xml"
     with RedisServer() as redis_server:
         RedisRankingWriter(redis.Redis.from_url(redis_server.url), ttl_s=3600).write(rankings)

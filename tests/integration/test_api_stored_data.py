@@ -63,12 +63,13 @@ def assert_corrupt(response) -> None:
 
 def stored_ranking(end: int, item: bytes, head: bytes | None = None) -> bytes:
     """A ranking in the writer's exact byte layout, with ``item`` as its one item."""
-    head = head or (b'{"window_start":%d,"window_end":%d,"category":null,'
+    head = head or (b'{"window_start":%d,"window_end":%d,"ranking":"popular","category":null,'
                     b'"weights_version":"v1"' % (end - SIZE_MS, end))
     return head + b',"items":[' + item + b"]}"
 
 
-GOOD_ITEM = b'{"rank":1,"product_id":"p-1","score":9.5,"clicks":2,"carts":1,"purchases":1}'
+GOOD_ITEM = (b'{"rank":1,"product_id":"p-1","score":9.5,"clicks":2,"carts":1,"purchases":1,'
+             b'"previous_rank":null,"momentum":1.5}')
 
 
 def test_the_good_item_is_served(client, store, end):
@@ -90,6 +91,8 @@ BAD_ITEMS = {
     "rank 0": GOOD_ITEM.replace(b'"rank":1', b'"rank":0'),
     "missing score": GOOD_ITEM.replace(b'"score":9.5,', b""),
     "product id not an id": GOOD_ITEM.replace(b'"p-1"', b'"<p-1>"'),
+    "previous rank 0": GOOD_ITEM.replace(b'"previous_rank":null', b'"previous_rank":0'),
+    "negative momentum": GOOD_ITEM.replace(b"1.5}", b"-1.5}"),
     "truncated": GOOD_ITEM[:-10],
 }
 BAD_DOCUMENTS = {
@@ -98,13 +101,16 @@ BAD_DOCUMENTS = {
     "a JSON array": b"[1, 2, 3]",
     "a JSON string": b'"ranking"',
     "empty": b"",
-    "window_end a string": b'{"window_start":0,"window_end":"soon","category":null,'
-                           b'"weights_version":"v1","items":[]}',
-    "items not a list": b'{"window_start":0,"window_end":1,"category":null,'
-                        b'"weights_version":"v1","items":5}',
-    "no items": b'{"window_start":0,"window_end":1,"category":null,"weights_version":"v1"}',
-    "weights_version a number": b'{"window_start":0,"window_end":1,"category":null,'
-                                b'"weights_version":7,"items":[]}',
+    "window_end a string": b'{"window_start":0,"window_end":"soon","ranking":"popular",'
+                           b'"category":null,"weights_version":"v1","items":[]}',
+    "items not a list": b'{"window_start":0,"window_end":1,"ranking":"popular",'
+                        b'"category":null,"weights_version":"v1","items":5}',
+    "no items": b'{"window_start":0,"window_end":1,"ranking":"popular","category":null,'
+                b'"weights_version":"v1"}',
+    "weights_version a number": b'{"window_start":0,"window_end":1,"ranking":"popular",'
+                                b'"category":null,"weights_version":7,"items":[]}',
+    "unknown ranking": b'{"window_start":0,"window_end":1,"ranking":"falling",'
+                       b'"category":null,"weights_version":"v1","items":[]}',
 }
 
 

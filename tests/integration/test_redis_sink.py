@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from trend_tracker import redis_layout as layout
-from udfs.redis_sink import LATEST_END_KEY, RankedItem, Ranking, RedisRankingWriter
+from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
 
 W1, W2 = 1_704_067_260_000, 1_704_067_270_000
 
@@ -33,12 +33,14 @@ def doc(client, key):
 def test_rankings_latest_copy_categories_and_product_history(client):
     writer = RedisRankingWriter(client, ttl_s=3600)
     writer.write([ranking(W1), ranking(W1, "shoes")])
-    expected = {"window_start": W1 - 60_000, "window_end": W1, "category": None,
-                "weights_version": "trend-weights/1",
+    expected = {"window_start": W1 - 60_000, "window_end": W1, "ranking": "popular",
+                "category": None, "weights_version": "trend-weights/1",
                 "items": [{"rank": 1, "product_id": "p-2", "score": 8.0, "clicks": 3,
-                           "carts": 0, "purchases": 1},
+                           "carts": 0, "purchases": 1, "previous_rank": None,
+                           "momentum": 1.0},
                           {"rank": 2, "product_id": "p-1", "score": 8.0, "clicks": 0,
-                           "carts": 1, "purchases": 1}]}
+                           "carts": 1, "purchases": 1, "previous_rank": None,
+                           "momentum": 1.0}]}
     assert doc(client, layout.ranking_key(None, W1)) == expected
     assert doc(client, layout.latest_key(None)) == expected
     assert doc(client, layout.latest_key("shoes")) == dict(expected, category="shoes")
@@ -65,7 +67,7 @@ def test_latest_pointer_never_moves_back(client):
     writer.write([ranking(W2)])
     writer.write([ranking(W1)])  # a replayed older window
     assert doc(client, layout.latest_key(None))["window_end"] == W2
-    assert client.hget(LATEST_END_KEY, "all") == str(W2).encode()
+    assert client.hget(layout.LATEST_END_KEY, "all") == str(W2).encode()
     assert doc(client, layout.ranking_key(None, W1))["window_end"] == W1
 
 
@@ -141,7 +143,7 @@ def test_categories_outside_the_retained_windows_are_dropped_with_their_latest_c
     writer.write([category_ranking(W1 + 60_001, "d")])  # and now older than the TTL
     assert categories(client) == [(b"c", W1 + 60_000), (b"d", W1 + 60_001)]
     assert client.exists(layout.latest_key("a"), layout.latest_key("b")) == 0
-    assert client.hgetall(LATEST_END_KEY) == {b"c:c": str(W1 + 60_000).encode(),
+    assert client.hgetall(layout.LATEST_END_KEY) == {b"c:c": str(W1 + 60_000).encode(),
                                               b"c:d": str(W1 + 60_001).encode()}
     # A replayed old window never trims what is newer than it.
     writer.write([category_ranking(W1, "a")])
@@ -160,6 +162,43 @@ def test_the_category_list_is_capped_newest_first_then_by_name(client):
     # More categories in one window than the cap: by name among equal window ends.
     assert categories(client) == [(b"f", W2 + 10_000), (b"g", W2 + 10_000),
                                   (b"h", W2 + 10_000)]
-    assert sorted(client.hkeys(LATEST_END_KEY)) == [b"c:f", b"c:g", b"c:h"]
+    assert sorted(client.hkeys(layout.LATEST_END_KEY)) == [b"c:f", b"c:g", b"c:h"]
     assert [k for k in sorted(client.keys("trend:latest:*"))] == [
         layout.latest_key(c).encode() for c in ("f", "g", "h")]
+
+
+def test_rising_rankings_have_their_own_keys_and_latest_copies_and_no_history(client):
+    assert layout.ranking_key(None, W1) == f"trend:r:all:{W1}"
+    assert layout.ranking_key("shoes", W1, "rising") == f"trend:r:rising:c:shoes:{W1}"
+    assert layout.latest_key(None, "rising") == "trend:latest:rising:all"
+    with pytest.raises(ValueError, match="unknown ranking"):
+        layout.latest_key(None, "falling")
+    writer = RedisRankingWriter(client, ttl_s=3600)
+    rising = Ranking(W1 - 60_000, W1, None, "trend-weights/1",
+                     (RankedItem(1, "p-9", 2.0, 2, 0, 0, None, 3.0),
+                      RankedItem(2, "p-2", 8.0, 3, 0, 1, 1, 1.25)), "rising")
+    shoes = category_ranking(W1, "shoes")
+    writer.write([ranking(W1), rising, shoes,
+                  Ranking(W1 - 60_000, W1, "shoes", "trend-weights/1", shoes.items, "rising")])
+    expected = {"window_start": W1 - 60_000, "window_end": W1, "ranking": "rising",
+                "category": None, "weights_version": "trend-weights/1",
+                "items": [{"rank": 1, "product_id": "p-9", "score": 2.0, "clicks": 2,
+                           "carts": 0, "purchases": 0, "previous_rank": None,
+                           "momentum": 3.0},
+                          {"rank": 2, "product_id": "p-2", "score": 8.0, "clicks": 3,
+                           "carts": 0, "purchases": 1, "previous_rank": 1,
+                           "momentum": 1.25}]}
+    assert doc(client, f"trend:r:rising:all:{W1}") == expected
+    assert doc(client, "trend:latest:rising:all") == expected
+    assert doc(client, "trend:latest:all")["ranking"] == "popular"
+    assert client.hgetall(layout.LATEST_END_KEY) == {
+        b"all": str(W1).encode(), b"c:shoes": str(W1).encode(),
+        b"rising:all": str(W1).encode(), b"rising:c:shoes": str(W1).encode()}
+    # Histories are of the popular rankings only: p-9 was only in the rising one.
+    assert client.exists(layout.product_key("p-9")) == 0
+    assert client.zcard(layout.product_key("p-2")) == 1
+    # A category dropped from the list loses the latest copies of both kinds.
+    capped = RedisRankingWriter(client, ttl_s=3600, max_categories=1)
+    capped.write([category_ranking(W2, "toys")])
+    assert client.exists("trend:latest:rising:c:shoes", "trend:latest:c:shoes") == 0
+    assert sorted(client.hkeys(layout.LATEST_END_KEY)) == [b"all", b"c:toys", b"rising:all"]

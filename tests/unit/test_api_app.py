@@ -84,6 +84,9 @@ def test_the_k_range_follows_the_deployments_top_n():
     ("category=a%2Fb", "category: String should match pattern"),
     ("category=" + "c" * 65, "category: String should match pattern"),
     ("category=%0A", "category: String should match pattern"),
+    ("ranking=falling", "ranking: Input should be 'popular' or 'rising'"),
+    ("ranking=Rising", "ranking: Input should be 'popular' or 'rising'"),
+    ("ranking=", "ranking: Input should be 'popular' or 'rising'"),
 ])
 def test_invalid_trending_parameters_are_422(client, query, fragment):
     response = client.get(f"/trending?{query}")
@@ -115,7 +118,7 @@ def test_unknown_query_parameters_are_rejected_with_the_allowed_ones(client):
     assert response.status_code == 422
     assert error_of(response) == {
         "code": "unknown_parameter",
-        "message": "unknown query parameter(s): categroy (allowed: category, k)"}
+        "message": "unknown query parameter(s): categroy (allowed: category, k, ranking)"}
     response = client.get("/health?verbose=1")
     assert error_of(response) == {
         "code": "unknown_parameter",

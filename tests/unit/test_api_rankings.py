@@ -16,12 +16,15 @@ from api.rankings import (
 )
 
 ITEMS = [
-    {"rank": 1, "product_id": "p-7", "score": 12.5, "clicks": 5, "carts": 2, "purchases": 1},
-    {"rank": 2, "product_id": "p-3", "score": 7.0, "clicks": 7, "carts": 0, "purchases": 0},
-    {"rank": 3, "product_id": "p-1", "score": 1.0, "clicks": 1, "carts": 0, "purchases": 0},
+    {"rank": 1, "product_id": "p-7", "score": 12.5, "clicks": 5, "carts": 2, "purchases": 1,
+     "previous_rank": 2, "momentum": 1.5},
+    {"rank": 2, "product_id": "p-3", "score": 7.0, "clicks": 7, "carts": 0, "purchases": 0,
+     "previous_rank": None, "momentum": 3.0},
+    {"rank": 3, "product_id": "p-1", "score": 1.0, "clicks": 1, "carts": 0, "purchases": 0,
+     "previous_rank": 1, "momentum": 0.25},
 ]
-STORED = orjson.dumps({"window_start": 1_000, "window_end": 601_000, "category": "books",
-                       "weights_version": "v3", "items": ITEMS})
+STORED = orjson.dumps({"window_start": 1_000, "window_end": 601_000, "ranking": "popular",
+                       "category": "books", "weights_version": "v3", "items": ITEMS})
 
 
 def trending_body(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> bytes:
@@ -34,7 +37,8 @@ def cut(stored: bytes, k: int, now_ms: int, stale_after_s: float) -> dict:
     with its items cut to ``k`` and ``as_of`` before them."""
     document = orjson.loads(stored)
     head = {name: document[name]
-            for name in ("window_start", "window_end", "category", "weights_version")}
+            for name in ("window_start", "window_end", "ranking", "category",
+                         "weights_version")}
     age_s = round((now_ms - document["window_end"]) / 1000, 3)
     return {**head, "as_of": {"generated_at": now_ms, "age_s": age_s,
                               "stale": age_s > stale_after_s},
@@ -53,8 +57,8 @@ def test_as_of_reports_age_in_seconds_and_staleness():
 def test_trending_body_cuts_to_k_and_adds_as_of():
     body = orjson.loads(trending_body(STORED, k=2, now_ms=611_000, stale_after_s=120))
     assert body == {
-        "window_start": 1_000, "window_end": 601_000, "category": "books",
-        "weights_version": "v3",
+        "window_start": 1_000, "window_end": 601_000, "ranking": "popular",
+        "category": "books", "weights_version": "v3",
         "as_of": {"generated_at": 611_000, "age_s": 10.0, "stale": False},
         "items": ITEMS[:2],
     }
@@ -68,7 +72,8 @@ def test_trending_body_with_k_above_the_ranking_length_returns_every_item():
 def test_trending_body_keeps_field_order_clients_read():
     body = trending_body(STORED, k=1, now_ms=611_000, stale_after_s=120)
     assert list(orjson.loads(body)) == [
-        "window_start", "window_end", "category", "weights_version", "as_of", "items"]
+        "window_start", "window_end", "ranking", "category", "weights_version", "as_of",
+        "items"]
 
 
 def test_window_end_of():
@@ -142,21 +147,25 @@ def test_the_body_of_a_job_document_is_the_document_cut_to_k(n_items, k):
 def item(rank: int, product_id: str, **extra) -> dict:
     """A complete, valid item, with ``extra`` keys after the writer's."""
     return {"rank": rank, "product_id": product_id, "score": 10.0 - rank, "clicks": rank,
-            "carts": 0, "purchases": 0, **extra}
+            "carts": 0, "purchases": 0, "previous_rank": None, "momentum": 1.0, **extra}
 
 
 @pytest.mark.parametrize("document", [
     # items not last
-    {"window_start": 0, "window_end": 9, "items": [item(1, "a")], "category": None,
+    {"window_start": 0, "window_end": 9, "items": [item(1, "a")], "ranking": "rising",
+     "category": None,
      "weights_version": "v"},
     # a later member holding an array
-    {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
+    {"window_start": 0, "window_end": 9, "ranking": "popular", "category": None,
+     "weights_version": "v",
      "items": [item(1, "a"), item(2, "b")], "x": [1]},
     # a brace inside a string of an item
-    {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
+    {"window_start": 0, "window_end": 9, "ranking": "popular", "category": None,
+     "weights_version": "v",
      "items": [item(1, "a", note="}{"), item(2, "b", note="z")]},
     # the writer's keys in another order
-    {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
+    {"window_start": 0, "window_end": 9, "ranking": "popular", "category": None,
+     "weights_version": "v",
      "items": [dict(reversed(item(1, "a").items()))]},
 ])
 def test_other_documents_are_parsed_in_full(document):
@@ -177,7 +186,8 @@ def test_one_prepared_ranking_answers_every_k_in_any_order():
 
 
 def test_items_holding_nested_objects_are_parsed_in_full():
-    document = {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
+    document = {"window_start": 0, "window_end": 9, "ranking": "popular", "category": None,
+     "weights_version": "v",
                 "items": [item(1, "a", extra={"a": 1}), item(2, "b", extra={"b": 2})]}
     stored = orjson.dumps(document)
     assert orjson.loads(trending_body(stored, 1, 10_000, 120))["items"] == document["items"][:1]
@@ -186,13 +196,15 @@ def test_items_holding_nested_objects_are_parsed_in_full():
 @pytest.mark.parametrize("change", [
     {"score": None}, {"score": "1.0"}, {"score": -1.0}, {"score": True}, {"rank": 0},
     {"clicks": -1}, {"carts": 1.5}, {"purchases": None}, {"product_id": "a b"},
-    {"product_id": 7},
+    {"product_id": 7}, {"previous_rank": 0}, {"previous_rank": "1"}, {"momentum": None},
+    {"momentum": -0.5}, {"momentum": float("inf")},
 ])
 def test_an_invalid_item_is_refused_whichever_way_it_is_stored(change):
     """Items last (as the writer stores them) or first, the document is refused."""
     from api.rankings import StoredDataError
 
-    document = {"window_start": 0, "window_end": 9, "category": None, "weights_version": "v",
+    document = {"window_start": 0, "window_end": 9, "ranking": "popular", "category": None,
+     "weights_version": "v",
                 "items": [item(1, "a"), {**item(2, "b"), **change}]}
     items_first = {"items": document["items"], **document}
     for stored in (orjson.dumps(document), orjson.dumps(items_first)):
@@ -236,3 +248,13 @@ def test_an_invalid_category_is_refused(members):
 
     with pytest.raises(StoredDataError, match="category"):
         categories_body(members)
+
+
+@pytest.mark.parametrize("ranking", [None, "Popular", "falling", 1])
+def test_a_ranking_of_an_unknown_kind_is_refused(ranking):
+    from api.rankings import StoredDataError
+
+    document = {"window_start": 0, "window_end": 9, "ranking": ranking, "category": None,
+                "weights_version": "v", "items": [item(1, "a")]}
+    with pytest.raises(StoredDataError, match="missing or invalid ranking"):
+        prepare_ranking(orjson.dumps(document))

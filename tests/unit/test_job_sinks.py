@@ -15,17 +15,20 @@ END = 1_704_070_810_000  # 2024-01-01T01:00:10Z
 START = END - 60_000
 
 
-def ranked(category, rank, product_id, score):
-    return (category, rank, product_id, score, 1, 2, 3)
+def ranked(category, rank, product_id, score, ranking="popular", previous_rank=None,
+           momentum=1.0):
+    return (ranking, category, rank, product_id, score, 1, 2, 3, previous_rank, momentum)
 
 
 def test_window_rows_carry_the_output_columns_with_epoch_ms_times():
     # Flink hands TIMESTAMP(3) values over as naive datetimes, in UTC for this job.
     rows = window_rows(datetime(2024, 1, 1, 0, 59, 10), datetime(2024, 1, 1, 1, 0, 10),
                        [ranked(None, 1, "p-1", 7)], "v1")
-    assert rows == [{"window_start": START, "window_end": END, "category": None, "rank": 1,
+    assert rows == [{"window_start": START, "window_end": END, "ranking": "popular",
+                     "category": None, "rank": 1,
                      "product_id": "p-1", "score": 7.0, "clicks": 1, "carts": 2,
-                     "purchases": 3, "weights_version": "v1"}]
+                     "purchases": 3, "previous_rank": None, "momentum": 1.0,
+                     "weights_version": "v1"}]
     assert list(rows[0]) == list(OUTPUT_COLUMNS)
 
 
@@ -52,6 +55,19 @@ def test_parquet_writer_writes_sorted_rows_and_a_replay_overwrites(tmp_path):
     assert [(r["category"], r["rank"], r["product_id"]) for r in got] == [
         (None, 1, "p-1"), (None, 2, "p-2"), ("books", 1, "p-1"), ("toys", 1, "p-3")]
     assert got[0]["window_end"] == datetime.fromtimestamp(END / 1000, tz=UTC)
+
+
+def test_the_rising_rankings_follow_the_popular_ones_in_the_window_file(tmp_path):
+    writer = ParquetWindowWriter(f"file://{tmp_path}")
+    rows = window_rows(START, END, [
+        ranked("toys", 1, "p-3", 2.0, "rising", None, 3.5), ranked(None, 1, "p-1", 5.0),
+        ranked(None, 1, "p-3", 2.0, "rising", 4, 3.5), ranked("toys", 1, "p-1", 5.0, "popular", 1)],
+        "v1")
+    table = pq.read_table(writer.write_window(END, rows), partitioning=None)
+    assert [(r["ranking"], r["category"], r["rank"], r["product_id"], r["previous_rank"],
+             r["momentum"]) for r in table.to_pylist()] == [
+        ("popular", None, 1, "p-1", None, 1.0), ("popular", "toys", 1, "p-1", 1, 1.0),
+        ("rising", None, 1, "p-3", 4, 3.5), ("rising", "toys", 1, "p-3", None, 3.5)]
 
 
 def test_rankings_of_a_window_are_grouped_and_carry_the_window_weights_version():

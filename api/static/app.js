@@ -1,8 +1,9 @@
 // The live trends page: polls the API and renders the top-k table with sparklines.
 // Plain JS against the JSON API; no framework and no build step.
 //
-// The view (category, k) lives in the address's query, e.g. /?category=shoes&k=20, so a
-// view can be bookmarked and shared: read on load, written back whenever it changes.
+// The view (category, ranking, k) lives in the address's query, e.g.
+// /?category=shoes&ranking=rising&k=20, so a view can be bookmarked and shared: read on load,
+// written back whenever it changes.
 "use strict";
 
 const REFRESH_MS = 5000;
@@ -12,7 +13,14 @@ const SPARK_W = 120;
 const SPARK_H = 24;
 const SVG_NS = "http://www.w3.org/2000/svg";
 // What the page shows when the address does not say (or says something invalid).
-const DEFAULT_VIEW = Object.freeze({ category: "", k: "10" });
+const DEFAULT_VIEW = Object.freeze({ category: "", ranking: "popular", k: "10" });
+// The view's parameters, in the address's order.
+const VIEW_PARAMS = ["category", "ranking", "k"];
+const EXPLAIN = {
+  popular: "Popular: by score, the weighted clicks, carts and purchases of the window.",
+  rising: "Rising: by momentum, the window's score against the same length of time just " +
+          "before it (×2: twice as much).",
+};
 
 const $ = (id) => document.getElementById(id);
 let timer = null;
@@ -34,34 +42,48 @@ function isoMinute(ms) {
 
 // ---- The view and the address -------------------------------------------------------
 
-function optionValues(select) {
-  return [...select.options].map((o) => o.value);
+const rankingInputs = () => [...document.querySelectorAll("#ranking input[name=ranking]")];
+
+// The values a view parameter may take: what its control offers.
+function allowedValues(name) {
+  if (name === "ranking") return rankingInputs().map((input) => input.value);
+  return [...$(name).options].map((o) => o.value);
 }
 
 // The view the address asks for, each value checked against what the controls offer:
 // an unknown category or k falls back to its default, silently.
 function viewFromAddress() {
   const query = new URLSearchParams(location.search);
-  const pick = (name, select) => {
+  const view = {};
+  for (const name of VIEW_PARAMS) {
     const value = query.get(name);
-    return value !== null && optionValues(select).includes(value) ? value : DEFAULT_VIEW[name];
-  };
-  return { category: pick("category", $("category")), k: pick("k", $("k")) };
+    view[name] = value !== null && allowedValues(name).includes(value) ? value : DEFAULT_VIEW[name];
+  }
+  return view;
 }
 
 function currentView() {
-  return { category: $("category").value, k: $("k").value };
+  const ranking = rankingInputs().find((input) => input.checked);
+  return { category: $("category").value, ranking: ranking ? ranking.value : DEFAULT_VIEW.ranking,
+           k: $("k").value };
 }
 
 function showView(view) {
   $("category").value = view.category;
+  for (const input of rankingInputs()) input.checked = input.value === view.ranking;
   $("k").value = view.k;
+}
+
+// The columns and the explanation of the kind of ranking shown (momentum: rising only).
+function showRankingKind(ranking) {
+  $("trending").dataset.ranking = ranking;
+  $("explain").textContent = EXPLAIN[ranking];
 }
 
 // The address of a view: only the values that differ from the defaults.
 function addressOf(view) {
   const query = new URLSearchParams();
-  for (const name of ["category", "k"]) {
+  for (const name of VIEW_PARAMS) {
     if (view[name] !== DEFAULT_VIEW[name]) query.set(name, view[name]);
   }
   const search = query.toString();
@@ -131,12 +153,40 @@ function cell(text, className) {
   return td;
 }
 
+// How the product moved since the previous window of the same ranking: up or down by
+// some places, the same place, or new (not in the previous window's top-N).
+function rankChange(item) {
+  const td = cell("", "change");
+  const mark = document.createElement("span");
+  if (item.previous_rank === null || item.previous_rank === undefined) {
+    mark.className = "badge new";
+    mark.dataset.move = "new";
+    mark.textContent = "new";
+    mark.title = "Not in the previous window's ranking";
+  } else {
+    const places = item.previous_rank - item.rank;
+    const move = places > 0 ? "up" : places < 0 ? "down" : "same";
+    const count = Math.abs(places);
+    mark.className = `move ${move}`;
+    mark.dataset.move = move;
+    mark.dataset.places = String(count);
+    mark.textContent = move === "up" ? `▲ ${count}` : move === "down" ? `▼ ${count}` : "=";
+    mark.title = move === "same"
+      ? `Same place as in the previous window (#${item.previous_rank})`
+      : `${move} ${count} place${count === 1 ? "" : "s"} since the previous window ` +
+        `(was #${item.previous_rank})`;
+  }
+  td.appendChild(mark);
+  return td;
+}
+
 function renderRows(items) {
   const tbody = $("trending").querySelector("tbody");
   const rows = items.map((item) => {
     const tr = document.createElement("tr");
     tr.dataset.productId = item.product_id;
-    tr.append(cell(item.rank, "rank"), cell(item.product_id, "product"),
+    tr.append(cell(item.rank, "rank"), rankChange(item), cell(item.product_id, "product"),
+              cell(`×${item.momentum.toFixed(2)}`, "momentum"),
               cell(item.score.toFixed(2), "score"), cell(item.clicks, "count"),
               cell(item.carts, "count"), cell(item.purchases, "count"), cell("", "spark"));
     return tr;
@@ -182,8 +232,9 @@ async function loadCategories() {
 
 async function refresh() {
   const current = ++generation;
-  const params = new URLSearchParams({ k: $("k").value });
-  if ($("category").value) params.set("category", $("category").value);
+  const view = currentView();
+  const params = new URLSearchParams({ k: view.k, ranking: view.ranking });
+  if (view.category) params.set("category", view.category);
   try {
     const ranking = await getJSON(`trending?${params}`);
     if (current !== generation) return;
@@ -194,6 +245,7 @@ async function refresh() {
     status.textContent = ranking.as_of.stale ? "This ranking is stale: is the job running?" : "";
     status.className = ranking.as_of.stale ? "stale" : "";
     $("trending").dataset.category = ranking.category || "";
+    showRankingKind(ranking.ranking);
     const rows = renderRows(ranking.items);
     await fillSparklines(rows, ranking.category, current);
   } catch (e) {
@@ -232,6 +284,7 @@ function userChanged() {
 }
 
 $("category").addEventListener("change", userChanged);
+$("ranking").addEventListener("change", userChanged);
 $("k").addEventListener("change", userChanged);
 $("live").addEventListener("change", schedule);
 // Back and Forward between views the user chose.

@@ -24,10 +24,13 @@ source (decode) -> checked -> (dead letters) -> window: count, score, rank -> wi
 4. ``valid_events`` -> ``window_counts``: HOP windows of the valid events, aggregated by
    ``window_counts`` (Java, ``dev.trendtracker.scoring.CountWindow``): counts per (product,
    category) and event type in each slice of the window, added up when the window fires.
-5. ``window_results``: ``rank_window`` (Java, ``dev.trendtracker.scoring.RankWindow``), once
-   per window: each product scored with the window's weights, and the top-N overall and
-   per category (score descending, then product_id ascending). One row per window: one
-   array per column and the window's one ``weights_version``.
+5. ``window_results``: ``rank_window`` (Java, ``dev.trendtracker.scoring.RankWindow``), an
+   OVER aggregate over the windows in event-time order, once per window: each product scored
+   with the window's weights, and the top-N overall and per category of two rankings:
+   popular (score descending) and rising (momentum against the window ``size`` earlier,
+   descending), ties by product_id ascending, each item with its rank in the previous
+   window. One row per window: one array per output-row column and the window's one
+   ``weights_version``.
 6. ``write_window`` (Python, once per window) writes it to Parquet and Redis.
 
 Event counts are metrics counted in the JVM where each fact is known: ``events_read`` by
@@ -215,17 +218,22 @@ CREATE TEMPORARY VIEW invalid_events AS
        "`topic`, `partition`, `offset`, event_type, reason", "reason IS NOT NULL")}"""),
         ("window_counts", f"""
 CREATE TEMPORARY VIEW window_counts AS
-SELECT window_start, window_end,
+SELECT window_start, window_end, window_time,
   window_counts(product_id, category, event_type_code) AS counts
 FROM TABLE(HOP(TABLE valid_events, DESCRIPTOR(et),
                {sql_interval(slide)}, {sql_interval(size)}))
-GROUP BY window_start, window_end"""),
+GROUP BY window_start, window_end, window_time"""),
+        # One row per window: the frame holds this window and those up to size + slide
+        # before it (the previous non-overlapping window, and the previous window's).
         ("window_results", f"""
 CREATE TEMPORARY VIEW window_results AS
 SELECT window_start, window_end,
   {arrays},
   ranked.weights_version AS weights_version
-FROM (SELECT window_start, window_end, rank_window(window_end, counts) AS ranked
+FROM (SELECT window_start, window_end,
+        rank_window(window_end, counts) OVER (
+          ORDER BY window_time
+          RANGE BETWEEN {sql_interval(size + slide)} PRECEDING AND CURRENT ROW) AS ranked
       FROM window_counts)"""),
         ("written_windows_table", """
 CREATE TEMPORARY TABLE written_windows (window_end TIMESTAMP(3), `rows` INT)

@@ -25,7 +25,8 @@ Operational choices, set explicitly here:
   retries 3 times, 2 s apart, then fails with a non-zero exit.
 - The hot path is Java, compiled from ``udfs/java`` (:mod:`trend_tracker.udf_jar`) and
   shipped with the job as ``pipeline.jars``: the ``trend-event`` format decodes and
-  validates each record once, and ``rank_window`` scores and ranks each window.
+  validates each record once, and ``rank_window`` scores and ranks each window (popular and
+  rising).
 - Weights: the job starts with the registry's champion (or, while MLflow is down, the
   newest record of the weights topic) and then follows the weights topic, which the
   registry's publisher feeds. Each window is scored with the weights in force when it
@@ -169,7 +170,8 @@ def end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
 
 
 def rank_window_function(settings: Settings, bounded: bool, weights: Weights) -> Any:
-    """The Java scalar function ``rank_window`` (``dev.trendtracker.scoring.RankWindow``).
+    """The Java OVER aggregate ``rank_window`` (``dev.trendtracker.scoring.RankWindow``):
+    both rankings of each window, popular and rising.
 
     It scores with ``weights`` until the weights topic says otherwise, and records on that
     topic, per consumer group, from which window each version is used; a bounded run keeps
@@ -183,7 +185,9 @@ def rank_window_function(settings: Settings, bounded: bool, weights: Weights) ->
     servers = None if bounded else settings.bootstrap_servers
     return get_gateway().jvm.dev.trendtracker.scoring.RankWindow(
         settings.top_n, settings.max_categories, record, servers, settings.topic_weights,
-        weights_key(settings), settings.consumer_group)
+        weights_key(settings), settings.consumer_group, settings.window_size_s * 1000,
+        settings.window_slide_s * 1000, float(settings.rising_prior),
+        float(settings.rising_min_score))
 
 
 def shipped_jars() -> list[str]:

@@ -120,6 +120,13 @@ class Settings(BaseSettings):
         200, ge=1, le=100_000,
         description="Categories ranked per window (the highest window scores), and kept in "
                     "Redis's category list")
+    rising_prior: float = Field(
+        10.0, gt=0, le=1e12,
+        description="Score added to a product's score in both windows before the rising "
+                    "momentum divides them: (score + prior) / (previous score + prior)")
+    rising_min_score: float = Field(
+        10.0, ge=0, le=1e15,
+        description="Least score in the window for a product to enter the rising ranking")
     parallelism: int = Field(1, ge=1)
     checkpoint_interval_s: int = Field(30, ge=1)
     checkpoint_dir: str | None = None

@@ -31,8 +31,10 @@ WEIGHTS = {"click": 1.0, "cart": 3.0, "purchase": 5.0}
 WEIGHTS_VERSION = "test-weights-7"
 CATEGORY = {"p-a": "shoes", "p-b": "shoes", "p-c": "books", "p-d": "books",
             "p-e": "toys", "p-f": "toys"}
-COLUMNS = ["window_start", "window_end", "category", "rank", "product_id", "score",
-           "clicks", "carts", "purchases", "weights_version"]
+COLUMNS = ["window_start", "window_end", "ranking", "category", "rank", "product_id", "score",
+           "clicks", "carts", "purchases", "previous_rank", "momentum", "weights_version"]
+#: The rising ranking's settings in this test (score units of WEIGHTS).
+RISING_PRIOR, RISING_MIN_SCORE = 2.0, 3.0
 
 # (ms after T0, event_type, product_id). p-a/p-b and p-c/p-d tie in several windows.
 VALID = [
@@ -113,29 +115,51 @@ def produce(settings, records: list[tuple[str, int, bytes]], flush_s: float = 30
 
 
 def expected_rows(valid: list[tuple[int, str, str]]) -> list[dict]:
-    """The reference: HOP windows [end - size, end), top-N overall and per category."""
-    rows = []
+    """The reference: HOP windows [end - size, end), top-N overall and per category, by
+    score (popular) and by momentum against the window ``SIZE_MS`` earlier (rising), each
+    item with its rank in the same ranking of the window ``SLIDE_MS`` earlier."""
     last = max(ts for ts, _, _ in valid)
+    counts_at: dict[int, dict[str, dict[str, int]]] = {}
     for end in range(SLIDE_MS, last + SIZE_MS + SLIDE_MS, SLIDE_MS):
-        start = end - SIZE_MS
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for ts, event_type, product in valid:
-            if start <= ts < end:
+            if end - SIZE_MS <= ts < end:
                 counts[product][event_type] += 1
-        if not counts:
-            continue
-        scored = [(sum(WEIGHTS[t] * n for t, n in c.items()), product, c)
-                  for product, c in counts.items()]
-        scopes = [(None, scored)] + [
-            (category, [s for s in scored if CATEGORY[s[1]] == category])
-            for category in sorted({CATEGORY[p] for p in counts})]
-        for category, members in scopes:
-            ranked = sorted(members, key=lambda s: (-s[0], s[1]))[:TOP_N]
-            for rank, (score, product, c) in enumerate(ranked, start=1):
-                rows.append({"window_start": T0 + start, "window_end": T0 + end,
-                             "category": category, "rank": rank, "product_id": product,
-                             "score": float(score), "clicks": c["click"], "carts": c["cart"],
-                             "purchases": c["purchase"], "weights_version": WEIGHTS_VERSION})
+        if counts:
+            counts_at[end] = counts
+
+    def score(c) -> float:
+        return float(sum(WEIGHTS[t] * n for t, n in c.items()))
+
+    rankings: dict[int, dict[tuple, list[tuple]]] = {}
+    for end, counts in counts_at.items():
+        base = counts_at.get(end - SIZE_MS, {})
+        scored = []
+        for product, c in counts.items():
+            before = score(base[product]) if product in base else 0.0
+            scored.append((score(c), (score(c) + RISING_PRIOR) / (before + RISING_PRIOR),
+                           product, c))
+        scopes = [None, *sorted({CATEGORY[p] for p in counts})]
+        rankings[end] = {}
+        for category in scopes:
+            members = [m for m in scored if category is None or CATEGORY[m[2]] == category]
+            rankings[end][("popular", category)] = sorted(
+                members, key=lambda m: (-m[0], m[2]))[:TOP_N]
+            rankings[end][("rising", category)] = sorted(
+                (m for m in members if m[0] >= RISING_MIN_SCORE),
+                key=lambda m: (-m[1], m[2]))[:TOP_N]
+    rows = []
+    for end, by_ranking in rankings.items():
+        for (kind, category), ranked in by_ranking.items():
+            before = [m[2] for m in rankings.get(end - SLIDE_MS, {}).get((kind, category), [])]
+            for rank, (value, momentum, product, c) in enumerate(ranked, start=1):
+                rows.append({"window_start": T0 + end - SIZE_MS, "window_end": T0 + end,
+                             "ranking": kind, "category": category, "rank": rank,
+                             "product_id": product, "score": value, "clicks": c["click"],
+                             "carts": c["cart"], "purchases": c["purchase"],
+                             "previous_rank": (before.index(product) + 1
+                                               if product in before else None),
+                             "momentum": momentum, "weights_version": WEIGHTS_VERSION})
     return rows
 
 
@@ -156,7 +180,7 @@ def read_parquet_rows(root: Path) -> list[dict]:
 
 
 def row_key(row: dict) -> tuple:
-    return (row["window_end"], row["category"] or "", row["rank"])
+    return (row["window_end"], row["ranking"], row["category"] or "", row["rank"])
 
 
 def write_event_set(settings) -> list[tuple[tuple[str, int, int], bytes, str | None]]:
@@ -193,6 +217,7 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
     settings = make_settings(window_size_s=60, window_slide_s=10, top_n=TOP_N,
                              allowed_lateness_s=5, parallelism=parallelism,
                              weights_file=str(weights_file), checkpoint_interval_s=1,
+                             rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE,
                              # A bounded run needs no idleness (an empty partition ends at
                              # once); a long timeout keeps a slow machine from marking a
                              # partition idle mid-read, which would make its events late.
@@ -241,20 +266,35 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
     actual = read_parquet_rows(Path(settings.parquet_root[len("file://"):]))
     assert sorted(actual, key=row_key) == sorted(expected, key=row_key)
 
-    # Redis: every ranking whole, the latest pointer at the newest window.
+    # The data has products rising from nothing, falling, and previous ranks of both kinds.
+    rising = [r for r in expected if r["ranking"] == "rising"]
+    assert {r["momentum"] > 1 for r in rising} == {True, False}
+    assert any(r["previous_rank"] is None for r in rising)
+    assert any(r["previous_rank"] not in (None, r["rank"]) for r in rising)
+
+    # Redis: every ranking of both kinds whole, the latest pointers at the newest window.
     by_ranking: dict[tuple, list[dict]] = defaultdict(list)
     for row in expected:
-        by_ranking[(row["window_start"], row["window_end"], row["category"])].append(row)
-    for (start, end, category), members in by_ranking.items():
-        document = orjson.loads(client.get(layout.ranking_key(category, end)))
+        by_ranking[(row["window_start"], row["window_end"], row["ranking"],
+                    row["category"])].append(row)
+    for (start, end, kind, category), members in by_ranking.items():
+        document = orjson.loads(client.get(layout.ranking_key(category, end, kind)))
         assert document == {
-            "window_start": start, "window_end": end, "category": category,
+            "window_start": start, "window_end": end, "ranking": kind, "category": category,
             "weights_version": WEIGHTS_VERSION,
             "items": [{k: r[k] for k in ("rank", "product_id", "score", "clicks", "carts",
-                                         "purchases")} for r in members],
+                                         "purchases", "previous_rank", "momentum")}
+                      for r in members],
         }
-    newest = max(end for _, end, _ in by_ranking)
+    newest = max(end for _, end, _, _ in by_ranking)
     latest = orjson.loads(client.get(layout.latest_key(None)))
     assert latest["window_end"] == newest
+    # The newest windows hold too few events for the rising ranking's least score: its
+    # latest copy is the newest window that has one.
+    newest_rising = max(end for _, end, kind, category in by_ranking
+                        if kind == "rising" and category is None)
+    assert newest_rising < newest
+    assert (orjson.loads(client.get(layout.latest_key(None, "rising"))) ==
+            orjson.loads(client.get(layout.ranking_key(None, newest_rising, "rising"))))
     assert sorted(client.zrange(layout.CATEGORIES_KEY, 0, -1)) == [b"books", b"shoes", b"toys"]
 

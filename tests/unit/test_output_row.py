@@ -84,12 +84,9 @@ def jvm():
 
 
 def declared_output(jvm, class_name: str) -> str:
-    """The output type a Java function declares in its ``@FunctionHint`` (on its ``eval``)."""
+    """The output type a Java function declares in its class's ``@FunctionHint``."""
     loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
-    function = loader.loadClass(class_name)
-    hints = [method.getAnnotations() for method in function.getMethods()
-             if method.getName() == "eval"]
-    (hint,), = [h for h in hints if len(h)]
+    (hint,) = loader.loadClass(class_name).getAnnotations()
     return hint.output().value()
 
 

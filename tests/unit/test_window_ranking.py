@@ -208,3 +208,116 @@ def test_window_counts_rank_at_most_max_categories_of_many(scoring):
     rows, _ = result(counts.rank(weights(scoring), 3, 200))
     assert len({r[0] for r in rows if r[0] is not None}) == 200
     assert rows == expected
+
+
+# --- both rankings of a window: popular and rising (WindowRankings) ------------------------
+
+def counts(scoring, events: dict[tuple[str, str], tuple[int, int, int]]):
+    """WindowCounts from {(product_id, category): (clicks, carts, purchases)}."""
+    window = scoring.WindowCounts()
+    for (product_id, category), by_type in events.items():
+        for code, n in enumerate(by_type):
+            for _ in range(n):
+                window.add(product_id, category, code)
+    return window
+
+
+ROW_FIELDS = ("ranking", "category", "rank", "product_id", "score", "clicks", "carts",
+              "purchases", "previous_rank", "momentum")
+
+
+def rows_of(rankings, previous=None) -> tuple[list[dict], str]:
+    row = rankings.result(previous)
+    columns = [list(row.getField(i)) for i in range(len(ROW_FIELDS))]
+    return ([dict(zip(ROW_FIELDS, values, strict=True)) for values in zip(*columns, strict=True)],
+            row.getField(len(ROW_FIELDS)))
+
+
+def rank_both(scoring, current, base, top_n=3, prior=2.0, min_score=3.0, max_categories=200):
+    return scoring.WindowRankings.rank(current, base, weights(scoring), top_n, max_categories,
+                                       prior, min_score)
+
+
+def test_rising_ranks_by_momentum_with_the_prior_and_the_least_score(scoring):
+    # click 1, cart 3, purchase 5; prior 2, least score 3.
+    base = counts(scoring, {("p-flat", "toys"): (6, 0, 0),      # 6
+                            ("p-fall", "toys"): (20, 0, 0),     # 20
+                            ("p-up", "books"): (1, 0, 0)})      # 1
+    current = counts(scoring, {("p-flat", "toys"): (6, 0, 0),   # 6: (6+2)/(6+2) = 1
+                               ("p-fall", "toys"): (4, 0, 0),   # 4: (4+2)/(20+2) = 6/22
+                               ("p-up", "books"): (2, 1, 0),    # 5: (5+2)/(1+2) = 7/3
+                               ("p-new", "books"): (0, 0, 1),   # 5 from nothing: 7/2
+                               ("p-one", "books"): (2, 0, 0)})  # 2 < 3: not rising
+    rows, version = rows_of(rank_both(scoring, current, base))
+    assert version == "v1"
+    rising = [(r["category"], r["rank"], r["product_id"], r["momentum"]) for r in rows
+              if r["ranking"] == "rising"]
+    assert rising == [
+        (None, 1, "p-new", 3.5), (None, 2, "p-up", 7 / 3), (None, 3, "p-flat", 1.0),
+        ("books", 1, "p-new", 3.5), ("books", 2, "p-up", 7 / 3),
+        ("toys", 1, "p-flat", 1.0), ("toys", 2, "p-fall", 6 / 22)]
+    popular = [(r["category"], r["rank"], r["product_id"], r["score"], r["momentum"])
+               for r in rows if r["ranking"] == "popular"]
+    # Popular: score descending, ties by product_id; every item carries its momentum.
+    assert popular == [
+        (None, 1, "p-flat", 6.0, 1.0), (None, 2, "p-new", 5.0, 3.5),
+        (None, 3, "p-up", 5.0, 7 / 3),
+        ("books", 1, "p-new", 5.0, 3.5), ("books", 2, "p-up", 5.0, 7 / 3),
+        ("books", 3, "p-one", 2.0, 4 / 2),
+        ("toys", 1, "p-flat", 6.0, 1.0), ("toys", 2, "p-fall", 4.0, 6 / 22)]
+    # Without a previous window every previous_rank is null; counts ride along.
+    assert {r["previous_rank"] for r in rows} == {None}
+    assert [(r["clicks"], r["carts"], r["purchases"]) for r in rows[:2]] == [(6, 0, 0),
+                                                                              (0, 0, 1)]
+
+
+def test_without_a_previous_non_overlapping_window_momentum_is_growth_from_nothing(scoring):
+    current = counts(scoring, {("p-1", "c"): (8, 0, 0), ("p-2", "c"): (3, 0, 0)})
+    rows, _ = rows_of(rank_both(scoring, current, None))
+    assert [(r["ranking"], r["product_id"], r["momentum"]) for r in rows
+            if r["category"] is None] == [
+        ("popular", "p-1", 5.0), ("popular", "p-2", 2.5),
+        ("rising", "p-1", 5.0), ("rising", "p-2", 2.5)]
+
+
+def test_rising_ties_break_by_product_id_and_the_least_score_is_inclusive(scoring):
+    # Equal momentum (3+2)/(0+2) = 2.5 for three products; top 2 by product_id.
+    current = counts(scoring, {("p-c", "x"): (3, 0, 0), ("p-a", "x"): (3, 0, 0),
+                               ("p-b", "x"): (0, 1, 0)})
+    rows, _ = rows_of(rank_both(scoring, current, None, top_n=2))
+    assert [(r["category"], r["product_id"], r["momentum"]) for r in rows
+            if r["ranking"] == "rising"] == [
+        (None, "p-a", 2.5), (None, "p-b", 2.5), ("x", "p-a", 2.5), ("x", "p-b", 2.5)]
+    rows, _ = rows_of(rank_both(scoring, current, None, min_score=3.5))
+    assert [r for r in rows if r["ranking"] == "rising"] == []
+
+
+def test_previous_rank_is_the_rank_in_the_same_ranking_and_scope_of_the_previous_window(
+        scoring):
+    before = rank_both(scoring, counts(scoring, {("p-1", "a"): (9, 0, 0),
+                                                 ("p-2", "b"): (4, 0, 0),
+                                                 ("p-3", "a"): (3, 0, 0)}), None, top_n=2)
+    now = rank_both(scoring, counts(scoring, {("p-1", "a"): (9, 0, 0),
+                                              ("p-2", "b"): (12, 0, 0),
+                                              ("p-3", "a"): (3, 0, 0)}), None, top_n=2)
+    rows, _ = rows_of(now, before)
+    # Before: popular overall p-1, p-2; a: p-1, p-3; b: p-2. Rising (growth from nothing,
+    # (s+2)/2): overall p-1 (5.5), p-2 (3); a: p-1, p-3; b: p-2.
+    assert [(r["ranking"], r["category"], r["product_id"], r["rank"], r["previous_rank"])
+            for r in rows] == [
+        ("popular", None, "p-2", 1, 2), ("popular", None, "p-1", 2, 1),
+        ("popular", "a", "p-1", 1, 1), ("popular", "a", "p-3", 2, 2),
+        ("popular", "b", "p-2", 1, 1),
+        ("rising", None, "p-2", 1, 2), ("rising", None, "p-1", 2, 1),
+        ("rising", "a", "p-1", 1, 1), ("rising", "a", "p-3", 2, 2),
+        ("rising", "b", "p-2", 1, 1)]
+
+
+def test_an_item_absent_from_the_previous_top_n_has_no_previous_rank(scoring):
+    before = rank_both(scoring, counts(scoring, {("p-1", "a"): (9, 0, 0),
+                                                 ("p-2", "a"): (8, 0, 0)}), None, top_n=1)
+    now = rank_both(scoring, counts(scoring, {("p-2", "a"): (10, 0, 0)}), None, top_n=1)
+    rows, _ = rows_of(now, before)
+    assert [(r["ranking"], r["category"], r["product_id"], r["previous_rank"]) for r in rows] == [
+        ("popular", None, "p-2", None), ("popular", "a", "p-2", None),
+        ("rising", None, "p-2", None), ("rising", "a", "p-2", None)]

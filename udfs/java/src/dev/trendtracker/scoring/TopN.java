@@ -8,7 +8,8 @@ import java.util.List;
 import org.apache.flink.table.data.binary.BinaryStringData;
 
 /**
- * The best {@code n} entries offered so far: score descending, ties by product_id ascending.
+ * The best {@code n} entries offered so far: score descending (or, for the rising ranking,
+ * momentum descending), ties by product_id ascending.
  *
  * <p>Entries are appended and the list is cut back to the best {@code n} whenever it doubles,
  * so an offer costs amortised O(log n) and the list never holds more than {@code 2n}. After a
@@ -23,7 +24,15 @@ public final class TopN implements Serializable {
         return byScore != 0 ? byScore : a.productId.compareTo(b.productId);
     };
 
+    /** Best first: momentum descending, then product_id ascending (the rising ranking). */
+    public static final Comparator<Entry> MOMENTUM_ORDER = (a, b) -> {
+        int byMomentum = Double.compare(b.momentum, a.momentum);
+        return byMomentum != 0 ? byMomentum : a.productId.compareTo(b.productId);
+    };
+
     public int n;
+    /** Whether entries are ordered by momentum ({@link #MOMENTUM_ORDER}), not score. */
+    public boolean byMomentum;
     public ArrayList<Entry> entries = new ArrayList<>();
     /** The worst entry kept by the last cut (null before the first cut). */
     public Entry worstKept;
@@ -34,8 +43,18 @@ public final class TopN implements Serializable {
         this.n = n;
     }
 
+    /** The best {@code n} by momentum when {@code byMomentum}, else by score. */
+    public TopN(int n, boolean byMomentum) {
+        this.n = n;
+        this.byMomentum = byMomentum;
+    }
+
+    private Comparator<Entry> order() {
+        return byMomentum ? MOMENTUM_ORDER : RANK_ORDER;
+    }
+
     public void offer(Entry entry) {
-        if (worstKept != null && RANK_ORDER.compare(entry, worstKept) >= 0) {
+        if (worstKept != null && order().compare(entry, worstKept) >= 0) {
             return;
         }
         entries.add(entry);
@@ -45,7 +64,7 @@ public final class TopN implements Serializable {
     }
 
     private void cut() {
-        entries.sort(RANK_ORDER);
+        entries.sort(order());
         while (entries.size() > n) {
             entries.remove(entries.size() - 1);
         }
@@ -55,7 +74,7 @@ public final class TopN implements Serializable {
     /** The kept entries, best first (at most n). */
     public List<Entry> ranked() {
         List<Entry> sorted = new ArrayList<>(entries);
-        sorted.sort(RANK_ORDER);
+        sorted.sort(order());
         return sorted.size() > n ? sorted.subList(0, n) : sorted;
     }
 
@@ -70,6 +89,8 @@ public final class TopN implements Serializable {
         public long carts;
         public long purchases;
         public double score;
+        /** Growth against the previous non-overlapping window ({@link WindowRankings}). */
+        public double momentum;
 
         public Entry() {}
 

@@ -92,7 +92,7 @@ public final class WindowRanking {
         ranking.purchases += purchases;
     }
 
-    private double score(long clicks, long carts, long purchases) {
+    double score(long clicks, long carts, long purchases) {
         return click * clicks + cart * carts + purchase * purchases;
     }
 
@@ -138,7 +138,7 @@ public final class WindowRanking {
     }
 
     /** The categories to rank, at most {@code maxCategories}, in category order. */
-    private List<CategoryRanking> rankedCategories() {
+    List<CategoryRanking> rankedCategories() {
         List<CategoryRanking> chosen = new ArrayList<>(byCategory.values());
         if (chosen.size() > maxCategories) {
             for (CategoryRanking ranking : chosen) {

@@ -51,7 +51,7 @@ function allowedValues(name) {
 }
 
 // The view the address asks for, each value checked against what the controls offer:
-// an unknown category or k falls back to its default, silently.
+// an unknown category, ranking or k falls back to its default, silently.
 function viewFromAddress() {
   const query = new URLSearchParams(location.search);
   const view = {};
@@ -290,6 +290,7 @@ $("live").addEventListener("change", schedule);
 // Back and Forward between views the user chose.
 window.addEventListener("popstate", () => {
   showView(viewFromAddress());
+  writeAddress(false); // a category no longer ranked falls back to all
   refresh();
 });
 start();

@@ -55,7 +55,7 @@ def overall_rows(root: Path, window_end_ms: int) -> list[tuple]:
         return []
     rows = pq.read_table(path, partitioning=None).to_pylist()
     return [(r["rank"], r["product_id"], r["score"], r["weights_version"])
-            for r in rows if r["category"] is None]
+            for r in rows if r["category"] is None and r["ranking"] == "popular"]
 
 
 def test_job_follows_the_champion_and_survives_an_mlflow_outage(

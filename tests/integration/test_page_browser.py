@@ -305,7 +305,7 @@ def test_the_rising_view_shows_rank_changes_new_products_and_momentum(live, brow
         page.close()
 
 
-def test_the_page_uses_the_width_of_the_screen(live, browser):
+def test_the_page_uses_the_width_of_the_screen(live, browser, artifacts_dir):
     """Wide: the table spans the window and the sparklines take the room left. Narrow: no
     sideways scrolling, the event counts give way."""
     api, _, _ = live
@@ -319,6 +319,7 @@ def test_the_page_uses_the_width_of_the_screen(live, browser):
                                       "s => s.getBoundingClientRect().width")
         assert table >= 1600 - 2 * 40 - 1  # at most 2.5rem (40 px) of padding each side
         assert spark >= 0.3 * 1600
+        page.screenshot(path=str(artifacts_dir / "trends-page-wide.png"))
 
         page.set_viewport_size({"width": 375, "height": 700})
         page.wait_for_function("document.documentElement.scrollWidth <= 375")
@@ -326,6 +327,7 @@ def test_the_page_uses_the_width_of_the_screen(live, browser):
             "#trending thead th", "ths => ths.map(th => getComputedStyle(th).display === 'none')")
         # rank, change, product, momentum (rising only), score, 3 counts, sparkline
         assert hidden == [False, False, False, True, False, True, True, True, False]
+        page.screenshot(path=str(artifacts_dir / "trends-page-narrow.png"), full_page=True)
     finally:
         page.close()
 

@@ -323,6 +323,8 @@ def test_the_page_uses_the_width_of_the_screen(live, browser, artifacts_dir):
 
         page.set_viewport_size({"width": 375, "height": 700})
         page.wait_for_function("document.documentElement.scrollWidth <= 375")
+        # The whole table fits: the sparklines narrow instead of scrolling out of sight.
+        assert page.eval_on_selector(".table-scroll", "d => d.scrollWidth <= d.clientWidth")
         hidden = page.eval_on_selector_all(
             "#trending thead th", "ths => ths.map(th => getComputedStyle(th).display === 'none')")
         # rank, change, product, momentum (rising only), score, 3 counts, sparkline

@@ -407,8 +407,8 @@ def compare_rows(expected_root: Path, actual_root: Path,
 
 def job_outputs(settings: Settings) -> dict[str, Any]:
     """What the job wrote, to check a run (not timed): Parquet rows and windows, the summed
-    counts of the overall rankings, how many Parquet rankings Redis holds identically
-    (same products in the same ranks), and dead letters."""
+    counts of the overall popular rankings, how many Parquet rankings (popular and rising)
+    Redis holds identically (same products in the same ranks), and dead letters."""
     import pyarrow.dataset as ds
     import redis
 
@@ -417,15 +417,16 @@ def job_outputs(settings: Settings) -> dict[str, Any]:
 
     root = settings.parquet_root[len("file://"):]
     rows = ds.dataset(root, format="parquet", partitioning="hive").to_table(
-        columns=["window_end", "category", "rank", "product_id", "clicks", "carts",
+        columns=["window_end", "ranking", "category", "rank", "product_id", "clicks", "carts",
                  "purchases"]).to_pylist()
-    rankings: dict[tuple[int, str | None], list[tuple[int, str]]] = {}
+    rankings: dict[tuple[int, str, str | None], list[tuple[int, str]]] = {}
     for row in rows:
-        key = (int(row["window_end"].timestamp() * 1000), row["category"])
+        key = (int(row["window_end"].timestamp() * 1000), row["ranking"], row["category"])
         rankings.setdefault(key, []).append((row["rank"], row["product_id"]))
     client = redis.Redis.from_url(settings.redis_url)
     try:
-        stored = client.mget([ranking_key(category, end) for end, category in rankings])
+        stored = client.mget([ranking_key(category, end, kind)
+                              for end, kind, category in rankings])
     finally:
         client.close()
     same_in_redis = sum(
@@ -435,11 +436,12 @@ def job_outputs(settings: Settings) -> dict[str, Any]:
     dlq = true_end_offsets(settings.bootstrap_servers, [settings.topic_dlq])[settings.topic_dlq]
     return {
         "parquet_rows": len(rows),
-        "windows": len({end for end, _ in rankings}),
+        "windows": len({end for end, _, _ in rankings}),
         "rankings": len(rankings),
         "rankings_same_in_redis": same_in_redis,
         "overall_events": sum(row["clicks"] + row["carts"] + row["purchases"]
-                              for row in rows if row["category"] is None),
+                              for row in rows
+                              if row["category"] is None and row["ranking"] == "popular"),
         "dead_letters": sum(dlq.values()),
     }
 

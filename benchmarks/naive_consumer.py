@@ -23,7 +23,9 @@ read against what a single Python consumer achieves on the same events:
   (``window_end - 1 <= watermark``, Flink's rule) is scored with the weights the job uses
   (``w_click*clicks + w_cart*carts + w_purchase*purchases``), ranked with ``heapq``
   (top-N by score descending, ties by product_id ascending, overall and per category, at
-  most ``max_categories`` categories: the highest window scores, ties by name)
+  most ``max_categories`` categories: the highest window scores, ties by name), and the
+  same by momentum against the window ``size`` earlier (the rising ranking), each item with
+  its rank in the window one slide earlier
   and written to Parquet with the job's own writer (:mod:`udfs.parquet_sink`: same file
   per window, same columns, same row order). At the end of the input every remaining
   window fires, as in the job's bounded mode.
@@ -94,6 +96,10 @@ def decode_fast(raw: Any) -> Any:
 
 # --- windows and rankings (pure, no Kafka) ---------------------------------------------------
 
+#: The job's default rising settings (``rising_prior``, ``rising_min_score``).
+RISING_PRIOR: float = Settings.model_fields["rising_prior"].default
+RISING_MIN_SCORE: float = Settings.model_fields["rising_min_score"].default
+
 
 class HopTopN:
     """Counts per HOP window and (product, category); fired windows as the job's rows.
@@ -104,7 +110,8 @@ class HopTopN:
     """
 
     def __init__(self, size_ms: int, slide_ms: int, top_n: int, weights: Any,
-                 max_categories: int | None = None):
+                 max_categories: int | None = None, rising_prior: float = RISING_PRIOR,
+                 rising_min_score: float = RISING_MIN_SCORE):
         if size_ms <= 0 or slide_ms <= 0 or size_ms % slide_ms:
             raise ValueError("the window size must be a positive multiple of the slide")
         self.size_ms = size_ms
@@ -112,6 +119,12 @@ class HopTopN:
         self.top_n = top_n
         self.max_categories = max_categories
         self.weights = weights
+        self.rising_prior = rising_prior
+        self.rising_min_score = rising_min_score
+        #: Fired windows still needed: window_end -> counts (for the momentum of the window
+        #: ``size`` later) and -> {(ranking, scope): {product_id: rank}} (previous ranks).
+        self.fired_counts: dict[int, Mapping[tuple[str, str], Sequence[int]]] = {}
+        self.fired_ranks: dict[int, dict[tuple[str, str | None], dict[str, int]]] = {}
         #: window_end -> {(product_id, category): [clicks, carts, purchases]}
         self.windows: dict[int, dict[tuple[str, str], list[int]]] = {}
         #: Every window ending at or before this has fired (and takes no more events).
@@ -153,7 +166,13 @@ class HopTopN:
             return []
         fired = []
         for end in due:
-            fired.append((end, self.rank(end, self.windows.pop(end))))
+            counts = self.windows.pop(end)
+            fired.append((end, self.rank(end, counts)))
+            self.fired_counts[end] = counts
+            for old in [e for e in self.fired_counts if e <= end - self.size_ms]:
+                del self.fired_counts[old]
+            for old in [e for e in self.fired_ranks if e < end]:
+                del self.fired_ranks[old]
         if self.fired_through is None or due[-1] > self.fired_through:
             self.fired_through = due[-1]
         self._base, self._current = None, []
@@ -191,15 +210,36 @@ class HopTopN:
                                 [:self.max_categories])
         scopes = [(None, scored)] + [(category, by_category[category])
                                      for category in categories]
-        for scope, members in scopes:
-            for rank, (negative, product, _category, c) in enumerate(
-                    heapq.nsmallest(top_n, members), start=1):
-                rows.append({
-                    "window_start": start, "window_end": end, "category": scope,
-                    "rank": rank, "product_id": product, "score": -negative,
-                    "clicks": c[0], "carts": c[1], "purchases": c[2],
-                    "weights_version": version,
-                })
+        # Momentum against the window `size` earlier; previous ranks from one slide earlier.
+        base = self.fired_counts.get(end - self.size_ms, {})
+        prior = self.rising_prior
+        momentum = {}
+        for negative, product, category, _c in scored:
+            b = base.get((product, category))
+            before = 0.0 if b is None else w_click * b[0] + w_cart * b[1] + w_purchase * b[2]
+            momentum[product, category] = (-negative + prior) / (before + prior)
+        previous = self.fired_ranks.get(end - self.slide_ms, {})
+        ranks: dict[tuple[str, str | None], dict[str, int]] = {}
+        for kind in ("popular", "rising"):
+            for scope, members in scopes:
+                if kind == "popular":
+                    ranked = heapq.nsmallest(top_n, members)
+                else:
+                    ranked = heapq.nsmallest(
+                        top_n, (m for m in members if -m[0] >= self.rising_min_score),
+                        key=lambda m: (-momentum[m[1], m[2]], m[1]))
+                before = previous.get((kind, scope), {})
+                ranks[kind, scope] = {}
+                for rank, (negative, product, category, c) in enumerate(ranked, start=1):
+                    ranks[kind, scope][product] = rank
+                    rows.append({
+                        "window_start": start, "window_end": end, "ranking": kind,
+                        "category": scope, "rank": rank, "product_id": product,
+                        "score": -negative, "clicks": c[0], "carts": c[1], "purchases": c[2],
+                        "previous_rank": before.get(product),
+                        "momentum": momentum[product, category], "weights_version": version,
+                    })
+        self.fired_ranks[end] = ranks
         return rows
 
 
@@ -279,7 +319,8 @@ class Backfill:
             (topic, partition): end for topic, parts in ends.items()
             for partition, end in parts.items() if end > 0}
         self.hop = HopTopN(settings.window_size_s * 1000, settings.window_slide_s * 1000,
-                           settings.top_n, weights, settings.max_categories)
+                           settings.top_n, weights, settings.max_categories,
+                           settings.rising_prior, settings.rising_min_score)
         self.marks = PartitionWatermarks(self.remaining, settings.allowed_lateness_s * 1000)
         self.skew_ms = settings.max_future_skew_s * 1000
         self.weights = weights

@@ -29,6 +29,9 @@ console = Console()
 #: Demo windows: 10 minutes sliding every 30 s, so a ranking appears every 30 s.
 DEMO_WINDOW_SIZE_S = 600
 DEMO_WINDOW_SLIDE_S = 30
+#: Demo traffic: simulated events per second and products.
+DEMO_RATE = 500
+DEMO_PRODUCTS = 500
 #: Share of the simulated events malformed on purpose, so the dead-letter topic has
 #: records to show (`trend tail dlq`); below the 1% that fires TrendDeadLetterRateHigh.
 DEMO_BAD_FRACTION = 0.005
@@ -123,11 +126,11 @@ def _print_where_to_look(settings: Settings, stack_state, logs: Path) -> None:
 
 
 def demo(
-    rate: int = typer.Option(500, help="Simulated events per second."),
+    rate: int = typer.Option(DEMO_RATE, help="Simulated events per second."),
     duration: float = typer.Option(0, help="Stop after this many seconds (0: until Ctrl-C)."),
     api_port: int = typer.Option(8000, help="Port of the API and the trends page."),
     ingest_port: int = typer.Option(8001, help="Port of the ingest service (POST /events)."),
-    products: int = typer.Option(500, help="Number of simulated products."),
+    products: int = typer.Option(DEMO_PRODUCTS, help="Number of simulated products."),
     bad_fraction: float = typer.Option(
         DEMO_BAD_FRACTION, min=0.0, max=1.0,
         help="Fraction of simulated events malformed on purpose (the job dead-letters them)."),

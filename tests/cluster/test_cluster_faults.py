@@ -27,6 +27,7 @@ import redis
 from confluent_kafka import Producer
 
 from simulator.kafka_io import ensure_topics, read_topic
+from tests.integration.test_job_bounded import RISING_MIN_SCORE, RISING_PRIOR, reference_rows
 from tests.integration.test_registry import private_mlflow, wait_until  # noqa: F401
 from trend_tracker import redis_layout as layout
 
@@ -79,27 +80,12 @@ def body(n: int, ts: int, event_type: str, product: str) -> bytes:
 
 
 def expected_rows(events: list[tuple[int, str, str]], version: str) -> list[dict]:
-    """HOP windows [end - size, end) ending up to LAST_END_MS, top-N overall and per
-    category, score descending then product_id ascending."""
-    rows = []
-    for end in range(SLIDE_MS, LAST_END_MS + SLIDE_MS, SLIDE_MS):
-        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for ts, event_type, product in events:
-            if end - SIZE_MS <= ts < end:
-                counts[product][event_type] += 1
-        if not counts:
-            continue
-        scored = [(sum(WEIGHTS[t] * n for t, n in c.items()), p, c) for p, c in counts.items()]
-        scopes = [(None, scored)] + [(cat, [s for s in scored if CATEGORY[s[1]] == cat])
-                                     for cat in sorted({CATEGORY[p] for p in counts})]
-        for category, members in scopes:
-            ranked = sorted(members, key=lambda s: (-s[0], s[1]))[:TOP_N]
-            for rank, (score, product, c) in enumerate(ranked, start=1):
-                rows.append({"window_start": T0 + end - SIZE_MS, "window_end": T0 + end,
-                             "category": category, "rank": rank, "product_id": product,
-                             "score": float(score), "clicks": c["click"], "carts": c["cart"],
-                             "purchases": c["purchase"], "weights_version": version})
-    return rows
+    """HOP windows [end - size, end) ending up to LAST_END_MS, both rankings overall and per
+    category (the reference of test_job_bounded, with this test's windows)."""
+    return reference_rows(events, last_end_ms=LAST_END_MS, size_ms=SIZE_MS,
+                          slide_ms=SLIDE_MS, top_n=TOP_N, weights=WEIGHTS,
+                          category_of=CATEGORY, version=version, prior=RISING_PRIOR,
+                          min_score=RISING_MIN_SCORE, t0=T0)
 
 
 # --- driving the run ----------------------------------------------------------------------
@@ -182,27 +168,31 @@ class Run:
                 row["window_start"] = int(row["window_start"].timestamp() * 1000)
                 row["window_end"] = int(row["window_end"].timestamp() * 1000)
                 rows.append(row)
-        return sorted(rows, key=lambda r: (r["window_end"], r["category"] or "", r["rank"]))
+        return sorted(rows, key=lambda r: (r["window_end"], r["ranking"], r["category"] or "",
+                                           r["rank"]))
 
     def check_output(self, version: str) -> None:
         """Parquet, Redis and dead letters against the reference."""
         events = [e for phase in range(len(PHASES)) for e in phase_events(phase)]
         expected = sorted(expected_rows(events, version),
-                          key=lambda r: (r["window_end"], r["category"] or "", r["rank"]))
+                          key=lambda r: (r["window_end"], r["ranking"], r["category"] or "",
+                                         r["rank"]))
         assert self.rows() == expected
 
         client = redis.Redis.from_url(self.settings.redis_url)
         rankings: dict[tuple, list[dict]] = defaultdict(list)
         for row in expected:
-            rankings[(row["window_start"], row["window_end"], row["category"])].append(row)
-        for (start, end, category), members in rankings.items():
-            stored = client.get(layout.ranking_key(category, end))
-            assert stored is not None, (end, category)
+            rankings[(row["window_start"], row["window_end"], row["ranking"],
+                      row["category"])].append(row)
+        for (start, end, kind, category), members in rankings.items():
+            stored = client.get(layout.ranking_key(category, end, kind))
+            assert stored is not None, (end, kind, category)
             assert orjson.loads(stored) == {
-                "window_start": start, "window_end": end, "category": category,
-                "weights_version": version,
+                "window_start": start, "window_end": end, "ranking": kind,
+                "category": category, "weights_version": version,
                 "items": [{k: r[k] for k in ("rank", "product_id", "score", "clicks",
-                                             "carts", "purchases")} for r in members]}
+                                             "carts", "purchases", "previous_rank",
+                                             "momentum")} for r in members]}
 
         # At least once, keyed by the record's position: the distinct keys are exactly the
         # invalid records sent, each with its reason.
@@ -275,6 +265,7 @@ def make_run(flink_cluster, make_settings, tmp_path):
             "window_size_s": SIZE_MS // 1000, "window_slide_s": SLIDE_MS // 1000,
             "top_n": TOP_N, "allowed_lateness_s": 5, "parallelism": 2,
             "weights_file": str(weights_file), "checkpoint_interval_s": 2,
+            "rising_prior": RISING_PRIOR, "rising_min_score": RISING_MIN_SCORE,
             "source_idle_timeout_s": 120,
             "redis_url": base.redis_url.rsplit("/", 1)[0] + f"/{db}", **values})
         redis.Redis.from_url(settings.redis_url).flushdb()

@@ -18,6 +18,8 @@ import redis
 
 from simulator.kafka_io import ensure_topics, read_topic
 from tests.integration.test_job_bounded import (
+    RISING_MIN_SCORE,
+    RISING_PRIOR,
     TOP_N,
     VALID,
     WEIGHTS,
@@ -41,6 +43,7 @@ def test_cluster_run_gives_the_same_rows_as_the_reference(flink_cluster, make_se
     settings = make_settings(window_size_s=60, window_slide_s=10, top_n=TOP_N,
                              allowed_lateness_s=5, parallelism=2,
                              weights_file=str(weights_file), checkpoint_interval_s=1,
+                             rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE,
                              source_idle_timeout_s=120,
                              redis_url=base.redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}")
     client = redis.Redis.from_url(settings.redis_url)
@@ -72,14 +75,16 @@ def test_cluster_run_gives_the_same_rows_as_the_reference(flink_cluster, make_se
 
     by_ranking: dict[tuple, list[dict]] = defaultdict(list)
     for row in expected:
-        by_ranking[(row["window_start"], row["window_end"], row["category"])].append(row)
-    for (start, end, category), members in by_ranking.items():
-        document = orjson.loads(client.get(layout.ranking_key(category, end)))
+        by_ranking[(row["window_start"], row["window_end"], row["ranking"],
+                    row["category"])].append(row)
+    for (start, end, kind, category), members in by_ranking.items():
+        document = orjson.loads(client.get(layout.ranking_key(category, end, kind)))
         assert document == {
-            "window_start": start, "window_end": end, "category": category,
+            "window_start": start, "window_end": end, "ranking": kind, "category": category,
             "weights_version": WEIGHTS_VERSION,
             "items": [{k: r[k] for k in ("rank", "product_id", "score", "clicks", "carts",
-                                         "purchases")} for r in members],
+                                         "purchases", "previous_rank", "momentum")}
+                      for r in members],
         }
     assert orjson.loads(client.get(layout.latest_key(None)))["window_end"] == max(
-        end for _, end, _ in by_ranking)
+        end for _, end, _, _ in by_ranking)

@@ -115,51 +115,60 @@ def produce(settings, records: list[tuple[str, int, bytes]], flush_s: float = 30
 
 
 def expected_rows(valid: list[tuple[int, str, str]]) -> list[dict]:
-    """The reference: HOP windows [end - size, end), top-N overall and per category, by
-    score (popular) and by momentum against the window ``SIZE_MS`` earlier (rising), each
-    item with its rank in the same ranking of the window ``SLIDE_MS`` earlier."""
+    """The reference rows of this test's event set and settings (:func:`reference_rows`)."""
     last = max(ts for ts, _, _ in valid)
+    return reference_rows(valid, last_end_ms=last + SIZE_MS)
+
+
+def reference_rows(valid: list[tuple[int, str, str]], *, last_end_ms: int,
+                   size_ms: int = SIZE_MS, slide_ms: int = SLIDE_MS, top_n: int = TOP_N,
+                   weights: dict[str, float] = WEIGHTS, category_of: dict[str, str] = CATEGORY,
+                   version: str = WEIGHTS_VERSION, prior: float = RISING_PRIOR,
+                   min_score: float = RISING_MIN_SCORE, t0: int = T0) -> list[dict]:
+    """The reference: HOP windows [end - size, end) ending up to ``last_end_ms`` (ms after
+    ``t0``), top-N overall and per category, by score (popular) and by momentum against the
+    window ``size_ms`` earlier (rising), each item with its rank in the same ranking of the
+    window ``slide_ms`` earlier."""
     counts_at: dict[int, dict[str, dict[str, int]]] = {}
-    for end in range(SLIDE_MS, last + SIZE_MS + SLIDE_MS, SLIDE_MS):
+    for end in range(slide_ms, last_end_ms + slide_ms, slide_ms):
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for ts, event_type, product in valid:
-            if end - SIZE_MS <= ts < end:
+            if end - size_ms <= ts < end:
                 counts[product][event_type] += 1
         if counts:
             counts_at[end] = counts
 
     def score(c) -> float:
-        return float(sum(WEIGHTS[t] * n for t, n in c.items()))
+        return float(sum(weights[t] * n for t, n in c.items()))
 
     rankings: dict[int, dict[tuple, list[tuple]]] = {}
     for end, counts in counts_at.items():
-        base = counts_at.get(end - SIZE_MS, {})
+        base = counts_at.get(end - size_ms, {})
         scored = []
         for product, c in counts.items():
             before = score(base[product]) if product in base else 0.0
-            scored.append((score(c), (score(c) + RISING_PRIOR) / (before + RISING_PRIOR),
-                           product, c))
-        scopes = [None, *sorted({CATEGORY[p] for p in counts})]
+            scored.append((score(c), (score(c) + prior) / (before + prior), product, c))
+        scopes = [None, *sorted({category_of[p] for p in counts})]
         rankings[end] = {}
         for category in scopes:
-            members = [m for m in scored if category is None or CATEGORY[m[2]] == category]
+            members = [m for m in scored if category is None or category_of[m[2]] == category]
             rankings[end][("popular", category)] = sorted(
-                members, key=lambda m: (-m[0], m[2]))[:TOP_N]
+                members, key=lambda m: (-m[0], m[2]))[:top_n]
             rankings[end][("rising", category)] = sorted(
-                (m for m in members if m[0] >= RISING_MIN_SCORE),
-                key=lambda m: (-m[1], m[2]))[:TOP_N]
+                (m for m in members if m[0] >= min_score),
+                key=lambda m: (-m[1], m[2]))[:top_n]
     rows = []
     for end, by_ranking in rankings.items():
         for (kind, category), ranked in by_ranking.items():
-            before = [m[2] for m in rankings.get(end - SLIDE_MS, {}).get((kind, category), [])]
+            before = [m[2] for m in rankings.get(end - slide_ms, {}).get((kind, category), [])]
             for rank, (value, momentum, product, c) in enumerate(ranked, start=1):
-                rows.append({"window_start": T0 + end - SIZE_MS, "window_end": T0 + end,
+                rows.append({"window_start": t0 + end - size_ms, "window_end": t0 + end,
                              "ranking": kind, "category": category, "rank": rank,
                              "product_id": product, "score": value, "clicks": c["click"],
                              "carts": c["cart"], "purchases": c["purchase"],
                              "previous_rank": (before.index(product) + 1
                                                if product in before else None),
-                             "momentum": momentum, "weights_version": WEIGHTS_VERSION})
+                             "momentum": momentum, "weights_version": version})
     return rows
 
 

@@ -74,7 +74,7 @@ def overall_rows(root: Path, window_end_ms: int) -> list[tuple]:
         rows += [(r["rank"], r["product_id"], r["score"], r["clicks"], r["carts"],
                   r["purchases"])
                  for r in pq.read_table(path, partitioning=None).to_pylist()
-                 if r["category"] is None]
+                 if r["category"] is None and r["ranking"] == "popular"]
     return rows
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 from test_job_bounded import (
+    RISING_MIN_SCORE,
+    RISING_PRIOR,
     TOP_N,
     VALID,
     WEIGHTS,
@@ -76,6 +78,7 @@ def test_oversized_bad_records_are_dead_lettered_once_without_a_restart(make_set
     settings = make_settings(window_size_s=60, window_slide_s=10, top_n=TOP_N,
                              allowed_lateness_s=5, parallelism=2,
                              weights_file=str(weights_file), checkpoint_interval_s=1,
+                             rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE,
                              source_idle_timeout_s=120)
     ensure_topics(settings, partitions=2)
     topics = settings.event_topics

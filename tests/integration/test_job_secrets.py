@@ -117,13 +117,15 @@ def test_a_bounded_job_writes_to_a_password_protected_redis(make_settings, prote
     client = redis.Redis.from_url(url)
     latest = orjson.loads(client.get(layout.latest_key(None)))
     # The events fall in the windows ending at T0 + 30 s and T0 + 60 s; the newest is the
-    # latter. p-2: 2 purchases * 5 = 10; p-1: 2 clicks * 1 + 1 cart * 3 = 5.
+    # latter. p-2: 2 purchases * 5 = 10; p-1: 2 clicks * 1 + 1 cart * 3 = 5. Both had the
+    # same ranks in the window ending at T0 + 30 s, and no events in the one ending at T0:
+    # momentum (score + 10) / 10 with the default prior.
     assert latest == {
-        "window_start": T0, "window_end": T0 + 60_000, "category": None,
+        "window_start": T0, "window_end": T0 + 60_000, "ranking": "popular", "category": None,
         "weights_version": "secret-test/1",
         "items": [
             {"rank": 1, "product_id": "p-2", "score": 10.0, "clicks": 0, "carts": 0,
-             "purchases": 2},
+             "purchases": 2, "previous_rank": 1, "momentum": 2.0},
             {"rank": 2, "product_id": "p-1", "score": 5.0, "clicks": 2, "carts": 1,
-             "purchases": 0},
+             "purchases": 0, "previous_rank": 2, "momentum": 1.5},
         ]}

@@ -29,6 +29,12 @@ MAX_CATEGORIES, TOP_N = 50, 2
 WEIGHTS = {"click": 1.0, "cart": 3.0, "purchase": 5.0}
 VERSION = "test-categories/1"
 EVENT_TYPES = ("click", "cart", "purchase")
+#: This test is about categories: its least rising score is above every score (at most 10),
+#: so there is no rising ranking and Redis holds the popular rankings' keys only (both
+#: rankings are checked in test_job_bounded.py). Products are in one window each: with
+#: no events in the window before, momentum is (score + prior) / prior and no item has a
+#: previous rank.
+RISING_PRIOR, RISING_MIN_SCORE = 10.0, 11.0
 
 
 def events() -> list[tuple[int, str, str, str]]:
@@ -65,9 +71,12 @@ def expected_windows(produced) -> dict[int, list[dict]]:
         rows = []
         for scope in (None, *chosen):
             members = [s for s in scored if scope is None or s[2] == scope][:TOP_N]
-            rows += [{"window_start": end - WINDOW_MS, "window_end": end, "category": scope,
+            rows += [{"window_start": end - WINDOW_MS, "window_end": end,
+                      "ranking": "popular", "category": scope,
                       "rank": rank, "product_id": product, "score": -negative,
                       "clicks": c[0], "carts": c[1], "purchases": c[2],
+                      "previous_rank": None,
+                      "momentum": (-negative + RISING_PRIOR) / RISING_PRIOR,
                       "weights_version": VERSION}
                      for rank, (negative, product, _, c) in enumerate(members, start=1)]
         windows[end] = rows
@@ -94,7 +103,8 @@ def test_redis_holds_at_most_max_categories_of_100000_and_the_api_serves_them(
         settings = make_settings(
             window_size_s=60, window_slide_s=60, top_n=TOP_N, max_categories=MAX_CATEGORIES,
             allowed_lateness_s=5, parallelism=1, weights_file=str(weights_file),
-            checkpoint_interval_s=1, source_idle_timeout_s=120, redis_url=server.url)
+            checkpoint_interval_s=1, source_idle_timeout_s=120, redis_url=server.url,
+            rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE)
         client = redis.Redis.from_url(server.url)
         baseline = client.info("memory")["used_memory"]
         ensure_topics(settings, partitions=1)
@@ -149,9 +159,10 @@ def test_redis_holds_at_most_max_categories_of_100000_and_the_api_serves_them(
                 members = [r for r in windows[last] if r["category"] == category]
                 assert body == {
                     "window_start": last - WINDOW_MS, "window_end": last,
-                    "category": category, "weights_version": VERSION,
+                    "ranking": "popular", "category": category, "weights_version": VERSION,
                     "items": [{k: r[k] for k in ("rank", "product_id", "score", "clicks",
-                                                 "carts", "purchases")} for r in members]}
+                                                 "carts", "purchases", "previous_rank",
+                                                 "momentum")} for r in members]}
             dropped = next(r["category"] for r in windows[first] if r["category"])
             never_ranked = next(f"c-{i:06d}" for i in range(1, CATEGORIES, 2)
                                 if f"c-{i:06d}" not in newest)

@@ -116,12 +116,19 @@ def job_metric(metrics_url: str, metric: str, label: str = "") -> float | None:
     return sum(values) if values else None
 
 
+#: The rising ranking's default settings: no score here reaches the least score (so the
+#: windows have no rising ranking), and no product of a window was in the previous one.
+RISING_PRIOR = RISING_MIN_SCORE = 10.0
+
+
 def window_rows(end_offset_ms: int, ranked: list[tuple]) -> list[dict]:
     """The Parquet rows of one 10 s window: (product_id, score, clicks, carts, purchases)
     in rank order, the same for the overall ranking and the one category."""
+    assert all(score < RISING_MIN_SCORE for _, score, *_ in ranked)
     return [{"window_start": T0 + end_offset_ms - 10_000, "window_end": T0 + end_offset_ms,
-             "category": category, "rank": rank, "product_id": product, "score": score,
-             "clicks": clicks, "carts": carts, "purchases": purchases,
+             "ranking": "popular", "category": category, "rank": rank, "product_id": product,
+             "score": score, "clicks": clicks, "carts": carts, "purchases": purchases,
+             "previous_rank": None, "momentum": (score + RISING_PRIOR) / RISING_PRIOR,
              "weights_version": VERSION}
             for category in (None, "gadgets")
             for rank, (product, score, clicks, carts, purchases) in enumerate(ranked, 1)]
@@ -143,9 +150,10 @@ def parquet_rows(root, end_offset_ms: int) -> list[dict] | None:
 def ranking_document(rows: list[dict], category: str | None) -> dict:
     members = [r for r in rows if r["category"] == category]
     return {"window_start": members[0]["window_start"], "window_end": members[0]["window_end"],
-            "category": category, "weights_version": VERSION,
+            "ranking": "popular", "category": category, "weights_version": VERSION,
             "items": [{k: r[k] for k in ("rank", "product_id", "score", "clicks", "carts",
-                                         "purchases")} for r in members]}
+                                         "purchases", "previous_rank", "momentum")}
+                      for r in members]}
 
 
 @pytest.mark.slow

@@ -13,7 +13,16 @@ import sys
 from pathlib import Path
 
 import redis
-from test_job_bounded import TOP_N, VALID, WEIGHTS, WEIGHTS_VERSION, expected_rows, write_event_set
+from test_job_bounded import (
+    RISING_MIN_SCORE,
+    RISING_PRIOR,
+    TOP_N,
+    VALID,
+    WEIGHTS,
+    WEIGHTS_VERSION,
+    expected_rows,
+    write_event_set,
+)
 
 from simulator.kafka_io import ensure_topics
 from trend_tracker import redis_layout as layout
@@ -56,6 +65,7 @@ def test_rebuild_from_parquet_gives_redis_exactly_what_the_job_wrote(make_settin
     settings = make_settings(window_size_s=60, window_slide_s=10, top_n=TOP_N,
                              allowed_lateness_s=5, parallelism=1,
                              weights_file=str(weights_file), checkpoint_interval_s=1,
+                             rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE,
                              source_idle_timeout_s=120,
                              redis_url=make_settings().redis_url.rsplit("/", 1)[0]
                              + f"/{REDIS_DB}")
@@ -66,11 +76,14 @@ def test_rebuild_from_parquet_gives_redis_exactly_what_the_job_wrote(make_settin
     run(settings, bounded=True)
 
     expected = expected_rows([(ms, t, p) for ms, t, p in VALID])
-    rankings = {(row["window_end"], row["category"]) for row in expected}
-    ends = sorted({end for end, _ in rankings})
+    # Both kinds of ranking, popular and rising, are rebuilt.
+    rankings = {(row["window_end"], row["ranking"], row["category"]) for row in expected}
+    assert {kind for _, kind, _ in rankings} == {"popular", "rising"}
+    ends = sorted({end for end, _, _ in rankings})
     written_by_job = snapshot(client)
     assert {key for key in written_by_job if key.startswith(b"trend:r:")} == {
-        layout.ranking_key(category, end).encode() for end, category in rankings}
+        layout.ranking_key(category, end, kind).encode() for end, kind, category in rankings}
+    assert layout.latest_key(None, "rising").encode() in written_by_job
 
     client.flushdb()
     first, last = ends[0] // 1000, ends[-1] // 1000
@@ -86,7 +99,7 @@ def test_rebuild_from_parquet_gives_redis_exactly_what_the_job_wrote(make_settin
         "rebuilt 2 windows")
     rebuilt = snapshot(client)
     assert {key for key in rebuilt if key.startswith(b"trend:r:")} == {
-        layout.ranking_key(category, end).encode() for end, category in rankings
+        layout.ranking_key(category, end, kind).encode() for end, kind, category in rankings
         if end in ends[-2:]}
     for key, (kind, value, expires) in rebuilt.items():
         if key.startswith((b"trend:r:", b"trend:latest:")):

@@ -60,10 +60,12 @@ def event(n: int, seconds: float, kind: str, product: str, **changes) -> bytes:
     return json.dumps(body).encode()
 
 
-def row(end_s: int, category, rank, product, score, clicks, carts, purchases) -> dict:
+def row(end_s: int, category, rank, product, score, clicks, carts, purchases,
+        previous_rank, momentum) -> dict:
     return {"window_start": T0 + (end_s - 20) * S, "window_end": T0 + end_s * S,
-            "category": category, "rank": rank, "product_id": product, "score": score,
-            "clicks": clicks, "carts": carts, "purchases": purchases, "weights_version": "w-7"}
+            "ranking": "popular", "category": category, "rank": rank, "product_id": product,
+            "score": score, "clicks": clicks, "carts": carts, "purchases": purchases,
+            "previous_rank": previous_rank, "momentum": momentum, "weights_version": "w-7"}
 
 
 # The six events of the example, (seconds after T0, type, product):
@@ -73,16 +75,25 @@ def row(end_s: int, category, rank, product, score, clicks, carts, purchases) ->
 #   window [0, 20):   p-a 6 (click + purchase), p-b 2 (2 clicks), p-c 4 (cart + click)
 #   window [10, 30):  p-a 5 (purchase), p-b 1 (click), p-c 1 (click)
 # Top 2, score descending, ties by product_id ascending.
+# Momentum (prior 10): (score + 10) / (score 20 s earlier + 10); windows 10 and 20 have no
+# window 20 s earlier, window 30 compares with window 10. Previous ranks: one window (10 s)
+# earlier, same scope. No score reaches the least score of the rising ranking (10).
 EXPECTED = {
-    10: [row(10, None, 1, "p-c", 3.0, 0, 1, 0), row(10, None, 2, "p-a", 1.0, 1, 0, 0),
-         row(10, "books", 1, "p-c", 3.0, 0, 1, 0),
-         row(10, "shoes", 1, "p-a", 1.0, 1, 0, 0), row(10, "shoes", 2, "p-b", 1.0, 1, 0, 0)],
-    20: [row(20, None, 1, "p-a", 6.0, 1, 0, 1), row(20, None, 2, "p-c", 4.0, 1, 1, 0),
-         row(20, "books", 1, "p-c", 4.0, 1, 1, 0),
-         row(20, "shoes", 1, "p-a", 6.0, 1, 0, 1), row(20, "shoes", 2, "p-b", 2.0, 2, 0, 0)],
-    30: [row(30, None, 1, "p-a", 5.0, 0, 0, 1), row(30, None, 2, "p-b", 1.0, 1, 0, 0),
-         row(30, "books", 1, "p-c", 1.0, 1, 0, 0),
-         row(30, "shoes", 1, "p-a", 5.0, 0, 0, 1), row(30, "shoes", 2, "p-b", 1.0, 1, 0, 0)],
+    10: [row(10, None, 1, "p-c", 3.0, 0, 1, 0, None, 1.3),
+         row(10, None, 2, "p-a", 1.0, 1, 0, 0, None, 1.1),
+         row(10, "books", 1, "p-c", 3.0, 0, 1, 0, None, 1.3),
+         row(10, "shoes", 1, "p-a", 1.0, 1, 0, 0, None, 1.1),
+         row(10, "shoes", 2, "p-b", 1.0, 1, 0, 0, None, 1.1)],
+    20: [row(20, None, 1, "p-a", 6.0, 1, 0, 1, 2, 1.6),
+         row(20, None, 2, "p-c", 4.0, 1, 1, 0, 1, 1.4),
+         row(20, "books", 1, "p-c", 4.0, 1, 1, 0, 1, 1.4),
+         row(20, "shoes", 1, "p-a", 6.0, 1, 0, 1, 1, 1.6),
+         row(20, "shoes", 2, "p-b", 2.0, 2, 0, 0, 2, 1.2)],
+    30: [row(30, None, 1, "p-a", 5.0, 0, 0, 1, 1, 15 / 11),
+         row(30, None, 2, "p-b", 1.0, 1, 0, 0, None, 1.0),
+         row(30, "books", 1, "p-c", 1.0, 1, 0, 0, 1, 11 / 13),
+         row(30, "shoes", 1, "p-a", 5.0, 0, 0, 1, 1, 15 / 11),
+         row(30, "shoes", 2, "p-b", 1.0, 1, 0, 0, 2, 1.0)],
 }
 EVENTS = [(1, "click", "p-a"), (2, "click", "p-b"), (3, "cart", "p-c"),
           (12, "purchase", "p-a"), (13, "click", "p-c"), (14, "click", "p-b")]

@@ -31,7 +31,9 @@ async function getJSON(path) {
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = (body && body.error) || {};
-    throw new Error(`${error.code || response.status}: ${error.message || "request failed"}`);
+    const failure = new Error(`${error.code || response.status}: ${error.message || "request failed"}`);
+    failure.code = error.code;
+    throw failure;
   }
   return body;
 }
@@ -250,7 +252,9 @@ async function refresh() {
     await fillSparklines(rows, ranking.category, current);
   } catch (e) {
     if (current !== generation) return;
-    $("status").textContent = e.message;
+    // A category ranked by score may have no rising ranking (yet): say it plainly.
+    $("status").textContent = e.code === "unknown_category" && view.category
+      ? `No ${view.ranking} ranking for ${view.category} in the recent windows.` : e.message;
     $("status").className = "";
     $("trending").querySelector("tbody").replaceChildren();
   }

@@ -263,6 +263,18 @@ def test_the_view_lives_in_the_address(live, browser):
             assert table_rows(page) == expected_rows(api.url, "k=10"), query
             assert page.text_content("#status") == "", query
         assert errors == []
+
+        # Books have no rising ranking: the page says so and keeps the view (the browser
+        # logs the 404 it got, once per refresh: the only error it logs).
+        page.goto(f"{api.url}/?category=books&ranking=rising")
+        page.wait_for_function("document.getElementById('status').textContent !== ''")
+        assert page.text_content("#status") == "No rising ranking for books in the recent windows."
+        assert page.locator("#trending tbody tr").count() == 0
+        assert address(page) == "/?category=books&ranking=rising"
+        assert httpx.get(f"{api.url}/trending?category=books&ranking=rising").json()["error"][
+            "code"] == "unknown_category"
+        assert set(errors) == {"Failed to load resource: the server responded with a status "
+                               "of 404 (Not Found)"}
     finally:
         page.close()
 

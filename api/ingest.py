@@ -46,6 +46,7 @@ from api.errors import ApiError, install_common_error_handlers
 from api.ingest_batch import BodyError, Record, check_batch, split_events
 from api.metrics import MetricsMiddleware
 from api.models import ErrorResponse, HealthResponse
+from api.page import add_docs
 from trend_tracker.events import Reason, event_schema
 from trend_tracker.settings import Settings, load_settings
 
@@ -474,12 +475,14 @@ def create_ingest_app(settings: Settings | None = None) -> FastAPI:
             # On the loop's thread: the last reports resolve their requests' futures.
             app.state.producer.close()
 
+    # /docs and /redoc are api.page's, served from the package instead of a CDN.
     app = FastAPI(title="Trend Tracker ingest", version="1", description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.metrics = metrics
     app.openapi = partial(openapi_with_body, app, settings.ingest_max_batch)  # type: ignore[method-assign]
     install_common_error_handlers(app)
     app.include_router(router)
+    add_docs(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -79,9 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.redis.aclose()
 
-    # /docs is api.page's, with Swagger UI served from the package instead of a CDN.
+    # /docs and /redoc are api.page's, served from the package instead of a CDN.
     app = FastAPI(title="Trend Tracker API", version="1", description=DESCRIPTION,
-                  lifespan=lifespan, docs_url=None)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.metrics = metrics
     app.openapi = partial(openapi_with_limits, app, settings.top_n)  # type: ignore[method-assign]
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app, {"k": routes.invalid_k_message(settings.top_n)})
     app.include_router(routes.router)
     app.include_router(page.router)
+    page.add_docs(app)
     app.mount(page.STATIC_URL, StaticFiles(directory=page.STATIC_DIR), name="static")
     if settings.api_cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api_cors_origins,

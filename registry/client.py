@@ -54,11 +54,14 @@ CHALLENGER_ALIAS = "challenger"
 SOURCE_TAG = "weights_source"
 SOURCES = ("default", "manual", "trained")
 
+#: The registered model's description. The MLflow UI renders it as Markdown: the formula is
+#: a code span, since a bare "*" pair would turn the text between them into italics.
 MODEL_DESCRIPTION = (
-    "Event-type weights of the trend score: trend_score = click*clicks + cart*carts + "
-    "purchase*purchases over each window. Alias 'champion' is what the running job uses. "
-    "Weights live in each version's tags, in its run's params and in the artifact "
-    "weights/weights.json. Manage with `trend weights ...`."
+    "Event-type weights of the trend score, over each window: "
+    "`score = click * clicks + cart * carts + purchase * purchases`. "
+    "Alias `champion` is what the running job uses. Weights live in each version's tags, "
+    "in its run's params and in the artifact `weights/weights.json`. "
+    "Manage with `trend weights ...`."
 )
 
 

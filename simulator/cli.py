@@ -131,8 +131,13 @@ def _print_summary(summary) -> None:
 
 def tail(
     topic: str = typer.Argument(..., help="Topic name, or clicks|carts|purchases|dlq"),
-    from_beginning: bool = typer.Option(False, "--from-beginning",
-                                        help="Start at the first record"),
+    from_beginning: bool = typer.Option(
+        False, "--from-beginning",
+        help="Start at the first record and stop at the end of the topic"),
+    follow: bool = typer.Option(
+        False, "--follow", "-f",
+        help="With --from-beginning: at the end, keep waiting for new records "
+             "(without --from-beginning, tail always follows)"),
     max_records: int | None = typer.Option(None, "--max", min=1,
                                               help="Stop after N records"),
     idle_timeout: float | None = typer.Option(
@@ -141,19 +146,35 @@ def tail(
 ) -> None:
     """Print a topic's records, each checked against the event schema."""
     from simulator.kafka_io import TopicError
-    from simulator.tail import tail_lines
+    from simulator.tail import resolve_topic, tail_lines
 
     settings = _settings(bootstrap_servers=bootstrap_servers)
+    stop_at_end = from_beginning and not follow
+    shown = 0
     try:
         for line in tail_lines(settings, topic, from_beginning=from_beginning,
-                               max_records=max_records, idle_timeout_s=idle_timeout):
+                               max_records=max_records, idle_timeout_s=idle_timeout,
+                               stop_at_end=stop_at_end):
             colour = typer.colors.GREEN if line.valid else typer.colors.YELLOW
             typer.echo(f"{line.partition}:{line.offset} key={line.key} "
                        + typer.style(f"[{line.status}]", fg=colour) + f" {line.detail}")
+            shown += 1
     except TopicError as exc:
         raise _fail(f"trend tail: {exc}") from None
     except KeyboardInterrupt:
-        pass
+        return
+    if max_records is not None and shown == max_records:
+        return
+    # It stopped by itself: at the end of the topic, or idle. Say so, on stderr (stdout
+    # holds only records), and above all when there was nothing to show.
+    name = resolve_topic(settings, topic)[0]
+    if stop_at_end:
+        what = "no records" if shown == 0 else f"{shown} record{'s' * (shown != 1)}"
+        typer.echo(f"trend tail: {what} in {name}, end of topic", err=True)
+    elif shown == 0:
+        since = "since the start" if from_beginning else "since tail started"
+        typer.echo(f"trend tail: no records in {name} {since} "
+                   f"({idle_timeout:g} s without one)", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -203,12 +203,16 @@ class ConsumedRecord:
 
 def read_topic(settings: Settings, topic: str, *, max_records: int | None = None,
                from_beginning: bool = True, idle_timeout_s: float | None = None,
-               deadline_s: float | None = None) -> Iterator[ConsumedRecord]:
+               deadline_s: float | None = None,
+               stop_at_end: bool = False) -> Iterator[ConsumedRecord]:
     """Read a topic by assigning all its partitions (no consumer group: instant).
 
-    Stops after ``max_records``, after ``idle_timeout_s`` without a record, or at
-    ``deadline_s`` after the start; otherwise follows the topic forever. Does not rely
-    on the high watermark (the local broker under-reports it after batched writes).
+    Stops after ``max_records``, after ``idle_timeout_s`` without a record, at
+    ``deadline_s`` after the start, or, with ``stop_at_end``, once every partition has
+    been read to its end; otherwise follows the topic forever. The end is where a fetch
+    comes back empty (librdkafka's partition EOF), not the high watermark that ListOffsets
+    reports, which the local broker under-reports after batched writes (see
+    :mod:`jobs.offsets`).
     """
     partitions = topic_partitions(settings, [topic]).get(topic)
     if partitions is None:
@@ -217,10 +221,13 @@ def read_topic(settings: Settings, topic: str, *, max_records: int | None = None
         "bootstrap.servers": settings.bootstrap_servers,
         "group.id": "trend-tail",  # required by the client; assign() never joins it
         "enable.auto.commit": False,
-        "enable.partition.eof": False,
+        "enable.partition.eof": stop_at_end,
+        # At the end the fetch is empty by design: do not let the broker hold it long.
+        **({"fetch.wait.max.ms": 20} if stop_at_end else {}),
     })
     start = OFFSET_BEGINNING if from_beginning else OFFSET_END
     consumer.assign([TopicPartition(topic, p, start) for p in range(partitions)])
+    at_end: set[int] = set()
     read = 0
     now = time.monotonic()
     last_seen = now
@@ -236,6 +243,10 @@ def read_topic(settings: Settings, topic: str, *, max_records: int | None = None
                                      else min(500, max_records - read), timeout=0.2)
             for msg in batch:
                 if msg.error():
+                    if stop_at_end and msg.error().code() == KafkaError._PARTITION_EOF:
+                        at_end.add(msg.partition())
+                        if len(at_end) == partitions:
+                            return
                     continue
                 last_seen = time.monotonic()
                 yield ConsumedRecord(msg.topic(), msg.partition(), msg.offset(), msg.key(),

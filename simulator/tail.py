@@ -70,13 +70,16 @@ def describe(partition: int, offset: int, key: bytes | None, value: bytes | None
 
 
 def tail_lines(settings: Settings, name: str, *, from_beginning: bool = False,
-               max_records: int | None = None, idle_timeout_s: float | None = None):
-    """Yield a :class:`TailLine` per record of the topic ``name``."""
+               max_records: int | None = None, idle_timeout_s: float | None = None,
+               stop_at_end: bool = False):
+    """Yield a :class:`TailLine` per record of the topic ``name``; with ``stop_at_end``,
+    only up to the end of each partition."""
     from simulator.kafka_io import read_topic
 
     topic, event_type, is_dlq = resolve_topic(settings, name)
     skew_ms = settings.max_future_skew_s * 1000
     for record in read_topic(settings, topic, max_records=max_records,
-                             from_beginning=from_beginning, idle_timeout_s=idle_timeout_s):
+                             from_beginning=from_beginning, idle_timeout_s=idle_timeout_s,
+                             stop_at_end=stop_at_end):
         yield describe(record.partition, record.offset, record.key, record.value,
                        event_type, is_dlq, time.time_ns() // 1_000_000, skew_ms)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -122,6 +123,11 @@ def test_job_follows_the_champion_and_survives_an_mlflow_outage(
         advance_to(settings, 22_000, "p-4")
         assert window(2 * WINDOW_MS) == [(1, "p-3", 3.0, v2.name), (2, "p-1", 2.0, v2.name),
                                          (3, "p-2", 1.0, v2.name)]
+        # The job's log names each weights switch and the first window it applies to:
+        # v1 from window A (ending at 10 s), v2 from window B (ending at 20 s).
+        switches = re.findall(r"weights (\S+) active from the window ending at (\d+)",
+                              flink_log())
+        assert switches == [(v1.name, str(T0 + WINDOW_MS)), (v2.name, str(T0 + 2 * WINDOW_MS))]
 
         # MLflow goes down: the job keeps running and scoring with v2.
         private_mlflow.stop()

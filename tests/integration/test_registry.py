@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from localstack.stack import free_port, mlflow_healthy
@@ -143,6 +144,16 @@ def test_ensure_default_registers_version_1_once(cli):
     again = cli("ensure-default")
     assert f"champion exists: {cli.model}/1 [champion]" in again.output
     assert len(json.loads(cli("list", "--json").output)) == 1
+    # What the MLflow UI shows (as Markdown) for the model and for the version.
+    mlflow = MlflowClient(cli.env["TREND_MLFLOW_TRACKING_URI"])
+    assert mlflow.get_registered_model(cli.model).description == (
+        "Event-type weights of the trend score, over each window: "
+        "`score = click * clicks + cart * carts + purchase * purchases`. "
+        "Alias `champion` is what the running job uses. Weights live in each version's "
+        "tags, in its run's params and in the artifact `weights/weights.json`. "
+        "Manage with `trend weights ...`.")
+    assert mlflow.get_model_version(cli.model, "1").description == (
+        "Default weights of a fresh deployment (click=1, cart=3, purchase=5).")
 
 
 def hand_made_version(registry: WeightsRegistry, weights_json: str | None) -> int:

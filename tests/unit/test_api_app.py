@@ -278,6 +278,46 @@ def test_the_favicon_is_served_from_the_package_and_linked_by_the_page(client):
     assert '<link rel="icon" href="favicon.ico" type="image/svg+xml">' in client.get("/").text
 
 
+@pytest.fixture(scope="module")
+def ingest_client():
+    """The ingest service, its broker unreachable: the OpenAPI pages need none."""
+    from api.ingest import create_ingest_app
+
+    app = create_ingest_app(settings(bootstrap_servers=f"127.0.0.1:{free_port()}"))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("service", ["client", "ingest_client"])
+def test_the_redoc_page_loads_redoc_from_the_service_itself(service, request):
+    client = request.getfixturevalue(service)
+    response = client.get("/redoc")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    urls = re.findall(r'(?:src|href|spec-url)="([^"]*)"', html)
+    assert sorted(urls) == ["/favicon.ico", "/openapi.json", "/static/redoc/redoc.standalone.js"]
+    assert "http" not in html  # no CDN, no Google Fonts
+    script = client.get("/static/redoc/redoc.standalone.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert script.text.startswith("/*! For license information please see "
+                                  "redoc.standalone.js.LICENSE.txt */")
+    assert client.get("/favicon.ico").headers["content-type"] == "image/svg+xml"
+
+
+def test_the_ingest_docs_page_loads_swagger_ui_from_the_service_itself(ingest_client):
+    html = ingest_client.get("/docs").text
+    urls = re.findall(r'(?:src|href)="([^"]*)"', html) + re.findall(r"url: '([^']*)'", html)
+    assert sorted(urls) == ["/favicon.ico", "/openapi.json",
+                            "/static/swagger/swagger-ui-bundle.js",
+                            "/static/swagger/swagger-ui.css"]
+    assert "http" not in html
+    assert ingest_client.get("/static/swagger/swagger-ui.css").status_code == 200
+    # Only the OpenAPI pages' assets: the trends page is the API's, not the ingest's.
+    assert ingest_client.get("/static/app.js").status_code == 404
+
+
 def test_the_docs_page_loads_swagger_ui_from_the_api_itself(client):
     response = client.get("/docs")
     assert response.status_code == 200

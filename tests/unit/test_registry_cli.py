@@ -6,6 +6,7 @@ import pytest
 import typer
 
 from registry.cli import _epoch_ms, _iso, report_text
+from registry.client import MODEL_DESCRIPTION
 from registry.errors import first_line
 from registry.train import Evaluation, TrainingConfig, TrainingResult
 
@@ -53,3 +54,22 @@ def test_training_report():
         "candidate beats champion",
     ]
     assert result.metrics()["ndcg_at_k_gain"] == pytest.approx(0.01234)
+
+
+def test_the_model_description_reads_right_as_markdown():
+    """The MLflow UI renders descriptions as Markdown: the formula must stay a formula."""
+    from markdown_it import MarkdownIt
+
+    assert MODEL_DESCRIPTION == (
+        "Event-type weights of the trend score, over each window: "
+        "`score = click * clicks + cart * carts + purchase * purchases`. "
+        "Alias `champion` is what the running job uses. Weights live in each version's "
+        "tags, in its run's params and in the artifact `weights/weights.json`. "
+        "Manage with `trend weights ...`.")
+    html = MarkdownIt("commonmark").render(MODEL_DESCRIPTION)
+    assert html == (
+        "<p>Event-type weights of the trend score, over each window: "
+        "<code>score = click * clicks + cart * carts + purchase * purchases</code>. "
+        "Alias <code>champion</code> is what the running job uses. Weights live in each "
+        "version's tags, in its run's params and in the artifact "
+        "<code>weights/weights.json</code>. Manage with <code>trend weights ...</code>.</p>\n")

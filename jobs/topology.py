@@ -2,6 +2,13 @@
 
 source (decode) -> checked -> (dead letters) -> window: count, score, rank -> window sink
 
+The logic is :func:`views`: from the decoded sources to the two outputs, each step a named
+query, built from the settings alone (no connection, no environment).
+:func:`create_views` makes them views of a table environment and returns the outputs. The
+wiring is apart from it: :func:`source_ddl` (the Kafka sources), :func:`sink_ddls` (the
+dead-letter topic and the window sink's table) and :data:`WINDOW_SINK_QUERY`, put
+together by :func:`jobs.trending.build`.
+
 1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic, decoded by the
    ``trend-event`` format (the project's Java decoder, ``udfs/java``): one parse per record
    gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category``, ``ts``
@@ -15,7 +22,8 @@ source (decode) -> checked -> (dead letters) -> window: count, score, rank -> wi
 2. ``checked_<type>``: every record with its reason, ``late`` added when a valid record is
    behind the watermark on arrival (``CURRENT_WATERMARK``); split into ``valid_events`` and
    ``invalid_events``, each projected to what its branch needs before the topics' union.
-3. ``dead_letters``: every record with a reason, as JSON, to the dead-letter topic, counted
+3. ``dead_letter_records`` -> ``dead_letters``: every record with a reason, as JSON, to the
+   dead-letter topic, counted
    by ``count_dead_letter`` (Java) as it goes. ``dead_letter_payload`` (Java) gives what a
    dead letter carries of the value, before the union: a prefix of at most
    ``dead_letter_payload_prefix_bytes``, the size in bytes and the SHA-256, so an envelope always
@@ -37,13 +45,15 @@ Event counts are metrics counted in the JVM where each fact is known: ``events_r
 ``count_read`` in the checked views, ``events_valid`` by ``window_counts``,
 ``dead_letters`` by ``count_dead_letter``.
 
-All INSERTs run as one statement set, so the topics are read once and every branch sees
+Both sinks run in one statement set, so the topics are read once and every branch sees
 the same watermarks. Hosts, ports and topics come from the settings, never from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from trend_tracker.events import EVENT_TYPES, Reason
 from trend_tracker.output_row import RANKED_ARRAY_FIELDS
@@ -61,6 +71,11 @@ EVENT_FORMAT = "trend-event"
 
 #: The dead-letter topic's key column: ``{topic}/{partition}/{offset}`` of the bad record.
 DEAD_LETTER_KEY = "dead_letter_key"
+#: The dead-letter topic's table, and the view of the records it takes.
+DEAD_LETTERS = "dead_letters"
+DEAD_LETTER_RECORDS = "dead_letter_records"
+#: The view of one row per window, ranked.
+WINDOW_RESULTS = "window_results"
 
 
 def sql_string(text: str) -> str:
@@ -162,14 +177,13 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
     }
 
 
-def checked_view_sql(event_type: str, topic: str) -> str:
+def checked_query(event_type: str, topic: str) -> str:
     """Every record of one topic with its dead-letter reason (NULL when valid).
 
     The topic is a literal: each source reads one topic, and the ``topic`` metadata column
     would cost a string conversion per record.
     """
     return f"""
-CREATE TEMPORARY VIEW checked_{event_type} AS
 SELECT payload, {sql_string(topic)} AS `topic`, `partition`, `offset`, et,
   {sql_string(event_type)} AS event_type,
   count_read({EVENT_TYPES.index(event_type)}) AS event_type_code,
@@ -179,45 +193,46 @@ SELECT payload, {sql_string(topic)} AS `topic`, `partition`, `offset`, et,
 FROM {SOURCE_TABLES[event_type]}"""
 
 
-def statements(settings: Settings) -> list[tuple[str, str]]:
-    """(name, SQL) of every view and sink table after the sources, in topology order.
+# --- the logic: from the decoded sources to the job's two outputs ------------------------
 
-    The functions ``count_read``, ``window_counts``, ``rank_window``,
-    ``count_dead_letter`` and ``write_window`` must be registered before these run
-    (``dead_letter_payload`` is registered here).
+
+def views(settings: Settings) -> list[tuple[str, str]]:
+    """(name, query) of each step after the sources, in topology order: each step is a view
+    named here, over the source tables and the steps before it. Pure: it reads the settings
+    and builds SQL, nothing else.
+
+    The functions ``count_read``, ``dead_letter_payload``, ``window_counts``,
+    ``rank_window`` and ``count_dead_letter`` must be registered before the queries are
+    planned (:func:`jobs.trending.build`).
     """
     size, slide = settings.window_size_s, settings.window_slide_s
+
     def union(columns: str, where: str) -> str:
         # Each topic's rows are filtered and projected before the union, so only the
         # columns a branch needs cross the network to the operator after the union.
         return "\nUNION ALL\n".join(f"SELECT {columns} FROM checked_{t} WHERE {where}"
                                      for t in SOURCE_TABLES)
+
     arrays = ",\n  ".join(f"ranked.`{name}` AS `{name}_list`" for name in RANKED_ARRAY_FIELDS)
     return [
-        *((f"checked_{t}", checked_view_sql(t, topic))
+        *((f"checked_{t}", checked_query(t, topic))
           for t, topic in settings.event_topics.items()),
-        ("dead_letter_payload_function", """
-CREATE TEMPORARY FUNCTION dead_letter_payload
-AS 'dev.trendtracker.deadletter.DeadLetterPayload' LANGUAGE JAVA"""),
-        ("dead_letters_table", f"""
-CREATE TEMPORARY TABLE dead_letters (
-  {DEAD_LETTER_KEY} STRING,
-  payload STRING, `topic` STRING, `partition` INT, `offset` BIGINT, reason STRING,
-  payload_bytes BIGINT, payload_sha256 STRING
-) WITH (
-  {with_clause(dead_letter_options(settings))}
-)"""),
-        ("valid_events", f"""
-CREATE TEMPORARY VIEW valid_events AS
-{union("product_id, category, event_type_code, et", "reason IS NULL")}"""),
+        ("valid_events", union("product_id, category, event_type_code, et", "reason IS NULL")),
         # The payload is cut and hashed before the union: only the prefix crosses the
         # network, and only records with a reason are hashed.
-        ("invalid_events", f"""
-CREATE TEMPORARY VIEW invalid_events AS
-{union(f"dead_letter_payload(payload, {settings.dead_letter_payload_prefix_bytes}) AS letter, "
-       "`topic`, `partition`, `offset`, event_type, reason", "reason IS NOT NULL")}"""),
+        ("invalid_events", union(
+            f"dead_letter_payload(payload, {settings.dead_letter_payload_prefix_bytes}) "
+            "AS letter, `topic`, `partition`, `offset`, event_type, reason",
+            "reason IS NOT NULL")),
+        # What the dead-letter topic takes, in its columns' order (see DEAD_LETTER_COLUMNS).
+        (DEAD_LETTER_RECORDS, f"""
+SELECT CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS STRING))
+    AS {DEAD_LETTER_KEY},
+  letter.payload AS payload, `topic`, `partition`, `offset`,
+  count_dead_letter(event_type, reason) AS reason,
+  letter.payload_bytes AS payload_bytes, letter.payload_sha256 AS payload_sha256
+FROM invalid_events"""),
         ("window_counts", f"""
-CREATE TEMPORARY VIEW window_counts AS
 SELECT window_start, window_end, window_time,
   window_counts(product_id, category, event_type_code) AS counts
 FROM TABLE(HOP(TABLE valid_events, DESCRIPTOR(et),
@@ -225,8 +240,7 @@ FROM TABLE(HOP(TABLE valid_events, DESCRIPTOR(et),
 GROUP BY window_start, window_end, window_time"""),
         # One row per window: the frame holds this window and those up to size + slide
         # before it (the previous non-overlapping window, and the previous window's).
-        ("window_results", f"""
-CREATE TEMPORARY VIEW window_results AS
+        (WINDOW_RESULTS, f"""
 SELECT window_start, window_end,
   {arrays},
   ranked.weights_version AS weights_version
@@ -235,23 +249,59 @@ FROM (SELECT window_start, window_end,
           ORDER BY window_time
           RANGE BETWEEN {sql_interval(size + slide)} PRECEDING AND CURRENT ROW) AS ranked
       FROM window_counts)"""),
-        ("written_windows_table", """
-CREATE TEMPORARY TABLE written_windows (window_end TIMESTAMP(3), `rows` INT)
-WITH ('connector' = 'blackhole')"""),
     ]
 
 
-#: (name, INSERT) of the two sinks, all in one statement set.
-INSERTS: list[tuple[str, str]] = [
-    ("dead-letters", """
-INSERT INTO dead_letters
-SELECT CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS STRING)),
-  letter.payload, `topic`, `partition`, `offset`, count_dead_letter(event_type, reason),
-  letter.payload_bytes, letter.payload_sha256
-FROM invalid_events"""),
-    ("window-sink", """
-INSERT INTO written_windows
-SELECT window_end, write_window(window_start, window_end, """ + ", ".join(
-        f"`{name}_list`" for name in RANKED_ARRAY_FIELDS) + """, weights_version)
-FROM window_results"""),
-]
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """The logic's two results, as the sinks take them."""
+
+    #: One row per bad record, in the dead-letter table's columns.
+    dead_letters: Any
+    #: One row per window: its rankings as one array per output-row column.
+    window_results: Any
+
+
+def create_views(t_env, settings: Settings) -> Outputs:
+    """Create every step of :func:`views` as a temporary view of ``t_env`` (whose source
+    tables and functions exist), and return the two outputs."""
+    for name, query in views(settings):
+        t_env.create_temporary_view(name, t_env.sql_query(query))
+    return Outputs(t_env.from_path(DEAD_LETTER_RECORDS), t_env.from_path(WINDOW_RESULTS))
+
+
+# --- the wiring: sink tables ---------------------------------------------------------------
+
+#: The dead-letter topic's columns: the key, then the JSON envelope's fields.
+DEAD_LETTER_COLUMNS: tuple[tuple[str, str], ...] = (
+    (DEAD_LETTER_KEY, "STRING"), ("payload", "STRING"), ("topic", "STRING"),
+    ("partition", "INT"), ("offset", "BIGINT"), ("reason", "STRING"),
+    ("payload_bytes", "BIGINT"), ("payload_sha256", "STRING"),
+)
+
+#: The window sink's table: what ``write_window`` returns per window, discarded.
+WRITTEN_WINDOWS = "written_windows"
+
+
+def sink_ddls(settings: Settings) -> dict[str, str]:
+    """Table name -> DDL of the two sinks: the dead-letter topic, and the window sink's
+    table (the writing happens in ``write_window``; its results are discarded)."""
+    columns = ",\n  ".join(f"`{name}` {sql_type}" for name, sql_type in DEAD_LETTER_COLUMNS)
+    return {
+        DEAD_LETTERS: f"""
+CREATE TEMPORARY TABLE {DEAD_LETTERS} (
+  {columns}
+) WITH (
+  {with_clause(dead_letter_options(settings))}
+)""",
+        WRITTEN_WINDOWS: f"""
+CREATE TEMPORARY TABLE {WRITTEN_WINDOWS} (window_end TIMESTAMP(3), `rows` INT)
+WITH ('connector' = 'blackhole')""",
+    }
+
+
+#: The window sink: ``write_window`` (Python, once per window) over the window results.
+WINDOW_SINK_QUERY = f"""
+SELECT window_end, write_window(window_start, window_end, {", ".join(
+    f"`{name}_list`" for name in RANKED_ARRAY_FIELDS)}, weights_version)
+FROM {WINDOW_RESULTS}"""

@@ -60,7 +60,14 @@ if str(_PROJECT_ROOT) not in sys.path:
 
 from jobs.metrics import expose_reporter_to_embedded_cluster, reporter_config
 from jobs.resume import job_checkpoint_dir, job_savepoint_dir
-from jobs.topology import INSERTS, source_ddl, statements
+from jobs.topology import (
+    DEAD_LETTERS,
+    WINDOW_SINK_QUERY,
+    WRITTEN_WINDOWS,
+    create_views,
+    sink_ddls,
+    source_ddl,
+)
 from registry.weights import Weights
 from trend_tracker.settings import (
     Settings,
@@ -266,20 +273,24 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None,
     t_env.create_java_temporary_function("count_read", "dev.trendtracker.scoring.CountRead")
     t_env.create_java_temporary_function("count_dead_letter",
                                          "dev.trendtracker.scoring.CountDeadLetter")
+    t_env.create_java_temporary_function("dead_letter_payload",
+                                         "dev.trendtracker.deadletter.DeadLetterPayload")
     # A function instance, not a class name: it carries the top-N and the weights.
     t_env._j_tenv.createTemporarySystemFunction(
         "rank_window", rank_window_function(settings, bounded, weights))
     t_env.create_temporary_function(
         "write_window", make_window_writer_function(settings_json, replace_windows))
 
+    # The wiring: sources and sinks; then the logic between them (jobs.topology).
     for event_type, topic in settings.event_topics.items():
         t_env.execute_sql(source_ddl(settings, event_type, topic,
                                      bounds[topic] if bounds is not None else None))
-    for _name, sql in statements(settings):
-        t_env.execute_sql(sql)
+    for ddl in sink_ddls(settings).values():
+        t_env.execute_sql(ddl)
+    outputs = create_views(t_env, settings)
     statement_set = t_env.create_statement_set()
-    for _name, sql in INSERTS:
-        statement_set.add_insert_sql(sql)
+    statement_set.add_insert(DEAD_LETTERS, outputs.dead_letters)
+    statement_set.add_insert(WRITTEN_WINDOWS, t_env.sql_query(WINDOW_SINK_QUERY))
     return t_env, statement_set
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from jobs.topology import INSERTS, dead_letter_options, source_ddl, sql_interval, statements
+from jobs.topology import dead_letter_options, sink_ddls, source_ddl, sql_interval, views
 from trend_tracker.settings import (
     DEAD_LETTER_OVERHEAD_BYTES,
     ESCAPED_BYTES_PER_PAYLOAD_BYTE,
@@ -42,14 +42,14 @@ def test_dead_letters_are_keyed_by_their_record_and_sized_for_the_producer():
     assert options["value.format"] == "json"
     # The key is not repeated in the value: the envelope keeps its fields.
     assert options["value.fields-include"] == "EXCEPT_KEY"
-    table = dict(statements(s))["dead_letters_table"]
-    for column in ("dead_letter_key STRING", "payload STRING", "`topic` STRING",
-                   "`partition` INT", "`offset` BIGINT", "reason STRING",
-                   "payload_bytes BIGINT", "payload_sha256 STRING"):
+    table = sink_ddls(s)["dead_letters"]
+    for column in ("`dead_letter_key` STRING", "`payload` STRING", "`topic` STRING",
+                   "`partition` INT", "`offset` BIGINT", "`reason` STRING",
+                   "`payload_bytes` BIGINT", "`payload_sha256` STRING"):
         assert column in table
-    insert = dict(INSERTS)["dead-letters"]
+    records = dict(views(s))["dead_letter_records"]
     assert "CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS STRING))" \
-        in insert
+        in records
 
 
 def test_the_payload_prefix_is_bounded_by_the_producers_request_size():

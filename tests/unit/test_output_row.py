@@ -59,10 +59,9 @@ def test_api_models_and_checks_name_the_fields_of_the_definition():
 
 
 def test_the_job_sql_hands_one_array_per_ranked_field():
-    from jobs.topology import INSERTS
+    from jobs.topology import WINDOW_SINK_QUERY as sink
     from trend_tracker.settings import Settings
 
-    sink = dict(INSERTS)["window-sink"]
     assert ", ".join(f"`{n}_list`" for n in output.RANKED_ARRAY_FIELDS) in sink
     assert output.sql_ranked_row_type() == (
         "ROW<`ranking` ARRAY<STRING>, `category` ARRAY<STRING>, `rank` ARRAY<INT>, "

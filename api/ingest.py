@@ -42,6 +42,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from api.deps import SettingsDep
 from api.errors import ApiError, install_common_error_handlers
 from api.ingest_batch import BodyError, Record, check_batch, split_events
 from api.metrics import MetricsMiddleware
@@ -285,11 +286,6 @@ class IngestReadyResponse(BaseModel):
 # --- routes ---------------------------------------------------------------------------------
 
 
-async def get_settings(request: Request) -> Settings:
-    """The settings the app was built with."""
-    return request.app.state.settings
-
-
 async def get_producer(request: Request) -> EventProducer:
     """The app's Kafka producer."""
     return request.app.state.producer
@@ -300,7 +296,6 @@ async def get_metrics(request: Request) -> IngestMetrics:
     return request.app.state.metrics
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 ProducerDep = Annotated[EventProducer, Depends(get_producer)]
 MetricsDep = Annotated[IngestMetrics, Depends(get_metrics)]
 

@@ -74,10 +74,15 @@ from benchmarks.live import (
     streaming_job,
     wait_job_running,
 )
+from trend_tracker.processes import free_port
 from trend_tracker.settings import Settings
 
 METRICS_INTERVAL_S = 0.1
 API_K = 10
+SENT_METRIC = "trend_simulator_events_sent_total"
+READ_METRIC = JOB_METRIC_PREFIX + "event_type_events_read"
+#: How long the recount may read the topics back.
+RECOUNT_TIMEOUT_S = 600
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -104,8 +109,12 @@ class Poller:
     """First sightings of each window through the API and in Redis, and samples of the
     job's metrics, from threads of this process (times are wall-clock epoch seconds)."""
 
-    def __init__(self, settings: Settings, api_port: int, poll_s: float) -> None:
+    def __init__(self, settings: Settings, api_port: int, poll_s: float,
+                 simulator_port: int) -> None:
         self.settings = settings
+        self.simulator_port = simulator_port
+        #: (time, events the simulator has sent, events the job has read) samples
+        self.reads: list[tuple[float, float, float]] = []
         self.api_port = api_port
         self.poll_s = poll_s
         self.api_seen: dict[int, float] = {}
@@ -174,6 +183,10 @@ class Poller:
                 watermark = source_watermark(text)
                 if watermark is not None:
                     self.watermarks.append((now, watermark))
+                sent_text = scrape(f"http://127.0.0.1:{self.simulator_port}/metrics", 1)
+                if sent_text is not None:
+                    self.reads.append((now, sum(series(sent_text, SENT_METRIC)),
+                                       sum(series(text, READ_METRIC))))
                 newest = series(text, JOB_METRIC_PREFIX + "last_window_end_ms")
                 if newest and max(newest) > 0:
                     latency = {
@@ -235,9 +248,12 @@ def sample_spacing_ms(samples: Sequence[tuple[float, float]]) -> float | None:
     return round(statistics.median(gaps)) if gaps else None
 
 
-def recount(settings: Settings, slide_ms: int) -> tuple[dict[tuple[int, str], list[int]], int]:
+def recount(settings: Settings, slide_ms: int, from_ms: int, to_ms: int
+            ) -> tuple[dict[tuple[int, str], list[int]], int]:
     """Independent count of the events in the topics: (slice start, product) ->
-    [clicks, carts, purchases], by ``json.loads`` of every record read back."""
+    [clicks, carts, purchases], by ``json.loads`` of every record read back whose event
+    time is in [from_ms, to_ms). Records produced (Kafka timestamp) more than a minute
+    outside that range are skipped unparsed."""
     from confluent_kafka import Consumer, TopicPartition
 
     from jobs.offsets import true_end_offsets
@@ -251,20 +267,29 @@ def recount(settings: Settings, slide_ms: int) -> tuple[dict[tuple[int, str], li
     remaining = {(t, p): end for t, parts in ends.items() for p, end in parts.items() if end}
     consumer.assign([TopicPartition(t, p, 0) for t, p in remaining])
     events = 0
+    deadline = time.monotonic() + RECOUNT_TIMEOUT_S
     try:
         while remaining:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the recount did not reach the end of {sorted(remaining)} "
+                                   f"in {RECOUNT_TIMEOUT_S} s")
             for message in consumer.consume(num_messages=10_000, timeout=1.0):
                 if message.error():
                     continue
                 key = (message.topic(), message.partition())
                 if key not in remaining:
                     continue
-                event = json.loads(message.value())
-                ts = event["ts"]
-                counts[(ts - ts % slide_ms, event["product_id"])][index[event["event_type"]]] += 1
-                events += 1
                 if message.offset() + 1 >= remaining[key]:
                     del remaining[key]
+                produced_ms = message.timestamp()[1]
+                if not from_ms - 60_000 <= produced_ms < to_ms + 60_000:
+                    continue
+                event = json.loads(message.value())
+                ts = event["ts"]
+                if from_ms <= ts < to_ms:
+                    slice_ = (ts - ts % slide_ms, event["product_id"])
+                    counts[slice_][index[event["event_type"]]] += 1
+                    events += 1
     finally:
         consumer.close()
     return counts, events
@@ -284,7 +309,7 @@ def check_windows(settings: Settings, poller: Poller, ends: Sequence[int], size_
                   slide_ms: int) -> dict[str, Any]:
     """The API's answers against Parquet, and Parquet's counts against a recount."""
     root = parquet_dir(settings)
-    counts, events = recount(settings, slide_ms)
+    counts, events = recount(settings, slide_ms, min(ends) - size_ms, max(ends))
     api_mismatches = count_mismatches = checked = 0
     examples: list[dict[str, Any]] = []
     fields = ("rank", "product_id", "clicks", "carts", "purchases")
@@ -306,7 +331,7 @@ def check_windows(settings: Settings, poller: Poller, ends: Sequence[int], size_
                     examples.append({"window_end": end, "product_id": row["product_id"],
                                      "parquet": [row["clicks"], row["carts"], row["purchases"]],
                                      "recount": recounted})
-    return {"events_read_back": events, "windows": len(ends),
+    return {"events_recounted": events, "windows": len(ends),
             "api_windows_differing_from_parquet": api_mismatches,
             "ranked_rows_recounted": checked, "mismatched_counts": count_mismatches,
             "examples": examples}
@@ -336,12 +361,15 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         job_start_s = wait_job_running(job, settings, job_log)
         progress(f"job running after {job_start_s:.1f} s; starting the API")
         with ApiServer(settings.as_env(), log_path=logs / "api.log") as api:
-            poller = Poller(settings, api.port, args.poll_ms / 1000)
+            simulator_port = free_port()
+            poller = Poller(settings, api.port, args.poll_ms / 1000, simulator_port)
             with poller:
                 progress(f"simulating {args.rate:g} events/s on the live clock")
                 sim_started = time.time()
                 simulator = spawn(simulator_command(args.rate, args.products, SEED),
-                                  child_env(settings), stdout=subprocess.PIPE,
+                                  child_env(settings.model_copy(
+                                      update={"metrics_port": simulator_port})),
+                                  stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
                 try:
                     # Warm-up: the job's last tasks (the Python worker) may start well
@@ -415,6 +443,9 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     # the source path (producing, fetching, the periodic watermark).
     steady = [at * 1000 - wm - lateness_ms for at, wm in poller.watermarks
               if ends[0] / 1000 - args.window_slide_s <= at <= sim_stopped]
+    # How far the job's reading trails the simulator's sending (events), in the same span.
+    lag = [sent - read for at, sent, read in poller.reads
+           if ends[0] / 1000 - args.window_slide_s <= at <= sim_stopped]
     return {
         "benchmark": "freshness",
         "command": args.command,
@@ -439,6 +470,9 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         "ratio_p99_to_goal": round(totals["p99"] / goal_ms, 3),
         "stages_ms": stages,
         "watermark_behind_wall_beyond_lateness_ms": percentiles(steady) if steady else None,
+        "job_read_lag_events": percentiles(lag) if lag else None,
+        "job_read_lag_s_at_rate": round(statistics.median(lag) / simulated["rate"], 1)
+        if lag else None,
         "redis_round_trip_ms": baseline,
         "ratio_p50_to_redis_round_trip": round(totals["p50"] / baseline["p50"], 1),
         "api_errors": poller.api_errors,

@@ -9,7 +9,10 @@ and samples the job's Prometheus reporter every ``SAMPLE_S``:
   the first at ``events`` is when the backlog was read;
 - ``trend_last_window_end_ms``: the newest window written; the run's end is the first
   sample at the final window (the newest one the backlog's watermark closes, known once
-  the backlog is read and the value stops moving);
+  the backlog is read and the value stops moving). Its first change also marks the whole
+  job running (the Python worker of the window sink starts last, and under load a minute
+  or more after the sources): ``events_per_s_flowing`` is the rate from there, on the
+  events not yet read then;
 - Flink's checkpoint metrics (``numberOfCompletedCheckpoints``, ``lastCheckpointDuration``,
   ``lastCheckpointSize``, ``lastCheckpointFullSize``): one entry per completed checkpoint;
 - ``Status_JVM_Memory_Heap_Used`` of the MiniCluster's JVM: the largest sample.
@@ -75,7 +78,8 @@ def run_streaming_backlog(settings: Settings, events: int, log_dir: Path, name: 
     log_path = log_dir / f"job-{name}.log"
     url = metrics_url(settings)
     started = time.monotonic()
-    first_read = all_read = last_window_at = None
+    first_read = all_read = last_window_at = first_window_at = None
+    read_at_first_window = 0.0
     last_window = 0
     checkpoints: list[dict[str, float]] = []
     heap_max = 0.0
@@ -99,6 +103,8 @@ def run_streaming_backlog(settings: Settings, events: int, log_dir: Path, name: 
                              default=0)
                 if newest > last_window:
                     last_window, last_window_at = int(newest), now
+                    if first_window_at is None:
+                        first_window_at, read_at_first_window = now, read
                 heap_max = max([heap_max, *series(text, HEAP_METRIC)])
                 values = {key: max(series(text, metric), default=None)
                           for key, metric in CHECKPOINT_METRICS.items()}
@@ -125,6 +131,12 @@ def run_streaming_backlog(settings: Settings, events: int, log_dir: Path, name: 
         "drain_s": round(drain_s, 2),
         "events_per_s": round(events / drain_s),
         "events_per_s_read": round(events / read_s) if read_s > 0 else None,
+        # Once every task runs (the first window written: the Python worker is up), to
+        # the last window: the rate without the job's start-up.
+        "first_window_s": round(first_window_at - first_read, 2),
+        "events_per_s_flowing": round((events - read_at_first_window)
+                                      / (max(all_read, last_window_at) - first_window_at))
+        if max(all_read, last_window_at) > first_window_at else None,
         "last_window_end": last_window,
         "checkpoints_during_drain": len(during),
         "checkpoints": checkpoints,

@@ -134,9 +134,11 @@ def run_streaming_backlog(settings: Settings, events: int, log_dir: Path, name: 
         # Once every task runs (the first window written: the Python worker is up), to
         # the last window: the rate without the job's start-up.
         "first_window_s": round(first_window_at - first_read, 2),
+        # None when the backlog was read before the first window (a tiny backlog).
         "events_per_s_flowing": round((events - read_at_first_window)
                                       / (max(all_read, last_window_at) - first_window_at))
-        if max(all_read, last_window_at) > first_window_at else None,
+        if max(all_read, last_window_at) > first_window_at
+        and read_at_first_window < events else None,
         "last_window_end": last_window,
         "checkpoints_during_drain": len(during),
         "checkpoints": checkpoints,

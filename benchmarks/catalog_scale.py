@@ -167,7 +167,9 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             outputs.setdefault((products, ratio), {})[backend] = local_root(run.pop("settings"))
             results.append({"products": products, "backend": backend, "ratio": ratio,
                             "window_slide_s": slide, "load_avg_1m_at_start": load,
+                            "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
                             **figures(run)})
+            progress(json.dumps(results[-1]))  # kept if a later run fails
     base = results[0]
     for result in results:
         result["ratio_to_baseline"] = round(result["events_per_s"] / base["events_per_s"], 3)

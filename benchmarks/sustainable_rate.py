@@ -190,8 +190,6 @@ def step(settings: Settings, rate: float, period_s: float, products: int,
 
 def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             ) -> dict[str, Any]:
-    import redis  # noqa: F401 - fail early when the client is missing
-
     from api.testing import ApiServer
     from jobs.offsets import true_end_offsets
     from registry.client import ensure_default_weights

@@ -119,16 +119,17 @@ def run_streaming_backlog(settings: Settings, events: int, log_dir: Path, name: 
             time.sleep(max(0.0, SAMPLE_S - (time.monotonic() - now)))
     if read != events:
         raise RuntimeError(f"{name}: the job read {read:.0f} events, not {events}")
-    read_s = all_read - first_read
-    drain_s = max(all_read, last_window_at) - first_read
+    # Rates from the reported (rounded) times, so that they can be checked from them.
+    read_s = round(all_read - first_read, 2)
+    drain_s = round(max(all_read, last_window_at) - first_read, 2)
     during = [c for c in checkpoints if c["at_s"] <= round(max(all_read, last_window_at)
                                                            - started, 1)]
     return {
         "name": name,
         "settings": settings,
         "start_s": round(first_read - started, 1),
-        "read_s": round(read_s, 2),
-        "drain_s": round(drain_s, 2),
+        "read_s": read_s,
+        "drain_s": drain_s,
         "events_per_s": round(events / drain_s),
         "events_per_s_read": round(events / read_s) if read_s > 0 else None,
         # Once every task runs (the first window written: the Python worker is up), to

@@ -16,8 +16,9 @@ closes, checkpoints every ``--checkpoint-interval-s``):
   ``--window-size-s``, slide = size / ratio);
 - every other ratio on the middle catalog size and the first backend.
 
-Figures per run: events/s once every task runs (``events_per_s_compared``, see
-:mod:`benchmarks.backlog`), the median and largest checkpoint duration, the checkpoint
+Figures per run: events/s from the first event read to the last window
+(``events_per_s_compared``) and to the last event read (``events_per_s_read``), the median
+and largest checkpoint duration, the checkpoint
 full size (Flink's ``lastCheckpointFullSize``, the state) and the largest heap used by
 the MiniCluster's JVM. The baseline, measured in the same run, is the smallest catalog on
 the first backend at the first ratio: ``ratio_to_baseline`` is each run's events/s over
@@ -85,9 +86,12 @@ def figures(run: dict[str, Any]) -> dict[str, Any]:
     durations = [c["duration_ms"] for c in run["checkpoints"] if "duration_ms" in c]
     full = [c["full_size_bytes"] for c in run["checkpoints"] if "full_size_bytes" in c]
     return {
-        # Compared: the rate once every task runs (see benchmarks.backlog), or the whole
-        # drain's for a backlog read before its first window.
-        "events_per_s_compared": run["events_per_s_flowing"] or run["events_per_s"],
+        # Compared: first event read to last window. The sources and the window counts
+        # (the part that scales with the catalog) read most of a small backlog before the
+        # Python worker of the sink is up, so the rate "once every task runs" says little
+        # here; the read rate (first to last event read) is the JVM part's alone.
+        "events_per_s_compared": run["events_per_s"],
+        "events_per_s_read": run["events_per_s_read"],
         "events_per_s_flowing": run["events_per_s_flowing"],
         "events_per_s": run["events_per_s"],
         "first_window_s": run["first_window_s"],

@@ -60,7 +60,9 @@ def directory_bytes(path: Path) -> int:
 def retained_checkpoint_bytes(settings: Settings) -> int | None:
     """Size on disk of the newest retained checkpoint (``chk-N``) of the run's group."""
     root = Path(settings.resolved_checkpoint_dir[len("file://"):])
-    checkpoints = sorted(root.rglob("chk-*"), key=lambda p: int(p.name.split("-")[1]))
+    # Complete ones only: one in progress when the job stopped has no _metadata yet.
+    checkpoints = sorted((p for p in root.rglob("chk-*") if (p / "_metadata").is_file()),
+                         key=lambda p: int(p.name.split("-")[1]))
     if not checkpoints:
         return None
     # Shared and task-owned files live beside chk-N; a full checkpoint of the heap

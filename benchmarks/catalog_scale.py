@@ -138,8 +138,7 @@ def write_chart(path: Path, results: list[dict[str, Any]], ratio: int, middle: i
                 [r["events_per_s_compared"] / 1000 for r in rows])
     axes[2].set_xlabel("window / slide")
     axes[2].set_ylabel("K events/s")
-    axes[2].set_title(f"throughput by window/slide, {middle:,} products, "
-                      f"{results[0]['backend']}")
+    axes[2].set_title(f"by window/slide: {middle:,} products, {results[0]['backend']}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)

@@ -236,6 +236,11 @@ def percentiles(values: Sequence[float], digits: int = 0) -> dict[str, float]:
             "mean": round(statistics.fmean(ordered), digits)}
 
 
+def whole_ms(value: float) -> int | None:
+    """Milliseconds as an int, None for a missing (NaN) figure."""
+    return None if math.isnan(value) else round(value)
+
+
 def first_at_or_after(seen: dict[int, float], end: int) -> float | None:
     """When a window ending at ``end`` or later was first seen."""
     return min((at for window_end, at in seen.items() if window_end >= end), default=None)
@@ -434,24 +439,26 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         wm_at = watermark_passed(poller.watermarks, end)
         redis_at = first_at_or_after(poller.redis_seen, end) or math.nan
         sink_start = parquet_at - sink["parquet"] / 1000
+        # A stage whose sample is missing (a window written in a burst between two metric
+        # samples has no gauge reading of its own) is None.
         windows.append({
             "window_end": end, "seen": True, "served_as_newest": end in poller.api_seen,
             "total_ms": round(api_at * 1000 - end),
-            "watermark_ms": round(wm_at * 1000 - end) if wm_at else None,
-            "fire_ms": round((sink_start - wm_at) * 1000) if wm_at else None,
-            "parquet_ms": sink["parquet"], "redis_write_ms": sink["redis"],
-            "redis_ms": round((redis_at - parquet_at) * 1000),
-            "api_ms": round((api_at - redis_at) * 1000),
+            "watermark_ms": whole_ms(wm_at * 1000 - end) if wm_at else None,
+            "fire_ms": whole_ms((sink_start - wm_at) * 1000) if wm_at else None,
+            "parquet_ms": whole_ms(sink["parquet"]), "redis_write_ms": whole_ms(sink["redis"]),
+            "redis_ms": whole_ms((redis_at - parquet_at) * 1000),
+            "api_ms": whole_ms((api_at - redis_at) * 1000),
         })
     seen = [w for w in windows if w["seen"]]
     if not seen:
         raise RuntimeError(f"no measured window was seen through the API; see {job_log}")
     goal_ms = (args.window_slide_s + args.allowed_lateness_s + 1) * 1000
     totals = percentiles([w["total_ms"] for w in seen])
-    stages = {name: percentiles([w[name] for w in seen
-                                 if w[name] is not None and not math.isnan(w[name])])
+    stages = {name: percentiles([w[name] for w in seen if w[name] is not None])
               for name in ("watermark_ms", "fire_ms", "parquet_ms", "redis_write_ms",
-                           "redis_ms", "api_ms")}
+                           "redis_ms", "api_ms")
+              if any(w[name] is not None for w in seen)}
     # How far the watermark trails the wall clock beyond the allowed out-of-orderness:
     # the source path (producing, fetching, the periodic watermark).
     steady = [at * 1000 - wm - lateness_ms for at, wm in poller.watermarks

@@ -456,9 +456,9 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     goal_ms = (args.window_slide_s + args.allowed_lateness_s + 1) * 1000
     totals = percentiles([w["total_ms"] for w in seen])
     stages = {name: percentiles([w[name] for w in seen if w[name] is not None])
+              if any(w[name] is not None for w in seen) else None
               for name in ("watermark_ms", "fire_ms", "parquet_ms", "redis_write_ms",
-                           "redis_ms", "api_ms")
-              if any(w[name] is not None for w in seen)}
+                           "redis_ms", "api_ms")}
     # How far the watermark trails the wall clock beyond the allowed out-of-orderness:
     # the source path (producing, fetching, the periodic watermark).
     steady = [at * 1000 - wm - lateness_ms for at, wm in poller.watermarks

@@ -66,6 +66,10 @@ bench: venv jar
 	$(BIN)/python -m benchmarks.job_throughput
 	$(BIN)/python -m benchmarks.api_latency
 	$(BIN)/python -m benchmarks.ingest_rate
+	$(BIN)/python -m benchmarks.freshness
+	$(BIN)/python -m benchmarks.checkpoint_cost
+	$(BIN)/python -m benchmarks.catalog_scale
+	$(BIN)/python -m benchmarks.sustainable_rate
 
 lint: venv
 	$(BIN)/ruff check .

@@ -40,7 +40,8 @@ CATEGORY_NAMES = (
     "grocery", "automotive", "music", "movies", "health", "pets", "office", "baby",
     "jewelry", "shoes", "tools", "games",
 )
-MAX_PRODUCTS = 200_000
+#: Up to a million products: the catalog benchmark's largest key space.
+MAX_PRODUCTS = 1_000_000
 #: Clicks generated per chunk: large enough to amortise numpy calls, small enough
 #: that a chunk at a low rate is not expensive to hold.
 CLICKS_PER_CHUNK = 8192

@@ -1,0 +1,568 @@
+"""Freshness: how long after a window ends it is visible through ``GET /trending``, live.
+
+    python -m benchmarks.freshness [--rate 10000] [--windows 40] [--window-size-s 40]
+        [--window-slide-s 2] [--products 1000] [--parallelism 2]
+
+On a private embedded stack (Tansu broker, redis-server, S3 endpoint, MLflow), with the
+job streaming (``python -m jobs.trending``, local Parquet files, Redis) and the API (one
+uvicorn worker, default ranking cache ``api_cache_ttl_s``):
+
+1. start the job and wait until every source task emits a watermark, start the API;
+2. run the simulator on the live clock (event time = now) at ``--rate`` events/s for
+   long enough to close ``--windows`` windows after a warm-up (``--warmup-s``);
+3. meanwhile poll, every ``--poll-ms``, ``GET /trending?k=10`` and Redis's latest overall
+   ranking (the document the API reads), and every 100 ms the job's Prometheus reporter
+   (the least source watermark, the sink's write durations of the newest window);
+4. per window that ended after the warm-up: the delay from its end (event time, which is
+   wall time here) to its first sighting through the API, and the stages of that delay:
+
+   - ``watermark``: window end -> the watermark passes the end (``window_end - 1``): the
+     allowed out-of-orderness plus the source path (produce, fetch, watermark interval);
+   - ``fire``: the watermark -> the window sink starts writing (the window fires, its
+     counts are ranked in the JVM, the row reaches the Python worker). The start is the
+     Parquet file's modification time less the sink's Parquet write duration;
+   - ``parquet``: the sink's Parquet write (its ``write_latency_ms`` gauge);
+   - ``redis``: Parquet file written -> the ranking readable in Redis (the Redis write and
+     the poll interval);
+   - ``api``: readable in Redis -> returned by the API (its ranking cache and the poll).
+
+A window fired within one API cache period of the next is never the newest answer; it
+counts as visible (superseded) when a window at least as new is first served, and in
+Redis likewise (``served_as_newest`` says which windows were answers themselves).
+
+Checks, not timed: every measured window was written to Parquet; for every one served
+as the newest, the API's top 10 equal the Parquet overall ranking's first 10 rows (rank,
+product, counts); and every product of that Parquet ranking
+has the counts of an independent recount of the events read back from the topics
+(``mismatched_counts`` should be 0).
+
+Baselines measured in the same run: the goal bound itself (``slide + allowed
+out-of-orderness + 1 s``), to which p99 is compared (``ratio_p99_to_goal``), and a direct
+Redis ``SET`` + ``GET`` round trip of a ranking document of the same size from this
+process (``redis_round_trip_ms``), the floor of anything that goes through Redis.
+Results print as JSON, with the machine and the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks import SEED, machine
+from benchmarks.job_throughput import kill_group, progress, spawn
+from benchmarks.live import (
+    JOB_METRIC_PREFIX,
+    child_env,
+    interrupt_group,
+    live_settings,
+    metrics_url,
+    parquet_dir,
+    scrape,
+    series,
+    simulator_command,
+    source_watermark,
+    streaming_job,
+    wait_job_running,
+)
+from trend_tracker.processes import free_port
+from trend_tracker.settings import Settings
+
+METRICS_INTERVAL_S = 0.1
+API_K = 10
+SENT_METRIC = "trend_simulator_events_sent_total"
+READ_METRIC = JOB_METRIC_PREFIX + "event_type_events_read"
+#: How long the recount may read the topics back.
+RECOUNT_TIMEOUT_S = 600
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.freshness",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=10_000,
+                        help="events per second, live (50000 for the high rate)")
+    parser.add_argument("--windows", type=int, default=40, help="windows to measure")
+    parser.add_argument("--window-size-s", type=int, default=40)
+    parser.add_argument("--window-slide-s", type=int, default=2)
+    parser.add_argument("--allowed-lateness-s", type=int, default=5)
+    parser.add_argument("--products", type=int, default=1000)
+    parser.add_argument("--top-n", type=int, default=100)
+    parser.add_argument("--parallelism", type=int, default=2)
+    parser.add_argument("--warmup-s", type=float, default=10,
+                        help="windows ending this soon after the simulator starts are not "
+                             "measured")
+    parser.add_argument("--poll-ms", type=float, default=20)
+    parser.add_argument("--state-dir", type=Path, default=None)
+    return parser.parse_args(argv)
+
+
+class Poller:
+    """First sightings of each window through the API and in Redis, and samples of the
+    job's metrics, from threads of this process (times are wall-clock epoch seconds)."""
+
+    def __init__(self, settings: Settings, api_port: int, poll_s: float,
+                 simulator_port: int) -> None:
+        self.settings = settings
+        self.simulator_port = simulator_port
+        #: (time, events the simulator has sent, events the job has read) samples
+        self.reads: list[tuple[float, float, float]] = []
+        self.api_port = api_port
+        self.poll_s = poll_s
+        self.api_seen: dict[int, float] = {}
+        self.api_items: dict[int, list[dict[str, Any]]] = {}
+        self.redis_seen: dict[int, float] = {}
+        #: (time, least source watermark) samples
+        self.watermarks: list[tuple[float, float]] = []
+        #: window_end -> the sink's write durations sampled while it was the newest window
+        self.sink_ms: dict[int, dict[str, float]] = {}
+        self.api_errors = 0
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._poll_outputs, daemon=True),
+                        threading.Thread(target=self._poll_metrics, daemon=True)]
+
+    def __enter__(self) -> Poller:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)
+
+    def _poll_outputs(self) -> None:
+        import redis
+
+        from trend_tracker.redis_layout import latest_key
+
+        client = redis.Redis.from_url(self.settings.redis_url)
+        connection = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=5)
+        key = latest_key(None)
+        while not self.stop.is_set():
+            began = time.monotonic()
+            stored = client.get(key)
+            now = time.time()
+            if stored is not None:
+                end = json.loads(stored)["window_end"]
+                self.redis_seen.setdefault(end, now)
+            try:
+                connection.request("GET", f"/trending?k={API_K}")
+                response = connection.getresponse()
+                body = response.read()
+                now = time.time()
+                if response.status == 200:
+                    answer = json.loads(body)
+                    end = answer["window_end"]
+                    if end not in self.api_seen:
+                        self.api_seen[end] = now
+                        self.api_items[end] = answer["items"]
+            except (OSError, http.client.HTTPException):
+                self.api_errors += 1
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=5)
+            self.stop.wait(max(0.0, self.poll_s - (time.monotonic() - began)))
+        connection.close()
+        client.close()
+
+    def _poll_metrics(self) -> None:
+        url = metrics_url(self.settings)
+        while not self.stop.is_set():
+            began = time.monotonic()
+            text = scrape(url)
+            now = time.time()
+            if text is not None:
+                watermark = source_watermark(text)
+                if watermark is not None:
+                    self.watermarks.append((now, watermark))
+                sent_text = scrape(f"http://127.0.0.1:{self.simulator_port}/metrics", 1)
+                if sent_text is not None:
+                    self.reads.append((now, sum(series(sent_text, SENT_METRIC)),
+                                       sum(series(text, READ_METRIC))))
+                newest = series(text, JOB_METRIC_PREFIX + "last_window_end_ms")
+                if newest and max(newest) > 0:
+                    latency = {
+                        sink: max(series(text, JOB_METRIC_PREFIX + "sink_write_latency_ms",
+                                         f'sink="{sink}"'), default=math.nan)
+                        for sink in ("parquet", "redis")}
+                    # The newest sample of each window wins: Parquet's gauge is set
+                    # before the window counts as written, Redis's just before.
+                    self.sink_ms[int(max(newest))] = latency
+            self.stop.wait(max(0.0, METRICS_INTERVAL_S - (time.monotonic() - began)))
+
+
+def redis_round_trip(settings: Settings, document: bytes, rounds: int = 2000
+                     ) -> dict[str, float]:
+    """Baseline: ``SET`` then ``GET`` of a ranking-sized document, one client, one at a
+    time; milliseconds per round trip pair."""
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url)
+    key = f"bench:freshness:{os.getpid()}"
+    times = []
+    try:
+        for _ in range(rounds):
+            began = time.perf_counter()
+            client.set(key, document)
+            if client.get(key) != document:
+                raise RuntimeError("Redis returned another document")
+            times.append((time.perf_counter() - began) * 1000)
+        client.delete(key)
+    finally:
+        client.close()
+    return {"rounds": rounds, "document_bytes": len(document), **percentiles(times, 3)}
+
+
+def percentiles(values: Sequence[float], digits: int = 0) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)], digits)
+
+    return {"p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], digits),
+            "mean": round(statistics.fmean(ordered), digits)}
+
+
+def whole_ms(value: float) -> int | None:
+    """Milliseconds as an int, None for a missing (NaN) figure."""
+    return None if math.isnan(value) else round(value)
+
+
+def first_at_or_after(seen: dict[int, float], end: int) -> float | None:
+    """When a window ending at ``end`` or later was first seen."""
+    return min((at for window_end, at in seen.items() if window_end >= end), default=None)
+
+
+def watermark_passed(samples: Sequence[tuple[float, float]], end_ms: int) -> float | None:
+    """When the watermark reached the window's last millisecond: the midpoint between the
+    last sample before and the first sample after (the samples are ~100 ms apart)."""
+    before = None
+    for at, watermark in samples:
+        if watermark >= end_ms - 1:
+            return at if before is None else (before + at) / 2
+        before = at
+    return None
+
+
+def sample_spacing_ms(samples: Sequence[tuple[float, float]]) -> float | None:
+    """Median time between two metric samples (the resolution of the watermark stage)."""
+    gaps = [(b[0] - a[0]) * 1000 for a, b in itertools.pairwise(samples)]
+    return round(statistics.median(gaps)) if gaps else None
+
+
+def recount(settings: Settings, slide_ms: int, from_ms: int, to_ms: int
+            ) -> tuple[dict[tuple[int, str], list[int]], int]:
+    """Independent count of the events in the topics: (slice start, product) ->
+    [clicks, carts, purchases], by ``json.loads`` of every record read back whose event
+    time is in [from_ms, to_ms). Records produced (Kafka timestamp) more than a minute
+    outside that range are skipped unparsed."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from jobs.offsets import true_end_offsets
+
+    topics = list(settings.event_topics.values())
+    ends = true_end_offsets(settings.bootstrap_servers, topics, timeout_s=60)
+    index = {"click": 0, "cart": 1, "purchase": 2}
+    counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
+                         "group.id": "bench-recount", "enable.auto.commit": False})
+    remaining = {(t, p): end for t, parts in ends.items() for p, end in parts.items() if end}
+    consumer.assign([TopicPartition(t, p, 0) for t, p in remaining])
+    events = 0
+    deadline = time.monotonic() + RECOUNT_TIMEOUT_S
+    try:
+        while remaining:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the recount did not reach the end of {sorted(remaining)} "
+                                   f"in {RECOUNT_TIMEOUT_S} s")
+            for message in consumer.consume(num_messages=10_000, timeout=1.0):
+                if message.error():
+                    continue
+                key = (message.topic(), message.partition())
+                if key not in remaining:
+                    continue
+                if message.offset() + 1 >= remaining[key]:
+                    del remaining[key]
+                produced_ms = message.timestamp()[1]
+                if not from_ms - 60_000 <= produced_ms < to_ms + 60_000:
+                    continue
+                event = json.loads(message.value())
+                ts = event["ts"]
+                if from_ms <= ts < to_ms:
+                    slice_ = (ts - ts % slide_ms, event["product_id"])
+                    counts[slice_][index[event["event_type"]]] += 1
+                    events += 1
+    finally:
+        consumer.close()
+    return counts, events
+
+
+def overall_parquet_rows(root: Path, end_ms: int) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    paths = list(root.rglob(f"trends-{end_ms}.parquet"))
+    if not paths:
+        return []
+    rows = pq.read_table(paths[0], partitioning=None).to_pylist()
+    return sorted((r for r in rows if r["category"] is None), key=lambda r: r["rank"])
+
+
+def check_windows(settings: Settings, poller: Poller, ends: Sequence[int], size_ms: int,
+                  slide_ms: int) -> dict[str, Any]:
+    """The API's answers against Parquet, and Parquet's counts against a recount."""
+    root = parquet_dir(settings)
+    counts, events = recount(settings, slide_ms, min(ends) - size_ms, max(ends))
+    api_mismatches = count_mismatches = checked = 0
+    examples: list[dict[str, Any]] = []
+    fields = ("rank", "product_id", "clicks", "carts", "purchases")
+    for end in ends:
+        rows = overall_parquet_rows(root, end)
+        expected = [tuple(row[f] for f in fields) for row in rows[:API_K]]
+        if not rows:
+            api_mismatches += 1  # a measured window the job never wrote
+        if end in poller.api_items:
+            got = [tuple(item[f] for f in fields) for item in poller.api_items[end]]
+            api_mismatches += expected != got
+        for row in rows:
+            recounted = [0, 0, 0]
+            for start in range(end - size_ms, end, slide_ms):
+                for i, n in enumerate(counts.get((start, row["product_id"]), (0, 0, 0))):
+                    recounted[i] += n
+            checked += 1
+            if recounted != [row["clicks"], row["carts"], row["purchases"]]:
+                count_mismatches += 1
+                if len(examples) < 5:
+                    examples.append({"window_end": end, "product_id": row["product_id"],
+                                     "parquet": [row["clicks"], row["carts"], row["purchases"]],
+                                     "recount": recounted})
+    return {"events_recounted": events, "windows": len(ends),
+            "api_windows_differing_from_parquet": api_mismatches,
+            "ranked_rows_recounted": checked, "mismatched_counts": count_mismatches,
+            "examples": examples}
+
+
+def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
+            ) -> dict[str, Any]:
+    from api.testing import ApiServer
+    from jobs.offsets import true_end_offsets
+    from registry.client import ensure_default_weights
+    from simulator.kafka_io import ensure_topics
+
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    settings = live_settings(
+        stack_env, work_dir, parallelism=args.parallelism, window_size_s=args.window_size_s,
+        window_slide_s=args.window_slide_s, allowed_lateness_s=args.allowed_lateness_s,
+        top_n=args.top_n)
+    slide_ms, size_ms = args.window_slide_s * 1000, args.window_size_s * 1000
+    lateness_ms = args.allowed_lateness_s * 1000
+    ensure_default_weights(settings)
+    ensure_topics(settings)
+    logs = Path(settings.state_dir).parent
+    logs.mkdir(parents=True, exist_ok=True)
+    progress("starting the streaming job")
+    job_log = logs / "job.log"
+    with streaming_job(settings, job_log) as job:
+        job_start_s = wait_job_running(job, settings, job_log)
+        progress(f"job running after {job_start_s:.1f} s; starting the API")
+        with ApiServer(settings.as_env(), log_path=logs / "api.log") as api:
+            simulator_port = free_port()
+            poller = Poller(settings, api.port, args.poll_ms / 1000, simulator_port)
+            with poller:
+                progress(f"simulating {args.rate:g} events/s on the live clock")
+                sim_started = time.time()
+                simulator = spawn(simulator_command(args.rate, args.products, SEED),
+                                  child_env(settings.model_copy(
+                                      update={"metrics_port": simulator_port})),
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                try:
+                    # Warm-up: the job's last tasks (the Python worker) may start well
+                    # after its sources; windows are measured from once the first window
+                    # has been served, plus --warmup-s.
+                    first_seen = wait_for(lambda: min(poller.api_seen.values(), default=None),
+                                          job, simulator, 300, "no window served", job_log)
+                    first_end = (math.floor((first_seen + args.warmup_s) * 1000 / slide_ms)
+                                 + 1) * slide_ms
+                    ends = [first_end + i * slide_ms for i in range(args.windows)]
+                    # Events up to lateness past the last window close it.
+                    stop_at = (ends[-1] + lateness_ms + slide_ms) / 1000 + 1
+                    progress(f"first window served {first_seen - sim_started:.1f} s after the "
+                             f"simulator started; measuring until {args.windows} more close")
+                    wait_for(lambda: time.time() >= stop_at or None, job, simulator,
+                             stop_at - time.time() + 60, "the simulator stopped early", job_log)
+                    sim_stopped = time.time()
+                    interrupt_group(simulator)
+                    out, err = simulator.communicate(timeout=60)
+                finally:
+                    kill_group(simulator)
+                if not out.strip():
+                    raise RuntimeError(f"the simulator failed:\n{err[-3000:]}")
+                simulated = json.loads(out.strip().splitlines()[-1])
+                # Wait for the last measured window to show (or give up).
+                deadline = time.monotonic() + 60
+                while ends[-1] not in poller.api_seen and time.monotonic() < deadline:
+                    if job.poll() is not None:
+                        raise RuntimeError(f"the job exited; see {job_log}")
+                    time.sleep(0.2)
+            if not redis_latest(settings):
+                raise RuntimeError("no ranking in Redis")
+            baseline = redis_round_trip(settings, redis_latest(settings))
+        dead_letters = sum(true_end_offsets(settings.bootstrap_servers, [settings.topic_dlq])
+                           [settings.topic_dlq].values())
+    progress("checking the windows against Parquet and a recount of the events")
+    check = check_windows(settings, poller, ends, size_ms, slide_ms)
+    windows = []
+    root = parquet_dir(settings)
+    for end in ends:
+        # A window fired in the same API cache period as the next one is never the newest
+        # answer: it is visible (superseded) once a window at least as new is served.
+        api_at = first_at_or_after(poller.api_seen, end)
+        if api_at is None:
+            windows.append({"window_end": end, "seen": False})
+            continue
+        paths = list(root.rglob(f"trends-{end}.parquet"))
+        parquet_at = paths[0].stat().st_mtime_ns / 1e9 if paths else math.nan
+        sink = poller.sink_ms.get(end, {"parquet": math.nan, "redis": math.nan})
+        wm_at = watermark_passed(poller.watermarks, end)
+        redis_at = first_at_or_after(poller.redis_seen, end) or math.nan
+        sink_start = parquet_at - sink["parquet"] / 1000
+        # A stage whose sample is missing (a window written in a burst between two metric
+        # samples has no gauge reading of its own) is None.
+        windows.append({
+            "window_end": end, "seen": True, "served_as_newest": end in poller.api_seen,
+            "total_ms": round(api_at * 1000 - end),
+            "watermark_ms": whole_ms(wm_at * 1000 - end) if wm_at else None,
+            "fire_ms": whole_ms((sink_start - wm_at) * 1000) if wm_at else None,
+            "parquet_ms": whole_ms(sink["parquet"]), "redis_write_ms": whole_ms(sink["redis"]),
+            "redis_ms": whole_ms((redis_at - parquet_at) * 1000),
+            "api_ms": whole_ms((api_at - redis_at) * 1000),
+        })
+    seen = [w for w in windows if w["seen"]]
+    if not seen:
+        raise RuntimeError(f"no measured window was seen through the API; see {job_log}")
+    goal_ms = (args.window_slide_s + args.allowed_lateness_s + 1) * 1000
+    totals = percentiles([w["total_ms"] for w in seen])
+    stages = {name: percentiles([w[name] for w in seen if w[name] is not None])
+              if any(w[name] is not None for w in seen) else None
+              for name in ("watermark_ms", "fire_ms", "parquet_ms", "redis_write_ms",
+                           "redis_ms", "api_ms")}
+    # How far the watermark trails the wall clock beyond the allowed out-of-orderness:
+    # the source path (producing, fetching, the periodic watermark).
+    steady = [at * 1000 - wm - lateness_ms for at, wm in poller.watermarks
+              if ends[0] / 1000 - args.window_slide_s <= at <= sim_stopped]
+    # How far the job's reading trails the simulator's sending (events), in the same span.
+    lag = [sent - read for at, sent, read in poller.reads
+           if ends[0] / 1000 - args.window_slide_s <= at <= sim_stopped]
+    return {
+        "benchmark": "freshness",
+        "command": args.command,
+        "machine": machine(),
+        "load_avg_before": load_before,
+        "shape": {"rate": args.rate, "window_size_s": args.window_size_s,
+                  "window_slide_s": args.window_slide_s,
+                  "allowed_lateness_s": args.allowed_lateness_s, "products": args.products,
+                  "top_n": args.top_n, "parallelism": args.parallelism,
+                  "api_cache_ttl_s": settings.api_cache_ttl_s, "poll_ms": args.poll_ms,
+                  "metrics_interval_ms": METRICS_INTERVAL_S * 1000,
+                  "metrics_samples_apart_ms": sample_spacing_ms(poller.watermarks)},
+        "simulator": {"sent": simulated["sent"], "failed": simulated["failed"],
+                      "rate": round(simulated["rate"]), "elapsed_s": round(
+                          simulated["elapsed_s"], 1)},
+        "job_start_s": round(job_start_s, 1),
+        "windows_measured": len(ends),
+        "windows_seen": len(seen),
+        "windows_served_as_newest": sum(1 for w in seen if w["served_as_newest"]),
+        "freshness_ms": totals,
+        "goal_ms": goal_ms,
+        "goal_met": totals["p99"] <= goal_ms and len(seen) == len(ends),
+        "ratio_p99_to_goal": round(totals["p99"] / goal_ms, 3),
+        "stages_ms": stages,
+        "watermark_behind_wall_beyond_lateness_ms": percentiles(steady) if steady else None,
+        "job_read_lag_events": percentiles(lag) if lag else None,
+        "job_read_lag_s_at_rate": round(statistics.median(lag) / simulated["rate"], 1)
+        if lag else None,
+        "redis_round_trip_ms": baseline,
+        "ratio_p50_to_redis_round_trip": round(totals["p50"] / baseline["p50"], 1),
+        "api_errors": poller.api_errors,
+        "dead_letters": dead_letters,
+        "check": check,
+        "windows": windows,
+        "load_avg_after": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def redis_latest(settings: Settings) -> bytes | None:
+    import redis
+
+    from trend_tracker.redis_layout import latest_key
+
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        return client.get(latest_key(None))
+    finally:
+        client.close()
+
+
+def wait_for(check: Callable[[], Any], job: subprocess.Popen, simulator: subprocess.Popen,
+             timeout_s: float, what: str, job_log: Path) -> Any:
+    """Poll ``check`` until it returns something other than None, while the job and the
+    simulator run."""
+    deadline = time.monotonic() + timeout_s
+    while (value := check()) is None:
+        if job.poll() is not None:
+            raise RuntimeError(f"the job exited ({job.returncode}); see {job_log}")
+        if simulator.poll() is not None:
+            raise RuntimeError(f"{what}: the simulator exited ({simulator.returncode}):\n"
+                               f"{simulator.stderr.read()[-3000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} after {timeout_s:.0f} s; see {job_log}")
+        time.sleep(0.05)
+    return value
+
+
+def run_benchmark(args: argparse.Namespace, stack_env: dict[str, str] | None = None
+                  ) -> dict[str, Any]:
+    """The whole measurement on a private stack, or on the running one ``stack_env`` names."""
+    from localstack import LocalStack
+
+    args.command = getattr(args, "command", "python -m benchmarks.freshness")
+    with tempfile.TemporaryDirectory(prefix="trend-bench-") as tmp:
+        work_dir = (args.state_dir or Path(tmp)).resolve()
+        if stack_env is not None:
+            return measure(args, stack_env, work_dir)
+        stack = LocalStack(work_dir / "stack")
+        state = stack.up()
+        try:
+            return measure(args, state.settings_env(), work_dir)
+        finally:
+            stack.down()
+
+
+def _stop(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)
+    args.command = " ".join(["python -m benchmarks.freshness",
+                             *(sys.argv[1:] if argv is None else argv)])
+    print(json.dumps(run_benchmark(args), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""Smoke run of the freshness benchmark: a low rate and a few windows, checking that its
+results are consistent (every measured window served, the API's answers equal to the
+job's Parquet rows, those rows equal to a recount of the events, every stage figured),
+never its timings."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.freshness import parse_args, run_benchmark
+
+WINDOWS = 4
+PRODUCTS = 20
+
+
+@pytest.mark.benchmark
+def test_benchmark_reports_consistent_results(local_stack, tmp_path):
+    args = parse_args([
+        "--rate", "500", "--windows", str(WINDOWS), "--window-size-s", "6",
+        "--window-slide-s", "2", "--products", str(PRODUCTS), "--top-n", "100",
+        "--warmup-s", "0", "--state-dir", str(tmp_path),
+    ])
+    stack_env = dict(local_stack.settings_env())
+    # A Redis database of its own, so other tests' windows cannot be mistaken for ours.
+    stack_env["TREND_REDIS_URL"] = stack_env["TREND_REDIS_URL"].rsplit("/", 1)[0] + "/12"
+    report = run_benchmark(args, stack_env=stack_env)
+
+    assert report["windows_measured"] == report["windows_seen"] == WINDOWS
+    # Windows fired within one API cache period of the next are superseded, not served.
+    assert 0 < report["windows_served_as_newest"] <= WINDOWS
+    assert [w["window_end"] % 2000 for w in report["windows"]] == [0] * WINDOWS
+    check = report["check"]
+    # The measured windows' events were read back, and nothing was dead-lettered.
+    assert 0 < check["events_recounted"] <= report["simulator"]["sent"]
+    assert report["simulator"]["failed"] == 0
+    assert report["dead_letters"] == 0
+    # Every window was written, the API served the job's Parquet ranking for each window
+    # it served as the newest; each ranked product's
+    # counts equal the recount (top_n exceeds the products: at most all of them ranked).
+    assert check["windows"] == WINDOWS
+    assert check["api_windows_differing_from_parquet"] == 0
+    assert 0 < check["ranked_rows_recounted"] <= WINDOWS * PRODUCTS
+    assert check["mismatched_counts"] == 0
+
+    for window in report["windows"]:
+        assert window["total_ms"] > 0
+        assert window["watermark_ms"] is not None
+    assert report["goal_ms"] == (2 + 5 + 1) * 1000
+    assert report["ratio_p99_to_goal"] == round(
+        report["freshness_ms"]["p99"] / report["goal_ms"], 3)
+    assert report["freshness_ms"]["p50"] <= report["freshness_ms"]["p99"] \
+        <= report["freshness_ms"]["max"]
+    assert set(report["stages_ms"]) == {"watermark_ms", "fire_ms", "parquet_ms",
+                                        "redis_write_ms", "redis_ms", "api_ms"}
+    assert report["redis_round_trip_ms"]["p50"] > 0
+    assert report["job_read_lag_events"] is not None
+    for moment in ("load_avg_before", "load_avg_after"):
+        assert len(report[moment]) == 3 and min(report[moment]) >= 0

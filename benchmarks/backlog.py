@@ -7,7 +7,7 @@ and samples the job's Prometheus reporter every ``SAMPLE_S``:
 
 - ``trend_event_type_events_read`` (summed): the first sample above 0 starts the clock,
   the first at ``events`` is when the backlog was read;
-- ``trend_last_window_end_ms``: the newest window written; the run's end is the first
+- ``trend_last_window_end_seconds``: the newest window written; the run's end is the first
   sample at the final window (the newest one the backlog's watermark closes, known once
   the backlog is read and the value stops moving). Its first change also marks the whole
   job running (the Python worker of the window sink starts last, and under load a minute
@@ -101,8 +101,8 @@ def run_streaming_backlog(settings: Settings, events: int, log_dir: Path, name: 
                     first_read = now
                 if read >= events and all_read is None:
                     all_read = now
-                newest = max(series(text, JOB_METRIC_PREFIX + "last_window_end_ms"),
-                             default=0)
+                newest = 1000 * max(series(text, JOB_METRIC_PREFIX + "last_window_end_seconds"),
+                                    default=0)
                 if newest > last_window:
                     last_window, last_window_at = int(newest), now
                     if first_window_at is None:

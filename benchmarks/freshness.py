@@ -192,7 +192,8 @@ class Poller:
                 if sent_text is not None:
                     self.reads.append((now, sum(series(sent_text, SENT_METRIC)),
                                        sum(series(text, READ_METRIC))))
-                newest = series(text, JOB_METRIC_PREFIX + "last_window_end_ms")
+                newest = [1000 * end for end in series(
+                    text, JOB_METRIC_PREFIX + "last_window_end_seconds")]
                 if newest and max(newest) > 0:
                     latency = {
                         sink: max(series(text, JOB_METRIC_PREFIX + "sink_write_latency_ms",
@@ -356,8 +357,8 @@ def check_windows(settings: Settings, poller: Poller, ends: Sequence[int], size_
 
 def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             ) -> dict[str, Any]:
-    from api.testing import ApiServer
     from jobs.offsets import true_end_offsets
+    from localstack.servers import ApiServer
     from registry.client import ensure_default_weights
     from simulator.kafka_io import ensure_topics
 
@@ -420,8 +421,8 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             if not redis_latest(settings):
                 raise RuntimeError("no ranking in Redis")
             baseline = redis_round_trip(settings, redis_latest(settings))
-        dead_letters = sum(true_end_offsets(settings.bootstrap_servers, [settings.topic_dlq])
-                           [settings.topic_dlq].values())
+        topic = settings.topic_dead_letters
+        dead_letters = sum(true_end_offsets(settings.bootstrap_servers, [topic])[topic].values())
     progress("checking the windows against Parquet and a recount of the events")
     check = check_windows(settings, poller, ends, size_ms, slide_ms)
     windows = []

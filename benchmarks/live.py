@@ -42,7 +42,7 @@ def live_settings(stack_env: dict[str, str], work_dir: Path, **overrides: Any) -
         "topic_clicks": f"clicks-{suffix}",
         "topic_carts": f"carts-{suffix}",
         "topic_purchases": f"purchases-{suffix}",
-        "topic_dlq": f"events-dlq-{suffix}",
+        "topic_dead_letters": f"events-dlq-{suffix}",
         "topic_weights": f"weights-{suffix}",
         "consumer_group": f"bench-{suffix}",
         "parquet_root_uri": f"file://{run_dir / 'parquet'}",

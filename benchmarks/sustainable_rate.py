@@ -190,8 +190,8 @@ def step(settings: Settings, rate: float, period_s: float, products: int,
 
 def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             ) -> dict[str, Any]:
-    from api.testing import ApiServer
     from jobs.offsets import true_end_offsets
+    from localstack.servers import ApiServer
     from registry.client import ensure_default_weights
     from simulator.kafka_io import ensure_topics
 
@@ -236,8 +236,8 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             time.sleep(3)  # past the API's ranking cache
             with urllib.request.urlopen(f"{api.url}/trending?k=10", timeout=5) as response:
                 served = json.loads(response.read())
-        dead_letters = sum(true_end_offsets(settings.bootstrap_servers, [settings.topic_dlq])
-                           [settings.topic_dlq].values())
+        topic = settings.topic_dead_letters
+        dead_letters = sum(true_end_offsets(settings.bootstrap_servers, [topic])[topic].values())
     rows = overall_parquet_rows(parquet_dir(settings), served["window_end"])
     fields = ("rank", "product_id", "clicks", "carts", "purchases")
     sustained = [s["target_rate"] for s in steps if s.get("sustained")]

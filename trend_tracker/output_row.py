@@ -56,6 +56,10 @@ class Field:
     #: Its Python type in the rows the sinks pass around and in Redis documents.
     python: type = str
 
+    def plain(self, value):
+        """``value`` as this field's plain Python type (None stays None when nullable)."""
+        return None if value is None and self.nullable else self.python(value)
+
 
 #: Window times in Parquet (see the module docstring for the other media).
 PARQUET_TIME = "timestamp[ms, UTC]"

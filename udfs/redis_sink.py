@@ -113,11 +113,8 @@ def _group_order(key: tuple) -> tuple:
 
 
 def _item(row: Mapping[str, Any]) -> RankedItem:
-    values = {}
-    for name in output.ITEM_FIELDS:
-        field, value = output.BY_NAME[name], row[name]
-        values[name] = None if value is None and field.nullable else field.python(value)
-    return RankedItem(**values)
+    return RankedItem(**{name: output.BY_NAME[name].plain(row[name])
+                         for name in output.ITEM_FIELDS})
 
 
 # Replace the latest copy only when this window is at least as new as the stored one.

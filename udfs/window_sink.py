@@ -35,16 +35,8 @@ WRITE_ATTEMPTS = 3
 def output_row(values: Mapping[str, Any]) -> dict[str, Any]:
     """A job output row (:mod:`trend_tracker.output_row`) with window times as epoch ms and
     plain Python types."""
-    row = {}
-    for field in output.FIELDS:
-        value = values[field.name]
-        if field.role is output.Role.WINDOW_KEY:
-            row[field.name] = epoch_ms(value)
-        elif value is None and field.nullable:
-            row[field.name] = None
-        else:
-            row[field.name] = field.python(value)
-    return row
+    return {field.name: epoch_ms(values[field.name]) if field.role is output.Role.WINDOW_KEY
+            else field.plain(values[field.name]) for field in output.FIELDS}
 
 
 def with_retries(action: Callable[[], Any], attempts: int = WRITE_ATTEMPTS,

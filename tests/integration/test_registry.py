@@ -333,8 +333,8 @@ def write_history(root: Path, windows: int, products: int = 10) -> list[dict]:
     """Snapshots written by the job's own Parquet writer (HOP 60 s / 30 s).
 
     Purchases in a window equal the carts of the window that ended when it started, so
-    next-window purchases are exactly this window's carts. Category rows carry noise that
-    training must ignore (it reads the overall ranking only).
+    next-window purchases are exactly this window's carts. Category rows and rising rows
+    carry noise that training must ignore (it reads the overall popular ranking only).
     """
     from udfs.parquet_sink import ParquetWindowWriter
 
@@ -346,14 +346,18 @@ def write_history(root: Path, windows: int, products: int = 10) -> list[dict]:
         start = base + j * 30_000
         rows = []
         for i in range(products):
-            row = {"window_start": start, "window_end": start + 60_000, "category": None,
+            row = {"window_start": start, "window_end": start + 60_000, "ranking": "popular",
+                   "category": None,
                    "rank": i + 1, "product_id": f"p{i:02d}", "score": 0.0,
                    "clicks": (j * 7 + i * 3) % 11 + 1, "carts": carts[j][i],
-                   "purchases": carts[j - 2][i] if j >= 2 else 0, "weights_version": "seed/1"}
+                   "purchases": carts[j - 2][i] if j >= 2 else 0, "previous_rank": None,
+                   "momentum": 1.0, "weights_version": "seed/1"}
             rows.append(row)
             overall.append(row)
             rows.append({**row, "category": "noise", "purchases": 1000 - i,
                          "clicks": 1000 * i})
+            rows.append({**row, "ranking": "rising", "purchases": 2000 - i,
+                         "clicks": 2000 * i})
         writer.write_window(start + 60_000, rows)
     return overall
 

@@ -26,9 +26,13 @@ from trend_tracker.settings import Settings, load_settings, settings_from_env
 
 console = Console()
 
-#: Demo windows: 10 minutes sliding every 30 s, so a ranking appears every 30 s.
-DEMO_WINDOW_SIZE_S = 600
-DEMO_WINDOW_SLIDE_S = 30
+#: Demo windows: 2 minutes sliding every 10 s, so a ranking appears every 10 s. The rising
+#: ranking compares each window with the 2 minutes before it: once that history exists
+#: (about 2 minutes in), the simulator's trend (a product 20 times as popular from 60 s on)
+#: stands out in it for a few minutes, until its new level is the norm. (Production
+#: defaults are 10 minutes sliding every 30 s.)
+DEMO_WINDOW_SIZE_S = 120
+DEMO_WINDOW_SLIDE_S = 10
 #: Demo traffic: simulated events per second and products.
 DEMO_RATE = 500
 DEMO_PRODUCTS = 500

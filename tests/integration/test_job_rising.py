@@ -1,6 +1,6 @@
 """The simulator's injected trend shows up in the rising ranking of a bounded run.
 
-Demo-shaped: the demo's windows (10 min sliding by 30 s), rate (500 events/s) and catalog
+Demo-shaped: the demo's windows (2 min sliding by 10 s), rate (500 events/s) and catalog
 (500 products), a fixed seed, and the simulator's default trend (a product from the 50th
 popularity rank that becomes 20 times as popular). The trend starts once a whole window of
 traffic lies behind it, so the window it is compared with (the previous non-overlapping one)

@@ -100,6 +100,17 @@ def _stop(children: list[Child]) -> None:
             child.process.wait()
 
 
+def _shut_down(children: list[Child], stack: LocalStack) -> None:
+    """Stop the children, then the local stack. Ctrl-C and SIGTERM are ignored meanwhile:
+    a second, impatient Ctrl-C would otherwise end this process halfway and leave servers
+    running."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    console.print("\nstopping...")
+    _stop(children)
+    stack.down()
+
+
 def _interrupt(signum, frame) -> None:
     """Treat SIGTERM like Ctrl-C so the children are stopped cleanly."""
     raise KeyboardInterrupt
@@ -197,14 +208,14 @@ def demo(
                                        f" see {child.log}")
             time.sleep(0.5)
     except KeyboardInterrupt:
-        console.print("\nstopping...")
+        _shut_down(children, stack)
     except RuntimeError as exc:
+        _shut_down(children, stack)
         console.print(f"[red]{exc}[/]")
-        _stop(children)
-        stack.down()
         raise typer.Exit(1) from exc
+    else:
+        _shut_down(children, stack)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    _stop(children)
-    stack.down()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     console.print("demo stopped; the local stack is down.")

@@ -119,22 +119,39 @@ public final class WindowRanking {
                 collect(ranking.category.toString(), ranking.top, categories, ranks, entries);
             }
         }
-        int size = entries.size();
-        String[] productIds = new String[size];
-        Double[] scores = new Double[size];
-        Long[] clicks = new Long[size];
-        Long[] carts = new Long[size];
-        Long[] purchases = new Long[size];
-        for (int i = 0; i < size; i++) {
-            TopN.Entry entry = entries.get(i);
-            productIds[i] = entry.productId.toString();
-            scores[i] = entry.score;
-            clicks[i] = entry.clicks;
-            carts[i] = entry.carts;
-            purchases[i] = entry.purchases;
-        }
+        ItemColumns items = new ItemColumns(entries);
         return Row.of(categories.toArray(new String[0]), ranks.toArray(new Integer[0]),
-                productIds, scores, clicks, carts, purchases, weightsVersion);
+                items.productIds, items.scores, items.clicks, items.carts, items.purchases,
+                weightsVersion);
+    }
+
+    /** The item fields of ranked entries as one array per field, positions aligned. */
+    static final class ItemColumns {
+        final String[] productIds;
+        final Double[] scores;
+        final Long[] clicks;
+        final Long[] carts;
+        final Long[] purchases;
+        final Double[] momenta;
+
+        ItemColumns(List<TopN.Entry> entries) {
+            int size = entries.size();
+            productIds = new String[size];
+            scores = new Double[size];
+            clicks = new Long[size];
+            carts = new Long[size];
+            purchases = new Long[size];
+            momenta = new Double[size];
+            for (int i = 0; i < size; i++) {
+                TopN.Entry entry = entries.get(i);
+                productIds[i] = entry.productId.toString();
+                scores[i] = entry.score;
+                clicks[i] = entry.clicks;
+                carts[i] = entry.carts;
+                purchases[i] = entry.purchases;
+                momenta[i] = entry.momentum;
+            }
+        }
     }
 
     /** The categories to rank, at most {@code maxCategories}, in category order. */

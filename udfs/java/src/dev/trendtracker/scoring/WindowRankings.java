@@ -147,27 +147,14 @@ public final class WindowRankings {
      * window one slide earlier (null: none, every previous_rank is null).
      */
     public Row result(WindowRankings previous) {
-        int size = entries.size();
-        String[] productIds = new String[size];
-        Double[] scores = new Double[size];
-        Long[] clicks = new Long[size];
-        Long[] carts = new Long[size];
-        Long[] purchases = new Long[size];
-        Integer[] previousRanks = new Integer[size];
-        Double[] momenta = new Double[size];
-        for (int i = 0; i < size; i++) {
-            TopN.Entry entry = entries.get(i);
-            productIds[i] = entry.productId.toString();
-            scores[i] = entry.score;
-            clicks[i] = entry.clicks;
-            carts[i] = entry.carts;
-            purchases[i] = entry.purchases;
+        WindowRanking.ItemColumns items = new WindowRanking.ItemColumns(entries);
+        Integer[] previousRanks = new Integer[entries.size()];
+        for (int i = 0; i < previousRanks.length; i++) {
             previousRanks[i] = previous == null ? null
-                    : previous.rankOf(kinds.get(i), categories.get(i), productIds[i]);
-            momenta[i] = entry.momentum;
+                    : previous.rankOf(kinds.get(i), categories.get(i), items.productIds[i]);
         }
         return Row.of(kinds.toArray(new String[0]), categories.toArray(new String[0]),
-                ranks.toArray(new Integer[0]), productIds, scores, clicks, carts, purchases,
-                previousRanks, momenta, weightsVersion);
+                ranks.toArray(new Integer[0]), items.productIds, items.scores, items.clicks,
+                items.carts, items.purchases, previousRanks, items.momenta, weightsVersion);
     }
 }

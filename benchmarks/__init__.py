@@ -3,10 +3,16 @@ event benchmarks share, and the machine each one reports."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
+import signal
 import statistics
-from collections.abc import Callable, Mapping
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 #: The simulated clock starts here: a fixed past instant, so no event is "in the future".
@@ -39,3 +45,42 @@ def interleaved_runs(phases: Mapping[str, Callable[[], dict[str, Any]]], repeat:
             runs[name].append(phase())
     rates = {name: statistics.median(r["rate"] for r in rs) for name, rs in runs.items()}
     return runs, rates
+
+
+#: ``measure(args, stack_env, work_dir)``: one benchmark's whole measurement.
+Measure = Callable[[argparse.Namespace, dict[str, str], Path], dict[str, Any]]
+
+
+def run_on_stack(measure: Measure, args: argparse.Namespace,
+                 stack_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``measure`` in a temporary work directory (``args.state_dir`` if set), on the
+    running stack ``stack_env`` (its ``TREND_*`` variables) names, or else on a private
+    embedded stack started here and stopped after."""
+    from localstack import LocalStack
+
+    with tempfile.TemporaryDirectory(prefix="trend-bench-") as tmp:
+        work_dir = (args.state_dir or Path(tmp)).resolve()
+        if stack_env is not None:
+            return measure(args, stack_env, work_dir)
+        stack = LocalStack(work_dir / "stack")
+        state = stack.up()
+        try:
+            return measure(args, state.settings_env(), work_dir)
+        finally:
+            stack.down()
+
+
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def benchmark_main(module: str, parse_args: Callable[[Sequence[str] | None], Any],
+                   run_benchmark: Callable[[argparse.Namespace], dict[str, Any]],
+                   argv: Sequence[str] | None) -> int:
+    """A benchmark's command: parse its flags, run it (SIGTERM stops it cleanly, its
+    servers too), print the report as JSON with the command line it ran."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    args.command = " ".join([f"python -m {module}", *(sys.argv[1:] if argv is None else argv)])
+    print(json.dumps(run_benchmark(args), indent=2))
+    return 0

@@ -35,15 +35,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import machine
+from benchmarks import benchmark_main, machine, run_on_stack
 from benchmarks.backlog import distinct_products, produce_backlog, run_streaming_backlog
 from benchmarks.job_throughput import compare_rows, local_root, progress
 from benchmarks.live import live_settings
@@ -229,32 +226,12 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
 def run_benchmark(args: argparse.Namespace, stack_env: dict[str, str] | None = None
                   ) -> dict[str, Any]:
     """The whole measurement on a private stack, or on the running one ``stack_env`` names."""
-    from localstack import LocalStack
-
     args.command = getattr(args, "command", "python -m benchmarks.catalog_scale")
-    with tempfile.TemporaryDirectory(prefix="trend-bench-") as tmp:
-        work_dir = (args.state_dir or Path(tmp)).resolve()
-        if stack_env is not None:
-            return measure(args, stack_env, work_dir)
-        stack = LocalStack(work_dir / "stack")
-        state = stack.up()
-        try:
-            return measure(args, state.settings_env(), work_dir)
-        finally:
-            stack.down()
-
-
-def _stop(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
+    return run_on_stack(measure, args, stack_env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop)
-    args.command = " ".join(["python -m benchmarks.catalog_scale",
-                             *(sys.argv[1:] if argv is None else argv)])
-    print(json.dumps(run_benchmark(args), indent=2))
-    return 0
+    return benchmark_main("benchmarks.catalog_scale", parse_args, run_benchmark, argv)
 
 
 if __name__ == "__main__":

@@ -51,11 +51,8 @@ import itertools
 import json
 import math
 import os
-import signal
 import statistics
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -63,7 +60,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import SEED, machine
+from benchmarks import SEED, benchmark_main, machine, run_on_stack
 from benchmarks.job_throughput import kill_group, progress, spawn
 from benchmarks.live import (
     JOB_METRIC_PREFIX,
@@ -537,32 +534,12 @@ def wait_for(check: Callable[[], Any], job: subprocess.Popen, simulator: subproc
 def run_benchmark(args: argparse.Namespace, stack_env: dict[str, str] | None = None
                   ) -> dict[str, Any]:
     """The whole measurement on a private stack, or on the running one ``stack_env`` names."""
-    from localstack import LocalStack
-
     args.command = getattr(args, "command", "python -m benchmarks.freshness")
-    with tempfile.TemporaryDirectory(prefix="trend-bench-") as tmp:
-        work_dir = (args.state_dir or Path(tmp)).resolve()
-        if stack_env is not None:
-            return measure(args, stack_env, work_dir)
-        stack = LocalStack(work_dir / "stack")
-        state = stack.up()
-        try:
-            return measure(args, state.settings_env(), work_dir)
-        finally:
-            stack.down()
-
-
-def _stop(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
+    return run_on_stack(measure, args, stack_env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop)
-    args.command = " ".join(["python -m benchmarks.freshness",
-                             *(sys.argv[1:] if argv is None else argv)])
-    print(json.dumps(run_benchmark(args), indent=2))
-    return 0
+    return benchmark_main("benchmarks.freshness", parse_args, run_benchmark, argv)
 
 
 if __name__ == "__main__":

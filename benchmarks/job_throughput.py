@@ -63,14 +63,13 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import SEED, START_MS, machine
+from benchmarks import SEED, START_MS, machine, run_on_stack
 from trend_tracker.settings import Settings, settings_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -463,18 +462,7 @@ def run_benchmark(args: argparse.Namespace,
     Starts a private embedded stack unless ``stack_env`` (its ``TREND_*`` variables) names
     a running one.
     """
-    from localstack import LocalStack
-
-    with tempfile.TemporaryDirectory(prefix="trend-bench-") as tmp:
-        work_dir = (args.state_dir or Path(tmp)).resolve()
-        if stack_env is not None:
-            return measure(args, stack_env, work_dir)
-        stack = LocalStack(work_dir / "stack")
-        state = stack.up()
-        try:
-            return measure(args, state.settings_env(), work_dir)
-        finally:
-            stack.down()
+    return run_on_stack(measure, args, stack_env)
 
 
 def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path

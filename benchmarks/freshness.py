@@ -309,13 +309,18 @@ def recount(settings: Settings, slide_ms: int, from_ms: int, to_ms: int
 
 
 def overall_parquet_rows(root: Path, end_ms: int) -> list[dict[str, Any]]:
+    """The overall popular ranking of one window from its Parquet file, by rank (what
+    ``GET /trending`` serves by default)."""
     import pyarrow.parquet as pq
+
+    from trend_tracker.output_row import POPULAR
 
     paths = list(root.rglob(f"trends-{end_ms}.parquet"))
     if not paths:
         return []
     rows = pq.read_table(paths[0], partitioning=None).to_pylist()
-    return sorted((r for r in rows if r["category"] is None), key=lambda r: r["rank"])
+    return sorted((r for r in rows if r["category"] is None and r["ranking"] == POPULAR),
+                  key=lambda r: r["rank"])
 
 
 def check_windows(settings: Settings, poller: Poller, ends: Sequence[int], size_ms: int,

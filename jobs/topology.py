@@ -1,6 +1,7 @@
 """The job's topology, top to bottom, as named Flink SQL tables and views.
 
-source (decode) -> checked -> (dead letters) -> window: count, score, rank -> window sink
+source (decode) -> checked -> late gate -> (dead letters) -> window: count, score, rank
+-> window sink
 
 The logic is :func:`views`: from the decoded sources to the two outputs, each step a named
 query, built from the settings alone (no connection, no environment).
@@ -19,16 +20,23 @@ together by :func:`jobs.trending.build`.
    record has ``ts`` 0, so it never moves the watermark. One table per topic, because a
    bounded read needs per-topic end offsets and the decoder checks that an event's type
    belongs on its topic.
-2. ``checked_<type>``: every record with its reason, ``late`` added when a valid record is
-   behind the watermark on arrival (``CURRENT_WATERMARK``); split into ``valid_events`` and
-   ``invalid_events``, each projected to what its branch needs before the topics' union.
-3. ``dead_letter_records`` -> ``dead_letters``: every record with a reason, as JSON, to the
-   dead-letter topic, counted
-   by ``count_dead_letter`` (Java) as it goes. ``dead_letter_payload`` (Java) gives what a
-   dead letter carries of the value, before the union: a prefix of at most
-   ``dead_letter_payload_prefix_bytes``, the size in bytes and the SHA-256, so an envelope always
-   fits the producer's ``max.request.size``. Each is keyed ``{topic}/{partition}/{offset}``:
-   delivery is at least once, and a consumer deduplicates on the key.
+2. ``checked_<type>``: every record with its reason, in the late gate's columns;
+   ``decoded_records`` is the union of the three.
+3. The late gate (Java, ``dev.trendtracker.lateness.LateGate``, one subtask): the one
+   place where each record's fate is decided. A record with a reason, and a valid record
+   at or behind the gate's watermark (reason ``late``), go to ``invalid_events``; every
+   other valid record goes to ``valid_events``. The window operator's watermark is never
+   ahead of the gate's (it is downstream, and both restore their watermark from a
+   checkpoint), so no event that the gate lets through is dropped by a window: each valid
+   event is counted in its windows or dead-lettered as ``late``, exactly one of the two,
+   after a restore and when an idle topic sends again too.
+   ``dead_letter_records`` -> ``dead_letters``: every record with a reason, as JSON, to the
+   dead-letter topic, counted by ``count_dead_letter`` (Java) as it goes.
+   ``dead_letter_payload`` (Java) gives what a dead letter carries of the value: a prefix
+   of at most ``dead_letter_payload_prefix_bytes``, the size in bytes and the SHA-256, so
+   an envelope always fits the producer's ``max.request.size``. Each is keyed
+   ``{topic}/{partition}/{offset}``: delivery is at least once, and a consumer
+   deduplicates on the key.
 4. ``valid_events`` -> ``window_counts``: HOP windows of the valid events, aggregated by
    ``window_counts`` (Java, ``dev.trendtracker.scoring.CountWindow``): counts per (product,
    category) and event type in each slice of the window, added up when the window fires.
@@ -45,8 +53,9 @@ Event counts are metrics counted in the JVM where each fact is known: ``events_r
 ``count_read`` in the checked views, ``events_valid`` by ``window_counts``,
 ``dead_letters`` by ``count_dead_letter``.
 
-Both sinks run in one statement set, so the topics are read once and every branch sees
-the same watermarks. Hosts, ports and topics come from the settings, never from here.
+Both sinks run in one statement set and read only the gate's outputs, so the topics are
+read once and every branch sees the gate's watermarks. Hosts, ports and topics come from
+the settings, never from here.
 """
 
 from __future__ import annotations
@@ -74,6 +83,8 @@ DEAD_LETTER_KEY = "dead_letter_key"
 #: The dead-letter topic's table, and the view of the records it takes.
 DEAD_LETTERS = "dead_letters"
 DEAD_LETTER_RECORDS = "dead_letter_records"
+#: The view of every decoded record of the three topics: the late gate's input.
+DECODED_RECORDS = "decoded_records"
 #: The view of one row per window, ranked.
 WINDOW_RESULTS = "window_results"
 
@@ -178,19 +189,33 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
 
 
 def checked_query(event_type: str, topic: str) -> str:
-    """Every record of one topic with its dead-letter reason (NULL when valid).
+    """Every record of one topic with its dead-letter reason (NULL when valid), in the late
+    gate's input columns (:data:`GATE_COLUMNS`).
 
     The topic is a literal: each source reads one topic, and the ``topic`` metadata column
     would cost a string conversion per record.
     """
     return f"""
-SELECT payload, {sql_string(topic)} AS `topic`, `partition`, `offset`, et,
+SELECT payload, {sql_string(topic)} AS `topic`, `partition`, `offset`,
   {sql_string(event_type)} AS event_type,
   count_read({EVENT_TYPES.index(event_type)}) AS event_type_code,
-  CASE WHEN reason IS NULL AND et < CURRENT_WATERMARK(et)
-       THEN {sql_string(Reason.LATE.value)} ELSE reason END AS reason,
-  product_id, category
+  reason, product_id, category, et
 FROM {SOURCE_TABLES[event_type]}"""
+
+
+#: The late gate's input columns (``dev.trendtracker.lateness.LateGate``), in order.
+GATE_COLUMNS: tuple[str, ...] = (
+    "payload", "topic", "partition", "offset", "event_type", "event_type_code", "reason",
+    "product_id", "category", "et")
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """A step that is not a query: one output of the late gate over the view ``records``
+    (``on_time`` or ``dead_letters``). See :func:`create_views`."""
+
+    records: str
+    output: str
 
 
 # --- the logic: from the decoded sources to the job's two outputs ------------------------
@@ -206,32 +231,26 @@ def views(settings: Settings) -> list[tuple[str, str]]:
     planned (:func:`jobs.trending.build`).
     """
     size, slide = settings.window_size_s, settings.window_slide_s
-
-    def union(columns: str, where: str) -> str:
-        # Each topic's rows are filtered and projected before the union, so only the
-        # columns a branch needs cross the network to the operator after the union.
-        return "\nUNION ALL\n".join(f"SELECT {columns} FROM checked_{t} WHERE {where}"
-                                     for t in SOURCE_TABLES)
-
     arrays = ",\n  ".join(f"ranked.`{name}` AS `{name}_list`" for name in RANKED_ARRAY_FIELDS)
     return [
         *((f"checked_{t}", checked_query(t, topic))
           for t, topic in settings.event_topics.items()),
-        ("valid_events", union("product_id, category, event_type_code, et", "reason IS NULL")),
-        # The payload is cut and hashed before the union: only the prefix crosses the
-        # network, and only records with a reason are hashed.
-        ("invalid_events", union(
-            f"dead_letter_payload(payload, {settings.dead_letter_payload_prefix_bytes}) "
-            "AS letter, `topic`, `partition`, `offset`, event_type, reason",
-            "reason IS NOT NULL")),
+        (DECODED_RECORDS, "\nUNION ALL\n".join(f"SELECT * FROM checked_{t}"
+                                                for t in SOURCE_TABLES)),
+        # The one decision between the windows and the dead-letter topic (LateGate).
+        ("valid_events", Gate(DECODED_RECORDS, "on_time")),
+        ("invalid_events", Gate(DECODED_RECORDS, "dead_letters")),
         # What the dead-letter topic takes, in its columns' order (see DEAD_LETTER_COLUMNS).
+        # The payload is cut and hashed here, so only dead letters are hashed.
         (DEAD_LETTER_RECORDS, f"""
 SELECT CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS STRING))
     AS {DEAD_LETTER_KEY},
   letter.payload AS payload, `topic`, `partition`, `offset`,
   count_dead_letter(event_type, reason) AS reason,
   letter.payload_bytes AS payload_bytes, letter.payload_sha256 AS payload_sha256
-FROM invalid_events"""),
+FROM (SELECT dead_letter_payload(payload, {settings.dead_letter_payload_prefix_bytes})
+        AS letter, `topic`, `partition`, `offset`, event_type, reason
+      FROM invalid_events)"""),
         ("window_counts", f"""
 SELECT window_start, window_end, window_time,
   window_counts(product_id, category, event_type_code) AS counts
@@ -264,10 +283,33 @@ class Outputs:
 
 def create_views(t_env, settings: Settings) -> Outputs:
     """Create every step of :func:`views` as a temporary view of ``t_env`` (whose source
-    tables and functions exist), and return the two outputs."""
-    for name, query in views(settings):
-        t_env.create_temporary_view(name, t_env.sql_query(query))
+    tables and functions exist), and return the two outputs.
+
+    A :class:`Gate` step is an output of the late gate (Java,
+    ``dev.trendtracker.lateness.LateGates``) over its records' view, made once per view.
+    Everything after the gate reads the gate's outputs only, so the sources are planned
+    once, with the gate between them and both sinks.
+    """
+    gated: dict[str, Any] = {}
+    for name, step in views(settings):
+        if isinstance(step, Gate):
+            if step.records not in gated:
+                gated[step.records] = late_gate(t_env, t_env.from_path(step.records))
+            t_env.create_temporary_view(name, gated[step.records][step.output])
+        else:
+            t_env.create_temporary_view(name, t_env.sql_query(step))
     return Outputs(t_env.from_path(DEAD_LETTER_RECORDS), t_env.from_path(WINDOW_RESULTS))
+
+
+def late_gate(t_env, records) -> dict[str, Any]:
+    """The late gate over ``records`` (a table in :data:`GATE_COLUMNS`): its ``on_time``
+    and ``dead_letters`` outputs as tables of ``t_env``."""
+    from pyflink.java_gateway import get_gateway
+    from pyflink.table import Table
+
+    on_time, dead_letters = get_gateway().jvm.dev.trendtracker.lateness.LateGates.split(
+        t_env._j_tenv, records._j_table, Reason.LATE.value)
+    return {"on_time": Table(on_time, t_env), "dead_letters": Table(dead_letters, t_env)}
 
 
 # --- the wiring: sink tables ---------------------------------------------------------------

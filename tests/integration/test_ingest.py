@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections import Counter
 
@@ -174,6 +175,33 @@ def test_bodies_over_the_limits_or_malformed_are_4xx_json_errors_and_write_nothi
         assert response.json()["accepted"] == 3
     got = topic_records(settings)
     assert sum(len(records) for records in got.values()) == 3
+
+
+def test_a_body_slower_than_the_request_timeout_is_a_408_and_writes_nothing(
+        make_settings, tmp_path):
+    settings = make_settings(ingest_request_timeout_s=1.0)
+    ensure_topics(settings)
+    body = json.dumps([event(1)]).encode()
+    with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        # The head and half the body, then nothing: the rest never comes.
+        conn.sendall(b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:len(body) // 2])
+        started = time.monotonic()
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        waited = time.monotonic() - started
+    head, _, content = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == b"HTTP/1.1 408 Request Timeout", head
+    assert json.loads(content)["error"]["code"] == "request_timeout"
+    assert 0.9 <= waited < 5, waited
+    got = topic_records(settings)
+    assert sum(len(records) for records in got.values()) == 0
 
 
 def test_an_unreachable_broker_is_a_503_with_retry_after(make_settings, tmp_path):

@@ -58,6 +58,31 @@ def simulator_command(rate: int, products: int, bad_fraction: float) -> list[str
                   "--bad-fraction", str(bad_fraction), "--no-progress")
 
 
+@dataclass(frozen=True)
+class DemoProcess:
+    """One of the demo's child processes: its command line and, for a server, the URL that
+    answers once it is up (the next one starts after that)."""
+
+    name: str
+    argv: list[str]
+    health_url: str | None = None
+
+
+def demo_processes(settings: Settings, rate: int, products: int,
+                   bad_fraction: float) -> list[DemoProcess]:
+    """What the demo runs, in order: the job, the API, the ingest service, the simulator."""
+    # The embedded broker keeps its topics in memory, so each demo starts on new topics:
+    # state retained by an earlier demo belongs to records that are gone.
+    return [
+        DemoProcess("job", _trend("job", "run", "--from-scratch")),
+        DemoProcess("api", _trend("api"),
+                    f"http://{settings.api_host}:{settings.api_port}/health"),
+        DemoProcess("ingest", _trend("ingest"),
+                    f"http://{settings.ingest_host}:{settings.ingest_port}/health"),
+        DemoProcess("simulator", simulator_command(rate, products, bad_fraction)),
+    ]
+
+
 def _run_step(description: str, argv: list[str], env: dict[str, str]) -> None:
     console.print(f"[cyan]-[/] {description}")
     result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
@@ -187,18 +212,11 @@ def demo(
     children: list[Child] = []
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        # The embedded broker keeps its topics in memory, so each demo starts on new
-        # topics: state retained by an earlier demo belongs to records that are gone.
-        children.append(_spawn("job", _trend("job", "run", "--from-scratch"), env, logs))
-        children.append(_spawn("api", _trend("api"), env, logs))
-        if not _wait_http(f"http://{settings.api_host}:{api_port}/health", 60, children):
-            raise RuntimeError(f"the API did not start; see {logs / 'demo-api.log'}")
-        children.append(_spawn("ingest", _trend("ingest"), env, logs))
-        if not _wait_http(f"http://{settings.ingest_host}:{ingest_port}/health", 60, children):
-            raise RuntimeError(f"the ingest service did not start; see "
-                               f"{logs / 'demo-ingest.log'}")
-        children.append(_spawn("simulator", simulator_command(rate, products, bad_fraction),
-                               env, logs))
+        for process in demo_processes(settings, rate, products, bad_fraction):
+            child = _spawn(process.name, process.argv, env, logs)
+            children.append(child)
+            if process.health_url and not _wait_http(process.health_url, 60, children):
+                raise RuntimeError(f"{process.name} did not start; see {child.log}")
         _print_where_to_look(settings, stack_state, logs)
         started = time.monotonic()
         while duration <= 0 or time.monotonic() - started < duration:

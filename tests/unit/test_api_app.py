@@ -335,3 +335,27 @@ def test_the_docs_page_loads_swagger_ui_from_the_api_itself(client):
     styles = client.get("/static/swagger/swagger-ui.css")
     assert styles.status_code == 200
     assert styles.headers["content-type"].startswith("text/css")
+
+
+def test_the_ingest_service_and_the_read_only_api_are_separate_apps(client, ingest_client):
+    """Writing is the ingest service's alone: the trending API has no route that takes events,
+    and the ingest service serves no trending route."""
+    api_routes = {(route.path, method) for route in client.app.routes
+                  for method in getattr(route, "methods", None) or ()}
+    assert not {method for _, method in api_routes} - {"GET", "HEAD"}
+    assert client.post("/events", json={}).status_code == 404
+    assert ingest_client.get("/trending").status_code == 404
+
+
+def test_the_ingest_producer_waits_for_every_in_sync_replica():
+    """202 means acknowledged by the broker: acks=all, idempotent retries, and a record not
+    acknowledged by the request's deadline fails instead of waiting on."""
+    from api.ingest import producer_config
+
+    config = producer_config(settings(bootstrap_servers="kafka:9092",
+                                      ingest_request_timeout_s=2.5))
+    assert config["bootstrap.servers"] == "kafka:9092"
+    assert config["acks"] == "all"
+    assert config["enable.idempotence"] is True
+    assert config["message.timeout.ms"] == 2500
+    assert config["partitioner"] == "murmur2_random"

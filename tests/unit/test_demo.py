@@ -7,7 +7,8 @@ import sys
 import typer
 
 from trend_tracker.cli import app
-from trend_tracker.demo import DEMO_BAD_FRACTION, simulator_command
+from trend_tracker.demo import DEMO_BAD_FRACTION, demo_processes, simulator_command
+from trend_tracker.settings import Settings
 
 
 def test_the_demo_simulator_sends_half_a_percent_of_malformed_events():
@@ -26,3 +27,22 @@ def test_trend_simulate_parses_the_demo_command_line():
         params = simulate.make_context(name, args, parent=context).params
     assert (params["bad_fraction"], params["rate"], params["products"], params["progress"]) == (
         0.005, 500.0, 500, False)
+
+
+def test_the_demo_runs_the_job_the_api_the_ingest_service_and_the_simulator():
+    """In that order; the API and the ingest service are waited for on their /health, at the
+    ports the demo gives them, before the next process starts."""
+    settings = Settings(_env_file=None, api_port=18000, ingest_port=18001)
+    processes = demo_processes(settings, 500, 500, DEMO_BAD_FRACTION)
+    trend = [sys.executable, "-m", "trend_tracker.cli"]
+    assert [(p.name, p.argv, p.health_url) for p in processes] == [
+        ("job", [*trend, "job", "run", "--from-scratch"], None),
+        ("api", [*trend, "api"], "http://127.0.0.1:18000/health"),
+        ("ingest", [*trend, "ingest"], "http://127.0.0.1:18001/health"),
+        ("simulator", simulator_command(500, 500, DEMO_BAD_FRACTION), None),
+    ]
+    # Each is a command `trend` has.
+    cli = typer.main.get_command(app)
+    with cli.make_context("trend", ["demo"]) as context:
+        for process in processes:
+            assert cli.get_command(context, process.argv[3]) is not None, process.name

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -100,7 +100,15 @@ async def _stored_data_error(_: Request, exc: StoredDataError) -> Response:
     return corrupt_data(exc)
 
 
+def is_wrong_type(exc: Exception) -> bool:
+    """Redis refused the command because the key holds another type (a list where the job
+    writes a string, ...): that is the data, not the server."""
+    return isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE")
+
+
 async def _redis_error(request: Request, exc: Exception) -> Response:
+    if is_wrong_type(exc):
+        return corrupt_data(StoredDataError("a key holds another type than the job writes"))
     return redis_unavailable(getattr(request.app.state, "metrics", None), exc)
 
 

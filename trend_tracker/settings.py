@@ -116,10 +116,13 @@ class Settings(BaseSettings):
         200, ge=1, le=100_000,
         description="Categories ranked per window (the highest window scores), and kept in "
                     "Redis's category list")
+    # At least 1e-6: a score is at most 3 * 1e6 (MAX_WEIGHT) * 2**63 ~ 2.8e25, so momentum
+    # stays below ~2.8e31, finite; a prior of 1e-320 made it infinite from a score of 10.
     rising_prior: float = Field(
-        10.0, gt=0, le=1e12,
+        10.0, ge=1e-6, le=1e12,
         description="Score added to a product's score in both windows before the rising "
-                    "momentum divides them: (score + prior) / (previous score + prior)")
+                    "momentum divides them: (score + prior) / (previous score + prior); "
+                    "1e-6 to 1e12, so momentum is finite")
     rising_min_score: float = Field(
         10.0, ge=0, le=1e15,
         description="Least score in the window for a product to enter the rising ranking")

@@ -1,11 +1,11 @@
 """The API against a real redis-server holding documents the job would never write.
 
 Whatever Redis holds (a null or non-finite score, a wrong type, a value that is not JSON,
-not UTF-8, a history entry or category that makes no sense), the API answers with its one
-error shape: ``503 corrupt_data`` with ``Retry-After``, never a 500 and never a body that
-passes the bad value on. Documents are written here with plain SET/ZADD, bypassing the
-job's writer, except where the test is that the writer's own output for an infinite score
-(``null``) is refused.
+not UTF-8, a history entry or category that makes no sense, a key of another Redis type),
+the API answers with its one error shape: ``503 corrupt_data`` with ``Retry-After``, never
+a 500 and never a body that passes the bad value on. Documents are written here with plain
+SET/ZADD, bypassing the job's writer, except where the test is that the writer's own output
+for an infinite score (``null``) is refused.
 """
 
 from __future__ import annotations
@@ -208,3 +208,28 @@ def test_an_infinite_score_written_by_the_sink_is_refused_not_a_500(client, stor
     assert b'"score":null' in store.get(layout.latest_key(None))
     assert_corrupt(client.get("/trending"))
     assert_corrupt(client.get("/products/p-1/trend"))
+
+
+# --- a key of another Redis type ------------------------------------------------------------
+
+def _write_as(store, key: str, kind: str) -> None:
+    {"hash": lambda: store.hset(key, "x", "1"), "list": lambda: store.rpush(key, "x"),
+     "string": lambda: store.set(key, "x"), "set": lambda: store.sadd(key, "x")}[kind]()
+
+
+@pytest.mark.parametrize("key, kind, paths", [
+    (layout.latest_key(None), "hash", ["/trending", "/ready"]),
+    (layout.latest_key(None, "rising"), "list", ["/trending?ranking=rising"]),
+    (layout.latest_key("books"), "set", ["/trending?category=books"]),
+    (layout.CATEGORIES_KEY, "string", ["/categories"]),
+    (layout.product_key("p-1"), "hash", ["/products/p-1/trend"]),
+], ids=["latest", "latest rising", "latest of a category", "categories", "product history"])
+def test_a_key_of_another_type_is_corrupt_data_not_an_outage(client, store, end, key, kind,
+                                                               paths):
+    """Redis answers WRONGTYPE: the server is up, the data is wrong (503 corrupt_data, not
+    redis_unavailable, which would send operators after the server)."""
+    store.set(layout.latest_key(None), stored_ranking(end, GOOD_ITEM))
+    store.delete(key)
+    _write_as(store, key, kind)
+    for path in paths:
+        assert_corrupt(client.get(path))

@@ -7,7 +7,8 @@ then late events after their windows were written. Expected, each computed here:
 - one dead letter per bad record, with the reason the contract gives it (labelled by hand
   below, and checked against ``classify``), keyed by its position, and counted by reason
   in the job's metric;
-- the windows exactly those of the valid events alone (a small reference, no job code);
+- the windows exactly those of the valid events alone (a small reference, no job code):
+  every row of both rankings, overall and per category;
 - the late events dead-lettered as ``late`` and counted exactly.
 
 Duplicate ``event_id``s are valid events, counted once per record: the job counts records,
@@ -25,6 +26,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from confluent_kafka import Producer
 from streaming_job import job_metric, start_job
+from test_job_bounded import read_parquet_rows, reference_rows, row_key
 from test_registry import wait_until
 
 from localstack.stack import free_port
@@ -34,6 +36,8 @@ from trend_tracker.events import classify
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 SIZE_MS, SLIDE_MS, TOP_N = 20_000, 10_000, 5
 WEIGHTS = {"click": 1.0, "cart": 3.0, "purchase": 5.0}
+VERSION = "matrix/1"
+RISING_PRIOR, RISING_MIN_SCORE = 10.0, 10.0
 CATEGORY = {f"p-{n}": f"c-{n % 4}" for n in range(20)}
 TYPES = ("click", "cart", "purchase")
 METRICS = "flink_taskmanager_job_task_operator_trend_event_type_reason_dead_letters"
@@ -116,12 +120,13 @@ def expected_counts(events: list[tuple[int, str, str]]) -> dict[int, dict]:
 def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_settings,
                                                                            tmp_path):
     weights_file = tmp_path / "weights.json"
-    weights_file.write_text(json.dumps({**WEIGHTS, "version": "matrix/1"}))
+    weights_file.write_text(json.dumps({**WEIGHTS, "version": VERSION}))
     metrics_port = free_port()
     settings = make_settings(weights_file=weights_file, window_size_s=SIZE_MS // 1000,
                              window_slide_s=SLIDE_MS // 1000, top_n=TOP_N,
                              allowed_lateness_s=2, parallelism=1, checkpoint_interval_s=5,
-                             source_idle_timeout_s=120, flink_metrics_port=metrics_port)
+                             source_idle_timeout_s=120, flink_metrics_port=metrics_port,
+                             rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE)
     ensure_topics(settings, partitions=1)
     topics = settings.event_topics
     now_ms = int(time.time() * 1000)
@@ -210,5 +215,15 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
             assert overall == expected, end
         written = sorted(int(p.stem.split("-")[1]) - T0 for p in root.rglob("*.parquet"))
         assert written == sorted(expected_counts(counted))
+        # Every row of every window, both rankings, overall and per category, with previous
+        # ranks and momentum: those of a run over the valid events alone (test_job_bounded's
+        # reference, which a run without bad records matches).
+        reference = reference_rows(
+            counted, last_end_ms=max(ts for ts, _, _ in counted) + SIZE_MS, size_ms=SIZE_MS,
+            slide_ms=SLIDE_MS, top_n=TOP_N, weights=WEIGHTS, category_of=CATEGORY,
+            version=VERSION, prior=RISING_PRIOR, min_score=RISING_MIN_SCORE)
+        assert {r["category"] for r in reference} == {None, "c-0", "c-1", "c-2", "c-3"}
+        assert {r["ranking"] for r in reference} == {"popular", "rising"}
+        assert sorted(read_parquet_rows(root), key=row_key) == sorted(reference, key=row_key)
     finally:
         job.stop()

@@ -86,6 +86,24 @@ def test_bodies_that_are_not_a_batch_are_errors_of_the_request(body, status, cod
     assert (error.value.status, error.value.code) == (status, code)
 
 
+MARKER = "zq<script>"
+
+
+@pytest.mark.parametrize("body", [
+    MARKER, f"[1 {MARKER}]", f"[1] {MARKER}", f"[1, }}{MARKER}]",
+    f'{{"a": 1}} {MARKER}', f'["{MARKER}', f"[{{{MARKER}", f"\ufeff{MARKER}",
+    f"[{MARKER}" + "[" * 100,
+])
+def test_no_body_error_passes_the_input_on(body):
+    """A body refused whole is described by a position (and at most a bracket it lacks
+    or did not expect), never by the text it holds."""
+    with pytest.raises(BodyError) as error:
+        split_events(body.encode(), 3)
+    assert error.value.status == 400
+    assert "zq" not in error.value.message and "<" not in error.value.message, \
+        error.value.message
+
+
 def test_a_batch_of_exactly_the_limit_is_taken():
     assert split_events(b"[1, 2, 3]", 3) == [b"1", b"2", b"3"]
 

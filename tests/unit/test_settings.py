@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from pydantic import ValidationError
 
@@ -60,11 +62,25 @@ def test_stack_env_file_beats_dot_env(monkeypatch, tmp_path):
         ("redis_url", "http://x", "redis_url"),
         ("topic_clicks", "bad topic", "invalid Kafka topic"),
         ("top_n", 0, "greater than or equal to 1"),
+        ("rising_prior", 1e-320, "greater than or equal to 0.000001"),
+        ("rising_prior", 0, "greater than or equal to 0.000001"),
     ],
 )
 def test_invalid_values_fail_fast_with_a_clear_message(field, value, message):
     with pytest.raises(ValidationError, match=message):
         Settings(_env_file=None, **{field: value})
+
+
+def test_the_least_rising_prior_keeps_every_momentum_finite():
+    """The largest score (every weight 1e6, three event types counted 2**63 - 1 times)
+    over the least prior, as the job computes it in doubles."""
+    largest_score = 3 * 1e6 * float(2**63 - 1)
+    least = Settings(_env_file=None, rising_prior=1e-6, rising_min_score=0).rising_prior
+    greatest = Settings(_env_file=None, rising_prior=1e12).rising_prior
+    for prior in (least, greatest):
+        assert math.isfinite((largest_score + prior) / (0.0 + prior))
+    # The control: below the bound it was not.
+    assert math.isinf((10.0 + 1e-320) / (0.0 + 1e-320))
 
 
 def test_window_size_must_be_a_multiple_of_the_slide():

@@ -54,6 +54,7 @@ from trend_tracker.events import (
     MAX_OPAQUE_ID_LEN,
     MAX_PRICE,
     MAX_TS_MS,
+    MIN_TS_MS,
     classify,
 )
 from trend_tracker.settings import (
@@ -280,14 +281,14 @@ class PartitionWatermarks:
 def is_valid_fast(event: Any, topic_type: str, future_limit_ms: int) -> bool:
     """The checks of ``classify`` on a value from :func:`decode_fast`, inlined for the
     common case: True only if ``classify`` accepts it, with ``ts`` an int. A False is not a
-    rejection: the caller asks ``classify`` (which also accepts, say, ``"ts": 1e3``)."""
+    rejection: the caller asks ``classify`` (which also accepts, say, ``"ts": 1.7e12``)."""
     if type(event) is not dict:
         return False
     get = event.get
     ts = get("ts")
     event_id, product_id, category, user_id = (get("event_id"), get("product_id"),
                                                get("category"), get("user_id"))
-    if not (type(ts) is int and 0 <= ts <= MAX_TS_MS and ts <= future_limit_ms
+    if not (type(ts) is int and MIN_TS_MS <= ts <= MAX_TS_MS and ts <= future_limit_ms
             and get("event_type") == topic_type
             and type(event_id) is str and type(product_id) is str
             and type(category) is str and type(user_id) is str

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trend_tracker.events import EVENT_TYPES, ID_RE
+from trend_tracker.events import EVENT_TYPES, ID_RE, MAX_TS_MS, MIN_TS_MS
 
 #: Event type codes used in the arrays: index into EVENT_TYPES.
 CLICK, CART, PURCHASE = 0, 1, 2
@@ -201,8 +201,11 @@ class TrafficConfig:
                 raise ValueError(f"{name} must be in [0, 1]")
         if self.zipf_s < 0:
             raise ValueError("zipf_s must be >= 0")
-        if not 0 <= self.start_ms <= 253_402_300_799_999:
-            raise ValueError(f"start_ms out of range: {self.start_ms}")
+        # Events are stamped from start_ms on: a start the contract refuses (before 2000,
+        # or a time in seconds) would make every event wrong_type.
+        if not MIN_TS_MS <= self.start_ms <= MAX_TS_MS:
+            raise ValueError(f"start_ms out of range {MIN_TS_MS}..{MAX_TS_MS} "
+                             f"(2000-01-01 to 9999-12-31, epoch ms): {self.start_ms}")
 
     @property
     def events_per_click(self) -> float:

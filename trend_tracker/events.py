@@ -18,10 +18,12 @@ one wins. Names and strings are compared after unescaping.
 Numbers, as Python's ``json`` reads them: an integer literal is exact (an arbitrarily long
 one too: it is out of every range, never an error); a literal with a fraction or exponent
 is the nearest IEEE double (``1e400`` is infinite, ``1704067200000.0000001`` is
-``1704067200000.0``). ``ts`` is any integral number in ``0..MAX_TS_MS`` (``1e3``, ``1.0`` and
-``-0`` are accepted, as the schema's ``"integer"`` does); ``price`` is optional (``null`` is
-absent) and must be a finite number ``>= 0``: a negative price is ``wrong_type``, like a
-negative ``ts`` (the range of a number is part of its type here; no new reason code).
+``1704067200000.0``). ``ts`` is any integral number in ``MIN_TS_MS..MAX_TS_MS`` (``1.7e12``
+and ``1704067200000.0`` are accepted, as the schema's ``"integer"`` does); a ``ts`` in seconds
+(``1704067200``) is below the range, so it is ``wrong_type`` whatever the watermark. ``price``
+is optional (``null`` is absent) and must be a finite number ``>= 0``: a negative price is
+``wrong_type``, like a ``ts`` out of range (the range of a number is part of its type here;
+no new reason code).
 ``docs/EVENT-CONTRACT.md`` lists every decision with examples.
 """
 
@@ -52,6 +54,9 @@ STRING_FIELDS: tuple[str, ...] = ("event_id", "event_type", "product_id", "categ
 #: Largest accepted event_id / user_id length in code points (product_id and category
 #: follow ID_PATTERN).
 MAX_OPAQUE_ID_LEN = 128
+#: Least ts accepted (2000-01-01T00:00:00Z): a ts in seconds (1704067200 for 2024) is far
+#: below it, so it is wrong_type instead of a valid event of January 1970.
+MIN_TS_MS = 946_684_800_000
 #: Largest ts accepted (9999-12-31T23:59:59.999Z); keeps ts inside BIGINT and TIMESTAMP ranges.
 MAX_TS_MS = 253_402_300_799_999
 #: Largest price accepted: the largest finite double.
@@ -160,12 +165,12 @@ def decode_json(raw: bytes | bytearray | memoryview | str) -> Any:
 # --- checking an event ---------------------------------------------------------------------
 
 def event_time_ms(value: Any) -> int | None:
-    """``ts`` as epoch milliseconds when it is an integral number in ``0..MAX_TS_MS``."""
+    """``ts`` as epoch milliseconds when it is an integral number in ``MIN_TS_MS..MAX_TS_MS``."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if 0 <= value <= MAX_TS_MS else None
-    if isinstance(value, float) and value.is_integer() and 0 <= value <= MAX_TS_MS:
+        return value if MIN_TS_MS <= value <= MAX_TS_MS else None
+    if isinstance(value, float) and value.is_integer() and MIN_TS_MS <= value <= MAX_TS_MS:
         return int(value)
     return None
 
@@ -184,7 +189,8 @@ class Verdict:
     """The outcome of validating one raw Kafka value.
 
     ``event`` is the decoded object (when the value was a JSON object); ``ts`` is the event
-    time in epoch milliseconds of a valid event (``1e3`` in the value gives ``1000``).
+    time in epoch milliseconds of a valid event (``1.7e12`` in the value gives
+    ``1700000000000``).
     """
 
     reason: Reason | None
@@ -210,10 +216,11 @@ def classify(
        :func:`decode_json` reads it (strict UTF-8, no BOM, no trailing text, no
        ``NaN``/``Infinity``, at most :data:`MAX_JSON_DEPTH` deep).
     2. ``missing_field``: a required field is absent or ``null`` (with duplicate keys, the
-       last one counts: ``{"ts": 1, "ts": null}`` has no ts).
+       last one counts: ``{"ts": 1704067200000, "ts": null}`` has no ts).
     3. ``wrong_type``: an id or ``event_type`` that is not a string; a ``ts`` that is not an
-       integral number in ``0..MAX_TS_MS`` (``1.5``, ``"1"``, ``true``, ``-1`` and a
-       thousand-digit number are wrong, ``1e3``, ``1.0`` and ``-0`` are fine); a ``price``
+       integral number in ``MIN_TS_MS..MAX_TS_MS`` (``1.5``, ``"1704067200000"``, ``true``,
+       ``-1``, ``0``, a ts in seconds such as ``1704067200`` and a thousand-digit number are
+       wrong, ``1.7e12`` and ``1704067200000.0`` are fine); a ``price``
        (optional, ``null`` allowed) that is not a finite number ``>= 0``: ``-0.01``,
        ``1e400`` and an integer above the largest double are wrong.
     4. ``bad_id``: ``product_id``/``category`` not matching ``ID_RE`` in full (after

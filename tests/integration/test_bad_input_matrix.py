@@ -9,7 +9,10 @@ then late events after their windows were written. Expected, each computed here:
   in the job's metric;
 - the windows exactly those of the valid events alone (a small reference, no job code):
   every row of both rankings, overall and per category;
-- the late events dead-lettered as ``late`` and counted exactly.
+- the late events dead-lettered as ``late`` and counted exactly;
+- a ``ts`` in seconds ``wrong_type`` whatever the watermark: one is the first record of its
+  topic, read before its source has a watermark (a valid event of 1970 there would be
+  counted, in a window of its own), another comes after the windows were written.
 
 Duplicate ``event_id``s are valid events, counted once per record: the job counts records,
 not distinct ids (docs/RELIABILITY.md says why).
@@ -62,6 +65,7 @@ def bad_records(now_ms: int) -> list[tuple[str, bytes | None, str]]:
     ts = T0 + 20_000
     deep = b'{"x": ' + b"[" * 64 + b"]" * 64 + b"}"
     return [
+        ("click", dump(event(900, T0 // 1000)), "wrong_type"),  # ts in seconds, sent first
         ("click", b'{"event_id": "t", "event_type": "click", "product_id": "p-1"', "not_json"),
         ("click", b'{"event_id": "\xff\xfe", "event_type": "click"}', "not_json"),
         ("cart", b"\xef\xbb\xbf" + dump(event(901, ts, "cart")), "not_json"),  # a BOM
@@ -136,6 +140,9 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
         verdict = classify(value if value is not None else b"", event_type, now_ms,
                            settings.max_future_skew_s * 1000)
         assert (verdict.reason.value if verdict.reason else None) == reason, value
+    assert Counter(reason for _, _, reason in bad) == {
+        "not_json": 8, "missing_field": 3, "wrong_type": 4, "future_ts": 1,
+        "unknown_event_type": 2, "topic_mismatch": 1, "bad_id": 6}
 
     producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 5,
                          "message.max.bytes": 2_000_000})
@@ -150,12 +157,16 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
 
     valid = valid_events()
     duplicates = valid[-20:]
-    every = len(valid) // len(bad)  # one bad record in about every 100 valid ones
+    # The ts in seconds is the first record of the clicks topic: the job reads it before its
+    # source has seen any event, so before any watermark.
+    send(*bad[0])
+    spread = bad[1:]
+    every = len(valid) // len(spread)  # one bad record in about every 100 valid ones
     for index, (ts, event_type, product, n) in enumerate(valid):
         number = n if (ts, event_type, product, n) not in duplicates else n - 100
         send(event_type, dump(event(number, T0 + ts, event_type, product)), None)
-        if index % every == every // 2 and index // every < len(bad):
-            send(*bad[index // every])
+        if index % every == every // 2 and index // every < len(spread):
+            send(*spread[index // every])
     advance = [(50_000, t, "p-19") for t in TYPES]  # every watermark passes 40 s
     for ts, event_type, product in advance:
         send(event_type, dump(event(99_000, T0 + ts, event_type, product)), None)
@@ -174,12 +185,14 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
         assert wait_until(lambda: window_file(40_000).exists() or not job.running(),
                           420, 0.2), job.log()
         # Late: behind every watermark now (the window ending at 40 s is written). A ts in
-        # seconds reads as a time in January 1970: valid, and late.
+        # seconds is below the contract's least ts: wrong_type now as before any watermark.
         late = [("click", dump(event(801, T0 + 5_000)), "late"),
                 ("cart", dump(event(802, T0 + 1_000, "cart")), "late"),
                 ("purchase", dump(event(803, T0 + 15_000, "purchase")), "late"),
-                ("click", dump(event(804, (T0 + 20_000) // 1000)), "late")]
+                ("click", dump(event(804, (T0 + 20_000) // 1000)), "wrong_type")]
         for event_type, value, reason in late:
+            verdict = classify(value, event_type, now_ms, settings.max_future_skew_s * 1000)
+            assert (verdict.reason.value if verdict.reason else "late") == reason, value
             send(event_type, value, reason)
         for event_type in TYPES:  # fires the windows holding the events at 50 s
             send(event_type, dump(event(99_001, T0 + 200_000, event_type, "p-18")), None)
@@ -200,6 +213,9 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
 
         # Counted by reason in the job's metric (published every few seconds).
         injected = Counter(reason for _, _, reason in dead)
+        assert injected == {"not_json": 8, "missing_field": 3, "wrong_type": 5, "future_ts": 1,
+                            "unknown_event_type": 2, "topic_mismatch": 1, "bad_id": 6,
+                            "late": 3}
         assert wait_until(lambda: all(
             job_metric(metrics, METRICS, f'reason="{reason}"') == count
             for reason, count in injected.items()), 60, 0.5), {

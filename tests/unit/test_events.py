@@ -73,6 +73,8 @@ def test_schema_rejects_each_kind_of_bad_event():
         (event(ts=1.5), Reason.WRONG_TYPE),
         (event(ts=True), Reason.WRONG_TYPE),
         (event(ts=-1), Reason.WRONG_TYPE),
+        (event(ts=0), Reason.WRONG_TYPE),
+        (event(ts=NOW // 1000), Reason.WRONG_TYPE),
         (event(product_id=7), Reason.WRONG_TYPE),
         (event(price="9.99"), Reason.WRONG_TYPE),
         (event(product_id="p" * 65), Reason.BAD_ID),
@@ -104,10 +106,11 @@ def raw_event(**fragments: str) -> str:
 
 @pytest.mark.parametrize(
     ("ts", "expected_ms"),
-    [("1e3", 1000), ("1.0", 1), ("-0", 0), ("-0.0", 0), ("0", 0), ("1.7040672e12", NOW),
-     (f"{NOW}.0", NOW), (f"{NOW}.00000001", NOW), ("1e-400", 0)],
+    [("1.7e12", 1_700_000_000_000), ("1.7040672e12", NOW), (f"{NOW}.0", NOW),
+     (f"{NOW}.00000001", NOW), ("946684800000", 946_684_800_000),
+     ("9.466848e11", 946_684_800_000), ("946684799999.99999999", 946_684_800_000)],
 )
-def test_any_integral_number_is_a_ts(ts, expected_ms):
+def test_any_integral_number_from_2000_on_is_a_ts(ts, expected_ms):
     result = classify(raw_event(ts=ts), "click", NOW, SKEW)
     assert (result.reason, result.ts) == (None, expected_ms)
 
@@ -115,10 +118,22 @@ def test_any_integral_number_is_a_ts(ts, expected_ms):
 @pytest.mark.parametrize(
     "ts",
     ["1" + "0" * 999, "9" * 5000, "-" + "9" * 5000, "1e400", "-1e400", "0.5", "-1.0",
-     "253402300800000", "2.53402300800000e14", "9223372036854775808", "true", '"0"', "[0]"],
+     "253402300800000", "2.53402300800000e14", "9223372036854775808", "true", '"0"', "[0]",
+     "0", "-0", "-0.0", "1e3", "1.0", "1e-400", "946684799999", "9.46684799999e11"],
 )
 def test_a_ts_out_of_range_or_not_integral_is_wrong_type_and_never_an_error(ts):
     assert verdict(raw_event(ts=ts)) == Reason.WRONG_TYPE
+
+
+def test_a_ts_in_seconds_is_wrong_type_for_classify_and_the_schema():
+    seconds = NOW // 1000  # 1704067200: what a producer mistaking the unit sends
+    assert verdict(event(ts=seconds)) == Reason.WRONG_TYPE
+    assert schema_errors(event(ts=seconds)) == [
+        "ts: 1704067200 is less than the minimum of 946684800000"]
+    assert verdict(event(ts=946_684_800_000)) is None
+    assert schema_errors(event(ts=946_684_800_000)) == []
+    # The largest ts in seconds the contract could ever see (9999-12-31) is below 2000 in ms.
+    assert verdict(event(ts=253_402_300_799)) == Reason.WRONG_TYPE
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,10 @@ def test_contract_edge_cases_are_described_without_errors():
     assert line(deep).status == "not_json"
     huge_ts = line(orjson.dumps(EVENT).replace(str(NOW).encode(), b"9" * 5000))
     assert huge_ts.status == "wrong_type" and "ts: inf is not of type 'integer'" in huge_ts.detail
-    assert line(orjson.dumps(dict(EVENT, ts=1e3))).status == "ok"  # an integral number
+    assert line(orjson.dumps(dict(EVENT, ts=1.7e12))).status == "ok"  # an integral number
+    seconds = line(orjson.dumps(dict(EVENT, ts=NOW // 1000)))  # ts in seconds
+    assert seconds.status == "wrong_type" and \
+        "ts: 1704067200 is less than the minimum of 946684800000" in seconds.detail
 
 
 def test_dead_letter_records_show_the_jobs_reason():

@@ -245,3 +245,12 @@ def test_live_clock_cannot_run_unthrottled():
         SimulationOptions(throttle=False)
     assert SimulationOptions(start_ms=START_MS).throttled is False
     assert SimulationOptions().throttled is True
+
+
+def test_a_start_the_contract_refuses_is_an_error():
+    # Every event is stamped at or after the start: a start in seconds, or before 2000,
+    # would make each of them wrong_type.
+    for start_ms in (START_MS // 1000, 0, 946_684_799_999):
+        with pytest.raises(ValueError, match="start_ms out of range"):
+            TrafficConfig(start_ms=start_ms)
+    assert TrafficConfig(start_ms=946_684_800_000).start_ms == 946_684_800_000

@@ -28,10 +28,11 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadFea
  *   <li>{@code missing_field}: a required field absent or null. Duplicate keys: the last
  *       one wins, as in Python's {@code json}. Names and strings are compared unescaped.
  *   <li>{@code wrong_type}: a non-string id or event_type; a ts that is not an integral
- *       number in {@code 0..MAX_TS_MS}; a price (optional, null allowed) that is not a
- *       finite number {@code >= 0}. Integer literals are exact; any literal with a fraction
- *       or exponent is read as the nearest IEEE double, as Python does ({@code 1e3} and
- *       {@code 1.0} are integral, {@code 1e400} is infinite).
+ *       number in {@code MIN_TS_MS..MAX_TS_MS} (a ts in seconds is below it); a price
+ *       (optional, null allowed) that is not a finite number {@code >= 0}. Integer
+ *       literals are exact; any literal with a fraction or exponent is read as the nearest
+ *       IEEE double, as Python does ({@code 1.7e12} and {@code 1704067200000.0} are
+ *       integral, {@code 1e400} is infinite).
  *   <li>{@code bad_id}: product_id or category not matching {@code [A-Za-z0-9._:-]{1,64}};
  *       event_id or user_id not 1..128 code points long.
  *   <li>{@code unknown_event_type}, {@code topic_mismatch}, {@code future_ts} (ts more than
@@ -62,6 +63,8 @@ public final class EventDecoder {
 
     /** Deepest nesting of objects and arrays in a value; the event object is depth 1. */
     public static final int MAX_DEPTH = 64;
+    /** Least ts (2000-01-01T00:00:00Z): a ts in seconds is below it, so it is wrong_type. */
+    public static final long MIN_TS_MS = 946_684_800_000L;
     /** Largest ts (9999-12-31T23:59:59.999Z): ts fits BIGINT and TIMESTAMP(3). */
     public static final long MAX_TS_MS = 253_402_300_799_999L;
     /** product_id and category: 1..64 characters of {@code [A-Za-z0-9._:-]}. */
@@ -371,21 +374,14 @@ public final class EventDecoder {
             char[] c = p.getTextCharacters();
             int offset = p.getTextOffset();
             int length = p.getTextLength();
-            if (c[offset] == '-') { // only -0 is in range
-                if (length == 2 && c[offset + 1] == '0') {
-                    ts = 0;
-                    return VALID;
-                }
-                return WRONG;
-            }
-            if (length > MAX_TS_DIGITS) {
+            if (c[offset] == '-' || length > MAX_TS_DIGITS) { // -0 too is below MIN_TS_MS
                 return WRONG;
             }
             long v = 0;
             for (int i = 0; i < length; i++) {
                 v = v * 10 + (c[offset + i] - '0');
             }
-            if (v > MAX_TS_MS) {
+            if (v < MIN_TS_MS || v > MAX_TS_MS) {
                 return WRONG;
             }
             ts = v;
@@ -393,8 +389,8 @@ public final class EventDecoder {
         }
         if (value == JsonToken.VALUE_NUMBER_FLOAT) {
             double d = p.getDoubleValue();
-            // NaN and infinities fail the range test; 1e3, 1.0 and -0.0 are integral.
-            if (d >= 0 && d <= MAX_TS_MS && d == Math.floor(d)) {
+            // NaN and infinities fail the range test; 1.7e12 and 1704067200000.0 are integral.
+            if (d >= MIN_TS_MS && d <= MAX_TS_MS && d == Math.floor(d)) {
                 ts = (long) d;
                 return VALID;
             }

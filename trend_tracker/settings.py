@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -318,12 +319,64 @@ def settings_from_env(env: Mapping[str, str], **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+#: Settings that were renamed: old field -> new field. A ``TREND_*`` variable of an old name
+#: is refused, so a deployment that still sets it does not run on the default silently.
+RENAMED_FIELDS: dict[str, str] = {
+    "topic_dlq": "topic_dead_letters",
+    "dlq_payload_prefix_bytes": "dead_letter_payload_prefix_bytes",
+    "dlq_max_request_bytes": "dead_letter_max_request_bytes",
+}
+
+
+class RenamedSettingError(ValueError):
+    """A ``TREND_*`` variable uses a setting's former name."""
+
+
+def _env_file_names(path: Path) -> list[str]:
+    """The variable names a dotenv file sets (``NAME=value`` lines, ``export`` allowed)."""
+    names = []
+    for line in path.read_text(errors="replace").splitlines():
+        line = line.strip()
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        if line and not line.startswith("#") and "=" in line:
+            names.append(line.split("=", 1)[0].strip())
+    return names
+
+
+def unknown_variables(names: list[str] | Mapping[str, str]) -> list[str]:
+    """The ``TREND_*`` names among ``names`` that are no setting, sorted.
+
+    Raises :class:`RenamedSettingError` for a setting's former name, naming the new one.
+    """
+    prefix = "TREND_"
+    unknown = set()
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        field = name[len(prefix):].lower()
+        if field in RENAMED_FIELDS:
+            raise RenamedSettingError(
+                f"{name} was renamed {prefix}{RENAMED_FIELDS[field].upper()}: set that "
+                f"instead (the old name is not read)")
+        if field not in Settings.model_fields:
+            unknown.add(name)
+    return sorted(unknown)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings: CLI overrides > environment > stack.env > .env > defaults.
 
-    ``None`` overrides are ignored, so CLI options can default to ``None``.
+    ``None`` overrides are ignored, so CLI options can default to ``None``. A variable with
+    a setting's former name is refused (:class:`RenamedSettingError`); other ``TREND_*``
+    names that are no setting are logged as a warning (a typo would be ignored otherwise).
     """
     state_dir = Path(overrides.get("state_dir") or _state_dir_from_env())
     env_files = [p for p in (Path(".env"), state_dir / STACK_ENV_FILE) if p.is_file()]
+    names = [*os.environ, *(n for p in env_files for n in _env_file_names(p))]
+    unknown = unknown_variables(names)
+    if unknown:
+        logging.getLogger(__name__).warning(
+            "ignoring %s: no such setting (see .env.example)", ", ".join(unknown))
     clean = {k: v for k, v in overrides.items() if v is not None}
     return Settings(_env_file=env_files or None, **clean)  # type: ignore[call-arg]

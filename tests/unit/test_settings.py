@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -116,3 +118,51 @@ def test_settings_from_an_environment_mapping_round_trip_as_env(monkeypatch):
     original = Settings(_env_file=None, top_n=12, api_cors_origins=["https://shop.example"],
                         s3_secret_key="hunter2-secret")
     assert settings_from_env(original.as_env()) == original
+
+
+def test_a_renamed_variable_is_refused_with_its_new_name(monkeypatch, tmp_path):
+    from trend_tracker.settings import RenamedSettingError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TREND_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("TREND_TOPIC_DLQ", "my-dead-letters")
+    with pytest.raises(RenamedSettingError) as error:
+        load_settings()
+    assert str(error.value) == ("TREND_TOPIC_DLQ was renamed TREND_TOPIC_DEAD_LETTERS: set that "
+                                "instead (the old name is not read)")
+
+
+def test_a_renamed_variable_in_a_dotenv_file_is_refused_too(monkeypatch, tmp_path):
+    from trend_tracker.settings import RenamedSettingError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TREND_STATE_DIR", str(tmp_path / "state"))
+    (tmp_path / ".env").write_text("# comment\nexport TREND_DLQ_PAYLOAD_PREFIX_BYTES=100\n")
+    with pytest.raises(RenamedSettingError, match="TREND_DEAD_LETTER_PAYLOAD_PREFIX_BYTES"):
+        load_settings()
+
+
+def test_unknown_trend_variables_are_named_in_a_warning(monkeypatch, tmp_path, caplog):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TREND_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("TREND_TOPN", "5")
+    monkeypatch.setenv("TREND_WINDOW_SIZE", "60")
+    monkeypatch.setenv("TREND_TOP_N", "7")
+    with caplog.at_level("WARNING", logger="trend_tracker.settings"):
+        settings = load_settings()
+    assert settings.top_n == 7
+    assert [r.getMessage() for r in caplog.records] == [
+        "ignoring TREND_TOPN, TREND_WINDOW_SIZE: no such setting (see .env.example)"]
+
+
+def test_every_variable_the_deployments_set_is_a_setting():
+    from trend_tracker.settings import _env_file_names, unknown_variables
+
+    root = Path(__file__).resolve().parents[2]
+    assert unknown_variables(_env_file_names(root / ".env.example")) == []
+    texts = [root.joinpath("docker-compose.yml").read_text()]
+    texts += [p.read_text() for p in (root / "deploy").rglob("*")
+              if p.is_file() and p.suffix in (".sh", ".yaml", ".yml", ".env")]
+    names = sorted(set(re.findall(r"\bTREND_[A-Z0-9_]+", "".join(texts))))
+    assert names, "no TREND_ variable found in the deployments"
+    assert unknown_variables(names) == []

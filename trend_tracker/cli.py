@@ -38,7 +38,17 @@ _register_optional()
 
 
 def main() -> None:
-    app()
+    from pydantic import ValidationError
+
+    from trend_tracker.settings import RenamedSettingError
+
+    try:
+        app()
+    except (ValidationError, RenamedSettingError) as exc:
+        # A setting that cannot be used is the operator's to fix: say which, without a
+        # traceback.
+        typer.echo(f"error: invalid settings: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

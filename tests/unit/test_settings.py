@@ -166,3 +166,24 @@ def test_every_variable_the_deployments_set_is_a_setting():
     names = sorted(set(re.findall(r"\bTREND_[A-Z0-9_]+", "".join(texts))))
     assert names, "no TREND_ variable found in the deployments"
     assert unknown_variables(names) == []
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("TREND_TOPIC_DLQ", "x", "error: invalid settings: TREND_TOPIC_DLQ was renamed "
+                             "TREND_TOPIC_DEAD_LETTERS: set that instead (the old name is not "
+                             "read)\n"),
+    ("TREND_TOP_N", "abc", "error: invalid settings: 1 validation error for Settings\ntop_n\n"),
+])
+def test_the_command_line_says_which_setting_is_wrong_without_a_traceback(
+        tmp_path, variable, value, message):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TREND_")}
+    env.update({variable: value, "TREND_STATE_DIR": str(tmp_path)})
+    result = subprocess.run([sys.executable, "-m", "trend_tracker.cli", "redis", "rebuild"],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message)
+    assert "Traceback" not in result.stderr

@@ -69,8 +69,10 @@ public final class LateGates {
                 .transform("late_gate", InternalTypeInfo.of((RowType) onTime.getLogicalType()),
                         new LateGate(tag, lateReason))
                 .uid(UID)
-                .setParallelism(1)
-                .setMaxParallelism(1);
+                // No maximum parallelism of 1: at a job parallelism of 1 the operators after
+                // the gate are chained to it, and their state would keep that maximum, so a
+                // savepoint could not be resumed at a higher parallelism.
+                .setParallelism(1);
         Table onTimeTable = tEnv.fromDataStream(gated, Schema.newBuilder()
                 .fromRowDataType(onTime)
                 .watermark("et", "SOURCE_WATERMARK()")

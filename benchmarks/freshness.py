@@ -155,7 +155,8 @@ class Poller:
         #: product -> (first seen, window_end, its item) in an answer whose window
         #: contains the burst
         self.burst_seen: dict[str, tuple[float, int, dict[str, Any]]] = {}
-        self.newest_items: list[dict[str, Any]] = []
+        #: (window_end, items) of the newest answer
+        self.newest: tuple[int, list[dict[str, Any]]] = (0, [])
         self.api_errors = 0
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._poll_outputs, daemon=True),
@@ -194,7 +195,7 @@ class Poller:
                 if response.status == 200:
                     answer = json.loads(body)
                     end = answer["window_end"]
-                    self.newest_items = answer["items"]
+                    self.newest = (end, answer["items"])
                     if end not in self.api_seen:
                         self.api_seen[end] = now
                         self.api_items[end] = answer["items"]
@@ -293,27 +294,31 @@ class BurstInjector:
                 return int(index)
         raise RuntimeError("no cold product left for a burst")
 
-    def burst_counts(self, newest: list[dict[str, Any]]) -> dict[str, int]:
-        """``share`` times the counts of the newest answer's K-th item (at least 1 click):
-        the score is linear in the counts, so with non-negative weights the burst alone
-        outranks that item."""
+    def burst_counts(self, newest: list[dict[str, Any]], filled: float) -> dict[str, int]:
+        """``share`` times the counts of the newest answer's K-th item, scaled up to a full
+        window when the stream had filled only ``filled`` of that window (at least 1
+        click): the score is linear in the counts, so with non-negative weights the burst
+        alone outranks that item."""
         kth = newest[API_K - 1] if len(newest) >= API_K else {}
-        counts = {kind: math.ceil(self.share * kth.get(f"{kind}s", 0))
+        counts = {kind: math.ceil(self.share * kth.get(f"{kind}s", 0) / filled)
                   for kind in ("click", "cart", "purchase")}
         counts["click"] = max(1, counts["click"])
         return counts
 
-    def inject(self, poller: Poller) -> dict[str, Any]:
-        """One burst, watched for by ``poller``; what was sent."""
+    def inject(self, poller: Poller, stream_began_ms: int, size_ms: int) -> dict[str, Any]:
+        """One burst, watched for by ``poller``; what was sent. The stream began at
+        ``stream_began_ms``: a window ending sooner than ``size_ms`` after holds less than a
+        window's worth of events."""
         import orjson
 
         from simulator.kafka_io import DeliveryTracker, make_producer, produce
         from simulator.traffic import CART, CLICK, PURCHASE
 
-        newest = list(poller.newest_items)
+        newest_end, newest = poller.newest
         index = self.cold_product(newest)
         product_id = self.catalog.product_ids[index]
-        counts = self.burst_counts(newest)
+        filled = min(1.0, max(0.05, (newest_end - stream_began_ms) / size_ms))
+        counts = self.burst_counts(newest, filled)
         self.used.add(product_id)
         tracker = DeliveryTracker()
         producer = make_producer(self.settings, tracker)
@@ -336,7 +341,11 @@ class BurstInjector:
                                f"{undelivered} undelivered ({tracker.last_error})")
         return {"product_id": product_id, "began_ms": began_ms,
                 "produce_ms": sent_ms - began_ms, "events": sum(counts.values()),
-                "counts": counts, "in_top_k_before": False}
+                "counts": counts, "in_top_k_before": False,
+                "sized_from": {"window_end": newest_end, "window_filled": round(filled, 3),
+                               "kth_item": {k: newest[API_K - 1][k]
+                                            for k in ("clicks", "carts", "purchases")}
+                               if len(newest) >= API_K else None}}
 
 
 def burst_times(ends: Sequence[int], slide_ms: int, bursts: int) -> list[float]:
@@ -356,6 +365,14 @@ def burst_report(bursts: list[dict[str, Any]], poller: Poller, slide_ms: int
         burst["first_window_end"] = first_end
         burst["seen"] = seen is not None
         if seen is None:
+            # What the product would have had to beat: the 10th item of the first window
+            # served that holds the burst.
+            later = sorted(end for end in poller.api_items if end > began)
+            items = poller.api_items[later[0]] if later else []
+            burst["first_answer_after"] = {
+                "window_end": later[0] if later else None,
+                "kth_item": {k: items[API_K - 1][k] for k in ("clicks", "carts", "purchases")}
+                if len(items) >= API_K else None}
             continue
         at, end, item = seen
         burst.update({
@@ -585,7 +602,8 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                         wait_for(lambda at=at: time.time() >= at or None, job, simulator,
                                  at - time.time() + 60, "the simulator stopped early", job_log)
                         if what == "burst":
-                            bursts.append(injector.inject(poller))
+                            bursts.append(injector.inject(poller, int(sim_started * 1000),
+                                                          size_ms))
                             progress(f"burst of {bursts[-1]['events']} events for "
                                      f"{bursts[-1]['product_id']}")
                         elif what == "profile":

@@ -81,11 +81,12 @@ def descendants(table: dict[int, tuple[str, int, int, float]], root: int) -> set
 
 def role(pid: int, comm: str, job_group: int) -> str:
     """What a process of the benchmark is, from its command line."""
-    words = _cmdline(pid).split()
+    command = _cmdline(pid)
+    words = command.split()
     if pid == os.getpid():
         return "benchmark (pollers)"
     if comm == "java":
-        return "job JVM (MiniCluster)" if "PythonGatewayServer" in words else "other JVM"
+        return "job JVM (MiniCluster)" if "PythonGatewayServer" in command else "other JVM"
     module = words[words.index("-m") + 1] if "-m" in words[:-1] else ""
     program = Path(words[0]).name if words else comm
     if module == "jobs.trending":
@@ -184,6 +185,7 @@ class Profile:
         self.jvm: int | None = None
         self.before: tuple | None = None
         self.after: tuple | None = None
+        self.jcmd: subprocess.Popen | None = None
 
     def _snapshot(self) -> tuple[float, float, dict[int, tuple[str, float]],
                                  dict[str, float]]:
@@ -194,7 +196,8 @@ class Profile:
         return time.monotonic(), machine_busy_s(), ours, threads
 
     def start(self) -> None:
-        """Snapshot the CPU counters and start the recording (ends by itself)."""
+        """Snapshot the CPU counters and start the recording (it ends by itself; ``jcmd``
+        runs in the background, so that its start does not hold up the caller)."""
         self.jvm = job_jvm(self.job_group)
         self.before = self._snapshot()
         self.started = time.monotonic()
@@ -202,12 +205,10 @@ class Profile:
             self.error = "the job's JVM was not found"
             return
         self.recording.parent.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
+        self.jcmd = subprocess.Popen(
             ["jcmd", str(self.jvm), "JFR.start", "name=trend-benchmark", "settings=profile",
              f"duration={max(1, round(self.seconds))}s", f"filename={self.recording}"],
-            capture_output=True, text=True, timeout=60)
-        if done.returncode != 0 or "Started recording" not in done.stdout:
-            self.error = f"JFR.start failed: {(done.stdout + done.stderr)[-500:]}"
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def due(self) -> bool:
         return self.started is not None and time.monotonic() - self.started >= self.seconds
@@ -244,6 +245,10 @@ class Profile:
                 sorted(threads1.items(), key=lambda kv: threads0.get(kv[0], 0.0) - kv[1])
                 if (cpu - threads0.get(name, 0.0)) / span >= 0.01},
         }
+        if self.jcmd is not None:
+            out, _ = self.jcmd.communicate(timeout=120)
+            if self.jcmd.returncode != 0 or "Started recording" not in out:
+                self.error = f"JFR.start failed: {out[-500:]}"
         if self.error:
             result["jfr_error"] = self.error
         elif self.recording.is_file():

@@ -1,7 +1,9 @@
-"""Freshness: how long after a window ends it is visible through ``GET /trending``, live.
+"""Freshness: how long after a window ends it is visible through ``GET /trending``, and
+after a burst for one product that product is in the top 10, live.
 
     python -m benchmarks.freshness [--rate 10000] [--windows 40] [--window-size-s 40]
-        [--window-slide-s 2] [--products 1000] [--parallelism 2]
+        [--window-slide-s 2] [--products 1000] [--parallelism 2] [--bursts 5]
+        [--profile-s 0]
 
 On a private embedded stack (Tansu broker, redis-server, S3 endpoint, MLflow), with the
 job streaming (``python -m jobs.trending``, local Parquet files, Redis) and the API (one
@@ -54,7 +56,9 @@ Baselines measured in the same run: the goal bound itself (``slide + allowed
 out-of-orderness + 1 s``), to which p99 is compared (``ratio_p99_to_goal``), and a direct
 Redis ``SET`` + ``GET`` round trip of a ranking document of the same size from this
 process (``redis_round_trip_ms``), the floor of anything that goes through Redis.
-Results print as JSON, with the machine and the load average before and after.
+With ``--profile-s``, the span from the first measured window is profiled
+(:mod:`benchmarks.profile`). Results print as JSON, with the machine and the load average
+before and after.
 """
 
 from __future__ import annotations
@@ -504,6 +508,14 @@ def check_windows(settings: Settings, poller: Poller, ends: Sequence[int], size_
     burst_mismatches = 0
     for burst in bursts:
         if not burst["seen"]:
+            # Why not: the windows holding the burst whose Parquet top 10 has the product,
+            # and the windows of that span the API served as the newest.
+            span = range(burst["first_window_end"], burst["first_window_end"] + size_ms,
+                         slide_ms)
+            burst["parquet_top_k_window_ends"] = [
+                end for end in span if burst["product_id"] in
+                {row["product_id"] for row in overall_parquet_rows(root, end)[:API_K]}]
+            burst["api_served_window_ends"] = [end for end in span if end in poller.api_seen]
             continue
         recounted = window_counts(burst["product_id"], burst["top_k_window_end"])
         burst["recount"] = dict(zip(("click", "cart", "purchase"), recounted, strict=True))

@@ -2,7 +2,7 @@
 simulator, the job, its sinks and the API running together.
 
     python -m benchmarks.sustainable_rate [--rates 10000 20000 30000 40000 50000 60000]
-        [--period-s 300] [--products 1000]
+        [--period-s 300] [--products 1000] [--profile-s 0]
 
 On a private embedded stack: the job streaming (checkpoints every
 ``--checkpoint-interval-s``, which is when it commits its offsets), the API (polled a few

@@ -65,7 +65,7 @@ def test_benchmark_reports_consistent_results(local_stack, tmp_path):
 
     # Bursts: each for its own product, absent from the top 10 before, seen in the top 10
     # of a window that holds it, with the counts of the recount, which hold the burst.
-    assert report["bursts_injected"] == report["bursts_seen"] == len(bursts) == BURSTS
+    assert report["bursts_injected"] == report["bursts_seen"] == len(bursts) == BURSTS, bursts
     assert len({b["product_id"] for b in bursts}) == BURSTS
     assert check["bursts_checked"] == BURSTS
     assert check["burst_counts_mismatched"] == 0

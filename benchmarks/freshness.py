@@ -145,6 +145,9 @@ class Poller:
         self.simulator_port = simulator_port
         #: (time, events the simulator has sent, events the job has read) samples
         self.reads: list[tuple[float, float, float]] = []
+        #: when the simulator's first events were sent (the sample before its counter
+        #: left 0), epoch seconds
+        self.stream_began: float | None = None
         self.api_port = api_port
         self.poll_s = poll_s
         self.api_seen: dict[int, float] = {}
@@ -230,8 +233,10 @@ class Poller:
                     self.watermarks.append((now, watermark))
                 sent_text = scrape(f"http://127.0.0.1:{self.simulator_port}/metrics", 1)
                 if sent_text is not None:
-                    self.reads.append((now, sum(series(sent_text, SENT_METRIC)),
-                                       sum(series(text, READ_METRIC))))
+                    sent = sum(series(sent_text, SENT_METRIC))
+                    if sent > 0 and self.stream_began is None:
+                        self.stream_began = self.reads[-1][0] if self.reads else now
+                    self.reads.append((now, sent, sum(series(text, READ_METRIC))))
                 newest = [1000 * end for end in series(
                     text, JOB_METRIC_PREFIX + "last_window_end_seconds")]
                 if newest and max(newest) > 0:
@@ -614,8 +619,8 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                         wait_for(lambda at=at: time.time() >= at or None, job, simulator,
                                  at - time.time() + 60, "the simulator stopped early", job_log)
                         if what == "burst":
-                            bursts.append(injector.inject(poller, int(sim_started * 1000),
-                                                          size_ms))
+                            began = poller.stream_began or sim_started
+                            bursts.append(injector.inject(poller, int(began * 1000), size_ms))
                             progress(f"burst of {bursts[-1]['events']} events for "
                                      f"{bursts[-1]['product_id']}")
                         elif what == "profile":

@@ -53,6 +53,7 @@ from benchmarks.freshness import overall_parquet_rows
 from benchmarks.job_throughput import kill_group, progress, spawn
 from benchmarks.live import (
     child_env,
+    dead_letter_reasons,
     interrupt_group,
     live_settings,
     metrics_url,
@@ -259,6 +260,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                 served = json.loads(response.read())
         topic = settings.topic_dead_letters
         dead_letters = sum(true_end_offsets(settings.bootstrap_servers, [topic])[topic].values())
+    reasons = dead_letter_reasons(settings) if dead_letters else {}
     # Read after the job stopped, so that reading the recordings loads no measured span.
     for result, profile in zip(steps, profiles, strict=True):
         result["profile"] = profile.summary() if profile else None
@@ -282,6 +284,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         "steps": steps,
         "check": {
             "events_sent": sent, "events_read": int(read), "dead_letters": dead_letters,
+            "dead_letter_reasons": reasons,
             "api_answers": poller.answers,
             "api_newest_window": served["window_end"],
             "api_top_equal_to_parquet": bool(rows) and [

@@ -49,6 +49,6 @@ def test_benchmark_reports_consistent_results(local_stack, tmp_path):
     check = report["check"]
     assert check["events_sent"] == sum(s["sent"] for s in steps)
     assert check["events_read"] == check["events_sent"]
-    assert check["dead_letters"] == 0
+    assert check["dead_letters"] == 0 and check["dead_letter_reasons"] == {}
     assert check["api_answers"]["ok"] > 0
     assert check["api_top_equal_to_parquet"] is True

@@ -177,7 +177,7 @@ class Profile:
     """One profile span of a live benchmark's job (see the module docstring)."""
 
     def __init__(self, job: subprocess.Popen, out_dir: Path, seconds: float) -> None:
-        self.job_group = job.pid  # spawned in a session (process group) of its own
+        self.job_group = job.pid  # spawned as the leader of a process group of its own
         self.seconds = seconds
         self.recording = out_dir / f"job-{int(time.time())}.jfr"
         self.started: float | None = None

@@ -75,6 +75,8 @@ SLOPE_SHARE = 0.02
 LAG_SLACK_S = 10
 SENT_METRIC = "trend_simulator_events_sent_total"
 API_POLL_S = 0.25
+#: How long the check waits for the API's first window after the steps.
+API_WAIT_S = 180
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -146,6 +148,24 @@ class ApiPoller:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join(10)
+
+
+def newest_answer(api_url: str, job: subprocess.Popen, timeout_s: float = API_WAIT_S
+                  ) -> dict[str, Any]:
+    """``GET /trending?k=10`` once it answers 200: on a loaded machine the job's window sink
+    (its Python worker) may write the first window after a short run has ended, and the
+    API answers 503 until then."""
+    import urllib.error
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{api_url}/trending?k=10", timeout=5) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            if error.code != 503 or time.monotonic() > deadline or job.poll() is not None:
+                raise
+        time.sleep(1)
 
 
 def step(settings: Settings, rate: float, period_s: float, products: int,
@@ -256,8 +276,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                     break
                 time.sleep(2)
             time.sleep(3)  # past the API's ranking cache
-            with urllib.request.urlopen(f"{api.url}/trending?k=10", timeout=5) as response:
-                served = json.loads(response.read())
+            served = newest_answer(api.url, job)
         topic = settings.topic_dead_letters
         dead_letters = sum(true_end_offsets(settings.bootstrap_servers, [topic])[topic].values())
     reasons = dead_letter_reasons(settings) if dead_letters else {}

@@ -1,7 +1,9 @@
-"""Freshness: how long after a window ends it is visible through ``GET /trending``, live.
+"""Freshness: how long after a window ends it is visible through ``GET /trending``, and
+after a burst for one product that product is in the top 10, live.
 
     python -m benchmarks.freshness [--rate 10000] [--windows 40] [--window-size-s 40]
-        [--window-slide-s 2] [--products 1000] [--parallelism 2]
+        [--window-slide-s 2] [--products 1000] [--parallelism 2] [--bursts 5]
+        [--profile-s 0]
 
 On a private embedded stack (Tansu broker, redis-server, S3 endpoint, MLflow), with the
 job streaming (``python -m jobs.trending``, local Parquet files, Redis) and the API (one
@@ -30,17 +32,33 @@ A window fired within one API cache period of the next is never the newest answe
 counts as visible (superseded) when a window at least as new is first served, and in
 Redis likewise (``served_as_newest`` says which windows were answers themselves).
 
+Bursts (``--bursts``, 0 for none): at moments spread over the measured windows, the
+benchmark produces a burst of events for one cold product (a product of the simulator's
+catalog, among the least popular, absent from the newest top 10) through the simulator's
+producer path (its encoder, librdkafka settings and keys), each event stamped with the live
+clock. A burst holds ``--burst-share`` times the clicks, carts and purchases of the newest
+answer's 10th item, so with non-negative weights its score beats that item's. Measured:
+the wall time from the burst's first event to the first ``GET /trending?k=10`` answer whose
+window contains the burst and whose top 10 holds the product (``burst_to_top_k_ms``), and
+its two parts: waiting for the first window containing the burst to end, and that window's
+own delay to the API. Baselines in the same run: the window-visibility delay above
+(``ratio_burst_p50_to_window_p50``) and the goal bound (``ratio_burst_max_to_goal``).
+
 Checks, not timed: every measured window was written to Parquet; for every one served
 as the newest, the API's top 10 equal the Parquet overall ranking's first 10 rows (rank,
 product, counts); and every product of that Parquet ranking
 has the counts of an independent recount of the events read back from the topics
-(``mismatched_counts`` should be 0).
+(``mismatched_counts`` should be 0); and for every burst, the burst product's counts in the
+answer where it first appeared equal the recount of that window (the recount holds every
+event of the burst: ``burst_counts_mismatched`` should be 0).
 
 Baselines measured in the same run: the goal bound itself (``slide + allowed
 out-of-orderness + 1 s``), to which p99 is compared (``ratio_p99_to_goal``), and a direct
 Redis ``SET`` + ``GET`` round trip of a ranking document of the same size from this
 process (``redis_round_trip_ms``), the floor of anything that goes through Redis.
-Results print as JSON, with the machine and the load average before and after.
+With ``--profile-s``, the span from the first measured window is profiled
+(:mod:`benchmarks.profile`). Results print as JSON, with the machine and the load average
+before and after.
 """
 
 from __future__ import annotations
@@ -65,6 +83,7 @@ from benchmarks.job_throughput import kill_group, progress, spawn
 from benchmarks.live import (
     JOB_METRIC_PREFIX,
     child_env,
+    dead_letter_reasons,
     interrupt_group,
     live_settings,
     metrics_url,
@@ -76,6 +95,7 @@ from benchmarks.live import (
     streaming_job,
     wait_job_running,
 )
+from benchmarks.profile import Profile
 from trend_tracker.processes import free_port
 from trend_tracker.settings import Settings
 
@@ -103,6 +123,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="windows ending this soon after the simulator starts are not "
                              "measured")
     parser.add_argument("--poll-ms", type=float, default=20)
+    parser.add_argument("--bursts", type=int, default=5,
+                        help="bursts for one cold product each, spread over the measured "
+                             "windows (0: none)")
+    parser.add_argument("--burst-share", type=float, default=1.5,
+                        help="a burst's counts over those of the newest answer's 10th item")
+    parser.add_argument("--profile-s", type=float, default=0,
+                        help="profile the job's JVM (Java Flight Recorder) and every "
+                             "process of the benchmark for this many seconds from the first "
+                             "measured window (0: no profile)")
     parser.add_argument("--state-dir", type=Path, default=None)
     return parser.parse_args(argv)
 
@@ -117,6 +146,9 @@ class Poller:
         self.simulator_port = simulator_port
         #: (time, events the simulator has sent, events the job has read) samples
         self.reads: list[tuple[float, float, float]] = []
+        #: when the simulator's first events were sent (the sample before its counter
+        #: left 0), epoch seconds
+        self.stream_began: float | None = None
         self.api_port = api_port
         self.poll_s = poll_s
         self.api_seen: dict[int, float] = {}
@@ -126,6 +158,13 @@ class Poller:
         self.watermarks: list[tuple[float, float]] = []
         #: window_end -> the sink's write durations sampled while it was the newest window
         self.sink_ms: dict[int, dict[str, float]] = {}
+        #: product -> burst start (epoch ms) of the bursts being watched for
+        self.watched: dict[str, int] = {}
+        #: product -> (first seen, window_end, its item) in an answer whose window
+        #: contains the burst
+        self.burst_seen: dict[str, tuple[float, int, dict[str, Any]]] = {}
+        #: (window_end, items) of the newest answer
+        self.newest: tuple[int, list[dict[str, Any]]] = (0, [])
         self.api_errors = 0
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._poll_outputs, daemon=True),
@@ -164,9 +203,11 @@ class Poller:
                 if response.status == 200:
                     answer = json.loads(body)
                     end = answer["window_end"]
+                    self.newest = (end, answer["items"])
                     if end not in self.api_seen:
                         self.api_seen[end] = now
                         self.api_items[end] = answer["items"]
+                        self._spot_bursts(now, end, answer["items"])
             except (OSError, http.client.HTTPException):
                 self.api_errors += 1
                 connection.close()
@@ -174,6 +215,12 @@ class Poller:
             self.stop.wait(max(0.0, self.poll_s - (time.monotonic() - began)))
         connection.close()
         client.close()
+
+    def _spot_bursts(self, now: float, end: int, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            began = self.watched.get(item["product_id"])
+            if began is not None and end > began and item["product_id"] not in self.burst_seen:
+                self.burst_seen[item["product_id"]] = (now, end, item)
 
     def _poll_metrics(self) -> None:
         url = metrics_url(self.settings)
@@ -187,8 +234,10 @@ class Poller:
                     self.watermarks.append((now, watermark))
                 sent_text = scrape(f"http://127.0.0.1:{self.simulator_port}/metrics", 1)
                 if sent_text is not None:
-                    self.reads.append((now, sum(series(sent_text, SENT_METRIC)),
-                                       sum(series(text, READ_METRIC))))
+                    sent = sum(series(sent_text, SENT_METRIC))
+                    if sent > 0 and self.stream_began is None:
+                        self.stream_began = self.reads[-1][0] if self.reads else now
+                    self.reads.append((now, sent, sum(series(text, READ_METRIC))))
                 newest = [1000 * end for end in series(
                     text, JOB_METRIC_PREFIX + "last_window_end_seconds")]
                 if newest and max(newest) > 0:
@@ -222,6 +271,130 @@ def redis_round_trip(settings: Settings, document: bytes, rounds: int = 2000
     finally:
         client.close()
     return {"rounds": rounds, "document_bytes": len(document), **percentiles(times, 3)}
+
+
+class BurstInjector:
+    """Bursts of events for cold products, produced the way the simulator produces: its
+    catalog (same products, seed, categories and prices), its encoder's events, its
+    librdkafka settings, keyed by product."""
+
+    def __init__(self, settings: Settings, products: int, share: float) -> None:
+        import numpy as np
+
+        from simulator.encoding import EventEncoder
+        from simulator.options import SimulationOptions
+        from simulator.traffic import build_catalog
+
+        options = SimulationOptions(products=products, seed=SEED)
+        self.settings = settings
+        self.share = share
+        # The generator builds its catalog first from a generator seeded like this.
+        self.catalog = build_catalog(options.products, options.categories, options.zipf_s,
+                                     np.random.default_rng(SEED))
+        self.encoder = EventEncoder(self.catalog, f"burst-{os.getpid()}")
+        self.used: set[str] = set()
+        self.seq = 0
+
+    def cold_product(self, newest: list[dict[str, Any]]) -> int:
+        """The least popular product not yet burst and absent from the newest answer."""
+        shown = {item["product_id"] for item in newest}
+        for index in reversed(self.catalog.by_popularity.tolist()):
+            product_id = self.catalog.product_ids[index]
+            if product_id not in shown and product_id not in self.used:
+                return int(index)
+        raise RuntimeError("no cold product left for a burst")
+
+    def burst_counts(self, newest: list[dict[str, Any]], filled: float) -> dict[str, int]:
+        """``share`` times the counts of the newest answer's K-th item, scaled up to a full
+        window when the stream had filled only ``filled`` of that window (at least 1
+        click): the score is linear in the counts, so with non-negative weights the burst
+        alone outranks that item."""
+        kth = newest[API_K - 1] if len(newest) >= API_K else {}
+        counts = {kind: math.ceil(self.share * kth.get(f"{kind}s", 0) / filled)
+                  for kind in ("click", "cart", "purchase")}
+        counts["click"] = max(1, counts["click"])
+        return counts
+
+    def inject(self, poller: Poller, stream_began_ms: int, size_ms: int) -> dict[str, Any]:
+        """One burst, watched for by ``poller``; what was sent. The stream began at
+        ``stream_began_ms``: a window ending sooner than ``size_ms`` after holds less than a
+        window's worth of events."""
+        import orjson
+
+        from simulator.kafka_io import DeliveryTracker, make_producer, produce
+        from simulator.traffic import CART, CLICK, PURCHASE
+
+        newest_end, newest = poller.newest
+        index = self.cold_product(newest)
+        product_id = self.catalog.product_ids[index]
+        filled = min(1.0, max(0.05, (newest_end - stream_began_ms) / size_ms))
+        counts = self.burst_counts(newest, filled)
+        self.used.add(product_id)
+        tracker = DeliveryTracker()
+        producer = make_producer(self.settings, tracker)
+        key = product_id.encode()
+        codes = {"click": CLICK, "cart": CART, "purchase": PURCHASE}
+        began_ms = int(time.time() * 1000)
+        poller.watched[product_id] = began_ms
+        for kind, n in counts.items():
+            topic = self.settings.event_topics[kind]
+            for _ in range(n):
+                self.seq += 1
+                event = self.encoder.event_dict(self.seq, int(time.time() * 1000),
+                                                codes[kind], index, self.seq % 50_000,
+                                                self.seq)
+                produce(producer, topic, orjson.dumps(event), key)
+        sent_ms = int(time.time() * 1000)
+        undelivered = producer.flush(30)
+        if undelivered or tracker.failed:
+            raise RuntimeError(f"burst for {product_id}: {tracker.failed} failed, "
+                               f"{undelivered} undelivered ({tracker.last_error})")
+        return {"product_id": product_id, "began_ms": began_ms, "ended_ms": sent_ms,
+                "produce_ms": sent_ms - began_ms, "events": sum(counts.values()),
+                "counts": counts, "in_top_k_before": False,
+                "sized_from": {"window_end": newest_end, "window_filled": round(filled, 3),
+                               "kth_item": {k: newest[API_K - 1][k]
+                                            for k in ("clicks", "carts", "purchases")}
+                               if len(newest) >= API_K else None}}
+
+
+def burst_times(ends: Sequence[int], slide_ms: int, bursts: int) -> list[float]:
+    """Epoch seconds of the bursts: spread evenly (so at different points of the slide)
+    over the span whose first window ends among the measured ones."""
+    low, high = (ends[0] - slide_ms) / 1000, (ends[-1] - slide_ms) / 1000
+    return [low + (high - low) * (i + 0.5) / bursts for i in range(bursts)]
+
+
+def burst_report(bursts: list[dict[str, Any]], poller: Poller, slide_ms: int
+                 ) -> list[dict[str, Any]]:
+    """Each burst with its delay to the top K and its parts."""
+    for burst in bursts:
+        seen = poller.burst_seen.get(burst["product_id"])
+        began = burst["began_ms"]
+        first_end = (began // slide_ms + 1) * slide_ms
+        burst["first_window_end"] = first_end
+        burst["seen"] = seen is not None
+        if seen is None:
+            # What the product would have had to beat: the 10th item of the first window
+            # served that holds the burst.
+            later = sorted(end for end in poller.api_items if end > began)
+            items = poller.api_items[later[0]] if later else []
+            burst["first_answer_after"] = {
+                "window_end": later[0] if later else None,
+                "kth_item": {k: items[API_K - 1][k] for k in ("clicks", "carts", "purchases")}
+                if len(items) >= API_K else None}
+            continue
+        at, end, item = seen
+        burst.update({
+            "top_k_window_end": end, "top_k_rank": item["rank"],
+            "top_k_counts": {"click": item["clicks"], "cart": item["carts"],
+                             "purchase": item["purchases"]},
+            "delay_ms": round(at * 1000 - began),
+            # The burst cannot show before a window holding it ends and is closed.
+            "wait_for_window_end_ms": first_end - began,
+            "after_window_end_ms": round(at * 1000 - first_end),
+        })
+    return bursts
 
 
 def percentiles(values: Sequence[float], digits: int = 0) -> dict[str, float]:
@@ -324,10 +497,46 @@ def overall_parquet_rows(root: Path, end_ms: int) -> list[dict[str, Any]]:
 
 
 def check_windows(settings: Settings, poller: Poller, ends: Sequence[int], size_ms: int,
-                  slide_ms: int) -> dict[str, Any]:
-    """The API's answers against Parquet, and Parquet's counts against a recount."""
+                  slide_ms: int, bursts: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The API's answers against Parquet, Parquet's counts against a recount, and each
+    burst product's counts where it first appeared against the recount."""
     root = parquet_dir(settings)
-    counts, events = recount(settings, slide_ms, min(ends) - size_ms, max(ends))
+    last = max([*ends, *(b["top_k_window_end"] for b in bursts if b["seen"])])
+    counts, events = recount(settings, slide_ms, min(ends) - size_ms, last)
+
+    def window_counts(product_id: str, end: int) -> list[int]:
+        total = [0, 0, 0]
+        for start in range(end - size_ms, end, slide_ms):
+            for i, n in enumerate(counts.get((start, product_id), (0, 0, 0))):
+                total[i] += n
+        return total
+
+    burst_mismatches = 0
+    for burst in bursts:
+        if not burst["seen"]:
+            # Why not: the windows holding the burst whose Parquet top 10 has the product,
+            # and the windows of that span the API served as the newest.
+            span = range(burst["first_window_end"], burst["first_window_end"] + size_ms,
+                         slide_ms)
+            burst["parquet_top_k_window_ends"] = [
+                end for end in span if burst["product_id"] in
+                {row["product_id"] for row in overall_parquet_rows(root, end)[:API_K]}]
+            burst["api_served_window_ends"] = [end for end in span if end in poller.api_seen]
+            continue
+        kinds = ("click", "cart", "purchase")
+        recounted = window_counts(burst["product_id"], burst["top_k_window_end"])
+        burst["recount"] = dict(zip(kinds, recounted, strict=True))
+        # Every event of the burst was read back from the topics (the burst may straddle
+        # two slices, so the first window showing the product may hold only part of it)...
+        span = [0, 0, 0]
+        for start in range(burst["began_ms"] - burst["began_ms"] % slide_ms,
+                           burst["ended_ms"] + 1, slide_ms):
+            for i, n in enumerate(counts.get((start, burst["product_id"]), (0, 0, 0))):
+                span[i] += n
+        burst["read_back"] = all(span[i] >= burst["counts"][k] for i, k in enumerate(kinds))
+        # ...and the API served the recount of the window where the product showed.
+        burst["counts_match"] = burst["recount"] == burst["top_k_counts"]
+        burst_mismatches += not (burst["counts_match"] and burst["read_back"])
     api_mismatches = count_mismatches = checked = 0
     examples: list[dict[str, Any]] = []
     fields = ("rank", "product_id", "clicks", "carts", "purchases")
@@ -340,10 +549,7 @@ def check_windows(settings: Settings, poller: Poller, ends: Sequence[int], size_
             got = [tuple(item[f] for f in fields) for item in poller.api_items[end]]
             api_mismatches += expected != got
         for row in rows:
-            recounted = [0, 0, 0]
-            for start in range(end - size_ms, end, slide_ms):
-                for i, n in enumerate(counts.get((start, row["product_id"]), (0, 0, 0))):
-                    recounted[i] += n
+            recounted = window_counts(row["product_id"], end)
             checked += 1
             if recounted != [row["clicks"], row["carts"], row["purchases"]]:
                 count_mismatches += 1
@@ -354,7 +560,8 @@ def check_windows(settings: Settings, poller: Poller, ends: Sequence[int], size_
     return {"events_recounted": events, "windows": len(ends),
             "api_windows_differing_from_parquet": api_mismatches,
             "ranked_rows_recounted": checked, "mismatched_counts": count_mismatches,
-            "examples": examples}
+            "bursts_checked": sum(1 for b in bursts if b["seen"]),
+            "burst_counts_mismatched": burst_mismatches, "examples": examples}
 
 
 def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
@@ -383,6 +590,8 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         with ApiServer(settings.as_env(), log_path=logs / "api.log") as api:
             simulator_port = free_port()
             poller = Poller(settings, api.port, args.poll_ms / 1000, simulator_port)
+            injector = BurstInjector(settings, args.products, args.burst_share)
+            bursts: list[dict[str, Any]] = []
             with poller:
                 progress(f"simulating {args.rate:g} events/s on the live clock")
                 sim_started = time.time()
@@ -404,8 +613,28 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                     stop_at = (ends[-1] + lateness_ms + slide_ms) / 1000 + 1
                     progress(f"first window served {first_seen - sim_started:.1f} s after the "
                              f"simulator started; measuring until {args.windows} more close")
-                    wait_for(lambda: time.time() >= stop_at or None, job, simulator,
-                             stop_at - time.time() + 60, "the simulator stopped early", job_log)
+                    profile = Profile(job, logs, args.profile_s) if args.profile_s else None
+                    # Moments of the run, in time order: bursts, the profile's start and
+                    # end (from the first measured window), the end.
+                    moments = [(at, "burst") for at in
+                               burst_times(ends, slide_ms, args.bursts)]
+                    if profile:
+                        profile_at = (ends[0] - slide_ms) / 1000
+                        moments += [(profile_at, "profile"),
+                                    (profile_at + args.profile_s, "profile end")]
+                    moments.append((stop_at, "stop"))
+                    for at, what in sorted(moments):
+                        wait_for(lambda at=at: time.time() >= at or None, job, simulator,
+                                 at - time.time() + 60, "the simulator stopped early", job_log)
+                        if what == "burst":
+                            began = poller.stream_began or sim_started
+                            bursts.append(injector.inject(poller, int(began * 1000), size_ms))
+                            progress(f"burst of {bursts[-1]['events']} events for "
+                                     f"{bursts[-1]['product_id']}")
+                        elif what == "profile":
+                            profile.start()
+                        elif what == "profile end":
+                            profile.stop()
                     sim_stopped = time.time()
                     interrupt_group(simulator)
                     out, err = simulator.communicate(timeout=60)
@@ -416,7 +645,9 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                 simulated = json.loads(out.strip().splitlines()[-1])
                 # Wait for the last measured window to show (or give up).
                 deadline = time.monotonic() + 60
-                while ends[-1] not in poller.api_seen and time.monotonic() < deadline:
+                while (ends[-1] not in poller.api_seen
+                       or any(b["product_id"] not in poller.burst_seen for b in bursts)) \
+                        and time.monotonic() < deadline:
                     if job.poll() is not None:
                         raise RuntimeError(f"the job exited; see {job_log}")
                     time.sleep(0.2)
@@ -425,8 +656,10 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             baseline = redis_round_trip(settings, redis_latest(settings))
         topic = settings.topic_dead_letters
         dead_letters = sum(true_end_offsets(settings.bootstrap_servers, [topic])[topic].values())
+    reasons = dead_letter_reasons(settings) if dead_letters else {}
     progress("checking the windows against Parquet and a recount of the events")
-    check = check_windows(settings, poller, ends, size_ms, slide_ms)
+    bursts = burst_report(bursts, poller, slide_ms)
+    check = check_windows(settings, poller, ends, size_ms, slide_ms, bursts)
     windows = []
     root = parquet_dir(settings)
     for end in ends:
@@ -469,6 +702,8 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     # How far the job's reading trails the simulator's sending (events), in the same span.
     lag = [sent - read for at, sent, read in poller.reads
            if ends[0] / 1000 - args.window_slide_s <= at <= sim_stopped]
+    burst_delays = [b["delay_ms"] for b in bursts if b["seen"]]
+    burst_figures = percentiles(burst_delays) if burst_delays else None
     return {
         "benchmark": "freshness",
         "command": args.command,
@@ -497,10 +732,26 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         "job_read_lag_events": percentiles(lag) if lag else None,
         "job_read_lag_s_at_rate": round(statistics.median(lag) / simulated["rate"], 1)
         if lag else None,
+        "bursts_injected": len(bursts),
+        "bursts_seen": len(burst_delays),
+        "burst_to_top_k_ms": burst_figures,
+        "burst_wait_for_window_end_ms": percentiles(
+            [b["wait_for_window_end_ms"] for b in bursts if b["seen"]]) if burst_delays
+        else None,
+        "burst_after_window_end_ms": percentiles(
+            [b["after_window_end_ms"] for b in bursts if b["seen"]]) if burst_delays
+        else None,
+        "ratio_burst_p50_to_window_p50": round(burst_figures["p50"] / totals["p50"], 3)
+        if burst_figures else None,
+        "ratio_burst_max_to_goal": round(burst_figures["max"] / goal_ms, 3)
+        if burst_figures else None,
+        "bursts": bursts,
+        "profile": profile.summary() if profile else None,
         "redis_round_trip_ms": baseline,
         "ratio_p50_to_redis_round_trip": round(totals["p50"] / baseline["p50"], 1),
         "api_errors": poller.api_errors,
         "dead_letters": dead_letters,
+        "dead_letter_reasons": reasons,
         "check": check,
         "windows": windows,
         "load_avg_after": [round(v, 2) for v in os.getloadavg()],

@@ -142,3 +142,18 @@ def interrupt_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGINT)
 
+
+
+def dead_letter_reasons(settings: Settings, timeout_s: float = 120) -> dict[str, int]:
+    """The dead-letter topic's records by their ``reason`` (``late``, ``malformed_json``,
+    ...): why the job set events aside."""
+    import json
+    from collections import Counter
+
+    from simulator.kafka_io import read_topic
+
+    reasons: Counter[str] = Counter()
+    for record in read_topic(settings, settings.topic_dead_letters, stop_at_end=True,
+                             deadline_s=timeout_s):
+        reasons[json.loads(record.value).get("reason") or "?"] += 1
+    return dict(reasons)

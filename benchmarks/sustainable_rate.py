@@ -2,7 +2,7 @@
 simulator, the job, its sinks and the API running together.
 
     python -m benchmarks.sustainable_rate [--rates 10000 20000 30000 40000 50000 60000]
-        [--period-s 300] [--products 1000]
+        [--period-s 300] [--products 1000] [--profile-s 0]
 
 On a private embedded stack: the job streaming (checkpoints every
 ``--checkpoint-interval-s``, which is when it commits its offsets), the API (polled a few
@@ -24,6 +24,10 @@ one not sustained. The figure is the largest sustained rate (goal: >= 50,000 eve
 2 cores, ``ratio_to_goal``). The baseline, measured in the same run at each step, is the
 simulator's own achieved rate (``ratio_achieved_to_target``): a step the producer could
 not pace is limited by the producer's share of the machine, not by the job.
+
+With ``--profile-s``, each step is profiled around its middle (:mod:`benchmarks.profile`:
+CPU by process and by JVM thread, and the job's JVM sampled by Java Flight Recorder), to
+show what limits a rate that is not sustained.
 
 Checks, not timed: after the last step the simulator stops and the job catches up; the
 events the job read (``trend_event_type_events_read``) equal the events sent; no dead
@@ -49,6 +53,7 @@ from benchmarks.freshness import overall_parquet_rows
 from benchmarks.job_throughput import kill_group, progress, spawn
 from benchmarks.live import (
     child_env,
+    dead_letter_reasons,
     interrupt_group,
     live_settings,
     metrics_url,
@@ -59,6 +64,7 @@ from benchmarks.live import (
     streaming_job,
     wait_job_running,
 )
+from benchmarks.profile import Profile
 from trend_tracker.processes import free_port
 from trend_tracker.settings import Settings
 
@@ -69,6 +75,8 @@ SLOPE_SHARE = 0.02
 LAG_SLACK_S = 10
 SENT_METRIC = "trend_simulator_events_sent_total"
 API_POLL_S = 0.25
+#: How long the check waits for the API's first window after the steps.
+API_WAIT_S = 180
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -84,6 +92,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-interval-s", type=int, default=5)
     parser.add_argument("--top-n", type=int, default=100)
     parser.add_argument("--parallelism", type=int, default=2)
+    parser.add_argument("--profile-s", type=float, default=0,
+                        help="profile each step for this many seconds from its middle: the "
+                             "job's JVM (Java Flight Recorder) and every process of the "
+                             "benchmark (0: no profile)")
     parser.add_argument("--state-dir", type=Path, default=None)
     return parser.parse_args(argv)
 
@@ -138,9 +150,32 @@ class ApiPoller:
         self.thread.join(10)
 
 
+def newest_answer(api_url: str, job: subprocess.Popen, timeout_s: float = API_WAIT_S
+                  ) -> dict[str, Any]:
+    """``GET /trending?k=10`` once it answers 200: on a loaded machine the job's window sink
+    (its Python worker) may write the first window after a short run has ended, and the
+    API answers 503 until then."""
+    import urllib.error
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{api_url}/trending?k=10", timeout=5) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            if error.code != 503 or time.monotonic() > deadline or job.poll() is not None:
+                raise
+        time.sleep(1)
+
+
 def step(settings: Settings, rate: float, period_s: float, products: int,
-         job: subprocess.Popen, sent_before: float) -> dict[str, Any]:
-    """One rate for ``period_s``; the lag samples and whether the rate was sustained."""
+         job: subprocess.Popen, sent_before: float, profile: Profile | None = None
+         ) -> dict[str, Any]:
+    """One rate for ``period_s``; the lag samples and whether the rate was sustained.
+    ``profile`` spans ``profile.seconds`` around the step's middle (after its first
+    ``SKIP_SHARE``)."""
+    profile_at = (max(SKIP_SHARE * period_s, (period_s - profile.seconds) / 2)
+                  if profile else None)
     port = free_port()
     env = child_env(settings.model_copy(update={"metrics_port": port}))
     simulator = spawn(simulator_command(rate, products, SEED), env, stdout=subprocess.PIPE,
@@ -159,6 +194,12 @@ def step(settings: Settings, rate: float, period_s: float, products: int,
                 continue
             samples.append((time.monotonic() - started, sent,
                             sent_before + sent - committed_total(settings)))
+            if profile and profile.started is None and samples[-1][0] >= profile_at:
+                profile.start()
+            elif profile and profile.after is None and profile.due():
+                profile.stop()
+        if profile and profile.started is not None and profile.after is None:
+            profile.stop()
         interrupt_group(simulator)
         out, _ = simulator.communicate(timeout=60)
     finally:
@@ -203,6 +244,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     logs.mkdir(parents=True, exist_ok=True)
     job_log = logs / "job.log"
     steps: list[dict[str, Any]] = []
+    profiles: list[Profile | None] = []
     sent = 0
     with streaming_job(settings, job_log) as job:
         progress("starting the streaming job")
@@ -212,7 +254,10 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             for rate in args.rates:
                 load = round(os.getloadavg()[0], 2)
                 progress(f"{rate} events/s for {args.period_s:g} s (load {load})")
-                result = step(settings, rate, args.period_s, args.products, job, sent)
+                profiles.append(Profile(job, logs, args.profile_s) if args.profile_s
+                                else None)
+                result = step(settings, rate, args.period_s, args.products, job, sent,
+                              profiles[-1])
                 result["load_avg_1m_at_start"] = load
                 result["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
                 steps.append(result)
@@ -231,10 +276,13 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                     break
                 time.sleep(2)
             time.sleep(3)  # past the API's ranking cache
-            with urllib.request.urlopen(f"{api.url}/trending?k=10", timeout=5) as response:
-                served = json.loads(response.read())
+            served = newest_answer(api.url, job)
         topic = settings.topic_dead_letters
         dead_letters = sum(true_end_offsets(settings.bootstrap_servers, [topic])[topic].values())
+    reasons = dead_letter_reasons(settings) if dead_letters else {}
+    # Read after the job stopped, so that reading the recordings loads no measured span.
+    for result, profile in zip(steps, profiles, strict=True):
+        result["profile"] = profile.summary() if profile else None
     rows = overall_parquet_rows(parquet_dir(settings), served["window_end"])
     fields = ("rank", "product_id", "clicks", "carts", "purchases")
     sustained = [s["target_rate"] for s in steps if s.get("sustained")]
@@ -255,6 +303,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         "steps": steps,
         "check": {
             "events_sent": sent, "events_read": int(read), "dead_letters": dead_letters,
+            "dead_letter_reasons": reasons,
             "api_answers": poller.answers,
             "api_newest_window": served["window_end"],
             "api_top_equal_to_parquet": bool(rows) and [

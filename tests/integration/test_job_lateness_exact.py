@@ -18,12 +18,16 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
 from streaming_job import start_job
 from test_job_weights import T0, advance_to, overall_rows, produce
 from test_job_weights_replay import newest_checkpoint
 from test_registry import wait_until
 
 from simulator.kafka_io import ensure_topics, read_topic
+
+# Fault injection (a kill and a restore, an idle topic): minutes each.
+pytestmark = pytest.mark.slow
 
 
 def dead_letters(settings) -> list[tuple]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,17 @@ from typing import TYPE_CHECKING
 import pytest
 
 from trend_tracker.settings import Settings, settings_from_env
+
+
+@pytest.fixture(autouse=True)
+def _children_can_be_interrupted() -> Iterator[None]:
+    """If this process ignores SIGINT (started in the background by a non-interactive
+    shell), the commands the tests stop with SIGINT (`trend tail --follow`, the simulator)
+    would inherit that and never stop: take Python's handler back before each test, which
+    children reset to the default, as in a terminal."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 if TYPE_CHECKING:
     from localstack import StackState

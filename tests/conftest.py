@@ -24,6 +24,7 @@ def _children_can_be_interrupted() -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
 
+
 if TYPE_CHECKING:
     from localstack import StackState
 

@@ -86,6 +86,7 @@ def benchmark_main(module: str, parse_args: Callable[[Sequence[str] | None], Any
     # (it stops on SIGINT): take Python's handler back, which children reset to the default.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     args.command = " ".join([f"python -m {module}", *(sys.argv[1:] if argv is None else argv)])
     print(json.dumps(run_benchmark(args), indent=2))
     return 0

@@ -19,9 +19,11 @@ def _children_can_be_interrupted() -> Iterator[None]:
     """If this process ignores SIGINT (started in the background by a non-interactive
     shell), the commands the tests stop with SIGINT (`trend tail --follow`, the simulator)
     would inherit that and never stop: take Python's handler back before each test, which
-    children reset to the default, as in a terminal."""
+    children reset to the default, as in a terminal. A blocked SIGINT is inherited too:
+    unblock it."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     yield
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from trend_tracker.processes import restore_interrupts
+
 #: The simulated clock starts here: a fixed past instant, so no event is "in the future".
 START_MS = 1_704_067_200_000
 #: The simulator's seed, so every run sends the same events.
@@ -81,12 +83,7 @@ def benchmark_main(module: str, parse_args: Callable[[Sequence[str] | None], Any
     servers too), print the report as JSON with the command line it ran."""
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    # Started in the background by a non-interactive shell (`cmd &`), this process ignores
-    # SIGINT and its children would inherit that, so the simulator could not be interrupted
-    # (it stops on SIGINT): take Python's handler back, which children reset to the default.
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    restore_interrupts()  # the simulator is stopped with SIGINT
     args.command = " ".join([f"python -m {module}", *(sys.argv[1:] if argv is None else argv)])
     print(json.dumps(run_benchmark(args), indent=2))
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,19 +10,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from trend_tracker.processes import restore_interrupts
 from trend_tracker.settings import Settings, settings_from_env
 
 
 @pytest.fixture(autouse=True)
 def _children_can_be_interrupted() -> Iterator[None]:
-    """If this process ignores SIGINT (started in the background by a non-interactive
-    shell), the commands the tests stop with SIGINT (`trend tail --follow`, the simulator)
-    would inherit that and never stop: take Python's handler back before each test, which
-    children reset to the default, as in a terminal. A blocked SIGINT is inherited too:
-    unblock it."""
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    """The commands the tests stop with SIGINT must be able to stop, however this run was
+    started (:func:`trend_tracker.processes.restore_interrupts`)."""
+    restore_interrupts()
     yield
 
 

@@ -53,3 +53,18 @@ def http_ok(url: str, timeout_s: float = 1.0) -> bool:
             return 200 <= response.status < 300
     except OSError:
         return False
+
+
+def restore_interrupts() -> None:
+    """Give this process's children the default SIGINT, as in a terminal.
+
+    Started in the background by a non-interactive shell (``cmd &``), a process ignores
+    SIGINT and its children inherit that, so a child stopped with SIGINT (the simulator,
+    ``trend tail --follow``) would never stop. Python's handler is reset to the default in
+    a child; a blocked SIGINT would be inherited too, so it is unblocked. Main thread only.
+    """
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

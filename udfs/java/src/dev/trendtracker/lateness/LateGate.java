@@ -1,5 +1,7 @@
 package dev.trendtracker.lateness;
 
+import java.util.Collections;
+
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.typeutils.base.LongSerializer;
@@ -74,11 +76,6 @@ public class LateGate extends AbstractStreamOperator<RowData>
         this.lateReason = lateReason;
     }
 
-    /** The watermark that decides lateness now (for tests). */
-    public long currentWatermark() {
-        return watermark;
-    }
-
     @Override
     public void initializeState(StateInitializationContext context) throws Exception {
         super.initializeState(context);
@@ -101,7 +98,7 @@ public class LateGate extends AbstractStreamOperator<RowData>
     @Override
     public void snapshotState(StateSnapshotContext context) throws Exception {
         super.snapshotState(context);
-        watermarkState.update(java.util.Collections.singletonList(watermark));
+        watermarkState.update(Collections.singletonList(watermark));
     }
 
     @Override

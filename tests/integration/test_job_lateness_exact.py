@@ -24,6 +24,7 @@ from test_job_weights import T0, advance_to, overall_rows, produce
 from test_job_weights_replay import newest_checkpoint
 from test_registry import wait_until
 
+from jobs.resume import committed_offsets
 from simulator.kafka_io import ensure_topics, read_topic
 
 # Fault injection (a kill and a restore, an idle topic): minutes each.
@@ -49,6 +50,16 @@ def job_settings(make_settings, tmp_path: Path, **overrides):
         consumer_group=f"trend-{uuid.uuid4().hex[:8]}", **overrides)
     ensure_topics(settings, partitions=1)
     return settings
+
+
+def wait_read(settings, job, topic: str, offset: int) -> None:
+    """Wait until a checkpoint has committed ``offset`` on ``topic``'s partition 0: every
+    record before it has then passed the late gate (checkpoints are aligned, and offsets are
+    committed when one completes). Producing only after that is what orders records of
+    different topics at the gate; produced together, they would race."""
+    assert wait_until(lambda: committed_offsets(settings).get(topic, {}).get(0, 0) >= offset
+                      or not job.running(), 120, 0.2), job.log()
+    assert job.running(), job.log()
 
 
 def window_reader(root: Path):
@@ -111,16 +122,20 @@ def test_an_event_from_a_topic_back_from_idle_behind_the_watermark_is_a_late_dea
     job = start_job(settings, tmp_path)
     try:
         # Carts: one event at 1 s (offset 0), then silence, so the carts topic goes idle with
-        # a watermark of 0 s; purchases never send. Clicks alone move the watermark to 11 s.
-        produce(settings, [(1_000, "cart", "p-3"), (1_000, "click", "p-1"),
-                           (12_000, "click", "p-9")])
+        # a watermark of 0 s; purchases never send. Clicks alone move the watermark to 11 s,
+        # once the cart has passed the gate.
+        produce(settings, [(1_000, "cart", "p-3"), (1_000, "click", "p-1")])
+        wait_read(settings, job, settings.topic_carts, 1)
+        produce(settings, [(12_000, "click", "p-9")])
         # Window A [0 s, 10 s): p-3 (a cart) = 3, p-1 (a click) = 1.
         assert window(job, 10_000) == [(1, "p-3", 3.0, "test/1"), (2, "p-1", 1.0, "test/1")]
 
         # The carts topic sends again: a cart at 4 s (offset 1) is behind the windows'
         # watermark of 11 s though not behind the carts topic's own: late. A cart at 15 s
         # (offset 2) is on time.
+        # Both carts pass the gate before anything moves the watermark past 15 s.
         produce(settings, [(4_000, "cart", "p-4"), (15_000, "cart", "p-5")])
+        wait_read(settings, job, settings.topic_carts, 3)
         advance_to(settings, 22_000, "p-8")
         # Window B [10 s, 20 s): p-5 (a cart) = 3, p-9 (a click) = 1.
         assert window(job, 20_000) == [(1, "p-5", 3.0, "test/1"), (2, "p-9", 1.0, "test/1")]

@@ -13,8 +13,9 @@ uvicorn worker, default ranking cache ``api_cache_ttl_s``):
 2. run the simulator on the live clock (event time = now) at ``--rate`` events/s for
    long enough to close ``--windows`` windows after a warm-up (``--warmup-s``);
 3. meanwhile poll, every ``--poll-ms``, ``GET /trending?k=10`` and Redis's latest overall
-   ranking (the document the API reads), and every 100 ms the job's Prometheus reporter
-   (the least source watermark, the sink's write durations of the newest window);
+   ranking (the document the API reads), and every ``--metrics-poll-ms`` (1 s) the
+   job's Prometheus reporter (the least source watermark, the sink's write durations of
+   the newest window);
 4. per window that ended after the warm-up: the delay from its end (event time, which is
    wall time here) to its first sighting through the API, and the stages of that delay:
 
@@ -99,7 +100,6 @@ from benchmarks.profile import Profile
 from trend_tracker.processes import free_port
 from trend_tracker.settings import Settings
 
-METRICS_INTERVAL_S = 0.1
 API_K = 10
 SENT_METRIC = "trend_simulator_events_sent_total"
 READ_METRIC = JOB_METRIC_PREFIX + "event_type_events_read"
@@ -123,6 +123,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="windows ending this soon after the simulator starts are not "
                              "measured")
     parser.add_argument("--poll-ms", type=float, default=20)
+    parser.add_argument("--metrics-poll-ms", type=float, default=1000,
+                        help="how often to read the job's Prometheus reporter (the watermarks "
+                             "and the sinks' gauges); each read renders every metric of the "
+                             "job, so a short interval costs the job CPU (at 100 ms it took "
+                             "a quarter of a core and doubled the delays measured)")
     parser.add_argument("--bursts", type=int, default=5,
                         help="bursts for one cold product each, spread over the measured "
                              "windows (0: none)")
@@ -141,8 +146,9 @@ class Poller:
     job's metrics, from threads of this process (times are wall-clock epoch seconds)."""
 
     def __init__(self, settings: Settings, api_port: int, poll_s: float,
-                 simulator_port: int) -> None:
+                 simulator_port: int, metrics_poll_s: float) -> None:
         self.settings = settings
+        self.metrics_poll_s = metrics_poll_s
         self.simulator_port = simulator_port
         #: (time, events the simulator has sent, events the job has read) samples
         self.reads: list[tuple[float, float, float]] = []
@@ -248,7 +254,7 @@ class Poller:
                     # The newest sample of each window wins: Parquet's gauge is set
                     # before the window counts as written, Redis's just before.
                     self.sink_ms[int(max(newest))] = latency
-            self.stop.wait(max(0.0, METRICS_INTERVAL_S - (time.monotonic() - began)))
+            self.stop.wait(max(0.0, self.metrics_poll_s - (time.monotonic() - began)))
 
 
 def redis_round_trip(settings: Settings, document: bytes, rounds: int = 2000
@@ -589,7 +595,8 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         progress(f"job running after {job_start_s:.1f} s; starting the API")
         with ApiServer(settings.as_env(), log_path=logs / "api.log") as api:
             simulator_port = free_port()
-            poller = Poller(settings, api.port, args.poll_ms / 1000, simulator_port)
+            poller = Poller(settings, api.port, args.poll_ms / 1000, simulator_port,
+                            args.metrics_poll_ms / 1000)
             injector = BurstInjector(settings, args.products, args.burst_share)
             bursts: list[dict[str, Any]] = []
             with poller:
@@ -714,7 +721,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                   "allowed_lateness_s": args.allowed_lateness_s, "products": args.products,
                   "top_n": args.top_n, "parallelism": args.parallelism,
                   "api_cache_ttl_s": settings.api_cache_ttl_s, "poll_ms": args.poll_ms,
-                  "metrics_interval_ms": METRICS_INTERVAL_S * 1000,
+                  "metrics_interval_ms": args.metrics_poll_ms,
                   "metrics_samples_apart_ms": sample_spacing_ms(poller.watermarks)},
         "simulator": {"sent": simulated["sent"], "failed": simulated["failed"],
                       "rate": round(simulated["rate"]), "elapsed_s": round(

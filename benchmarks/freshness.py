@@ -127,7 +127,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="how often to read the job's Prometheus reporter (the watermarks "
                              "and the sinks' gauges); each read renders every metric of the "
                              "job, so a short interval costs the job CPU (at 100 ms it took "
-                             "a quarter of a core and doubled the delays measured)")
+                             "a quarter of a core, and the measured p50 and p99 were 2.4x "
+                             "and 1.7x those at 1 s)")
     parser.add_argument("--bursts", type=int, default=5,
                         help="bursts for one cold product each, spread over the measured "
                              "windows (0: none)")

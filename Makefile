@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv jar demo test test-unit bench lint system-tools up down status clean
+.PHONY: help venv jar java-test demo test test-unit bench lint system-tools up down status clean
 
 help:
 	@echo "make demo    run the whole system on the embedded local stack"
@@ -29,21 +29,41 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The Java compiler (the job's Java module), a headless Chromium (browser test) and
-# promtool (alert rules check) come from Debian.
+# The Java compiler and Maven (the job's Java module), a headless Chromium (browser test)
+# and promtool (alert rules check) come from Debian.
 system-tools:
 	@bash deploy/scripts/ensure-system-tools.sh
 
-# The job's Java module, compiled from udfs/java against the Flink wheel's jars.
-jar: venv
-	@bash deploy/scripts/ensure-system-tools.sh java
-	$(BIN)/python -m trend_tracker.udf_jar
+# The job's Java module (udfs/java, a Maven project): target/trend-tracker-udfs.jar and, in
+# target/lib, the jars the job ships with it (the Kafka connector and kafka-clients). Built
+# again only when a source, a resource or the pom is newer than the jar.
+JAVA := udfs/java
+UDF_JAR := $(JAVA)/target/trend-tracker-udfs.jar
+JAVA_MAIN := $(JAVA)/pom.xml $(shell find $(JAVA)/src/main -type f 2>/dev/null)
+# The Java tests read the event-contract corpus that tests/contract exports.
+JAVA_TESTED := $(JAVA)/target/.tested
+JAVA_TESTS := $(shell find $(JAVA)/src/test -type f 2>/dev/null) tests/contract/event_corpus.json
+
+jar: $(UDF_JAR)
+
+$(UDF_JAR): $(JAVA_MAIN)
+	@bash deploy/scripts/ensure-system-tools.sh java maven
+	mvn -B -q -f $(JAVA)/pom.xml package -DskipTests
+	@touch $@
+
+# The Java module's JUnit tests (and the jar, which `verify` builds too).
+java-test: $(JAVA_TESTED)
+
+$(JAVA_TESTED): $(JAVA_MAIN) $(JAVA_TESTS)
+	@bash deploy/scripts/ensure-system-tools.sh java maven
+	mvn -B -f $(JAVA)/pom.xml verify
+	@touch $(UDF_JAR) $@
 
 demo: venv jar
 	$(BIN)/trend demo
 
 # `make test` runs ruff first (a lint error fails in seconds, before the Java build), then the
-# unit and integration tests. The slow ones are marked: the standalone cluster (`cluster`),
+# Java module's tests (Maven), then the unit and integration tests. The slow ones are marked: the standalone cluster (`cluster`),
 # fault injection (`slow`) and the benchmarks' smoke runs (`benchmark`); TEST_SCOPE=all runs
 # them too, and CI (.ci/run) does.
 TEST_SCOPE ?= default
@@ -53,10 +73,10 @@ else
 TEST_MARKERS := -m "not cluster and not slow and not benchmark"
 endif
 
-test: venv lint system-tools jar
+test: venv lint system-tools java-test jar
 	$(BIN)/python -m pytest $(TEST_MARKERS) $(PYTEST_ARGS)
 
-test-unit: venv
+test-unit: venv jar
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 # Each benchmark is one command and prints its figures as JSON (see docs/BENCHMARKS.md).

@@ -23,8 +23,9 @@ Operational choices, set explicitly here:
   so a broker or S3 outage pauses the job instead of killing it (a Redis outage does not
   even restart it: the window sink keeps the windows pending for Redis); a bounded run
   retries 3 times, 2 s apart, then fails with a non-zero exit.
-- The hot path is Java, compiled from ``udfs/java`` (:mod:`trend_tracker.udf_jar`) and
-  shipped with the job as ``pipeline.jars``: the ``trend-event`` format decodes and
+- The hot path is Java, built from ``udfs/java`` by Maven (``make jar``) and shipped with
+  the job as ``pipeline.jars``, with the Kafka connector and kafka-clients
+  (:mod:`trend_tracker.jars`): the ``trend-event`` format decodes and
   validates each record once, and ``rank_window`` scores and ranks each window (popular and
   rising).
 - Weights: the job starts with the registry's champion (or, while MLflow is down, the
@@ -246,19 +247,20 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None,
     from pyflink.table import StreamTableEnvironment
 
     from registry.publisher import load_weights_for_start
-    from trend_tracker.udf_jar import ensure_udf_jar
+    from trend_tracker.jars import job_jars
     from udfs.settings_transport import settings_to_json
     from udfs.window_sink import make_window_writer_function
 
     if weights is None:
         weights = load_weights_for_start(settings)
-    jar = ensure_udf_jar(settings.udf_jar)
+    jars = job_jars(settings.udf_jar)
     bounds = end_offsets(settings) if bounded else None
     expose_reporter_to_embedded_cluster(settings)  # before Configuration() starts the JVM
     if settings.python_execution_mode == "thread":
         os.environ["PYTHONPATH"] = python_path()
     config = flink_config(settings, bounded)
-    config["pipeline.jars"] = ";".join(dict.fromkeys([*shipped_jars(), jar.as_uri()]))
+    config["pipeline.jars"] = ";".join(
+        dict.fromkeys([*shipped_jars(), *(jar.as_uri() for jar in jars)]))
     configuration = Configuration()
     for key, value in config.items():
         configuration.set_string(key, value)

@@ -81,13 +81,14 @@ def corpus_topic(local_stack) -> tuple[str, str, dict[int, int]]:
 def table_env():
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
+    from trend_tracker.jars import job_jars
     from trend_tracker.java import ensure_java_env
-    from trend_tracker.udf_jar import ensure_udf_jar
 
     ensure_java_env(os.environ)
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     config = t_env.get_config()
-    config.set("pipeline.jars", ensure_udf_jar().as_uri())
+    # The module's jar and the Kafka connector beside it, as the job ships them.
+    config.set("pipeline.jars", ";".join(jar.as_uri() for jar in job_jars()))
     config.set("parallelism.default", "1")
     return t_env
 

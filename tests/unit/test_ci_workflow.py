@@ -110,16 +110,16 @@ def test_it_installs_the_system_packages_the_set_up_needs(jobs):
     script = (ROOT / "deploy" / "scripts" / "ensure-system-tools.sh").read_text()
     # wrk serves `make bench` only, which CI does not run.
     packages = set(re.findall(r"missing\+=\(([\w.-]+)\)", script)) - {"wrk"}
-    assert packages == {"openjdk-17-jdk-headless", "chromium", "prometheus"}
+    assert packages == {"openjdk-17-jdk-headless", "maven", "chromium", "prometheus"}
     installs = " ".join(line for line in run_scripts(jobs["test"]).splitlines()
                         if "apt-get install" in line)
     for package in packages:
         assert re.search(rf"\b{re.escape(package)}\b", installs), package
     java_home = jobs["test"]["env"]["JAVA_HOME"]
     assert java_home == "/usr/lib/jvm/java-17-openjdk-amd64"
-    from trend_tracker.udf_jar import JAVA_RELEASE
-
-    assert JAVA_RELEASE == "17"
+    # The release the Java module is compiled for (udfs/java/pom.xml).
+    pom = (ROOT / "udfs" / "java" / "pom.xml").read_text()
+    assert "<maven.compiler.release>17</maven.compiler.release>" in pom
 
 
 def test_python_and_the_pip_cache(jobs):

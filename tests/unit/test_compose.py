@@ -488,24 +488,26 @@ def test_kafka_init_creates_the_compacted_weights_topic(services):
 
 
 def test_flink_image_builds_the_jar_the_job_is_told_about(services):
-    from trend_tracker.udf_jar import JAR_NAME, JAVA_RELEASE
+    from trend_tracker.jars import JAR_NAME
 
     dockerfile = (ROOT / "deploy/flink/Dockerfile").read_text()
     jar = services["jobmanager"]["environment"]["TREND_UDF_JAR"]
     assert Path(jar).name == JAR_NAME
-    # Built in a JDK stage from the Java sources, copied to the path the job is given.
-    assert re.search(r"^FROM \S+ AS udf-build$", dockerfile, re.MULTILINE)
-    assert f"javac --release {JAVA_RELEASE} " in dockerfile
-    assert '-cp "/opt/flink/lib/*"' in dockerfile
-    assert "$(find udfs/java/src -name '*.java')" in dockerfile
-    assert "udfs/java/resources" in dockerfile
-    assert f"jar --create --file {jar} -C classes ." in dockerfile
-    assert f"COPY --from=udf-build {jar} \\\n    {jar}" in dockerfile
+    # Built by Maven in its own stage, as `make jar` builds it, copied to the path the job
+    # is given.
+    assert re.search(r"^ARG MAVEN_IMAGE=maven:3\.9-eclipse-temurin-17$", dockerfile,
+                     re.MULTILINE)
+    assert re.search(r"^FROM \$\{MAVEN_IMAGE\} AS udf-build$", dockerfile, re.MULTILINE)
+    assert "mvn -B -f udfs/java/pom.xml package -DskipTests" in dockerfile
+    assert "javac" not in dockerfile and "curl" not in dockerfile
+    assert f"COPY --from=udf-build /src/udfs/java/target/{JAR_NAME} \\\n    {jar}\n" \
+        in dockerfile
     assert f"ENV TREND_UDF_JAR={jar}" in dockerfile
     assert 'test -s "$TREND_UDF_JAR"' in dockerfile
-    # The Java sources are in the build context.
+    # The Java module (sources and pom) is in the build context, its local build is not.
     ignored = read_ignore(ROOT / "deploy/flink/Dockerfile.dockerignore")
     assert not {"udfs", "udfs/java"} & ignored
+    assert "udfs/java/target" in ignored
     # Every container of the job, the submitter included, names the same jar.
     for name in ("jobmanager", "taskmanager", "job-submit"):
         assert services[name]["environment"]["TREND_UDF_JAR"] == jar, name
@@ -514,24 +516,21 @@ def test_flink_image_builds_the_jar_the_job_is_told_about(services):
     assert script.index("trend weights publish") < script.index("trend job submit")
 
 
-def test_flink_image_has_the_plain_kafka_client_the_java_module_uses():
-    """The SQL connector relocates its Kafka client; the Java module needs the plain one."""
+def test_flink_image_has_the_jars_the_java_module_ships_with():
+    """The Kafka connector and the plain Kafka client (the connector relocates its own; the
+    Java module's WeightsFeed uses the plain API) go into Flink's lib/, from the Maven build;
+    no lib/ beside the module's jar, so the job does not ship them twice."""
     dockerfile = (ROOT / "deploy/flink/Dockerfile").read_text()
-    sources = "\n".join(p.read_text() for p in (ROOT / "udfs/java/src").rglob("*.java"))
+    pom = (ROOT / "udfs/java/pom.xml").read_text()
+    sources = "\n".join(p.read_text() for p in (ROOT / "udfs/java/src/main").rglob("*.java"))
     assert "import org.apache.kafka.clients.consumer.KafkaConsumer;" in sources
-    version = re.search(r"^ARG KAFKA_CLIENTS_VERSION=(\S+)$", dockerfile, re.MULTILINE)[1]
-    assert "org/apache/kafka/kafka-clients/${KAFKA_CLIENTS_VERSION}/${jar}" in dockerfile
-    assert 'sha1sum -c -' in dockerfile
-    # The version the tests run the Java module with (the connector jars of the wheel).
-    import zipfile
-
-    import pyflink
-
-    with zipfile.ZipFile(Path(pyflink.__file__).parent / "lib" / "kafka-clients.jar") as jar:
-        tested = jar.read("kafka/kafka-version.properties").decode()
-    assert f"version={version}" in tested.splitlines()
-    assert "/opt/flink/lib/kafka-clients-${KAFKA_CLIENTS_VERSION}.jar /opt/flink/lib/" \
-        in dockerfile
+    for artifact in ("kafka-clients", "flink-sql-connector-kafka"):
+        assert f"<artifactId>{artifact}</artifactId>" in pom
+    assert "COPY --from=udf-build --chown=flink:flink /src/udfs/java/target/lib/ " \
+           "/opt/flink/lib/" in dockerfile
+    assert "ls /opt/flink/lib/flink-sql-connector-kafka-*.jar " \
+           "/opt/flink/lib/kafka-clients-*.jar" in dockerfile
+    assert 'test ! -e "$(dirname "$TREND_UDF_JAR")/lib"' in dockerfile
 
 
 def flink_properties(svc: dict) -> dict[str, str]:
@@ -556,7 +555,7 @@ def test_flink_configuration(services):
     assert jm["parallelism.default"] == "2"
     assert jm["s3.endpoint"] == "http://minio:9000"
     env = services["jobmanager"]["environment"]
-    assert env["ENABLE_BUILT_IN_PLUGINS"] == "flink-s3-fs-presto-2.0.0.jar"
+    assert env["ENABLE_BUILT_IN_PLUGINS"] == "flink-s3-fs-presto-2.2.1.jar"
     assert env["AWS_ACCESS_KEY_ID"] == env["TREND_S3_ACCESS_KEY"]
     assert not any("key" in k and "s3" in k for k in jm), "S3 keys belong in the environment"
     # The entrypoint strips every blank from a line, so a value must not need one.

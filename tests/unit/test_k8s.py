@@ -140,11 +140,11 @@ def test_every_image_is_pinned():
 def test_flink_deployment_runs_the_pyflink_job_in_application_mode():
     spec = find("FlinkDeployment")["spec"]
     assert find("FlinkDeployment")["apiVersion"] == "flink.apache.org/v1beta1"
-    assert spec["flinkVersion"] == "v2_0"
+    assert spec["flinkVersion"] == "v2_1"
     assert spec["serviceAccount"]
     job = spec["job"]
     # Application mode: the deployment carries its job; the Python driver runs it.
-    assert job["jarURI"] == "local:///opt/flink/opt/flink-python-2.0.0.jar"
+    assert job["jarURI"] == "local:///opt/flink/opt/flink-python-2.2.1.jar"
     assert job["entryClass"] == "org.apache.flink.client.python.PythonDriver"
     args = job["args"]
     assert args[0] == "-pym"
@@ -179,20 +179,21 @@ def test_flink_image_provides_what_the_deployment_names():
     dockerfile = (ROOT / "deploy/flink/Dockerfile").read_text()
     spec = find("FlinkDeployment")["spec"]
     assert 'test -f "/opt/flink/opt/flink-python-${FLINK_VERSION}.jar"' in dockerfile
-    assert "ARG FLINK_VERSION=2.0.0" in dockerfile
+    assert "ARG FLINK_VERSION=2.2.1" in dockerfile
+    assert "ARG FLINK_IMAGE=flink:2.2.1-java17" in dockerfile
     container = pod_containers(find("FlinkDeployment"))[0]
     assert container["name"] == "flink-main-container"
     env = {e["name"]: e for e in container["env"]}
-    assert env["ENABLE_BUILT_IN_PLUGINS"]["value"] == "flink-s3-fs-presto-2.0.0.jar"
+    assert env["ENABLE_BUILT_IN_PLUGINS"]["value"] == "flink-s3-fs-presto-2.2.1.jar"
     assert 'test -f "/opt/flink/opt/flink-s3-fs-presto-${FLINK_VERSION}.jar"' in dockerfile
     assert spec["image"].split(":")[0] == "trend-tracker-flink"
     # The job's Java module: the jar the image builds, named as the image names it.
-    from trend_tracker.udf_jar import JAR_NAME
+    from trend_tracker.jars import JAR_NAME
 
     jar = env["TREND_UDF_JAR"]["value"]
     assert Path(jar).name == JAR_NAME
     assert f"ENV TREND_UDF_JAR={jar}" in dockerfile
-    assert f"jar --create --file {jar} -C classes ." in dockerfile
+    assert f"/src/udfs/java/target/{JAR_NAME} \\\n    {jar}\n" in dockerfile
 
 
 # --- the API ------------------------------------------------------------------------------

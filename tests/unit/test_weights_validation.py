@@ -137,9 +137,9 @@ def scoring():
     from pyflink.java_gateway import get_gateway
     from pyflink.util.java_utils import add_jars_to_context_class_loader
 
-    from trend_tracker.udf_jar import ensure_udf_jar
+    from trend_tracker.jars import udf_jar
 
-    add_jars_to_context_class_loader([ensure_udf_jar().as_uri()])
+    add_jars_to_context_class_loader([udf_jar().as_uri()])
     return get_gateway().jvm.dev.trendtracker.scoring
 
 

@@ -156,10 +156,10 @@ def distinct_products(settings: Settings) -> int:
 
     from confluent_kafka import Consumer, TopicPartition
 
-    from jobs.offsets import true_end_offsets
+    from jobs.offsets import end_offsets
 
     topics = list(settings.event_topics.values())
-    ends = true_end_offsets(settings.bootstrap_servers, topics, timeout_s=60)
+    ends = end_offsets(settings.bootstrap_servers, topics, timeout_s=60)
     remaining = {(t, p): end for t, parts in ends.items() for p, end in parts.items() if end}
     consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
                          "group.id": "bench-distinct", "enable.auto.commit": False})

@@ -449,10 +449,10 @@ def recount(settings: Settings, slide_ms: int, from_ms: int, to_ms: int
     outside that range are skipped unparsed."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from jobs.offsets import true_end_offsets
+    from jobs.offsets import end_offsets
 
     topics = list(settings.event_topics.values())
-    ends = true_end_offsets(settings.bootstrap_servers, topics, timeout_s=60)
+    ends = end_offsets(settings.bootstrap_servers, topics, timeout_s=60)
     index = {"click": 0, "cart": 1, "purchase": 2}
     counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
@@ -573,10 +573,9 @@ def check_windows(settings: Settings, poller: Poller, ends: Sequence[int], size_
 
 def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             ) -> dict[str, Any]:
-    from jobs.offsets import true_end_offsets
     from localstack.servers import ApiServer
     from registry.client import ensure_default_weights
-    from simulator.kafka_io import ensure_topics
+    from simulator.kafka_io import count_records, ensure_topics
 
     load_before = [round(v, 2) for v in os.getloadavg()]
     settings = live_settings(
@@ -663,7 +662,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                 raise RuntimeError("no ranking in Redis")
             baseline = redis_round_trip(settings, redis_latest(settings))
         topic = settings.topic_dead_letters
-        dead_letters = sum(true_end_offsets(settings.bootstrap_servers, [topic])[topic].values())
+        dead_letters = count_records(settings, topic)
     reasons = dead_letter_reasons(settings) if dead_letters else {}
     progress("checking the windows against Parquet and a recount of the events")
     bursts = burst_report(bursts, poller, slide_ms)

@@ -411,7 +411,7 @@ def job_outputs(settings: Settings) -> dict[str, Any]:
     import pyarrow.dataset as ds
     import redis
 
-    from jobs.offsets import true_end_offsets
+    from simulator.kafka_io import count_records
     from trend_tracker.redis_layout import ranking_key
 
     root = settings.parquet_root[len("file://"):]
@@ -433,7 +433,6 @@ def job_outputs(settings: Settings) -> dict[str, Any]:
         if document is not None and sorted(ranked) == sorted(
             (item["rank"], item["product_id"]) for item in json.loads(document)["items"]))
     topic = settings.topic_dead_letters
-    dlq = true_end_offsets(settings.bootstrap_servers, [topic])[topic]
     return {
         "parquet_rows": len(rows),
         "windows": len({end for end, _, _ in rankings}),
@@ -442,7 +441,7 @@ def job_outputs(settings: Settings) -> dict[str, Any]:
         "overall_events": sum(row["clicks"] + row["carts"] + row["purchases"]
                               for row in rows
                               if row["category"] is None and row["ranking"] == "popular"),
-        "dead_letters": sum(dlq.values()),
+        "dead_letters": count_records(settings, topic),
     }
 
 
@@ -468,7 +467,7 @@ def run_benchmark(args: argparse.Namespace,
 def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             ) -> dict[str, Any]:
     """Produce, run the baselines and the job, check, and report (see the module docstring)."""
-    from jobs.offsets import true_end_offsets
+    from jobs.offsets import end_offsets
     from registry.client import ensure_default_weights
 
     load_before = load_average()
@@ -477,7 +476,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     progress(f"producing {args.events} events")
     produced = produce(settings, args)
     topics = list(settings.event_topics.values())
-    ends = true_end_offsets(settings.bootstrap_servers, topics, timeout_s=30)
+    ends = end_offsets(settings.bootstrap_servers, topics, timeout_s=30)
     in_topics = sum(sum(parts.values()) for parts in ends.values())
     report: dict[str, Any] = {
         "benchmark": "job_throughput",
@@ -593,14 +592,14 @@ def phase_flink_raw(settings: Settings, conf: Sequence[str],
     """
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
-    from jobs.offsets import true_end_offsets
+    from jobs.offsets import end_offsets
     from jobs.topology import source_options, with_clause
     from jobs.trending import flink_config
     from trend_tracker.java import ensure_java_env
 
     ensure_java_env(os.environ)
     topics = list(settings.event_topics.values())
-    ends = true_end_offsets(settings.bootstrap_servers, topics)
+    ends = end_offsets(settings.bootstrap_servers, topics)
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     for key, value in flink_config(settings, bounded=True).items():
         t_env.get_config().set(key, value)

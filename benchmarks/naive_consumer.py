@@ -6,7 +6,7 @@ What the job does, written the straightforward way, so that the job's throughput
 read against what a single Python consumer achieves on the same events:
 
 - one confluent-kafka consumer, partitions assigned (no group join), read from offset 0 up
-  to each partition's *true* end offset at start (:func:`jobs.offsets.true_end_offsets`;
+  to each partition's end offset at start (:func:`jobs.offsets.end_offsets`;
   the local broker under-reports the end after batched writes);
 - each value parsed with ``json.loads`` and checked against the event contract: the checks
   of :func:`trend_tracker.events.classify`, inlined for the common case (a plain valid
@@ -500,13 +500,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[bool, dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     no_write, overrides = parse_args(argv)
-    from jobs.offsets import true_end_offsets
+    from jobs.offsets import end_offsets
     from trend_tracker.settings import load_settings
     from udfs.parquet_sink import ParquetWindowWriter
 
     settings = load_settings(**overrides)
     weights = load_weights(settings)
-    ends = true_end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()),
+    ends = end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()),
                             timeout_s=30)
     writer = None
     if not no_write:

@@ -228,10 +228,9 @@ def step(settings: Settings, rate: float, period_s: float, products: int,
 
 def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             ) -> dict[str, Any]:
-    from jobs.offsets import true_end_offsets
     from localstack.servers import ApiServer
     from registry.client import ensure_default_weights
-    from simulator.kafka_io import ensure_topics
+    from simulator.kafka_io import count_records, ensure_topics
 
     load_before = [round(v, 2) for v in os.getloadavg()]
     settings = live_settings(
@@ -278,7 +277,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             time.sleep(3)  # past the API's ranking cache
             served = newest_answer(api.url, job)
         topic = settings.topic_dead_letters
-        dead_letters = sum(true_end_offsets(settings.bootstrap_servers, [topic])[topic].values())
+        dead_letters = count_records(settings, topic)
     reasons = dead_letter_reasons(settings) if dead_letters else {}
     # Read after the job stopped, so that reading the recordings loads no measured span.
     for result, profile in zip(steps, profiles, strict=True):

@@ -26,7 +26,8 @@ def up() -> None:
         console.print(f"[red]local stack failed:[/] {exc}")
         raise typer.Exit(1) from exc
     table = Table("service", "endpoint", "pid")
-    table.add_row("kafka (Apache Kafka, KRaft)", state.bootstrap_servers, str(state.services["kafka"].pid))
+    table.add_row("kafka (Apache Kafka, KRaft)", state.bootstrap_servers,
+                  str(state.services["kafka"].pid))
     table.add_row("redis", state.redis_url, str(state.services["redis"].pid))
     table.add_row("s3 (moto)", state.s3_endpoint_url, str(state.services["s3"].pid))
     table.add_row("mlflow", state.mlflow_tracking_uri, str(state.services["mlflow"].pid))

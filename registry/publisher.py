@@ -252,7 +252,7 @@ def latest_published_record(settings: Settings,
     """
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-    from jobs.offsets import EndOffsetsError, true_end_offsets
+    from jobs.offsets import EndOffsetsError, end_offsets
 
     topic = settings.topic_weights
     key = weights_key(settings).encode("utf-8")
@@ -260,7 +260,7 @@ def latest_published_record(settings: Settings,
     if _topic_partitions(settings, timeout_s) is None:
         return None
     try:
-        ends = true_end_offsets(settings.bootstrap_servers, [topic],
+        ends = end_offsets(settings.bootstrap_servers, [topic],
                                 max(deadline - time.monotonic(), 0.1))[topic]
     except EndOffsetsError as exc:
         raise WeightsTopicError(f"cannot read topic {topic}: {exc}") from None

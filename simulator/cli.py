@@ -29,12 +29,17 @@ def topics_create(
         None, min=1, help="Partitions of new topics (TREND_TOPIC_PARTITIONS)"),
     bootstrap_servers: str | None = typer.Option(None, help=BOOTSTRAP_HELP),
 ) -> None:
-    """Create the clicks, carts, purchases and dead-letter topics (existing ones are kept)."""
-    from simulator.kafka_io import ensure_topics
+    """Create the clicks, carts, purchases, dead-letter and weights topics with their
+    settings stated (existing topics are kept as they are)."""
+    from registry.publisher import WEIGHTS_TOPIC_CONFIG
+    from simulator.kafka_io import ensure_topics, topic_config
 
     settings = _settings(bootstrap_servers=bootstrap_servers)
+    config = ", ".join(f"{k}={v}" for k, v in topic_config(settings).items())
     for topic, count in ensure_topics(settings, partitions).items():
-        typer.echo(f"{topic}: {count} partition(s)")
+        typer.echo(f"{topic}: {count} partition(s), {config}")
+    weights = ", ".join(f"{k}={v}" for k, v in dict(WEIGHTS_TOPIC_CONFIG).items())
+    typer.echo(f"{settings.topic_weights}: 1 partition, {weights}")
 
 
 @topics_app.command("list")

@@ -48,10 +48,20 @@ def topic_partitions(settings: Settings, topics: Iterable[str],
     return found
 
 
+def topic_config(settings: Settings) -> dict[str, str]:
+    """Settings of the event and dead-letter topics, stated rather than left to the
+    broker's defaults: how long records are kept (a replay or backfill reaches that far)."""
+    return {
+        "cleanup.policy": "delete",
+        "retention.ms": str(settings.topic_retention_hours * 3_600_000),
+    }
+
+
 def ensure_topics(settings: Settings, partitions: int | None = None,
                   timeout_s: float = 30.0) -> dict[str, int]:
-    """Create the clicks, carts, purchases and dead-letter topics if they do not exist,
-    and the weights topic (``settings.topic_weights``: one partition, compacted).
+    """Create the clicks, carts, purchases and dead-letter topics if they do not exist
+    (:func:`topic_config`), and the weights topic (``settings.topic_weights``: one
+    partition, compacted).
 
     Idempotent: existing topics are kept as they are (their partition count is not
     changed). Returns the partition count of each event and dead-letter topic once the
@@ -68,7 +78,8 @@ def ensure_topics(settings: Settings, partitions: int | None = None,
         # cancels its pending requests.
         admin = _admin(settings)
         futures = admin.create_topics(
-            [NewTopic(name, num_partitions=wanted, replication_factor=1) for name in missing],
+            [NewTopic(name, num_partitions=wanted, replication_factor=1,
+                      config=topic_config(settings)) for name in missing],
             operation_timeout=timeout_s, request_timeout=timeout_s)
         for name, future in futures.items():
             try:
@@ -209,10 +220,9 @@ def read_topic(settings: Settings, topic: str, *, max_records: int | None = None
 
     Stops after ``max_records``, after ``idle_timeout_s`` without a record, at
     ``deadline_s`` after the start, or, with ``stop_at_end``, once every partition has
-    been read to its end; otherwise follows the topic forever. The end is where a fetch
-    comes back empty (librdkafka's partition EOF), not the high watermark that ListOffsets
-    reports, which the local broker under-reports after batched writes (see
-    :mod:`jobs.offsets`).
+    been read to its end; otherwise follows the topic forever. It reads committed records
+    only: the dead-letter topic is written in transactions, whose aborted records and
+    commit markers a reader never sees.
     """
     partitions = topic_partitions(settings, [topic]).get(topic)
     if partitions is None:
@@ -221,6 +231,7 @@ def read_topic(settings: Settings, topic: str, *, max_records: int | None = None
         "bootstrap.servers": settings.bootstrap_servers,
         "group.id": "trend-tail",  # required by the client; assign() never joins it
         "enable.auto.commit": False,
+        "isolation.level": "read_committed",
         "enable.partition.eof": stop_at_end,
         # At the end the fetch is empty by design: do not let the broker hold it long.
         **({"fetch.wait.max.ms": 20} if stop_at_end else {}),
@@ -254,3 +265,9 @@ def read_topic(settings: Settings, topic: str, *, max_records: int | None = None
                 read += 1
     finally:
         consumer.close()
+
+
+def count_records(settings: Settings, topic: str) -> int:
+    """The committed records of ``topic`` now. Not its end offsets: on a topic written in
+    transactions, each commit marker takes an offset too."""
+    return sum(1 for _ in read_topic(settings, topic, stop_at_end=True))

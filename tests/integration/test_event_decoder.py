@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from jobs.offsets import bounded_scan_options, true_end_offsets
+from jobs.offsets import bounded_scan_options, end_offsets
 from jobs.topology import with_clause
 from tests.contract.event_corpus import CASES, SKEW_MS
 from trend_tracker.events import classify
@@ -73,7 +73,7 @@ def corpus_topic(local_stack) -> tuple[str, str, dict[int, int]]:
         future.result(timeout=10)
     offsets = produce_one_per_batch(bootstrap, topic, [case.value for case in CASES])
     assert offsets == list(range(len(CASES)))
-    ends = true_end_offsets(bootstrap, [topic])[topic]
+    ends = end_offsets(bootstrap, [topic])[topic]
     assert ends == {0: len(CASES)}
     return bootstrap, topic, ends
 

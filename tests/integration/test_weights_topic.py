@@ -18,7 +18,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 from typer.testing import CliRunner
 
-from jobs.offsets import true_end_offsets
+from jobs.offsets import end_offsets
 from localstack.stack import free_port
 from registry.cli import app
 from registry.client import WeightsRegistry
@@ -47,7 +47,7 @@ def records(settings) -> list[tuple[str, Weights, int]]:
     The count comes from the true end offset, so the read needs no idle timeout and a
     record too many or too few is seen at once.
     """
-    end = true_end_offsets(settings.bootstrap_servers, [settings.topic_weights])[
+    end = end_offsets(settings.bootstrap_servers, [settings.topic_weights])[
         settings.topic_weights][0]
     if end == 0:
         return []

@@ -180,9 +180,14 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
         "value.format": "json",
         "value.json.encode.ignore-null-fields": "false",
         "value.fields-include": "EXCEPT_KEY",
-        # At least once: a restore sends the dead letters since the last checkpoint again,
-        # under the same keys.
-        "sink.delivery-guarantee": "at-least-once",
+        # Exactly once: written in Kafka transactions that commit with the checkpoints, so
+        # a read_committed reader sees each dead letter once, across restores. The prefix
+        # is the job's own (its consumer group): a restored job aborts what its failed
+        # attempt left open, and no other job's transactions are fenced.
+        "sink.delivery-guarantee": "exactly-once",
+        "sink.transactional-id-prefix": f"{settings.consumer_group}-dead-letters",
+        "properties.transaction.timeout.ms": str(
+            settings.dead_letter_transaction_timeout_s * 1000),
         # Every envelope fits (settings check the payload prefix against this).
         "properties.max.request.size": str(settings.dead_letter_max_request_bytes),
     }

@@ -65,6 +65,15 @@ class Settings(BaseSettings):
         description="max.request.size of the dead-letter producer; the broker and topic must "
                     "accept records of the largest dead letter "
                     "(see dead_letter_payload_prefix_bytes)")
+    dead_letter_transaction_timeout_s: int = Field(
+        600, ge=60, le=900,
+        description="transaction.timeout.ms of the dead-letter sink, whose transactions commit "
+                    "with the checkpoints: longer than a checkpoint interval plus a restart, "
+                    "and at most the broker's transaction.max.timeout.ms (15 min by default)")
+    topic_retention_hours: int = Field(
+        168, ge=1,
+        description="retention.ms of the event and dead-letter topics that `trend topics "
+                    "create` makes: how far back a replay or a backfill can go")
     topic_weights: str = Field(
         "trend-weights",
         description="Weights changes, published from the registry and read by the job")
@@ -207,6 +216,16 @@ class Settings(BaseSettings):
                 f"dead_letter_payload_prefix_bytes ({self.dead_letter_payload_prefix_bytes}) "
                 f"makes dead letters of up to {largest} bytes, over dead_letter_max_request_bytes "
                 f"({self.dead_letter_max_request_bytes}): it can be at most {most}")
+        return self
+
+    @model_validator(mode="after")
+    def _transactions_outlive_checkpoints(self) -> Settings:
+        # A dead-letter transaction stays open from one checkpoint to the next, and across a
+        # restart until the restored job commits it: a minute of room for the restart.
+        if self.dead_letter_transaction_timeout_s < self.checkpoint_interval_s + 60:
+            raise ValueError(
+                f"dead_letter_transaction_timeout_s ({self.dead_letter_transaction_timeout_s})"
+                f" must be at least checkpoint_interval_s ({self.checkpoint_interval_s}) + 60")
         return self
 
     @model_validator(mode="after")

@@ -5,7 +5,10 @@ the event type of the topic it is read from, and the verdict the contract gives 
 reason code, or ``None`` for a valid event, with the decoded ``(product_id, category, ts)``.
 The expected values are not computed by any implementation: ``classify`` (Python), the
 JSON Schema and the job's ``trend-event`` decoder (Java) are each checked against them
-(tests/unit/test_events.py, tests/integration/test_event_decoder.py).
+(tests/unit/test_events.py, tests/integration/test_event_decoder.py); the Java tests of the
+decoder (udfs/java) read the same cases from ``event_corpus.json``, which
+``python -m tests.contract.event_corpus --write`` writes from this module
+(tests/unit/test_event_corpus_json.py checks that the two agree).
 
 Timestamps are either in the past (2000 to 2024) or at least in the year 9000, so the
 verdict does not depend on the clock: read them with a processing time of "now" and a skew of
@@ -16,7 +19,11 @@ written here.
 
 from __future__ import annotations
 
+import base64
+import json
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 #: 2024-01-01T00:00:00Z.
 T = 1_704_067_200_000
@@ -477,3 +484,41 @@ def _check() -> None:
 
 
 _check()
+
+
+#: The corpus as data, for the Java tests of the decoder.
+JSON_PATH = Path(__file__).with_suffix(".json")
+
+
+def as_json() -> str:
+    """The corpus as JSON: ``skew_ms`` and one case a line, in corpus order. ``value`` is
+    the raw value in base64 (it may be any bytes), or null for a tombstone; ``reason`` is
+    null for a valid event, whose ``product_id``, ``category`` and ``ts`` are given."""
+    lines = []
+    for case in CASES:
+        product_id, category, ts = case.fields or (None, None, None)
+        lines.append(json.dumps({
+            "name": case.name,
+            "topic": case.topic,
+            "value": None if case.value is None else base64.b64encode(case.value).decode(),
+            "reason": case.expected,
+            "product_id": product_id,
+            "category": category,
+            "ts": ts,
+        }))
+    cases = ",\n".join(lines)
+    return f'{{"skew_ms": {SKEW_MS}, "cases": [\n{cases}\n]}}\n'
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tests.contract.event_corpus --write``: write :data:`JSON_PATH`."""
+    if argv != ["--write"]:
+        print("usage: python -m tests.contract.event_corpus --write", file=sys.stderr)
+        return 2
+    JSON_PATH.write_text(as_json())
+    print(f"wrote {len(CASES)} cases to {JSON_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

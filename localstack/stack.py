@@ -37,6 +37,9 @@ S3_ACCESS_KEY = "trend-local"
 # moto accepts any credentials; this value only exists on loopback.
 S3_SECRET_KEY = "trend-local-secret"
 SERVICES = ("kafka", "redis", "s3", "mlflow")
+#: The local broker's ``message.max.bytes``: the event contract's own size limit decides
+#: what is too large, not the broker.
+KAFKA_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
 
@@ -98,8 +101,7 @@ def kafka_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "share.coordinator.state.topic.replication.factor=1",
         "share.coordinator.state.topic.min.isr=1",
         "group.initial.rebalance.delay.ms=0",
-        # Records up to 8 MiB: the event contract's own size limit decides, not the broker.
-        "message.max.bytes=8388608",
+        f"message.max.bytes={KAFKA_MAX_MESSAGE_BYTES}",
         "",
     ])
 

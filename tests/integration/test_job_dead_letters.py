@@ -7,7 +7,7 @@ the same record until it gave up. The envelope now carries a prefix of the paylo
 and its SHA-256, and a stable key (``{topic}/{partition}/{offset}``).
 
 A bounded run in its own process, on valid events mixed with a record of 400 KB that is not
-UTF-8, one of 1 MiB of control characters and one as large as the embedded broker takes. The
+UTF-8, one of 1 MiB of control characters and one as large as the local broker takes. The
 Flink log must show the job finishing without a restart, with the exact rankings, and each bad
 record dead-lettered exactly once with its reason, size and hash (computed here).
 """
@@ -38,17 +38,14 @@ from test_job_bounded import (
     row_key,
 )
 
+from localstack.stack import KAFKA_MAX_MESSAGE_BYTES
 from simulator.kafka_io import ensure_topics, read_topic
 
 pytestmark = pytest.mark.slow
 
-#: The embedded broker (Tansu 0.6.0) takes no request larger than 256 MiB: measured, a
-#: produce request with a value of 268,435,256 bytes went through and one of 268,435,426 was
-#: refused (``KafkaProtocol(Overflow)``); it has no smaller per-message limit. (Real Kafka's
-#: default ``message.max.bytes`` is 1,048,588.)
-BROKER_REQUEST_LIMIT_BYTES = 2**28
-#: As large as a record on the embedded broker can be: its request's framing is under 1 KiB.
-AT_BROKER_LIMIT_BYTES = BROKER_REQUEST_LIMIT_BYTES - 1024
+#: As large as a record on the local broker can be (its ``message.max.bytes``, less room for
+#: the batch's framing).
+AT_BROKER_LIMIT_BYTES = KAFKA_MAX_MESSAGE_BYTES - 1024
 
 #: (event type of the topic, partition, ms after T0 for ordering, value). Each partition has
 #: valid events after its bad record, so no partition ends with one.

@@ -97,7 +97,9 @@ def role(pid: int, comm: str, job_group: int) -> str:
         return "simulator"
     if module == "api":
         return "API"
-    for needle, name in (("tansu", "broker (Tansu)"), ("redis-server", "Redis"),
+    if "kafka.Kafka" in words:
+        return "broker (Kafka)"
+    for needle, name in (("redis-server", "Redis"),
                          ("moto", "S3 endpoint"), ("mlflow", "MLflow"),
                          ("gunicorn", "MLflow"), ("uvicorn", "MLflow"),
                          ("jcmd", "profiler (jcmd)")):

@@ -67,6 +67,7 @@ def test_flink_bounded_read_stops_at_the_end_offsets_not_at_the_latest(make_sett
     """Records written after the ends are taken are not read; all before them are."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
+    from trend_tracker.jars import job_jars
     from trend_tracker.java import ensure_java_env
 
     ensure_java_env(os.environ)
@@ -79,6 +80,7 @@ def test_flink_bounded_read_stops_at_the_end_offsets_not_at_the_latest(make_sett
 
     t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
     t_env.get_config().set("parallelism.default", "2")
+    t_env.get_config().set("pipeline.jars", ";".join(jar.as_uri() for jar in job_jars()))
     options = {
         "connector": "kafka",
         "topic": topic,

@@ -146,8 +146,9 @@ class Settings(BaseSettings):
     state_backend: Literal["hashmap", "rocksdb"] = Field(
         "hashmap", description="Flink state backend of the job")
     udf_jar: Path | None = Field(
-        None, description="A prebuilt jar of the job's Java module (default: built from "
-                          "udfs/java when missing or stale)")
+        None, description="A prebuilt jar of the job's Java module, shipped with the jars of "
+                          "a lib/ directory beside it if any (default: the jars `make jar` "
+                          "builds under udfs/java/target)")
     python_execution_mode: Literal["process", "thread"] = Field(
         "process", description="Where the job's Python functions run")
 

@@ -187,7 +187,7 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
         "sink.delivery-guarantee": "exactly-once",
         "sink.transactional-id-prefix": f"{settings.consumer_group}-dead-letters",
         "properties.transaction.timeout.ms": str(
-            settings.dead_letter_transaction_timeout_s * 1000),
+            settings.dead_letter_transaction_timeout * 1000),
         # Every envelope fits (settings check the payload prefix against this).
         "properties.max.request.size": str(settings.dead_letter_max_request_bytes),
     }

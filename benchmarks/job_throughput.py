@@ -590,19 +590,26 @@ def phase_flink_raw(settings: Settings, conf: Sequence[str],
 
     ``written`` is what is written per record (baseline C parses the payload once).
     """
+    from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     from jobs.offsets import end_offsets
     from jobs.topology import source_options, with_clause
     from jobs.trending import flink_config
+    from trend_tracker.jars import job_jars
     from trend_tracker.java import ensure_java_env
 
     ensure_java_env(os.environ)
     topics = list(settings.event_topics.values())
     ends = end_offsets(settings.bootstrap_servers, topics)
-    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    config = Configuration()
     for key, value in flink_config(settings, bounded=True).items():
-        t_env.get_config().set(key, value)
+        config.set_string(key, value)
+    # The Kafka connector ships with this job as with the trending job.
+    config.set_string("pipeline.jars", ";".join(
+        jar.as_uri() for jar in job_jars(settings.udf_jar)))
+    t_env = TableEnvironment.create(EnvironmentSettings.new_instance().in_streaming_mode()
+                                    .with_configuration(config).build())
     _apply_conf(t_env, conf)
     for i, topic in enumerate(topics):
         options = with_clause(source_options(settings, topic, ends[topic]))

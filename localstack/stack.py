@@ -1,4 +1,4 @@
-"""The embedded local stack: real servers on loopback, started from Python wheels.
+"""The embedded local stack: real servers on loopback, from Python wheels and Maven Central.
 
 - an Apache Kafka broker, one node in KRaft mode (broker and controller in one JVM), its
   jars resolved by Maven from ``deploy/kafka/pom.xml``, its log on disk under the state

@@ -35,8 +35,8 @@ together by :func:`jobs.trending.build`.
    ``dead_letter_payload`` (Java) gives what a dead letter carries of the value: a prefix
    of at most ``dead_letter_payload_prefix_bytes``, the size in bytes and the SHA-256, so
    an envelope always fits the producer's ``max.request.size``. Each is keyed
-   ``{topic}/{partition}/{offset}``: delivery is at least once, and a consumer
-   deduplicates on the key.
+   ``{topic}/{partition}/{offset}``, written in transactions committed with the
+   checkpoints: exactly once for ``read_committed`` readers.
 4. ``valid_events`` -> ``window_counts``: HOP windows of the valid events, aggregated by
    ``window_counts`` (Java, ``dev.trendtracker.scoring.CountWindow``): counts per (product,
    category) and event type in each slice of the window, added up when the window fires.

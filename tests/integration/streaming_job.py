@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,3 +87,24 @@ def job_metric(url: str, name: str, label: str = "") -> float | None:
     values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
               if line.startswith(name + "{") and label in line]
     return sum(values) if values else None
+
+
+def committed_dead_letters(settings: Settings, at_least: int = 0,
+                           timeout_s: float = 120) -> list:
+    """The dead letters a ``read_committed`` reader sees once the job has committed them.
+
+    The dead-letter sink commits with the checkpoints, so a letter is visible up to one
+    checkpoint after it was written. This waits until there are ``at_least``, then for two
+    more checkpoint intervals, so that one more letter, or a duplicate, would show too, and
+    reads the topic to its end.
+    """
+    from simulator.kafka_io import read_topic
+
+    def read() -> list:
+        return list(read_topic(settings, settings.topic_dead_letters, stop_at_end=True))
+
+    deadline = time.monotonic() + timeout_s
+    while len(read()) < at_least and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(2 * settings.checkpoint_interval_s + 1)
+    return read()

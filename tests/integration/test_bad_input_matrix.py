@@ -28,12 +28,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from confluent_kafka import Producer
-from streaming_job import job_metric, start_job
+from streaming_job import committed_dead_letters, job_metric, start_job
 from test_job_bounded import read_parquet_rows, reference_rows, row_key
 from test_registry import wait_until
 
 from localstack.stack import free_port
-from simulator.kafka_io import ensure_topics, read_topic
+from simulator.kafka_io import ensure_topics
 from trend_tracker.events import classify
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -203,8 +203,7 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
         assert job.running(), job.log()
 
         # One dead letter per bad or late record, keyed by its position, with its reason.
-        letters = list(read_topic(settings, settings.topic_dead_letters, idle_timeout_s=5,
-                                  deadline_s=120))
+        letters = committed_dead_letters(settings, at_least=len(dead))
         got = sorted((json.loads(r.value)["topic"], json.loads(r.value)["offset"],
                       json.loads(r.value)["reason"]) for r in letters)
         assert got == sorted(dead)

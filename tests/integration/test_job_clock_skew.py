@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from confluent_kafka import Producer
-from streaming_job import start_job
+from streaming_job import committed_dead_letters, start_job
 from test_job_lateness import READ_METRIC, counted
 from test_registry import wait_until
 
 from jobs.topology import SOURCE_TABLES
 from localstack.stack import free_port
-from simulator.kafka_io import ensure_topics, read_topic
+from simulator.kafka_io import ensure_topics
 
 WINDOW_MS = 10_000
 AHEAD_MS = 50_000
@@ -133,8 +133,8 @@ def test_events_stamped_ahead_do_not_make_on_time_events_late(make_settings, tmp
         assert job.running(), job.log()
 
         # Only the warm-up records are dead letters: no on-time event is late.
-        dead = [json.loads(r.value) for r in read_topic(settings, settings.topic_dead_letters,
-                                                        idle_timeout_s=3, deadline_s=60)]
+        dead = [json.loads(r.value) for r in committed_dead_letters(
+            settings, at_least=len(settings.event_topics))]
         assert sorted((d["topic"], d["reason"]) for d in dead) == sorted(
             (topic, "not_json") for topic in settings.event_topics.values())
 

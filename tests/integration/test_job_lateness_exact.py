@@ -19,25 +19,24 @@ import uuid
 from pathlib import Path
 
 import pytest
-from streaming_job import start_job
+from streaming_job import committed_dead_letters, start_job
 from test_job_weights import T0, advance_to, overall_rows, produce
 from test_job_weights_replay import newest_checkpoint
 from test_registry import wait_until
 
 from jobs.resume import committed_offsets
-from simulator.kafka_io import ensure_topics, read_topic
+from simulator.kafka_io import ensure_topics
 
 # Fault injection (a kill and a restore, an idle topic): minutes each.
 pytestmark = pytest.mark.slow
 
 
-def dead_letters(settings) -> list[tuple]:
-    """(reason, topic, partition, offset) of up to five dead letters (to see that there are
-    no more than expected)."""
-    records = read_topic(settings, settings.topic_dead_letters, max_records=5,
-                         idle_timeout_s=5, deadline_s=60)
+def dead_letters(settings, at_least: int) -> list[tuple]:
+    """(reason, topic, partition, offset) of every committed dead letter, once there are
+    ``at_least`` and two more checkpoints have passed (to see that there are no more)."""
     return [(e["reason"], e["topic"], e["partition"], e["offset"])
-            for e in (json.loads(record.value) for record in records)]
+            for e in (json.loads(record.value)
+                      for record in committed_dead_letters(settings, at_least))]
 
 
 def job_settings(make_settings, tmp_path: Path, **overrides):
@@ -105,7 +104,7 @@ def test_an_event_behind_the_restored_watermark_is_a_late_dead_letter(make_setti
         advance_to(settings, 22_000, "p-8")
         assert window(second, 20_000) == [(1, "p-9", 9.0, "test/1"), (2, "p-3", 1.0, "test/1")]
         # The click at 5 s is dead-lettered as late, and window A is as it was.
-        assert dead_letters(settings) == [("late", settings.topic_clicks, 0, 3)]
+        assert dead_letters(settings, 1) == [("late", settings.topic_clicks, 0, 3)]
         assert overall_rows(root, T0 + 10_000) == [(1, "p-1", 2.0, "test/1")]
     finally:
         first.kill()
@@ -139,7 +138,7 @@ def test_an_event_from_a_topic_back_from_idle_behind_the_watermark_is_a_late_dea
         advance_to(settings, 22_000, "p-8")
         # Window B [10 s, 20 s): p-5 (a cart) = 3, p-9 (a click) = 1.
         assert window(job, 20_000) == [(1, "p-5", 3.0, "test/1"), (2, "p-9", 1.0, "test/1")]
-        assert dead_letters(settings) == [("late", settings.topic_carts, 0, 1)]
+        assert dead_letters(settings, 1) == [("late", settings.topic_carts, 0, 1)]
         assert overall_rows(root, T0 + 10_000) == [(1, "p-3", 3.0, "test/1"),
                                                    (2, "p-1", 1.0, "test/1")]
     finally:

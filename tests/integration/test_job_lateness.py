@@ -19,6 +19,7 @@ from test_registry import wait_until
 from localstack.stack import free_port
 from simulator.kafka_io import ensure_topics
 
+READ_METRIC = "flink_taskmanager_job_task_operator_trend_event_type_events_read"
 LATE_METRIC = "flink_taskmanager_job_task_operator_trend_event_type_reason_dead_letters"
 
 

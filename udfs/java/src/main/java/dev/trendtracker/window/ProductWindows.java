@@ -1,0 +1,286 @@
+package dev.trendtracker.window;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.BroadcastState;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ReadOnlyBroadcastState;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.TimerService;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
+import org.apache.flink.streaming.api.functions.co.KeyedBroadcastProcessFunction;
+import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.trendtracker.format.EventDecoder;
+
+/**
+ * The job's core, keyed by product_id: counts each product's events per slice, and emits the
+ * product's scored counts for a window when the watermark passes its end.
+ *
+ * <p>Per product it keeps {@link ProductSlices} (a counter array and the category per slice)
+ * and one event-time timer per window end. When a window fires, the product's counts in it,
+ * its category there, and its score and momentum (against its counts in the window
+ * {@code size} earlier) go out as a {@link ProductWindow}, scored with the weights in force at
+ * the window's end: the newest weights record of the broadcast input whose
+ * {@code appliesFromMs} is at or before the end ({@code initialWeights} before any). A slice
+ * is dropped once every window that holds it or compares with it is final; a product whose
+ * slices are all dropped has no state left, so the state grows with the products active
+ * within about two window sizes, not with every product ever seen.
+ *
+ * <p>Lateness is decided here, against the watermark of the events input (the events'
+ * watermark, restored after a failure): an event whose every window is final (watermark at or
+ * past {@code end - 1 + allowedLateness}) goes to the {@link #LATE} side output; any other
+ * counts in its windows that are not final, and only in those (see {@link ProductSlices}). A
+ * window that fired and is counted in again fires again at the next watermark: an update,
+ * with the whole corrected counts. The same holds for the window {@code size} later, whose
+ * momentum the event changes. So every event is counted or late, exactly one of the two, and
+ * what a window holds depends on the events and their watermark only, not on when the
+ * weights input let the window fire.
+ *
+ * <p>Windows fire on the operator's watermark, the lesser of the events' and the weights'
+ * (the weights input is stamped so that its watermark passes a time only once every record
+ * applying from it has arrived, see {@link WeightsRecord#watermarkStrategy}): a window is
+ * scored with the weights of its end however the two inputs interleave, in a replay too.
+ *
+ * <p>Weights records are validated where they are read: an invalid one is logged, counted
+ * ({@code weights_records_invalid}) and skipped. Run by {@link ProductWindowsOperator}, which
+ * hands it the events' watermark.
+ */
+public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendEvent, String,
+        ProductWindow> implements CheckpointedFunction {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(ProductWindows.class);
+
+    /** Valid events behind the allowed lateness of every window they belong to. */
+    public static final OutputTag<TrendEvent> LATE =
+            new OutputTag<>("late", TypeInformation.of(TrendEvent.class));
+
+    /** The weights records, by the time they apply from. */
+    public static final MapStateDescriptor<Long, WeightsRecord> WEIGHTS =
+            new MapStateDescriptor<>("weights", Types.LONG,
+                    TypeInformation.of(WeightsRecord.class));
+
+    private final WindowSpec spec;
+    private final WeightsRecord initialWeights;
+
+    private transient ValueState<ProductSlices> slicesState;
+    private transient ListState<Long> eventWatermarkState;
+    /** The events input's watermark (restored: the greatest of the subtasks'). */
+    private transient long eventWatermark;
+    private transient Counter[] eventsValid;
+    private transient Counter eventsLate;
+    private transient Counter weightsInvalid;
+    /** The weights of the last window end scored, until the weights change. */
+    private transient long cachedEnd;
+    private transient WeightsRecord cachedWeights;
+
+    public ProductWindows(WindowSpec spec, WeightsRecord initialWeights) {
+        this.spec = spec;
+        this.initialWeights = initialWeights;
+    }
+
+    @Override
+    public void initializeState(FunctionInitializationContext context) throws Exception {
+        // Union state: after a restore every subtask sees every subtask's watermark, at any
+        // parallelism, and takes the greatest: no window that any subtask treated as final
+        // (and whose state it, or an operator after it, may have dropped) is counted in again.
+        eventWatermarkState = context.getOperatorStateStore().getUnionListState(
+                new ListStateDescriptor<>("events-watermark", Types.LONG));
+        eventWatermark = Long.MIN_VALUE;
+        if (context.isRestored()) {
+            for (Long watermark : eventWatermarkState.get()) {
+                eventWatermark = Math.max(eventWatermark, watermark);
+            }
+        }
+    }
+
+    @Override
+    public void snapshotState(FunctionSnapshotContext context) throws Exception {
+        eventWatermarkState.update(Collections.singletonList(eventWatermark));
+    }
+
+    @Override
+    public void open(OpenContext openContext) throws Exception {
+        slicesState = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("slices", TypeInformation.of(ProductSlices.class)));
+        MetricGroup trend = getRuntimeContext().getMetricGroup().addGroup("trend");
+        eventsValid = new Counter[EventDecoder.EVENT_TYPES.length];
+        for (int code = 0; code < eventsValid.length; code++) {
+            eventsValid[code] = trend.addGroup("event_type", EventDecoder.EVENT_TYPES[code])
+                    .counter("events_valid");
+        }
+        eventsLate = trend.counter("events_late");
+        weightsInvalid = trend.counter("weights_records_invalid");
+        cachedWeights = null;
+    }
+
+    /** How many weights records were invalid and skipped (the metric's count). */
+    long invalidWeightsRecords() {
+        return weightsInvalid.getCount();
+    }
+
+    /** The events input's watermark moved on ({@link ProductWindowsOperator}). */
+    void advanceEventWatermark(long watermark) {
+        eventWatermark = Math.max(eventWatermark, watermark);
+    }
+
+    @Override
+    public void processElement(TrendEvent event, ReadOnlyContext ctx,
+                               Collector<ProductWindow> out) throws Exception {
+        long sliceEnd = spec.sliceEnd(event.ts);
+        long lastEnd = spec.lastWindowEnd(sliceEnd);
+        if (spec.isFinal(lastEnd, eventWatermark)) {
+            eventsLate.inc();
+            ctx.output(LATE, event);
+            return;
+        }
+        long firstEnd = spec.firstOpenWindowEnd(sliceEnd, eventWatermark);
+        ProductSlices slices = slicesState.value();
+        if (slices == null) {
+            slices = new ProductSlices();
+        }
+        boolean newSlice = slices.add(sliceEnd, firstEnd, event.eventType, event.category,
+                event.ts);
+        slicesState.update(slices);
+        TimerService timers = ctx.timerService();
+        // Its windows fire at their end, or again at the next watermark if they have fired.
+        for (long end = firstEnd; end <= lastEnd; end += spec.slideMs) {
+            timers.registerEventTimeTimer(spec.fireTime(end));
+        }
+        if (newSlice) {
+            timers.registerEventTimeTimer(spec.sliceExpiry(sliceEnd));
+        }
+        // The windows size later compare with these: those that may have fired (possible when
+        // the allowed lateness reaches a window size) and hold the product fire again.
+        for (long end = firstEnd + spec.sizeMs; end <= lastEnd + spec.sizeMs;
+             end += spec.slideMs) {
+            if (spec.fireTime(end) <= eventWatermark
+                    && !slices.window(end, spec.sizeMs).isEmpty()) {
+                timers.registerEventTimeTimer(spec.fireTime(end));
+            }
+        }
+        eventsValid[event.eventType].inc();
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<ProductWindow> out)
+            throws Exception {
+        ProductSlices slices = slicesState.value();
+        if (slices == null) {
+            return;
+        }
+        long end = timestamp + 1;
+        if (spec.isWindowEnd(end)) {
+            ProductSlices.ProductCounts counts = slices.window(end, spec.sizeMs);
+            if (!counts.isEmpty()) {
+                ProductSlices.ProductCounts before = slices.window(end - spec.sizeMs, spec.sizeMs);
+                WeightsRecord weights = weightsAt(end, ctx);
+                out.collect(ProductWindow.scored(end, ctx.getCurrentKey(), counts.category,
+                        counts.clicks, counts.carts, counts.purchases,
+                        weights.score(before.clicks, before.carts, before.purchases), weights,
+                        spec.risingPrior));
+            }
+        }
+        // Slices no window needs any more: those that expire at this timer or before. (Not
+        // by the watermark: one watermark may fire many timers, in time order, and the later
+        // windows still need the slices.)
+        slices.dropThrough(timestamp - spec.sliceExpiry(0));
+        if (slices.isEmpty()) {
+            slicesState.clear();
+        } else {
+            slicesState.update(slices);
+        }
+    }
+
+    /** The weights in force at {@code end}: the newest record applying from it or before. */
+    private WeightsRecord weightsAt(long end, ReadOnlyContext ctx) throws Exception {
+        if (cachedWeights != null && cachedEnd == end) {
+            return cachedWeights;
+        }
+        WeightsRecord newest = null;
+        ReadOnlyBroadcastState<Long, WeightsRecord> records = ctx.getBroadcastState(WEIGHTS);
+        for (Map.Entry<Long, WeightsRecord> record : records.immutableEntries()) {
+            long from = record.getKey();
+            if (from <= end && (newest == null || from > newest.appliesFromMs)) {
+                newest = record.getValue();
+            }
+        }
+        cachedEnd = end;
+        cachedWeights = newest != null ? newest : initialWeights;
+        return cachedWeights;
+    }
+
+    @Override
+    public void processBroadcastElement(String value, Context ctx, Collector<ProductWindow> out)
+            throws Exception {
+        WeightsRecord record;
+        try {
+            record = WeightsRecord.parse(value);
+        } catch (IllegalArgumentException e) {
+            weightsInvalid.inc();
+            LOG.warn("skipping an invalid weights record: {}", e.getMessage());
+            return;
+        }
+        BroadcastState<Long, WeightsRecord> records = ctx.getBroadcastState(WEIGHTS);
+        long watermark = ctx.currentWatermark();
+        if (watermark != Long.MIN_VALUE && record.appliesFromMs <= watermark) {
+            LOG.warn("weights {} arrived after windows it applies to fired; it applies to the "
+                    + "windows that fire from now on", record);
+        }
+        records.put(record.appliesFromMs, record);
+        prune(records, watermark);
+        cachedWeights = null;
+        LOG.info("weights {} received", record);
+    }
+
+    /**
+     * Drops the records no window will be scored with any more: those older than the newest
+     * record in force two window sizes (plus the allowed lateness) behind the watermark. The
+     * margin covers subtasks whose watermarks differ when a checkpoint is taken.
+     */
+    private void prune(BroadcastState<Long, WeightsRecord> records, long watermark)
+            throws Exception {
+        if (watermark == Long.MIN_VALUE) {
+            return;
+        }
+        long horizon = watermark - spec.allowedLatenessMs - 2 * spec.sizeMs;
+        List<Long> times = new ArrayList<>();
+        for (Map.Entry<Long, WeightsRecord> record : records.immutableEntries()) {
+            times.add(record.getKey());
+        }
+        Long inForce = null;
+        for (Long from : times) {
+            if (from <= horizon && (inForce == null || from > inForce)) {
+                inForce = from;
+            }
+        }
+        if (inForce == null) {
+            return;
+        }
+        List<Long> older = new ArrayList<>();
+        for (Long from : times) {
+            if (from < inForce) {
+                older.add(from);
+            }
+        }
+        for (Long from : older) {
+            records.remove(from);
+        }
+    }
+}

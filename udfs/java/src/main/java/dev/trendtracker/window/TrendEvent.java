@@ -1,0 +1,70 @@
+package dev.trendtracker.window;
+
+import java.util.Objects;
+
+/**
+ * One valid event as the keyed core reads it: what it counts (product, category, event type
+ * and event time) and where it came from (its record's value and position), which a late
+ * event's dead letter carries.
+ *
+ * <p>A Flink POJO (public fields, no-argument constructor).
+ */
+public final class TrendEvent {
+    /** Event type codes ({@code dev.trendtracker.format.EventDecoder.EVENT_TYPES}). */
+    public static final int CLICK = 0;
+    public static final int CART = 1;
+    public static final int PURCHASE = 2;
+
+    public String productId;
+    public String category;
+    /** {@link #CLICK}, {@link #CART} or {@link #PURCHASE}. */
+    public int eventType;
+    /** Event time, epoch milliseconds. */
+    public long ts;
+    /** The record's value, topic, partition and offset (null/0 when not from Kafka). */
+    public String payload;
+    public String topic;
+    public int partition;
+    public long offset;
+
+    public TrendEvent() {}
+
+    public TrendEvent(String productId, String category, int eventType, long ts) {
+        this.productId = productId;
+        this.category = category;
+        this.eventType = eventType;
+        this.ts = ts;
+    }
+
+    public TrendEvent(String productId, String category, int eventType, long ts, String payload,
+                      String topic, int partition, long offset) {
+        this(productId, category, eventType, ts);
+        this.payload = payload;
+        this.topic = topic;
+        this.partition = partition;
+        this.offset = offset;
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        if (!(other instanceof TrendEvent)) {
+            return false;
+        }
+        TrendEvent that = (TrendEvent) other;
+        return eventType == that.eventType && ts == that.ts && partition == that.partition
+                && offset == that.offset && Objects.equals(productId, that.productId)
+                && Objects.equals(category, that.category)
+                && Objects.equals(payload, that.payload) && Objects.equals(topic, that.topic);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(productId, category, eventType, ts, topic, partition, offset);
+    }
+
+    @Override
+    public String toString() {
+        return "TrendEvent{" + productId + ", " + category + ", type " + eventType + ", ts " + ts
+                + (topic == null ? "" : ", " + topic + "/" + partition + "/" + offset) + "}";
+    }
+}

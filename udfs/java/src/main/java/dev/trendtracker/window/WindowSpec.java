@@ -1,0 +1,113 @@
+package dev.trendtracker.window;
+
+import java.io.Serializable;
+
+/**
+ * The shape of the job's windows and rankings, and the times that follow from it.
+ *
+ * <p>HOP windows {@code [end - size, end)}, one ending at every multiple of {@code slide}
+ * (aligned to the epoch, as SQL's HOP), {@code size} a multiple of {@code slide}. A window is
+ * made of {@code size / slide} slices, the slice {@code [sliceEnd - slide, sliceEnd)} being
+ * the unit an event is counted in.
+ *
+ * <p>Times follow Flink's windows: a window fires when the watermark reaches
+ * {@code end - 1}, its last millisecond ({@link #fireTime}); it takes updates while the
+ * watermark is below {@code end - 1 + allowedLateness} and is final from then on
+ * ({@link #isFinal}). With no allowed lateness a window is final as it fires.
+ *
+ * <p>Rankings: top {@code topN} by score (popular) and by momentum (rising, only products
+ * whose score is at least {@code risingMinScore}), overall and in at most
+ * {@code maxCategories} categories; momentum is {@code (score + risingPrior) /
+ * (previousScore + risingPrior)}, the previous score being the product's in the window
+ * {@code size} earlier.
+ */
+public final class WindowSpec implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    public final long sizeMs;
+    public final long slideMs;
+    public final long allowedLatenessMs;
+    public final int topN;
+    public final int maxCategories;
+    public final double risingPrior;
+    public final double risingMinScore;
+
+    public WindowSpec(long sizeMs, long slideMs, long allowedLatenessMs, int topN,
+                      int maxCategories, double risingPrior, double risingMinScore) {
+        if (slideMs <= 0 || sizeMs <= 0 || sizeMs % slideMs != 0) {
+            throw new IllegalArgumentException("window size must be a positive multiple of "
+                    + "the slide");
+        }
+        if (allowedLatenessMs < 0) {
+            throw new IllegalArgumentException("allowed lateness must not be negative");
+        }
+        if (topN < 1 || maxCategories < 1) {
+            throw new IllegalArgumentException("topN and maxCategories must be positive");
+        }
+        if (!(risingPrior > 0) || !(risingMinScore >= 0) || Double.isInfinite(risingPrior)
+                || Double.isInfinite(risingMinScore)) {
+            throw new IllegalArgumentException("risingPrior must be positive and "
+                    + "risingMinScore not negative, both finite");
+        }
+        this.sizeMs = sizeMs;
+        this.slideMs = slideMs;
+        this.allowedLatenessMs = allowedLatenessMs;
+        this.topN = topN;
+        this.maxCategories = maxCategories;
+        this.risingPrior = risingPrior;
+        this.risingMinScore = risingMinScore;
+    }
+
+    /** The end of the slice that holds event time {@code ts}. */
+    public long sliceEnd(long ts) {
+        return Math.floorDiv(ts, slideMs) * slideMs + slideMs;
+    }
+
+    /** The end of the last window that holds the slice ending at {@code sliceEnd}. */
+    public long lastWindowEnd(long sliceEnd) {
+        return sliceEnd + sizeMs - slideMs;
+    }
+
+    /** Whether {@code end} is the end of a window. */
+    public boolean isWindowEnd(long end) {
+        return Math.floorMod(end, slideMs) == 0;
+    }
+
+    /** When the window ending at {@code end} fires: the watermark at its last millisecond. */
+    public long fireTime(long end) {
+        return end - 1;
+    }
+
+    /** From which watermark on the window ending at {@code end} takes no more updates. */
+    public long finalTime(long end) {
+        return end - 1 + allowedLatenessMs;
+    }
+
+    /** Whether the window ending at {@code end} is final at {@code watermark}. */
+    public boolean isFinal(long end, long watermark) {
+        return watermark != Long.MIN_VALUE && finalTime(end) <= watermark;
+    }
+
+    /**
+     * The end of the first window holding the slice ending at {@code sliceEnd} that is not
+     * final at {@code watermark} (greater than {@link #lastWindowEnd} when there is none).
+     */
+    public long firstOpenWindowEnd(long sliceEnd, long watermark) {
+        if (watermark == Long.MIN_VALUE) {
+            return sliceEnd;
+        }
+        // The least window end e with e - 1 + lateness > watermark.
+        long least = watermark - allowedLatenessMs + 2;
+        long open = Math.floorDiv(least + slideMs - 1, slideMs) * slideMs;
+        return Math.max(sliceEnd, open);
+    }
+
+    /**
+     * From which watermark on the slice ending at {@code sliceEnd} is needed by no window:
+     * when the last window that holds it, or that compares with it as its previous window,
+     * is final.
+     */
+    public long sliceExpiry(long sliceEnd) {
+        return finalTime(lastWindowEnd(sliceEnd) + sizeMs);
+    }
+}

@@ -1,0 +1,277 @@
+package dev.trendtracker.window;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.state.heap.HeapKeyedStateBackend;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedBroadcastOperatorTestHarness;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The keyed core in Flink's operator harness: the exact products it emits per watermark,
+ * scored with the weights in force, its late side output, updates within the allowed
+ * lateness, its state emptied after the horizon, and the same output across a snapshot and a
+ * restore. Windows of 20 s sliding by 10 s; weights v0 = (1, 3, 5); rising prior 2.
+ */
+class ProductWindowsTest {
+    static final WeightsRecord V0 = new WeightsRecord("v0", 1, 3, 5, 0);
+    static final WeightsRecord V1 = new WeightsRecord("v1", 2, 0, 1, 20_000);
+    static final double PRIOR = 2.0;
+
+    static WindowSpec spec(long allowedLatenessMs) {
+        return new WindowSpec(20_000, 10_000, allowedLatenessMs, 3, 10, PRIOR, 0.0);
+    }
+
+    static final class Harness implements AutoCloseable {
+        final ProductWindows function;
+        final KeyedBroadcastOperatorTestHarness<String, TrendEvent, String, ProductWindow> h;
+
+        Harness(WindowSpec spec) throws Exception {
+            function = new ProductWindows(spec, V0);
+            h = new KeyedBroadcastOperatorTestHarness<>(new ProductWindowsOperator(function),
+                    (KeySelector<TrendEvent, String>) event -> event.productId, Types.STRING,
+                    128, 1, 0);
+        }
+
+        Harness open() throws Exception {
+            h.open();
+            return this;
+        }
+
+        void event(String productId, String category, int type, long ts) throws Exception {
+            h.processElement(new TrendEvent(productId, category, type, ts), ts);
+        }
+
+        /** What the watermark fires, ordered by window and product. */
+        List<ProductWindow> fire(long watermark) throws Exception {
+            h.watermark(watermark);
+            List<ProductWindow> fired = new ArrayList<>(h.extractOutputValues());
+            fired.sort(Comparator.<ProductWindow>comparingLong(p -> p.windowEnd)
+                    .thenComparing(p -> p.productId));
+            h.getOutput().clear();
+            return fired;
+        }
+
+        List<TrendEvent> late() {
+            List<TrendEvent> late = new ArrayList<>();
+            if (h.getSideOutput(ProductWindows.LATE) != null) {
+                for (StreamRecord<TrendEvent> record : h.getSideOutput(ProductWindows.LATE)) {
+                    late.add(record.getValue());
+                }
+            }
+            return late;
+        }
+
+        int keyedStateEntries() {
+            AbstractStreamOperator<?> operator = (AbstractStreamOperator<?>) h.getTwoInputOperator();
+            return ((HeapKeyedStateBackend<?>) operator.getKeyedStateBackend())
+                    .numKeyValueStateEntries();
+        }
+
+        @Override
+        public void close() throws Exception {
+            h.close();
+        }
+    }
+
+    static ProductWindow row(long end, String productId, String category, long clicks,
+                             long carts, long purchases, double score, double momentum,
+                             WeightsRecord weights) {
+        ProductWindow row = new ProductWindow();
+        row.windowEnd = end;
+        row.productId = productId;
+        row.category = category;
+        row.clicks = clicks;
+        row.carts = carts;
+        row.purchases = purchases;
+        row.score = score;
+        row.momentum = momentum;
+        row.weightsVersion = weights.version;
+        row.weightClick = weights.click;
+        row.weightCart = weights.cart;
+        row.weightPurchase = weights.purchase;
+        return row;
+    }
+
+    static String weightsJson(String version, double click, double cart, double purchase,
+                              long appliesFrom) {
+        return "{\"weights_version\": \"" + version + "\", \"click\": " + click + ", \"cart\": "
+                + cart + ", \"purchase\": " + purchase + ", \"applies_from_ms\": " + appliesFrom
+                + "}";
+    }
+
+    @Test
+    void eachWindowEmitsEachOfItsProductsOnceWithCountsScoreAndMomentum() throws Exception {
+        try (Harness h = new Harness(spec(0)).open()) {
+            h.event("p-a", "toys", TrendEvent.CLICK, 1_000);
+            h.event("p-a", "toys", TrendEvent.CART, 12_000);
+            h.event("p-b", "books", TrendEvent.PURCHASE, 15_000);
+
+            assertEquals(List.of(), h.fire(9_998));
+            // [-10 s, 10 s): p-a's click; nothing in the window before: momentum (1+2)/2.
+            assertEquals(List.of(row(10_000, "p-a", "toys", 1, 0, 0, 1, 1.5, V0)), h.fire(9_999));
+            assertEquals(List.of(
+                    row(20_000, "p-a", "toys", 1, 1, 0, 4, 3.0, V0),
+                    row(20_000, "p-b", "books", 0, 0, 1, 5, 3.5, V0)), h.fire(19_999));
+            // [10 s, 30 s) against [-10 s, 10 s): p-a (3 + 2) / (1 + 2).
+            assertEquals(List.of(
+                    row(30_000, "p-a", "toys", 0, 1, 0, 3, 5.0 / 3, V0),
+                    row(30_000, "p-b", "books", 0, 0, 1, 5, 3.5, V0)), h.fire(29_999));
+            assertEquals(2, h.keyedStateEntries());
+            // p-a's first slice is needed until the window comparing with it is final (40 s),
+            // its second one, and p-b's, until 50 s.
+            assertEquals(List.of(), h.fire(39_999));
+            assertEquals(2, h.keyedStateEntries());
+            assertEquals(List.of(), h.fire(49_999));
+            assertEquals(0, h.keyedStateEntries());
+            assertEquals(0, h.h.numEventTimeTimers());
+            assertEquals(List.of(), h.late());
+        }
+    }
+
+    @Test
+    void oneWatermarkFiresEveryWindowBehindItInOrder() throws Exception {
+        try (Harness h = new Harness(spec(0)).open()) {
+            h.event("p-a", "toys", TrendEvent.CLICK, 1_000);
+            h.event("p-a", "toys", TrendEvent.CART, 12_000);
+            h.event("p-b", "books", TrendEvent.PURCHASE, 15_000);
+            // The end of the input: every window at once, each with its slices.
+            assertEquals(List.of(
+                    row(10_000, "p-a", "toys", 1, 0, 0, 1, 1.5, V0),
+                    row(20_000, "p-a", "toys", 1, 1, 0, 4, 3.0, V0),
+                    row(20_000, "p-b", "books", 0, 0, 1, 5, 3.5, V0),
+                    row(30_000, "p-a", "toys", 0, 1, 0, 3, 5.0 / 3, V0),
+                    row(30_000, "p-b", "books", 0, 0, 1, 5, 3.5, V0)), h.fire(Long.MAX_VALUE));
+            assertEquals(0, h.keyedStateEntries());
+        }
+    }
+
+    @Test
+    void aWindowIsScoredWithTheWeightsInForceAtItsEnd() throws Exception {
+        try (Harness h = new Harness(spec(0)).open()) {
+            h.h.processBroadcastElement(weightsJson("v1", 2, 0, 1, 20_000), 19_999);
+            h.h.processBroadcastElement("{\"weights_version\": \"bad\", \"click\": -1}", 19_999);
+            h.h.processBroadcastElement(weightsJson("v9", 9, 9, 9, 40_000), 39_999);
+            h.event("p-a", "toys", TrendEvent.CLICK, 1_000);
+            h.event("p-a", "toys", TrendEvent.CART, 12_000);
+            h.event("p-b", "books", TrendEvent.PURCHASE, 15_000);
+
+            assertEquals(List.of(row(10_000, "p-a", "toys", 1, 0, 0, 1, 1.5, V0)), h.fire(9_999));
+            // From 20 s on v1 (2, 0, 1), the previous window's score with v1 too.
+            assertEquals(List.of(
+                    row(20_000, "p-a", "toys", 1, 1, 0, 2, 2.0, V1),
+                    row(20_000, "p-b", "books", 0, 0, 1, 1, 1.5, V1)), h.fire(19_999));
+            assertEquals(List.of(
+                    row(30_000, "p-a", "toys", 0, 1, 0, 0, 0.5, V1),
+                    row(30_000, "p-b", "books", 0, 0, 1, 1, 1.5, V1)), h.fire(29_999));
+            assertEquals(1, h.function.invalidWeightsRecords());
+        }
+    }
+
+    @Test
+    void aProductIsOneItemPerWindowInTheCategoryOfItsLatestEvent() throws Exception {
+        try (Harness h = new Harness(spec(0)).open()) {
+            h.event("p-c", "toys", TrendEvent.CLICK, 6_000);
+            h.event("p-c", "books", TrendEvent.CART, 3_000);
+            assertEquals(List.of(row(10_000, "p-c", "toys", 1, 1, 0, 4, 3.0, V0)), h.fire(9_999));
+            // At the same millisecond as the latest, the greatest category: "zines".
+            h.event("p-c", "zines", TrendEvent.CLICK, 16_000);
+            h.event("p-c", "art", TrendEvent.CLICK, 16_000);
+            assertEquals(List.of(row(20_000, "p-c", "zines", 3, 1, 0, 6, 4.0, V0)),
+                    h.fire(19_999));
+        }
+    }
+
+    /** Lateness 5 s: events behind the watermark update fired windows until they are final. */
+    static void lateAndUpdatedEvents(Harness h, List<List<ProductWindow>> fired)
+            throws Exception {
+        h.event("p-a", "toys", TrendEvent.CLICK, 1_000);
+        fired.add(h.fire(9_999));
+        // Behind the watermark, but [-10 s, 10 s) takes updates until 14.999 s.
+        h.event("p-a", "toys", TrendEvent.CLICK, 2_000);
+        fired.add(h.fire(12_000));
+        fired.add(h.fire(15_000));
+        // [-10 s, 10 s) is final now: this one counts in [0 s, 20 s) only.
+        h.event("p-a", "toys", TrendEvent.CLICK, 3_000);
+        fired.add(h.fire(19_999));
+        fired.add(h.fire(25_000));
+    }
+
+    static void lateAndUpdatedEventsAfterward(Harness h, List<List<ProductWindow>> fired)
+            throws Exception {
+        // Every window of 4 s is final at 25 s: late. 12 s counts in [10 s, 30 s) only.
+        h.event("p-a", "toys", TrendEvent.CLICK, 4_000);
+        h.event("p-b", "toys", TrendEvent.CLICK, 12_000);
+        fired.add(h.fire(29_999));
+        fired.add(h.fire(60_000));
+    }
+
+    static final List<List<ProductWindow>> LATE_AND_UPDATED = List.of(
+            List.of(row(10_000, "p-a", "toys", 1, 0, 0, 1, 1.5, V0)),
+            // The update: the window again, whole.
+            List.of(row(10_000, "p-a", "toys", 2, 0, 0, 2, 2.0, V0)),
+            List.of(),
+            List.of(row(20_000, "p-a", "toys", 3, 0, 0, 3, 2.5, V0)),
+            List.of(),
+            // p-a's events are in [0 s, 10 s): nothing in [10 s, 30 s).
+            List.of(row(30_000, "p-b", "toys", 1, 0, 0, 1, 1.5, V0)),
+            List.of());
+
+    @Test
+    void lateEventsGoToTheSideOutputAndTheOthersUpdateTheirWindows() throws Exception {
+        try (Harness h = new Harness(spec(5_000)).open()) {
+            List<List<ProductWindow>> fired = new ArrayList<>();
+            lateAndUpdatedEvents(h, fired);
+            lateAndUpdatedEventsAfterward(h, fired);
+            assertEquals(LATE_AND_UPDATED, fired);
+            assertEquals(List.of(new TrendEvent("p-a", "toys", TrendEvent.CLICK, 4_000)),
+                    h.late());
+            assertEquals(0, h.keyedStateEntries());
+            assertEquals(0, h.h.numEventTimeTimers());
+        }
+    }
+
+    @Test
+    void aSnapshotAndARestoreGiveTheSameOutputAndTheSameLateEvents() throws Exception {
+        List<List<ProductWindow>> fired = new ArrayList<>();
+        OperatorSubtaskState snapshot;
+        try (Harness h = new Harness(spec(5_000)).open()) {
+            lateAndUpdatedEvents(h, fired);
+            snapshot = h.h.snapshot(1, 1);
+        }
+        try (Harness restored = new Harness(spec(5_000))) {
+            restored.h.initializeState(snapshot);
+            restored.open();
+            // No watermark since the restore: the restored one still makes 4 s late.
+            lateAndUpdatedEventsAfterward(restored, fired);
+            assertEquals(LATE_AND_UPDATED, fired);
+            assertEquals(List.of(new TrendEvent("p-a", "toys", TrendEvent.CLICK, 4_000)),
+                    restored.late());
+            assertEquals(0, restored.keyedStateEntries());
+        }
+    }
+
+    @Test
+    void anEventInTheWindowBeforeFiresTheLaterWindowAgainWithItsNewMomentum() throws Exception {
+        // Lateness 25 s, more than a window: [10 s, 30 s) has fired when 5 s comes in.
+        try (Harness h = new Harness(spec(25_000)).open()) {
+            h.event("p-a", "toys", TrendEvent.CLICK, 1_000);
+            h.event("p-a", "toys", TrendEvent.CART, 15_000);
+            assertEquals(3, h.fire(29_999).size());
+            h.event("p-a", "toys", TrendEvent.CLICK, 5_000);
+            assertEquals(List.of(
+                    row(10_000, "p-a", "toys", 2, 0, 0, 2, 2.0, V0),
+                    row(20_000, "p-a", "toys", 2, 1, 0, 5, 3.5, V0),
+                    // Its counts are the same; the window before it now scores 2.
+                    row(30_000, "p-a", "toys", 0, 1, 0, 3, 5.0 / 4, V0)), h.fire(30_000));
+        }
+    }
+}

@@ -2,8 +2,10 @@ package dev.trendtracker.window;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.BroadcastState;
@@ -16,6 +18,7 @@ import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.runtime.state.FunctionInitializationContext;
 import org.apache.flink.runtime.state.FunctionSnapshotContext;
@@ -86,6 +89,10 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     private transient Counter[] eventsValid;
     private transient Counter eventsLate;
     private transient Counter weightsInvalid;
+    private transient Counter aggregatesScored;
+    private transient MetricGroup trend;
+    private transient Set<String> versionGauges;
+    private transient volatile String lastVersion;
     /** The weights of the last window end scored, until the weights change. */
     private transient long cachedEnd;
     private transient WeightsRecord cachedWeights;
@@ -119,7 +126,7 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     public void open(OpenContext openContext) throws Exception {
         slicesState = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("slices", TypeInformation.of(ProductSlices.class)));
-        MetricGroup trend = getRuntimeContext().getMetricGroup().addGroup("trend");
+        trend = getRuntimeContext().getMetricGroup().addGroup("trend");
         eventsValid = new Counter[EventDecoder.EVENT_TYPES.length];
         for (int code = 0; code < eventsValid.length; code++) {
             eventsValid[code] = trend.addGroup("event_type", EventDecoder.EVENT_TYPES[code])
@@ -127,6 +134,8 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         }
         eventsLate = trend.counter("events_late");
         weightsInvalid = trend.counter("weights_records_invalid");
+        aggregatesScored = trend.counter("aggregates_scored");
+        versionGauges = new HashSet<>();
         cachedWeights = null;
     }
 
@@ -191,6 +200,8 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
             if (!counts.isEmpty()) {
                 ProductSlices.ProductCounts before = slices.window(end - spec.sizeMs, spec.sizeMs);
                 WeightsRecord weights = weightsAt(end, ctx);
+                track(weights);
+                aggregatesScored.inc();
                 out.collect(ProductWindow.scored(end, ctx.getCurrentKey(), counts.category,
                         counts.clicks, counts.carts, counts.purchases,
                         weights.score(before.clicks, before.carts, before.purchases), weights,
@@ -205,6 +216,20 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
             slicesState.clear();
         } else {
             slicesState.update(slices);
+        }
+    }
+
+    /**
+     * Metrics of the weights in use: {@code weights_in_use{weights_version}} is 1 for the
+     * version the last window was scored with here, 0 for those before.
+     */
+    private void track(WeightsRecord weights) {
+        lastVersion = weights.version;
+        if (versionGauges.add(weights.version)) {
+            String version = weights.version;
+            trend.addGroup("weights_version", version).gauge("weights_in_use",
+                    (Gauge<Integer>) () -> version.equals(lastVersion) ? 1 : 0);
+            LOG.info("scoring windows with weights {}", weights);
         }
     }
 

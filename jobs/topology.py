@@ -332,10 +332,9 @@ def weights_source_ddl(settings: Settings) -> str:
 CREATE TEMPORARY TABLE {WEIGHTS_TOPIC_TABLE} (
   `key` STRING,
   `value` STRING,
-  applies_from_ms AS COALESCE(
-    JSON_VALUE(`value`, '$.applies_from_ms' RETURNING BIGINT),
-    JSON_VALUE(`value`, '$.published_ms' RETURNING BIGINT), 0),
-  applies AS TO_TIMESTAMP_LTZ(applies_from_ms - 1, 3),
+  applies AS TO_TIMESTAMP_LTZ(COALESCE(
+    TRY_CAST(JSON_VALUE(`value`, '$.applies_from_ms') AS BIGINT),
+    TRY_CAST(JSON_VALUE(`value`, '$.published_ms') AS BIGINT), 0) - 1, 3),
   WATERMARK FOR applies AS applies
 ) WITH (
   {with_clause(options)}

@@ -56,10 +56,17 @@ public final class WeightsRecord implements Serializable {
         this.appliesFromMs = appliesFromMs;
     }
 
+    /** {@code weight} when it is finite, non-negative and at most {@link #MAX_WEIGHT}. */
     private static double checked(String name, double weight) {
-        if (!Double.isFinite(weight) || weight < 0 || weight > MAX_WEIGHT) {
+        if (!Double.isFinite(weight)) {
+            throw new IllegalArgumentException("weight " + name + "=" + weight + " is not finite");
+        }
+        if (weight < 0) {
+            throw new IllegalArgumentException("weight " + name + "=" + weight + " is negative");
+        }
+        if (weight > MAX_WEIGHT) {
             throw new IllegalArgumentException("weight " + name + "=" + weight
-                    + " is not a finite number from 0 to " + MAX_WEIGHT);
+                    + " is above the maximum of " + MAX_WEIGHT);
         }
         return weight;
     }

@@ -12,6 +12,7 @@ import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.state.heap.HeapKeyedStateBackend;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.runtime.watermarkstatus.WatermarkStatus;
 import org.apache.flink.streaming.util.KeyedBroadcastOperatorTestHarness;
 import org.junit.jupiter.api.Test;
 
@@ -151,6 +152,22 @@ class ProductWindowsTest {
                     row(30_000, "p-a", "toys", 0, 1, 0, 3, 5.0 / 3, V0),
                     row(30_000, "p-b", "books", 0, 0, 1, 5, 3.5, V0)), h.fire(Long.MAX_VALUE));
             assertEquals(0, h.keyedStateEntries());
+        }
+    }
+
+    @Test
+    void theWeightsInputAloneNeverFiresWindowsWhileTheEventsAreIdle() throws Exception {
+        try (Harness h = new Harness(spec(0)).open()) {
+            h.event("p-a", "toys", TrendEvent.CLICK, 1_000);
+            h.h.processWatermark(5_000);
+            h.h.getTwoInputOperator().processWatermarkStatus1(WatermarkStatus.IDLE);
+            h.h.processBroadcastWatermark(100_000);
+            assertEquals(List.of(), h.h.extractOutputValues());
+            // The events move on: the windows follow them.
+            h.h.getTwoInputOperator().processWatermarkStatus1(WatermarkStatus.ACTIVE);
+            h.h.processWatermark(9_999);
+            assertEquals(List.of(row(10_000, "p-a", "toys", 1, 0, 0, 1, 1.5, V0)),
+                    h.h.extractOutputValues());
         }
     }
 

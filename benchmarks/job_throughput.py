@@ -3,13 +3,13 @@
     python -m benchmarks.job_throughput [--events 1000000] [--products 1000] [--parallelism 2]
         [--window-size-s 600 --window-slide-s 30] [--conf key=value ...]
 
-On a private embedded stack (Tansu broker, redis-server, S3 endpoint, MLflow):
+On a private embedded stack (Apache Kafka, redis-server, S3 endpoint, MLflow):
 
 1. produce N simulated events (``simulator.runner.run_simulation``, seeded, simulated
    clock, no pacing) across the clicks/carts/purchases topics with confluent-kafka;
 2. baseline A: read them back raw with one confluent-kafka consumer (assign, no group);
 3. baseline B: a Flink job reading the same three topics (``raw`` format, one table per
-   topic, bounded at the true end offsets, the job's own Flink configuration) into a
+   topic, bounded at the end offsets, the job's own Flink configuration) into a
    ``blackhole`` sink;
 4. baseline C: the same raw read, parsing each value once (``JSON_VALUE`` of one field) into
    the blackhole: the floor of any job that has to look inside every event;

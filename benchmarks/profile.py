@@ -85,6 +85,8 @@ def role(pid: int, comm: str, job_group: int) -> str:
     words = command.split()
     if pid == os.getpid():
         return "benchmark (pollers)"
+    if "kafka.Kafka" in words:
+        return "broker (Kafka)"
     if comm == "java":
         return "job JVM (MiniCluster)" if "PythonGatewayServer" in command else "other JVM"
     module = words[words.index("-m") + 1] if "-m" in words[:-1] else ""
@@ -97,7 +99,7 @@ def role(pid: int, comm: str, job_group: int) -> str:
         return "simulator"
     if module == "api":
         return "API"
-    for needle, name in (("tansu", "broker (Tansu)"), ("redis-server", "Redis"),
+    for needle, name in (("redis-server", "Redis"),
                          ("moto", "S3 endpoint"), ("mlflow", "MLflow"),
                          ("gunicorn", "MLflow"), ("uvicorn", "MLflow"),
                          ("jcmd", "profiler (jcmd)")):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 from trend_tracker.settings import Settings
@@ -130,7 +131,7 @@ def committed_offsets(settings: Settings, timeout_s: float = 10.0) -> dict[str, 
             meta = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
             if meta is not None and meta.error is None:
                 partitions += [TopicPartition(topic, p) for p in sorted(meta.partitions)]
-        committed = consumer.committed(partitions, timeout=timeout_s) if partitions else []
+        committed = _committed(consumer, partitions, timeout_s) if partitions else []
     finally:
         consumer.close()
     result: dict[str, dict[int, int]] = {}
@@ -138,6 +139,24 @@ def committed_offsets(settings: Settings, timeout_s: float = 10.0) -> dict[str, 
         if tp.error is None and tp.offset >= 0:
             result.setdefault(tp.topic, {})[tp.partition] = tp.offset
     return result
+
+
+def _committed(consumer, partitions: list, timeout_s: float) -> list:
+    """``consumer.committed``, asked again while the group's coordinator is not ready yet
+    (the broker creates its offsets topic on a group's first use, and loads it after a
+    restart): a retriable state of a healthy broker, not an answer."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    retriable = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+                 KafkaError.COORDINATOR_LOAD_IN_PROGRESS}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return consumer.committed(partitions, timeout=max(deadline - time.monotonic(), 1))
+        except KafkaException as exc:
+            if exc.args[0].code() not in retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 @dataclass(frozen=True, slots=True)

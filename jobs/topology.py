@@ -43,8 +43,8 @@ them views of a table environment and returns the outputs. The wiring is apart f
    ``dead_letter_payload`` (Java) gives what a dead letter carries of the value: a prefix
    of at most ``dead_letter_payload_prefix_bytes``, the size in bytes and the SHA-256, so
    an envelope always fits the producer's ``max.request.size``. Each is keyed
-   ``{topic}/{partition}/{offset}``: delivery is at least once, and a consumer
-   deduplicates on the key.
+   ``{topic}/{partition}/{offset}``: delivery is exactly once for ``read_committed``
+   readers (Kafka transactions that commit with the checkpoints).
 5. ``write_window`` (Python, once per emission of a window) writes it to Parquet and Redis,
    over an earlier emission of the same window.
 
@@ -81,7 +81,7 @@ DEAD_LETTER_KEY = "dead_letter_key"
 #: The dead-letter topic's table, and the view of the records it takes.
 DEAD_LETTERS = "dead_letters"
 DEAD_LETTER_RECORDS = "dead_letter_records"
-#: The view of every decoded record of the three topics: the late gate's input.
+#: The view of every decoded record of the three topics: the keyed core's input.
 DECODED_RECORDS = "decoded_records"
 #: The view of one row per window, ranked.
 WINDOW_RESULTS = "window_results"
@@ -185,7 +185,7 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
         "sink.delivery-guarantee": "exactly-once",
         "sink.transactional-id-prefix": f"{settings.consumer_group}-dead-letters",
         "properties.transaction.timeout.ms": str(
-            settings.dead_letter_transaction_timeout_s * 1000),
+            settings.dead_letter_transaction_timeout * 1000),
         # Every envelope fits (settings check the payload prefix against this).
         "properties.max.request.size": str(settings.dead_letter_max_request_bytes),
     }

@@ -16,7 +16,8 @@ Operational choices, set explicitly here:
   on cancellation. A streaming start resumes from the group's newest retained checkpoint
   or savepoint (``--from-scratch`` opts out; :mod:`jobs.resume`). The window sink is
   idempotent (files and keys named by window), so the replay after a restore rewrites the
-  same results; the dead-letter topic is at least once, each record keyed by its position.
+  same results; the dead-letter topic is exactly once (transactions), each record keyed by
+  its position.
 - State backend ``state_backend``: ``hashmap`` (heap) by default; the state is windows x
   active products, small for this job. ``rocksdb`` for larger key spaces.
 - Restarts: streaming runs use exponential delay (1 s doubling to 1 min, without limit),

@@ -155,7 +155,10 @@ def redis_server_binary() -> Path:
 
 
 def _port_free(port: int) -> bool:
+    """Whether a server can listen on ``port``: the servers here set SO_REUSEADDR, so a port
+    whose last connections are still in TIME_WAIT (a server just stopped) counts as free."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

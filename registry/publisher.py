@@ -21,9 +21,8 @@ A record (the JVM side parses exactly this):
   publication. The job scores a window with the newest record that applies at its end
   (``applies_from_ms``, else ``published_ms``).
 
-Records are produced one per batch (``linger.ms=0``, flushed after each) with
-``acks=all``: the local broker reports end offsets right only for single-record batches,
-and a write the broker did not acknowledge raises.
+Records are produced with ``acks=all`` and flushed at once; a write the broker did not
+acknowledge raises.
 
 Kafka clients are imported inside the functions, so importing this module stays cheap.
 """
@@ -230,10 +229,7 @@ def publish_weights(settings: Settings, weights: Weights, *,
     producer = Producer({
         "bootstrap.servers": settings.bootstrap_servers,
         "acks": "all",
-        # One record per batch, sent at once: the local broker under-reports the end
-        # offset of multi-record batches, and a consumer must see this record's end.
         "linger.ms": 0,
-        "batch.num.messages": 1,
         "compression.type": "none",
         "message.timeout.ms": max(int(timeout_s * 1000), 1000),
         "log_level": _KAFKA_LOG_LEVEL,

@@ -214,15 +214,15 @@ class ConsumedRecord:
 
 def read_topic(settings: Settings, topic: str, *, max_records: int | None = None,
                from_beginning: bool = True, idle_timeout_s: float | None = None,
-               deadline_s: float | None = None,
-               stop_at_end: bool = False) -> Iterator[ConsumedRecord]:
+               deadline_s: float | None = None, stop_at_end: bool = False,
+               committed_only: bool = True) -> Iterator[ConsumedRecord]:
     """Read a topic by assigning all its partitions (no consumer group: instant).
 
     Stops after ``max_records``, after ``idle_timeout_s`` without a record, at
     ``deadline_s`` after the start, or, with ``stop_at_end``, once every partition has
     been read to its end; otherwise follows the topic forever. It reads committed records
-    only: the dead-letter topic is written in transactions, whose aborted records and
-    commit markers a reader never sees.
+    only (the dead-letter topic is written in transactions, whose aborted records and
+    commit markers a reader never sees), unless ``committed_only`` is false.
     """
     partitions = topic_partitions(settings, [topic]).get(topic)
     if partitions is None:
@@ -231,7 +231,7 @@ def read_topic(settings: Settings, topic: str, *, max_records: int | None = None
         "bootstrap.servers": settings.bootstrap_servers,
         "group.id": "trend-tail",  # required by the client; assign() never joins it
         "enable.auto.commit": False,
-        "isolation.level": "read_committed",
+        "isolation.level": "read_committed" if committed_only else "read_uncommitted",
         "enable.partition.eof": stop_at_end,
         # At the end the fetch is empty by design: do not let the broker hold it long.
         **({"fetch.wait.max.ms": 20} if stop_at_end else {}),

@@ -65,11 +65,12 @@ class Settings(BaseSettings):
         description="max.request.size of the dead-letter producer; the broker and topic must "
                     "accept records of the largest dead letter "
                     "(see dead_letter_payload_prefix_bytes)")
-    dead_letter_transaction_timeout_s: int = Field(
-        600, ge=60, le=900,
+    dead_letter_transaction_timeout_s: int | None = Field(
+        None, ge=60, le=900,
         description="transaction.timeout.ms of the dead-letter sink, whose transactions commit "
                     "with the checkpoints: longer than a checkpoint interval plus a restart, "
-                    "and at most the broker's transaction.max.timeout.ms (15 min by default)")
+                    "and at most the broker's transaction.max.timeout.ms (15 min by default). "
+                    "Default: checkpoint_interval_s + 5 min, at most 15 min")
     topic_retention_hours: int = Field(
         168, ge=1,
         description="retention.ms of the event and dead-letter topics that `trend topics "
@@ -151,8 +152,9 @@ class Settings(BaseSettings):
     state_backend: Literal["hashmap", "rocksdb"] = Field(
         "hashmap", description="Flink state backend of the job")
     udf_jar: Path | None = Field(
-        None, description="A prebuilt jar of the job's Java module (default: built from "
-                          "udfs/java when missing or stale)")
+        None, description="A prebuilt jar of the job's Java module, shipped with the jars of "
+                          "a lib/ directory beside it if any (default: the jars `make jar` "
+                          "builds under udfs/java/target)")
     python_execution_mode: Literal["process", "thread"] = Field(
         "process", description="Where the job's Python functions run")
 
@@ -223,14 +225,23 @@ class Settings(BaseSettings):
                 f"({self.dead_letter_max_request_bytes}): it can be at most {most}")
         return self
 
+    @property
+    def dead_letter_transaction_timeout(self) -> int:
+        """The dead-letter sink's transaction timeout in seconds (see the field)."""
+        if self.dead_letter_transaction_timeout_s is not None:
+            return self.dead_letter_transaction_timeout_s
+        return min(self.checkpoint_interval_s + 300, 900)
+
     @model_validator(mode="after")
     def _transactions_outlive_checkpoints(self) -> Settings:
         # A dead-letter transaction stays open from one checkpoint to the next, and across a
         # restart until the restored job commits it: a minute of room for the restart.
-        if self.dead_letter_transaction_timeout_s < self.checkpoint_interval_s + 60:
+        if self.dead_letter_transaction_timeout < self.checkpoint_interval_s + 60:
             raise ValueError(
-                f"dead_letter_transaction_timeout_s ({self.dead_letter_transaction_timeout_s})"
-                f" must be at least checkpoint_interval_s ({self.checkpoint_interval_s}) + 60")
+                f"the dead-letter transaction timeout ({self.dead_letter_transaction_timeout} s,"
+                f" dead_letter_transaction_timeout_s) must be at least checkpoint_interval_s "
+                f"({self.checkpoint_interval_s}) + 60, and at most 900 (the broker's "
+                f"transaction.max.timeout.ms by default)")
         return self
 
     @model_validator(mode="after")

@@ -1,8 +1,8 @@
 """Failures on the real standalone cluster (2 TaskManagers, parallelism 2): a streaming job
 killed, stopped or cut off mid-run must end with exactly the output of a run without
-failures. Each test compares every Parquet row, every Redis ranking and the dead letters
-(deduplicated on their key, as documented) with values computed here by a small reference
-that shares no code with the job.
+failures. Each test compares every Parquet row, every Redis ranking and the committed dead
+letters (each exactly once) with values computed here by a small reference that shares no
+code with the job.
 
 The events arrive in phases, produced by the test while the job runs, so each failure
 happens with windows in flight: written windows behind it, open windows in the state.
@@ -119,6 +119,12 @@ class Run:
             self._send(topics[event_type], partition, value, reason)
         assert self.producer.flush(30) == 0
 
+    def produce_invalid(self, name: str) -> None:
+        """One record that is not JSON on each event topic's partition 0."""
+        for topic in self.settings.event_topics.values():
+            self._send(topic, 0, f"not json: {name}".encode(), "not_json")
+        assert self.producer.flush(30) == 0
+
     def close_windows(self) -> None:
         """One event far ahead on every partition: every watermark passes LAST_END_MS."""
         for event_type, topic in self.settings.event_topics.items():
@@ -194,12 +200,16 @@ class Run:
                                              "carts", "purchases", "previous_rank",
                                              "momentum")} for r in members]}
 
-        # At least once, keyed by the record's position: the distinct keys are exactly the
-        # invalid records sent, each with its reason.
-        letters = [json.loads(r.value) for r in read_topic(
-            self.settings, self.settings.topic_dead_letters, idle_timeout_s=5, deadline_s=120)]
-        distinct = {(d["topic"], d["partition"], d["offset"], d["reason"]) for d in letters}
-        assert sorted(distinct) == sorted(self.dead)
+        # Exactly once: a read_committed reader sees each invalid record sent once, with
+        # its reason, and nothing else.
+        assert sorted(self.dead_letters()) == sorted(self.dead)
+
+    def dead_letters(self, committed_only: bool = True) -> list[tuple[str, int, int, str]]:
+        """(topic, partition, offset, reason) of every dead letter in the topic now."""
+        return [(d["topic"], d["partition"], d["offset"], d["reason"])
+                for d in (json.loads(r.value) for r in read_topic(
+                    self.settings, self.settings.topic_dead_letters, stop_at_end=True,
+                    committed_only=committed_only))]
 
 
 def rest(cluster, path: str, method: str = "GET"):
@@ -278,25 +288,35 @@ def make_run(flink_cluster, make_settings, tmp_path):
 
 def test_killing_a_taskmanager_with_mlflow_down_changes_nothing(
         make_run, flink_cluster, private_mlflow):  # noqa: F811 - the imported fixture
-    """kill -9 a TaskManager after checkpoints, with windows in flight and the registry
-    down: the job restores its state and its weights version, and writes what a run
-    without failures writes."""
+    """kill -9 a TaskManager after a checkpoint, with windows in flight, dead letters
+    written since that checkpoint (in a transaction not yet committed) and the registry
+    down: the job restores its state and its weights version, writes what a run without
+    failures writes, and a read_committed reader sees each dead letter exactly once."""
     from registry.client import WeightsRegistry
 
     registry = WeightsRegistry(private_mlflow.uri, "faults-model")
     version = registry.promote(registry.register(WEIGHTS, source="manual").version).name
+    # Checkpoints 20 s apart: the dead letters below are read within a second of one, and
+    # stay uncommitted until the next.
     run = make_run(5, weights_file=None, mlflow_tracking_uri=private_mlflow.uri,
-                   weights_model_name="faults-model")
+                   weights_model_name="faults-model", checkpoint_interval_s=20)
     run.produce_phase(0)
     job_id = run.submit()
     run.wait_for_window(30_000)  # [0 s, 30 s) written; [10 s, 40 s) and later in flight
-    wait_for_checkpoints(flink_cluster, job_id, 2)
+    committed = len(run.dead)
+    assert wait_until(lambda: len(run.dead_letters()) == committed, 120, 0.5)
+    wait_for_checkpoints(flink_cluster, job_id, 1)
     private_mlflow.stop()
 
+    # Dead letters written since that checkpoint: in the topic, not yet committed.
+    run.produce_invalid("before the kill")
+    assert wait_until(lambda: len(run.dead_letters(committed_only=False)) == len(run.dead),
+                      30, 0.1)
     # A TaskManager that runs the job's tasks (an idle one's loss would change nothing).
     (victim, *_) = [flink_cluster.taskmanager_pid(tm) for tm in job_taskmanagers(
         flink_cluster, job_id)]
     flink_cluster.kill_daemon(victim)
+    assert len(run.dead_letters()) == committed, "the kill came after the commit"
     flink_cluster.start_taskmanager()
     assert wait_until(lambda: restarts(flink_cluster, job_id) >= 1, 240, 1), "no restart"
     assert wait_until(lambda: job_id in job_ids(flink_cluster, "RUNNING"), 240, 1)
@@ -305,7 +325,13 @@ def test_killing_a_taskmanager_with_mlflow_down_changes_nothing(
     run.produce_phase(2)
     run.close_windows()
     run.wait_for_window(LAST_END_MS)
+    assert wait_until(lambda: len(run.dead_letters()) >= len(run.dead), 120, 0.5)
     run.check_output(version)
+    # The dead letters of the killed attempt are in the log too, aborted: a reader that
+    # does not isolate transactions sees them twice.
+    uncommitted = run.dead_letters(committed_only=False)
+    assert len(uncommitted) > len(run.dead)
+    assert set(uncommitted) == set(run.dead)
 
 
 def test_a_job_stopped_with_a_savepoint_resumes_at_another_parallelism(make_run,

@@ -65,8 +65,10 @@ def test_unknown_topic_is_an_error(make_settings):
 
 def test_flink_bounded_read_stops_at_the_end_offsets_not_at_the_latest(make_settings):
     """Records written after the ends are taken are not read; all before them are."""
+    from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
+    from trend_tracker.jars import job_jars
     from trend_tracker.java import ensure_java_env
 
     ensure_java_env(os.environ)
@@ -77,8 +79,12 @@ def test_flink_bounded_read_stops_at_the_end_offsets_not_at_the_latest(make_sett
     ends = end_offsets(bs, [topic])
     produce_batched(bs, topic, 100, rounds=1)  # after the bound: must not be read
 
-    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
-    t_env.get_config().set("parallelism.default", "2")
+    config = Configuration()
+    config.set_string("parallelism.default", "2")
+    # The Kafka connector ships with the job, as the job ships it.
+    config.set_string("pipeline.jars", ";".join(jar.as_uri() for jar in job_jars()))
+    t_env = TableEnvironment.create(EnvironmentSettings.new_instance().in_batch_mode()
+                                    .with_configuration(config).build())
     options = {
         "connector": "kafka",
         "topic": topic,

@@ -187,3 +187,21 @@ def test_the_command_line_says_which_setting_is_wrong_without_a_traceback(
     assert result.returncode == 2
     assert result.stderr.startswith(message)
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("interval_s", "expected_s"), [(30, 330), (5, 305), (600, 900)])
+def test_dead_letter_transactions_outlive_a_checkpoint_and_a_restart(interval_s, expected_s):
+    """By default the timeout is the checkpoint interval plus 5 minutes, at most the
+    broker's default maximum of 15 minutes."""
+    settings = Settings(_env_file=None, checkpoint_interval_s=interval_s)
+    assert settings.dead_letter_transaction_timeout == expected_s
+
+
+@pytest.mark.parametrize(("values", "timeout_s"), [
+    ({"checkpoint_interval_s": 900}, 900),
+    ({"checkpoint_interval_s": 30, "dead_letter_transaction_timeout_s": 60}, 60),
+])
+def test_a_transaction_timeout_shorter_than_a_checkpoint_is_refused(values, timeout_s):
+    with pytest.raises(ValidationError, match=re.escape(
+            f"the dead-letter transaction timeout ({timeout_s} s")):
+        Settings(_env_file=None, **values)

@@ -41,7 +41,9 @@ import dev.trendtracker.format.EventDecoder;
  * its category there, and its score and momentum (against its counts in the window
  * {@code size} earlier) go out as a {@link ProductWindow}, scored with the weights in force at
  * the window's end: the newest weights record of the broadcast input whose
- * {@code appliesFromMs} is at or before the end ({@code initialWeights} before any). A slice
+ * {@code appliesFromMs} is at or before the end (before any: the weights the job first started
+ * with, {@code initialWeights} or, after a restore, those kept in the checkpoint, so a window
+ * replayed after a restore is scored as before whatever the registry holds then). A slice
  * is dropped once every window that holds it or compares with it is final; a product whose
  * slices are all dropped has no state left, so the state grows with the products active
  * within about two window sizes, not with every product ever seen.
@@ -84,6 +86,9 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
 
     private transient ValueState<ProductSlices> slicesState;
     private transient ListState<Long> eventWatermarkState;
+    private transient ListState<WeightsRecord> startWeightsState;
+    /** The weights before any record: those of the job's first start (kept in state). */
+    private transient WeightsRecord startWeights;
     /** The events input's watermark (restored: the greatest of the subtasks'). */
     private transient long eventWatermark;
     private transient Counter[] eventsValid;
@@ -110,9 +115,16 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         eventWatermarkState = context.getOperatorStateStore().getUnionListState(
                 new ListStateDescriptor<>("events-watermark", Types.LONG));
         eventWatermark = Long.MIN_VALUE;
+        startWeightsState = context.getOperatorStateStore().getUnionListState(
+                new ListStateDescriptor<>("start-weights",
+                        TypeInformation.of(WeightsRecord.class)));
+        startWeights = initialWeights;
         if (context.isRestored()) {
             for (Long watermark : eventWatermarkState.get()) {
                 eventWatermark = Math.max(eventWatermark, watermark);
+            }
+            for (WeightsRecord weights : startWeightsState.get()) {
+                startWeights = weights;
             }
         }
     }
@@ -120,6 +132,7 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws Exception {
         eventWatermarkState.update(Collections.singletonList(eventWatermark));
+        startWeightsState.update(Collections.singletonList(startWeights));
     }
 
     @Override
@@ -238,16 +251,10 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         if (cachedWeights != null && cachedEnd == end) {
             return cachedWeights;
         }
-        WeightsRecord newest = null;
         ReadOnlyBroadcastState<Long, WeightsRecord> records = ctx.getBroadcastState(WEIGHTS);
-        for (Map.Entry<Long, WeightsRecord> record : records.immutableEntries()) {
-            long from = record.getKey();
-            if (from <= end && (newest == null || from > newest.appliesFromMs)) {
-                newest = record.getValue();
-            }
-        }
+        WeightsRecord newest = inForce(records.immutableEntries(), end);
         cachedEnd = end;
-        cachedWeights = newest != null ? newest : initialWeights;
+        cachedWeights = newest != null ? newest : startWeights;
         return cachedWeights;
     }
 
@@ -268,10 +275,49 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
             LOG.warn("weights {} arrived after windows it applies to fired; it applies to the "
                     + "windows that fire from now on", record);
         }
+        long firstEnd = firstWindowEnd(record.appliesFromMs, watermark);
+        WeightsRecord before = inForce(records.immutableEntries(), firstEnd);
         records.put(record.appliesFromMs, record);
         prune(records, watermark);
         cachedWeights = null;
-        LOG.info("weights {} received", record);
+        WeightsRecord after = inForce(records.immutableEntries(), firstEnd);
+        if (after == record) {
+            LOG.info("weights {} replaces {} from the window ending at {}: {}", record.version,
+                    (before != null ? before : startWeights).version, firstEnd, record);
+        } else {
+            LOG.info("weights {} applies to no window: {} is in force from {}", record,
+                    after != null ? after.version : startWeights.version, firstEnd);
+        }
+    }
+
+    /**
+     * The end of the first window that a record applying from {@code appliesFromMs} scores:
+     * the first window end at or after it that has not fired at {@code watermark}.
+     */
+    long firstWindowEnd(long appliesFromMs, long watermark) {
+        long end = Math.floorDiv(appliesFromMs, spec.slideMs) * spec.slideMs;
+        if (end < appliesFromMs) {
+            end += spec.slideMs;
+        }
+        if (watermark != Long.MIN_VALUE && spec.fireTime(end) <= watermark
+                && watermark < Long.MAX_VALUE - 2 * spec.slideMs) {
+            // The least window end e with fireTime(e) = e - 1 > watermark.
+            end = Math.floorDiv(watermark + 1, spec.slideMs) * spec.slideMs + spec.slideMs;
+        }
+        return end;
+    }
+
+    /** The newest of {@code records} applying at or before {@code end}, null if none. */
+    private static WeightsRecord inForce(Iterable<Map.Entry<Long, WeightsRecord>> records,
+                                         long end) {
+        WeightsRecord newest = null;
+        for (Map.Entry<Long, WeightsRecord> record : records) {
+            long from = record.getKey();
+            if (from <= end && (newest == null || from > newest.appliesFromMs)) {
+                newest = record.getValue();
+            }
+        }
+        return newest;
     }
 
     /**

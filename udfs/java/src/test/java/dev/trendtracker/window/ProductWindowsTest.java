@@ -36,7 +36,11 @@ class ProductWindowsTest {
         final KeyedBroadcastOperatorTestHarness<String, TrendEvent, String, ProductWindow> h;
 
         Harness(WindowSpec spec) throws Exception {
-            function = new ProductWindows(spec, V0);
+            this(spec, V0);
+        }
+
+        Harness(WindowSpec spec, WeightsRecord initialWeights) throws Exception {
+            function = new ProductWindows(spec, initialWeights);
             h = new KeyedBroadcastOperatorTestHarness<>(new ProductWindowsOperator(function),
                     (KeySelector<TrendEvent, String>) event -> event.productId, Types.STRING,
                     128, 1, 0);
@@ -273,6 +277,28 @@ class ProductWindowsTest {
             assertEquals(List.of(new TrendEvent("p-a", "toys", TrendEvent.CLICK, 4_000)),
                     restored.late());
             assertEquals(0, restored.keyedStateEntries());
+        }
+    }
+
+    @Test
+    void aRestoredCoreScoresWindowsBeforeEveryRecordWithTheWeightsOfItsFirstStart()
+            throws Exception {
+        OperatorSubtaskState snapshot;
+        try (Harness h = new Harness(spec(0)).open()) {
+            h.event("p-a", "toys", TrendEvent.CLICK, 1_000);
+            assertEquals(List.of(row(10_000, "p-a", "toys", 1, 0, 0, 1, 1.5, V0)), h.fire(9_999));
+            snapshot = h.h.snapshot(1, 1);
+        }
+        // Restarted with other weights (a new champion): the windows that no weights record
+        // applies to keep v0, as before the restore, so a replay gives the same output.
+        WeightsRecord champion = new WeightsRecord("v9", 9, 9, 9, 0);
+        try (Harness restored = new Harness(spec(0), champion)) {
+            restored.h.initializeState(snapshot);
+            restored.open();
+            restored.event("p-a", "toys", TrendEvent.CART, 12_000);
+            // [0 s, 20 s): a click and a cart, 1 + 3 = 4; nothing before: (4 + 2) / 2.
+            assertEquals(List.of(row(20_000, "p-a", "toys", 1, 1, 0, 4, 3.0, V0)),
+                    restored.fire(19_999));
         }
     }
 

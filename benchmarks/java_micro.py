@@ -1,5 +1,5 @@
 """Java micro-benchmarks (JMH) of the job's hot path, per event: decoding, and counting into
-a window slice.
+a product's window slices.
 
     python -m benchmarks.java_micro [--forks 1] [--warmups 3] [--warmup-time 2s]
         [--iterations 5] [--iteration-time 2s] [--include dev.trendtracker.bench]
@@ -12,8 +12,9 @@ its figures as JSON:
   (``EventDecoder``, the event contract alone);
 - ``DecoderBenchmark.format``: bytes to the decoded row, as the job's sources run the
   ``trend-event`` format per record;
-- ``WindowCountsBenchmark.accumulate``: one valid event counted into its window slice
-  (``window_counts``' accumulate), with 1,000 and 100,000 distinct products.
+- ``ProductSlicesBenchmark.add``: one valid event counted into its product's slices, as
+  the keyed core's ``product-windows`` does per event (``ProductSlices``), with 1,000 and
+  100,000 distinct products.
 
 Each result is JMH's average time per operation (``ns_per_op``, one operation = one event)
 with its 99.9% confidence half-width (``error_ns``; null from a single iteration), and the

@@ -1,14 +1,14 @@
-"""The job's topology, top to bottom, as named Flink SQL tables and views.
+"""The job's topology, top to bottom: named Flink SQL tables and views around the keyed core.
 
-source (decode) -> checked -> late gate -> (dead letters) -> window: count, score, rank
+source (decode) -> checked -> keyed core (count, late, score, rank) -> (dead letters)
 -> window sink
 
-The logic is :func:`views`: from the decoded sources to the two outputs, each step a named
-query, built from the settings alone (no connection, no environment).
-:func:`create_views` makes them views of a table environment and returns the outputs. The
-wiring is apart from it: :func:`source_ddl` (the Kafka sources), :func:`sink_ddls` (the
-dead-letter topic and the window sink's table) and :data:`WINDOW_SINK_QUERY`, put
-together by :func:`jobs.trending.build`.
+The logic is :func:`views`: from the decoded sources to the two outputs, each step named,
+built from the settings alone (no connection, no environment). :func:`create_views` makes
+them views of a table environment and returns the outputs. The wiring is apart from it:
+:func:`source_ddl` (the Kafka sources), :func:`weights_source_ddl` (the weights topic),
+:func:`sink_ddls` (the dead-letter topic and the window sink's table) and
+:data:`WINDOW_SINK_QUERY`, put together by :func:`jobs.trending.build`.
 
 1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic, decoded by the
    ``trend-event`` format (the project's Java decoder, ``udfs/java``): one parse per record
@@ -20,42 +20,40 @@ together by :func:`jobs.trending.build`.
    record has ``ts`` 0, so it never moves the watermark. One table per topic, because a
    bounded read needs per-topic end offsets and the decoder checks that an event's type
    belongs on its topic.
-2. ``checked_<type>``: every record with its reason, in the late gate's columns;
-   ``decoded_records`` is the union of the three.
-3. The late gate (Java, ``dev.trendtracker.lateness.LateGate``, one subtask): the one
-   place where each record's fate is decided. A record with a reason, and a valid record
-   at or behind the gate's watermark (reason ``late``), go to ``invalid_events``; every
-   other valid record goes to ``valid_events``. The window operator's watermark is never
-   ahead of the gate's (it is downstream, and both restore their watermark from a
-   checkpoint), so no event that the gate lets through is dropped by a window: each valid
-   event is counted in its windows or dead-lettered as ``late``, exactly one of the two,
-   after a restore and when an idle topic sends again too.
-   ``dead_letter_records`` -> ``dead_letters``: every record with a reason, as JSON, to the
+2. ``checked_<type>``: every record with its reason, in the core's input columns
+   (:data:`RECORD_COLUMNS`); ``decoded_records`` is the union of the three.
+3. The keyed core (Java, ``dev.trendtracker.window.TrendTables`` around ``TrendTopology``),
+   a DataStream graph with every operator at the job's parallelism: invalid records go to
+   ``invalid_events`` as they are; valid ones are keyed by product_id, counted per slice
+   and window (``product-windows``), and each window fires when the watermark passes its
+   end. An event whose every window is final (behind ``window_end - 1 +
+   update_lateness_s``) is a dead letter with reason ``late``; any other is counted, and
+   a window it arrives in after firing fires again (an update, written over the first).
+   Each subtask sends its top-N candidates to a merge keyed by window end
+   (``window-merge``), and ``previous-ranks`` adds each item's rank in the window one
+   slide earlier. ``window_results`` is one row per emission of a window: its rankings
+   (popular and rising, overall and per category, a product once per window, in the
+   category of its latest event) as one array per output-row column, and the window's
+   ``weights_version``. Windows are scored with the weights in force at their end: the
+   newest record of the weights topic (``weights_records``, read from the beginning and
+   broadcast to the core) that applies from that time or before; before any, the weights
+   the job started with. A bounded run reads no weights topic.
+4. ``dead_letter_records`` -> ``dead_letters``: every record with a reason, as JSON, to the
    dead-letter topic, counted by ``count_dead_letter`` (Java) as it goes.
    ``dead_letter_payload`` (Java) gives what a dead letter carries of the value: a prefix
    of at most ``dead_letter_payload_prefix_bytes``, the size in bytes and the SHA-256, so
    an envelope always fits the producer's ``max.request.size``. Each is keyed
-   ``{topic}/{partition}/{offset}``, written in transactions committed with the
-   checkpoints: exactly once for ``read_committed`` readers.
-4. ``valid_events`` -> ``window_counts``: HOP windows of the valid events, aggregated by
-   ``window_counts`` (Java, ``dev.trendtracker.scoring.CountWindow``): counts per (product,
-   category) and event type in each slice of the window, added up when the window fires.
-5. ``window_results``: ``rank_window`` (Java, ``dev.trendtracker.scoring.RankWindow``), an
-   OVER aggregate over the windows in event-time order, once per window: each product scored
-   with the window's weights, and the top-N overall and per category of two rankings:
-   popular (score descending) and rising (momentum against the window ``size`` earlier,
-   descending), ties by product_id ascending, each item with its rank in the previous
-   window. One row per window: one array per output-row column and the window's one
-   ``weights_version``.
-6. ``write_window`` (Python, once per window) writes it to Parquet and Redis.
+   ``{topic}/{partition}/{offset}``: delivery is exactly once for ``read_committed``
+   readers (Kafka transactions that commit with the checkpoints).
+5. ``write_window`` (Python, once per emission of a window) writes it to Parquet and Redis,
+   over an earlier emission of the same window.
 
 Event counts are metrics counted in the JVM where each fact is known: ``events_read`` by
-``count_read`` in the checked views, ``events_valid`` by ``window_counts``,
-``dead_letters`` by ``count_dead_letter``.
+``count_read`` in the checked views, ``events_valid`` by the core (events counted in a
+window), ``dead_letters`` by ``count_dead_letter``.
 
-Both sinks run in one statement set and read only the gate's outputs, so the topics are
-read once and every branch sees the gate's watermarks. Hosts, ports and topics come from
-the settings, never from here.
+Both sinks run in one statement set and read only the core's outputs, so the topics are
+read once. Hosts, ports and topics come from the settings, never from here.
 """
 
 from __future__ import annotations
@@ -83,7 +81,7 @@ DEAD_LETTER_KEY = "dead_letter_key"
 #: The dead-letter topic's table, and the view of the records it takes.
 DEAD_LETTERS = "dead_letters"
 DEAD_LETTER_RECORDS = "dead_letter_records"
-#: The view of every decoded record of the three topics: the late gate's input.
+#: The view of every decoded record of the three topics: the keyed core's input.
 DECODED_RECORDS = "decoded_records"
 #: The view of one row per window, ranked.
 WINDOW_RESULTS = "window_results"
@@ -194,30 +192,34 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
 
 
 def checked_query(event_type: str, topic: str) -> str:
-    """Every record of one topic with its dead-letter reason (NULL when valid), in the late
-    gate's input columns (:data:`GATE_COLUMNS`).
+    """Every record of one topic with its dead-letter reason (NULL when valid), in the core's
+    input columns (:data:`RECORD_COLUMNS`).
 
     The topic is a literal: each source reads one topic, and the ``topic`` metadata column
     would cost a string conversion per record.
     """
     return f"""
-SELECT payload, {sql_string(topic)} AS `topic`, `partition`, `offset`,
-  {sql_string(event_type)} AS event_type,
+SELECT payload, CAST({sql_string(topic)} AS STRING) AS `topic`, `partition`, `offset`,
+  CAST({sql_string(event_type)} AS STRING) AS event_type,
   count_read({EVENT_TYPES.index(event_type)}) AS event_type_code,
   reason, product_id, category, et
 FROM {SOURCE_TABLES[event_type]}"""
 
 
-#: The late gate's input columns (``dev.trendtracker.lateness.LateGate``), in order.
-GATE_COLUMNS: tuple[str, ...] = (
+#: The core's input columns (``dev.trendtracker.window.TrendTables``), in order.
+RECORD_COLUMNS: tuple[str, ...] = (
     "payload", "topic", "partition", "offset", "event_type", "event_type_code", "reason",
     "product_id", "category", "et")
 
+#: The weights topic's table, and the view of this job's weights records in it.
+WEIGHTS_TOPIC_TABLE = "weights_topic"
+WEIGHTS_RECORDS = "weights_records"
+
 
 @dataclass(frozen=True, slots=True)
-class Gate:
-    """A step that is not a query: one output of the late gate over the view ``records``
-    (``on_time`` or ``dead_letters``). See :func:`create_views`."""
+class Core:
+    """A step that is not a query: one output of the keyed core over the view ``records``
+    (``window_results`` or ``dead_letters``). See :func:`create_views`."""
 
     records: str
     output: str
@@ -226,25 +228,22 @@ class Gate:
 # --- the logic: from the decoded sources to the job's two outputs ------------------------
 
 
-def views(settings: Settings) -> list[tuple[str, str]]:
+def views(settings: Settings) -> list[tuple[str, str | Core]]:
     """(name, query) of each step after the sources, in topology order: each step is a view
     named here, over the source tables and the steps before it. Pure: it reads the settings
     and builds SQL, nothing else.
 
-    The functions ``count_read``, ``dead_letter_payload``, ``window_counts``,
-    ``rank_window`` and ``count_dead_letter`` must be registered before the queries are
-    planned (:func:`jobs.trending.build`).
+    The functions ``count_read``, ``dead_letter_payload`` and ``count_dead_letter`` must be
+    registered before the queries are planned (:func:`jobs.trending.build`).
     """
-    size, slide = settings.window_size_s, settings.window_slide_s
-    arrays = ",\n  ".join(f"ranked.`{name}` AS `{name}_list`" for name in RANKED_ARRAY_FIELDS)
     return [
         *((f"checked_{t}", checked_query(t, topic))
           for t, topic in settings.event_topics.items()),
         (DECODED_RECORDS, "\nUNION ALL\n".join(f"SELECT * FROM checked_{t}"
                                                 for t in SOURCE_TABLES)),
-        # The one decision between the windows and the dead-letter topic (LateGate).
-        ("valid_events", Gate(DECODED_RECORDS, "on_time")),
-        ("invalid_events", Gate(DECODED_RECORDS, "dead_letters")),
+        # The keyed core: the windows' rankings, and every record that is not counted.
+        (WINDOW_RESULTS, Core(DECODED_RECORDS, "window_results")),
+        ("invalid_events", Core(DECODED_RECORDS, "dead_letters")),
         # What the dead-letter topic takes, in its columns' order (see DEAD_LETTER_COLUMNS).
         # The payload is cut and hashed here, so only dead letters are hashed.
         (DEAD_LETTER_RECORDS, f"""
@@ -256,23 +255,6 @@ SELECT CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS S
 FROM (SELECT dead_letter_payload(payload, {settings.dead_letter_payload_prefix_bytes})
         AS letter, `topic`, `partition`, `offset`, event_type, reason
       FROM invalid_events)"""),
-        ("window_counts", f"""
-SELECT window_start, window_end, window_time,
-  window_counts(product_id, category, event_type_code) AS counts
-FROM TABLE(HOP(TABLE valid_events, DESCRIPTOR(et),
-               {sql_interval(slide)}, {sql_interval(size)}))
-GROUP BY window_start, window_end, window_time"""),
-        # One row per window: the frame holds this window and those up to size + slide
-        # before it (the previous non-overlapping window, and the previous window's).
-        (WINDOW_RESULTS, f"""
-SELECT window_start, window_end,
-  {arrays},
-  ranked.weights_version AS weights_version
-FROM (SELECT window_start, window_end,
-        rank_window(window_end, counts) OVER (
-          ORDER BY window_time
-          RANGE BETWEEN {sql_interval(size + slide)} PRECEDING AND CURRENT ROW) AS ranked
-      FROM window_counts)"""),
     ]
 
 
@@ -282,39 +264,91 @@ class Outputs:
 
     #: One row per bad record, in the dead-letter table's columns.
     dead_letters: Any
-    #: One row per window: its rankings as one array per output-row column.
+    #: One row per emission of a window: its rankings as one array per output-row column.
     window_results: Any
 
 
-def create_views(t_env, settings: Settings) -> Outputs:
+def create_views(t_env, settings: Settings, initial_weights: str,
+                 weights_records: str | None) -> Outputs:
     """Create every step of :func:`views` as a temporary view of ``t_env`` (whose source
     tables and functions exist), and return the two outputs.
 
-    A :class:`Gate` step is an output of the late gate (Java,
-    ``dev.trendtracker.lateness.LateGates``) over its records' view, made once per view.
-    Everything after the gate reads the gate's outputs only, so the sources are planned
-    once, with the gate between them and both sinks.
+    A :class:`Core` step is an output of the keyed core (Java,
+    ``dev.trendtracker.window.TrendTables``) over its records' view, made once per view,
+    scoring with ``initial_weights`` (a weights record) until a record of the view
+    ``weights_records`` applies (None: no weights topic). Everything after the core reads
+    its outputs only, so the sources are planned once.
     """
-    gated: dict[str, Any] = {}
+    cores: dict[str, Any] = {}
     for name, step in views(settings):
-        if isinstance(step, Gate):
-            if step.records not in gated:
-                gated[step.records] = late_gate(t_env, t_env.from_path(step.records))
-            t_env.create_temporary_view(name, gated[step.records][step.output])
+        if isinstance(step, Core):
+            if step.records not in cores:
+                weights = t_env.from_path(weights_records) if weights_records else None
+                cores[step.records] = keyed_core(t_env, t_env.from_path(step.records),
+                                                 weights, settings, initial_weights)
+            t_env.create_temporary_view(name, cores[step.records][step.output])
         else:
             t_env.create_temporary_view(name, t_env.sql_query(step))
     return Outputs(t_env.from_path(DEAD_LETTER_RECORDS), t_env.from_path(WINDOW_RESULTS))
 
 
-def late_gate(t_env, records) -> dict[str, Any]:
-    """The late gate over ``records`` (a table in :data:`GATE_COLUMNS`): its ``on_time``
-    and ``dead_letters`` outputs as tables of ``t_env``."""
+def keyed_core(t_env, records, weights, settings: Settings,
+               initial_weights: str) -> dict[str, Any]:
+    """The keyed core over ``records`` (a table in :data:`RECORD_COLUMNS`) and ``weights``
+    (a table of weights records, or None): its ``window_results`` and ``dead_letters`` as
+    tables of ``t_env``."""
     from pyflink.java_gateway import get_gateway
     from pyflink.table import Table
 
-    on_time, dead_letters = get_gateway().jvm.dev.trendtracker.lateness.LateGates.split(
-        t_env._j_tenv, records._j_table, Reason.LATE.value)
-    return {"on_time": Table(on_time, t_env), "dead_letters": Table(dead_letters, t_env)}
+    window_results, dead_letters = get_gateway().jvm.dev.trendtracker.window.TrendTables.attach(
+        t_env._j_tenv, records._j_table, weights._j_table if weights is not None else None,
+        settings.window_size_s * 1000, settings.window_slide_s * 1000,
+        settings.update_lateness_s * 1000, settings.top_n, settings.max_categories,
+        float(settings.rising_prior), float(settings.rising_min_score), initial_weights,
+        Reason.LATE.value)
+    return {"window_results": Table(window_results, t_env),
+            "dead_letters": Table(dead_letters, t_env)}
+
+
+def weights_source_ddl(settings: Settings) -> str:
+    """The weights topic's table, read from the beginning: a record's key and its value as
+    text. Its event time is one millisecond before the record applies (``applies_from_ms``,
+    else ``published_ms``), and its watermark follows it, so the core's windows wait for
+    the weights that apply to them (``dev.trendtracker.window.WeightsRecord``); while the
+    topic is quiet it goes idle after ``source_idle_timeout_s`` and holds nothing back. A
+    record without either time is stamped at the epoch (the core skips it)."""
+    options = {
+        "connector": "kafka",
+        "topic": settings.topic_weights,
+        "properties.bootstrap.servers": settings.bootstrap_servers,
+        "properties.group.id": f"{settings.consumer_group}-weights",
+        "scan.startup.mode": "earliest-offset",
+        # The topic has one partition: one reader, and no reader without a partition that
+        # would hold the weights' watermark back until it goes idle.
+        "scan.parallelism": "1",
+        "key.format": "raw",
+        "key.fields": "key",
+        "value.format": "raw",
+        "value.fields-include": "EXCEPT_KEY",
+    }
+    return f"""
+CREATE TEMPORARY TABLE {WEIGHTS_TOPIC_TABLE} (
+  `key` STRING,
+  `value` STRING,
+  applies AS TO_TIMESTAMP_LTZ(COALESCE(
+    TRY_CAST(JSON_VALUE(`value`, '$.applies_from_ms') AS BIGINT),
+    TRY_CAST(JSON_VALUE(`value`, '$.published_ms') AS BIGINT), 0) - 1, 3),
+  WATERMARK FOR applies AS applies
+) WITH (
+  {with_clause(options)}
+)"""
+
+
+def weights_records_query(key: str) -> str:
+    """This job's records of the weights topic (those under its weights key), the value
+    first, as the core takes them."""
+    return (f"SELECT `value`, applies FROM {WEIGHTS_TOPIC_TABLE} "
+            f"WHERE `key` = {sql_string(key)}")
 
 
 # --- the wiring: sink tables ---------------------------------------------------------------

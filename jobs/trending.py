@@ -27,13 +27,16 @@ Operational choices, set explicitly here:
   retries 3 times, 2 s apart, then fails with a non-zero exit.
 - The hot path is Java, built from ``udfs/java`` by Maven (``make jar``) and shipped with
   the job as ``pipeline.jars``, with the Kafka connector and kafka-clients
-  (:mod:`trend_tracker.jars`): the ``trend-event`` format decodes and
-  validates each record once, and ``rank_window`` scores and ranks each window (popular and
-  rising).
+  (:mod:`trend_tracker.jars`): the ``trend-event`` format decodes and validates each
+  record once, and the keyed core (``dev.trendtracker.window``) counts, decides lateness,
+  scores and ranks each window (popular and rising), every operator at the job's
+  parallelism (:mod:`jobs.topology`).
 - Weights: the job starts with the registry's champion (or, while MLflow is down, the
-  newest record of the weights topic) and then follows the weights topic, which the
-  registry's publisher feeds. Each window is scored with the weights in force when it
-  fires, kept in its state (see ``docs/ARCHITECTURE.md``).
+  newest record of the weights topic); a streaming run also reads the weights topic, which
+  the registry's publisher feeds, as a source broadcast to the core. Each window is scored
+  with the newest record that applies at its end (``applies_from_ms``, by default the time
+  it was published), so a replay scores it the same; windows before any record use the
+  weights the job started with. A bounded run uses those throughout.
 - Python runs once per window (the window sink), in ``python_execution_mode``
   (``process`` by default). A cluster's TaskManagers need the project on their Python path
   for ``thread``. Event counts are metrics counted in the JVM.
@@ -41,7 +44,8 @@ Operational choices, set explicitly here:
   password and the S3 keys, and reads those in the worker, from its environment or
   ``secrets_file`` (an embedded run writes a private one; see :func:`worker_settings`).
 - Source idleness ``source_idle_timeout_s``, so a quiet partition does not hold back the
-  watermark. SQL operators are named by the views of :mod:`jobs.topology`.
+  watermark. SQL operators are named by the views of :mod:`jobs.topology`; the core's
+  operators have stable uids.
 """
 
 from __future__ import annotations
@@ -65,11 +69,14 @@ from jobs.metrics import expose_reporter_to_embedded_cluster, reporter_config
 from jobs.resume import job_checkpoint_dir, job_savepoint_dir
 from jobs.topology import (
     DEAD_LETTERS,
+    WEIGHTS_RECORDS,
     WINDOW_SINK_QUERY,
     WRITTEN_WINDOWS,
     create_views,
     sink_ddls,
     source_ddl,
+    weights_records_query,
+    weights_source_ddl,
 )
 from registry.weights import Weights
 from trend_tracker.settings import (
@@ -179,25 +186,11 @@ def end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
     return topic_end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()))
 
 
-def rank_window_function(settings: Settings, bounded: bool, weights: Weights) -> Any:
-    """The Java OVER aggregate ``rank_window`` (``dev.trendtracker.scoring.RankWindow``):
-    both rankings of each window, popular and rising.
+def initial_weights_record(weights: Weights) -> str:
+    """The weights the job starts with, as a weights record that applies from the epoch."""
+    from registry.publisher import weights_record
 
-    It scores with ``weights`` until the weights topic says otherwise, and records on that
-    topic, per consumer group, from which window each version is used; a bounded run keeps
-    ``weights`` throughout (one version for the whole backfill).
-    """
-    from pyflink.java_gateway import get_gateway
-
-    from registry.publisher import weights_key, weights_record
-
-    record = weights_record(weights, published_ms=0).decode()
-    servers = None if bounded else settings.bootstrap_servers
-    return get_gateway().jvm.dev.trendtracker.scoring.RankWindow(
-        settings.top_n, settings.max_categories, record, servers, settings.topic_weights,
-        weights_key(settings), settings.consumer_group, settings.window_size_s * 1000,
-        settings.window_slide_s * 1000, float(settings.rising_prior),
-        float(settings.rising_min_score))
+    return weights_record(weights, published_ms=0).decode()
 
 
 def shipped_jars() -> list[str]:
@@ -272,16 +265,11 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None,
     t_env = StreamTableEnvironment.create(env)
 
     settings_json = settings_to_json(worker_settings(settings, env))
-    t_env.create_java_temporary_function("window_counts",
-                                         "dev.trendtracker.scoring.CountWindow")
     t_env.create_java_temporary_function("count_read", "dev.trendtracker.scoring.CountRead")
     t_env.create_java_temporary_function("count_dead_letter",
                                          "dev.trendtracker.scoring.CountDeadLetter")
     t_env.create_java_temporary_function("dead_letter_payload",
                                          "dev.trendtracker.deadletter.DeadLetterPayload")
-    # A function instance, not a class name: it carries the top-N and the weights.
-    t_env._j_tenv.createTemporarySystemFunction(
-        "rank_window", rank_window_function(settings, bounded, weights))
     t_env.create_temporary_function(
         "write_window", make_window_writer_function(settings_json, replace_windows))
 
@@ -291,7 +279,16 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None,
                                      bounds[topic] if bounds is not None else None))
     for ddl in sink_ddls(settings).values():
         t_env.execute_sql(ddl)
-    outputs = create_views(t_env, settings)
+    weights_records = None
+    if not bounded:
+        from registry.publisher import ensure_weights_topic, weights_key
+
+        ensure_weights_topic(settings)  # a Kafka source needs its topic
+        t_env.execute_sql(weights_source_ddl(settings))
+        t_env.create_temporary_view(
+            WEIGHTS_RECORDS, t_env.sql_query(weights_records_query(weights_key(settings))))
+        weights_records = WEIGHTS_RECORDS
+    outputs = create_views(t_env, settings, initial_weights_record(weights), weights_records)
     statement_set = t_env.create_statement_set()
     statement_set.add_insert(DEAD_LETTERS, outputs.dead_letters)
     statement_set.add_insert(WRITTEN_WINDOWS, t_env.sql_query(WINDOW_SINK_QUERY))

@@ -16,7 +16,10 @@ A record (the JVM side parses exactly this):
 - key: the model name (``settings.weights_model_name``), or ``file`` when the weights come
   from ``settings.weights_file``;
 - value: compact UTF-8 JSON ``{"weights_version": "trend-weights/3", "click": 1.0,
-  "cart": 3.0, "purchase": 5.0, "published_ms": 1767225600000}``.
+  "cart": 3.0, "purchase": 5.0, "published_ms": 1767225600000}``, with
+  ``"applies_from_ms"`` after it when the weights apply from another event time than their
+  publication. The job scores a window with the newest record that applies at its end
+  (``applies_from_ms``, else ``published_ms``).
 
 Records are produced with ``acks=all`` and flushed at once; a write the broker did not
 acknowledge raises.
@@ -77,16 +80,23 @@ def weights_key(settings: Settings) -> str:
     return FILE_KEY if settings.weights_file is not None else settings.weights_model_name
 
 
-def weights_record(weights: Weights, published_ms: int) -> bytes:
-    """The record value of ``weights``: compact JSON, keys in the order the format gives."""
+def weights_record(weights: Weights, published_ms: int,
+                   applies_from_ms: int | None = None) -> bytes:
+    """The record value of ``weights``: compact JSON, keys in the order the format gives;
+    ``applies_from_ms`` only when given (the event time the weights apply from, when it is
+    not ``published_ms``)."""
     if not isinstance(weights.version, str) or not weights.version:
         raise InvalidWeightsError(f"weights version must be a non-empty string, "
                                   f"got {weights.version!r}")
-    if isinstance(published_ms, bool) or not isinstance(published_ms, int) or published_ms < 0:
-        raise InvalidWeightsError(f"published_ms must be a non-negative integer, "
-                                  f"got {published_ms!r}")
+    for name, value in (("published_ms", published_ms), ("applies_from_ms", applies_from_ms)):
+        if value is None and name == "applies_from_ms":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidWeightsError(f"{name} must be a non-negative integer, got {value!r}")
     values = validate_weights(weights.as_dict())
     document = {"weights_version": weights.version, **values, "published_ms": published_ms}
+    if applies_from_ms is not None:
+        document["applies_from_ms"] = applies_from_ms
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 
@@ -194,17 +204,19 @@ def ensure_weights_topic(settings: Settings, timeout_s: float = 30.0) -> int:
 
 
 def publish_weights(settings: Settings, weights: Weights, *,
-                    published_ms: int | None = None, timeout_s: float = 30.0) -> None:
+                    published_ms: int | None = None, applies_from_ms: int | None = None,
+                    timeout_s: float = 30.0) -> None:
     """Produce one weights record and wait until the broker acknowledged it.
 
-    The topic is created first if it is missing. Raises :class:`WeightsTopicError` when
-    the write is not acknowledged within ``timeout_s``.
+    The weights apply to the job's windows ending at ``applies_from_ms`` or later (default:
+    ``published_ms``, now). The topic is created first if it is missing. Raises
+    :class:`WeightsTopicError` when the write is not acknowledged within ``timeout_s``.
     """
     from confluent_kafka import KafkaException, Producer
 
     if published_ms is None:
         published_ms = int(time.time() * 1000)
-    value = weights_record(weights, published_ms)
+    value = weights_record(weights, published_ms, applies_from_ms)
     key = weights_key(settings).encode("utf-8")
     topic = settings.topic_weights
     ensure_weights_topic(settings, timeout_s)

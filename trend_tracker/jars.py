@@ -2,7 +2,7 @@
 
 The Java module (``udfs/java``) is a Maven project. ``make jar`` (``mvn package``) builds
 ``udfs/java/target/trend-tracker-udfs.jar`` and copies the jars the job needs with it into
-``udfs/java/target/lib/``: the Kafka SQL connector and the plain Kafka client (WeightsFeed).
+``udfs/java/target/lib/``: the Kafka SQL connector and the plain Kafka client of its version.
 This module only finds them; it builds nothing.
 
 A deployment with a prebuilt jar names it with ``TREND_UDF_JAR`` (``Settings.udf_jar``); the

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     window_size_s: int = Field(600, gt=0)
     window_slide_s: int = Field(30, gt=0)
     allowed_lateness_s: int = Field(5, ge=0, description="Watermark out-of-orderness")
+    update_lateness_s: int = Field(
+        0, ge=0,
+        description="How long after a window fired (in event time, behind the watermark) "
+                    "events still count in it: the window is written again, whole. An event "
+                    "whose every window is further behind is a dead letter (late)")
     max_future_skew_s: int = Field(60, ge=0, description="How far ts may run ahead of now")
     source_idle_timeout_s: int = Field(
         30, ge=1, description="How long a partition may send nothing before the watermark "

@@ -1,9 +1,11 @@
 """The job's window sink: collect a window's ranked rows, then write them whole.
 
-The job ranks a window in the JVM (``rank_window``, a window aggregate over the window's
-counts, so it fires when the watermark passes the window's end and holds every ranking
-complete) and hands this writer one row per window. The writer is called once per window: it
-writes the window's Parquet file (the record), then its rankings to Redis (the API's view).
+The job ranks a window in the JVM (the keyed core, ``dev.trendtracker.window``, which emits
+a window when the watermark passes its end, with every ranking complete) and hands this
+writer one row per emission of a window. The writer is called once per emission: it writes
+the window's Parquet file (the record), then its rankings to Redis (the API's view). A
+window emitted again (an update: events within the allowed lateness) is written again,
+whole, over the same file and keys.
 
 Parquet is the record: a failing Parquet write is retried, and if it keeps failing the task
 fails and Flink restarts from the last checkpoint, which replays the window into the same

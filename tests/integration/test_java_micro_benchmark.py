@@ -16,8 +16,8 @@ def test_benchmark_reports_every_jmh_benchmark():
     results = report["results"]
     assert [(r["benchmark"], r["params"]) for r in results] == [
         ("DecoderBenchmark.decoder", {}), ("DecoderBenchmark.format", {}),
-        ("WindowCountsBenchmark.accumulate", {"products": "1000"}),
-        ("WindowCountsBenchmark.accumulate", {"products": "100000"})]
+        ("ProductSlicesBenchmark.add", {"products": "1000"}),
+        ("ProductSlicesBenchmark.add", {"products": "100000"})]
     for result in results:
         assert result["ns_per_op"] > 0 and result["events_per_s"] > 0
         assert result["error_ns"] is None  # one iteration: no interval

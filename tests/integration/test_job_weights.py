@@ -1,9 +1,12 @@
 """The running job and the weights registry: the champion scores windows, a promotion
-mid-run switches later windows, and an MLflow outage keeps the job on the last weights.
+mid-run applies from the event time it names, and an MLflow outage keeps the job on the
+last weights.
 
 The job runs streaming in its own process (Flink MiniCluster) against the shared broker,
 with a private MLflow server that this test stops. Expected scores are computed here by
-hand from the events and the weights.
+hand from the events and the weights; which window each version scores follows from the
+rule alone: a window is scored with the newest weights record whose ``applies_from_ms`` is
+at or before its end (before any: the weights the job started with).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from confluent_kafka import Producer
 from test_registry import private_mlflow, wait_until  # noqa: F401 - a fixture used here
 
 from registry.client import WeightsRegistry
+from registry.publisher import publish_weights
 from simulator.kafka_io import ensure_topics
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z; windows of 10 s
@@ -47,6 +51,15 @@ def produce(settings, events: list[tuple[int, str, str]]) -> None:
 def advance_to(settings, offset_ms: int, product_id: str) -> None:
     """One event on every topic, so each source's watermark passes the earlier windows."""
     produce(settings, [(offset_ms, t, product_id) for t in ("click", "cart", "purchase")])
+
+
+def weights_switches(log_text: str) -> list[tuple[str, str, int]]:
+    """The core's log lines on each weights record it takes, as (new version, old version,
+    first window end scored with it), for the windows of the tests' day (records a
+    publisher writes at wall-clock time apply to no window of 2024)."""
+    found = re.findall(r"weights (\S+) replaces (\S+) from the window ending at (\d+):",
+                       log_text)
+    return [(new, old, int(end)) for new, old, end in found if int(end) < T0 + 86_400_000]
 
 
 def overall_rows(root: Path, window_end_ms: int) -> list[tuple]:
@@ -111,31 +124,32 @@ def test_job_follows_the_champion_and_survives_an_mlflow_outage(
         assert window(WINDOW_MS, timeout_s=420) == [(1, "p-1", 10.0, v1.name),
                                                       (2, "p-2", 7.0, v1.name)]
 
-        # Promote v2 (click 2, cart 0, purchase 1) while the job runs; the job's publisher
-        # polls every 0.5 s and writes it to the weights topic, and the job's weights feed
-        # logs the switch.
-        registry.promote(v2.version)
-        assert wait_until(lambda: f"weights feed switched from {v1.name} to {v2.name}"
-                          in flink_log(), 60), diagnosis()
-        # Window B [10 s, 20 s): p-3 (click+cart+purchase at 12 s) = 2 + 0 + 1 = 3;
-        # p-1 (1 click) = 2; p-2 (1 purchase) = 1.
+        # Promote v2 (click 2, cart 0, purchase 1) while the job runs, applying from event
+        # time 25 s: the first window it scores is the first ending at or after 25 s, C
+        # [20 s, 30 s); window B [10 s, 20 s), still open now, stays with v1. (The job's
+        # publisher also writes the new champion, stamped now: that applies to no window
+        # of 2024.)
+        promoted = registry.promote(v2.version)
+        publish_weights(settings, promoted.weights, applies_from_ms=T0 + 25_000)
+        assert wait_until(lambda: (v2.name, v1.name, T0 + 3 * WINDOW_MS)
+                          in weights_switches(flink_log()), 60), diagnosis()
+        # Window B [10 s, 20 s) with v1: p-3 (click + cart + purchase at 12 s) = 1 + 3 + 5
+        # = 9; p-2 (1 purchase) = 5; p-1 (1 click) = 1.
         produce(settings, [(14_000, "click", "p-1"), (15_000, "purchase", "p-2")])
         advance_to(settings, 22_000, "p-4")
-        assert window(2 * WINDOW_MS) == [(1, "p-3", 3.0, v2.name), (2, "p-1", 2.0, v2.name),
-                                         (3, "p-2", 1.0, v2.name)]
-        # The job's log names each weights switch and the first window it applies to:
-        # v1 from window A (ending at 10 s), v2 from window B (ending at 20 s).
-        switches = re.findall(r"weights (\S+) active from the window ending at (\d+)",
-                              flink_log())
-        assert switches == [(v1.name, str(T0 + WINDOW_MS)), (v2.name, str(T0 + 2 * WINDOW_MS))]
+        assert window(2 * WINDOW_MS) == [(1, "p-3", 9.0, v1.name), (2, "p-2", 5.0, v1.name),
+                                         (3, "p-1", 1.0, v1.name)]
 
-        # MLflow goes down: the job keeps running and scoring with v2.
+        # MLflow goes down: the job keeps running, and its publisher keeps v2.
         private_mlflow.stop()
         assert wait_until(lambda: f"keeping weights {v2.name}" in flink_log(), 60), diagnosis()
-        # Window C [20 s, 30 s): p-5 (2 clicks) = 4; p-4 (click+cart+purchase) = 3.
+        # Window C [20 s, 30 s) with v2: p-5 (2 clicks) = 4; p-4 (click + cart + purchase
+        # at 22 s) = 2 + 0 + 1 = 3.
         produce(settings, [(25_000, "click", "p-5"), (26_000, "click", "p-5")])
         advance_to(settings, 32_000, "p-6")
         assert window(3 * WINDOW_MS) == [(1, "p-5", 4.0, v2.name), (2, "p-4", 3.0, v2.name)]
+        # One switch within 2024, taken once: v1 to v2 from the window ending at 30 s.
+        assert weights_switches(flink_log()) == [(v2.name, v1.name, T0 + 3 * WINDOW_MS)]
         assert job.poll() is None
     finally:
         # The job's process group holds its JVM too.

@@ -1,11 +1,15 @@
 """A window replayed after a restore from a checkpoint keeps the weights it was scored with.
 
 The job runs streaming in its own process (Flink MiniCluster). Window A is scored with v1
-and a checkpoint is kept; v2 is promoted and window B is scored with it; the job is killed.
-While it is down, v3 becomes the champion. A new job restored from the kept checkpoint
-reads window B's events again: B must come out exactly as before, with v2 (not with v3,
-the registry's answer at replay time), and only the next window, C, takes up v3. Expected
-scores are computed here by hand from the events and the weights.
+and a checkpoint is kept; v2 is promoted, applying from event time 15 s, and window B
+[10 s, 20 s) is scored with it; the job is killed. While it is down, v3 becomes the
+champion, applying from event time 30 s. A new job restored from the kept checkpoint reads
+window B's events and the weights records again: B must come out exactly as before, with
+v2 (not with v3, the registry's answer at replay time), and only window C [20 s, 30 s),
+ending at 30 s, takes up v3. Expected scores are computed here by hand from the events and
+the weights; which window each version scores follows from the rule alone (the newest
+record whose ``applies_from_ms`` is at or before the window's end; before any, the weights
+the job first started with, kept in its checkpoints).
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import sys
 import uuid
 from pathlib import Path
 
-from test_job_weights import T0, WINDOW_MS, advance_to, overall_rows, produce
+from test_job_weights import T0, WINDOW_MS, advance_to, overall_rows, produce, weights_switches
 from test_registry import private_mlflow, wait_until  # noqa: F401 - a fixture used here
 
 from registry.client import WeightsRegistry
+from registry.publisher import publish_weights
 from simulator.kafka_io import ensure_topics
 
 POLL_S = 0.5
@@ -70,8 +75,9 @@ def test_a_replayed_window_keeps_its_weights_version_after_a_restore(
         jobs.append(job)
         return job
 
-    def logs() -> str:
-        return "".join(p.read_text(errors="replace") for p in flink_logs.rglob("*.log"))
+    def logs(name: str | None = None) -> str:
+        where = flink_logs / name if name else flink_logs
+        return "".join(p.read_text(errors="replace") for p in where.rglob("*.log"))
 
     def diagnosis() -> str:
         lines = [line for line in logs().splitlines()
@@ -104,26 +110,36 @@ def test_a_replayed_window_keeps_its_weights_version_after_a_restore(
         kept = tmp_path / "kept-checkpoint"
         shutil.copytree(newest_checkpoint(checkpoints), kept)
 
-        # v2 (click 2, cart 0, purchase 1) while the job runs. Window B [10 s, 20 s):
-        # p-3 (click + cart + purchase at 12 s) = 2 + 0 + 1 = 3; p-2 (2 clicks) = 4.
-        registry.promote(v2.version)
-        assert wait_until(lambda: f"weights feed switched from {v1.name} to {v2.name}"
-                          in logs(), 60), diagnosis()
+        # v2 (click 2, cart 0, purchase 1) while the job runs, applying from event time
+        # 15 s: the first window ending at or after it is B [10 s, 20 s).
+        promoted = registry.promote(v2.version)
+        publish_weights(settings, promoted.weights, applies_from_ms=T0 + 15_000)
+        assert wait_until(lambda: weights_switches(logs("job-1"))
+                          == [(v2.name, v1.name, T0 + 2 * WINDOW_MS)], 60), diagnosis()
+        # Window B [10 s, 20 s) with v2: p-2 (2 clicks) = 4; p-3 (click + cart + purchase
+        # at 12 s) = 2 + 0 + 1 = 3.
         produce(settings, [(14_000, "click", "p-2"), (15_000, "click", "p-2")])
         advance_to(settings, 22_000, "p-4")
         window_b = [(1, "p-2", 4.0, v2.name), (2, "p-3", 3.0, v2.name)]
         assert window(first, 2 * WINDOW_MS) == window_b
         kill(first)
 
-        # While the job is down, v3 (purchase 10 only) becomes the champion. The restored
-        # job publishes it at start, and reads window B's events again from the checkpoint.
-        registry.promote(v3.version)
+        # While the job is down, v3 (purchase 10 only) becomes the champion, applying from
+        # event time 30 s. The restored job starts with v3 as the registry's champion, and
+        # reads window B's events and both weights records again from the checkpoint.
+        promoted = registry.promote(v3.version)
+        publish_weights(settings, promoted.weights, applies_from_ms=T0 + 30_000)
         window_file(root, 2 * WINDOW_MS).unlink()
         second = start_job("job-2", restore_from=kept.as_uri())
         assert window(second, 2 * WINDOW_MS, timeout_s=420) == window_b
+        # The restored core takes v2 over the weights of the first start (v1, from its
+        # state, not the champion v3 of this start) from window B, then v3 from window C.
+        assert wait_until(lambda: len(weights_switches(logs("job-2"))) >= 2, 60), diagnosis()
+        assert weights_switches(logs("job-2")) == [(v2.name, v1.name, T0 + 2 * WINDOW_MS),
+                                                   (v3.name, v2.name, T0 + 3 * WINDOW_MS)]
 
-        # Window C [20 s, 30 s), past every window scored before: v3. p-4 (click + cart +
-        # purchase at 22 s) = 10; p-5 (1 purchase) = 10: the tie goes to p-4.
+        # Window C [20 s, 30 s), ending where v3 applies from: p-4 (click + cart + purchase
+        # at 22 s) = 10; p-5 (1 purchase) = 10: the tie goes to p-4.
         produce(settings, [(25_000, "purchase", "p-5")])
         advance_to(settings, 32_000, "p-6")
         assert window(second, 3 * WINDOW_MS) == [(1, "p-4", 10.0, v3.name),

@@ -78,3 +78,29 @@ def test_the_worst_envelope_of_the_largest_prefix_fits_the_request():
     assert envelope.count(b"\\u0001") == prefix
     key = f"{topic}/{2**31 - 1}/{2**63 - 1}".encode()
     assert len(envelope) + len(key) + KAFKA_RECORD_FRAMING_BYTES <= s.dead_letter_max_request_bytes
+
+
+def test_the_weights_topic_is_stamped_before_the_time_each_record_applies_from():
+    from jobs.topology import weights_records_query, weights_source_ddl
+
+    s = settings(topic_weights="weights-x")
+    ddl = weights_source_ddl(s)
+    assert "'topic' = 'weights-x'" in ddl
+    assert "'scan.startup.mode' = 'earliest-offset'" in ddl
+    assert "'scan.parallelism' = '1'" in ddl
+    # applies_from_ms, else published_ms (what the publisher writes), less 1 ms: the
+    # windows ending where a record applies from wait for it.
+    assert ("TO_TIMESTAMP_LTZ(COALESCE(\n"
+            "    TRY_CAST(JSON_VALUE(`value`, '$.applies_from_ms') AS BIGINT),\n"
+            "    TRY_CAST(JSON_VALUE(`value`, '$.published_ms') AS BIGINT), 0) - 1, 3)") in ddl
+    assert "WATERMARK FOR applies AS applies" in ddl
+    assert weights_records_query("it's").endswith("WHERE `key` = 'it''s'")
+
+
+def test_the_core_sits_between_the_decoded_records_and_both_sinks():
+    from jobs.topology import Core
+
+    steps = dict(views(settings()))
+    assert steps["window_results"] == Core("decoded_records", "window_results")
+    assert steps["invalid_events"] == Core("decoded_records", "dead_letters")
+    assert "FROM invalid_events" in steps["dead_letter_records"]

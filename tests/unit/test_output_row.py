@@ -82,14 +82,13 @@ def jvm():
     return get_gateway().jvm
 
 
-def declared_output(jvm, class_name: str) -> str:
-    """The output type a Java function declares in its class's ``@FunctionHint``."""
-    loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
-    (hint,) = loader.loadClass(class_name).getAnnotations()
-    return hint.output().value()
-
-
-def test_the_java_ranking_declares_the_ranked_row_of_the_definition(jvm):
-    declared = declared_output(jvm, "dev.trendtracker.scoring.RankWindow")
-    expected = output.sql_ranked_row_type()
-    assert declared.replace("`", "") == expected.replace("`", "")
+def test_the_java_core_hands_the_ranked_row_of_the_definition(jvm):
+    """The core's window results (``TrendTables.WINDOW_RESULTS``): the window's times, one
+    array per ranked field, then the window values."""
+    declared = jvm.dev.trendtracker.window.TrendTables.WINDOW_RESULTS.toString()
+    arrays = [f"`{name}_list` ARRAY<{output.BY_NAME[name].sql}>"
+              for name in output.RANKED_ARRAY_FIELDS]
+    values = [f"`{name}` {output.BY_NAME[name].sql}"
+              for name in output.names(output.Role.WINDOW_VALUE)]
+    assert declared == ("ROW<`window_start` TIMESTAMP(3), `window_end` TIMESTAMP(3), "
+                        + ", ".join(arrays + values) + ">")

@@ -40,6 +40,15 @@ def test_record_is_compact_json_with_the_keys_in_order():
         b'{"weights_version":"v","click":1.0,"cart":0.0,"purchase":2.0,"published_ms":0}')
 
 
+def test_a_record_may_say_from_which_event_time_it_applies():
+    assert weights_record(V1, PUBLISHED_MS, applies_from_ms=1_704_067_260_000) == (
+        b'{"weights_version":"trend-weights/1","click":1.0,"cart":3.0,"purchase":5.0,'
+        b'"published_ms":1767225600000,"applies_from_ms":1704067260000}')
+    assert parse_weights_record(weights_record(V1, 5, applies_from_ms=0)) == V1
+    with pytest.raises(InvalidWeightsError, match="applies_from_ms must be a non-negative"):
+        weights_record(V1, 5, applies_from_ms=-1)
+
+
 @pytest.mark.parametrize("weights", [
     V1, V2,
     Weights(0.1, 0.2, 0.30000000000000004, "trained/17"),

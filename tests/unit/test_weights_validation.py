@@ -133,14 +133,14 @@ def test_tags_show_the_weights():
 
 
 @pytest.fixture(scope="module")
-def scoring():
+def window():
     from pyflink.java_gateway import get_gateway
     from pyflink.util.java_utils import add_jars_to_context_class_loader
 
     from trend_tracker.jars import udf_jar
 
     add_jars_to_context_class_loader([udf_jar().as_uri()])
-    return get_gateway().jvm.dev.trendtracker.scoring
+    return get_gateway().jvm.dev.trendtracker.window
 
 
 def _record(click) -> str:
@@ -148,11 +148,11 @@ def _record(click) -> str:
             + ', "cart": 3.0, "purchase": 5.0, "published_ms": 0}')
 
 
-def test_java_weights_have_the_same_maximum(scoring):
+def test_java_weights_have_the_same_maximum(window):
     from py4j.java_gateway import get_field
 
-    assert scoring.Weights.MAX_WEIGHT == MAX_WEIGHT
-    assert get_field(scoring.Weights.parse(_record("1000000.0")), "click") == MAX_WEIGHT
+    assert window.WeightsRecord.MAX_WEIGHT == MAX_WEIGHT
+    assert get_field(window.WeightsRecord.parse(_record("1000000.0")), "click") == MAX_WEIGHT
 
 
 @pytest.mark.parametrize("click, message", [
@@ -162,29 +162,43 @@ def test_java_weights_have_the_same_maximum(scoring):
     ('"1"', "weight click is not a number"),
     ("null", "weight click is not a number"),
 ])
-def test_java_weights_records_out_of_bounds_are_rejected(scoring, click, message):
+def test_java_weights_records_out_of_bounds_are_rejected(window, click, message):
     from py4j.protocol import Py4JJavaError
 
     with pytest.raises(Py4JJavaError) as raised:
-        scoring.Weights.parse(_record(click))
+        window.WeightsRecord.parse(_record(click))
     assert raised.value.java_exception.getMessage() == message
 
 
 @pytest.mark.parametrize("click", [1e308, float("inf"), float("nan"), -1.0])
-def test_java_weights_cannot_be_built_out_of_bounds(scoring, click):
-    """Every Weights object is valid, so nothing can score with unbounded weights."""
+def test_java_weights_cannot_be_built_out_of_bounds(window, click):
+    """Every weights record is valid, so nothing can score with unbounded weights."""
     from py4j.protocol import Py4JJavaError
 
     with pytest.raises(Py4JJavaError, match="IllegalArgumentException"):
-        scoring.Weights("v1", click, 3.0, 5.0)
+        window.WeightsRecord("v1", click, 3.0, 5.0, 0)
 
 
-def test_java_scores_stay_finite_at_the_largest_weights_and_counts(scoring):
-    weights = scoring.Weights("max/1", MAX_WEIGHT, MAX_WEIGHT, MAX_WEIGHT)
+def test_java_scores_stay_finite_at_the_largest_weights_and_counts(window):
+    from py4j.java_gateway import get_field
+
+    weights = window.WeightsRecord("max/1", MAX_WEIGHT, MAX_WEIGHT, MAX_WEIGHT, 0)
     longest = 2**63 - 1
     assert weights.score(longest, longest, longest) == float(3 * 10**6 * 2**63)
-    ranking = scoring.WindowRanking(1)
-    ranking.pin(weights)
-    ranking.add("p-1", "toys", longest, longest, longest)
-    scores = list(ranking.result().getField(3))
-    assert scores == [float(3 * 10**6 * 2**63)] * 2  # overall and in its category
+    # The least prior the settings allow: momentum stays finite too.
+    product = window.ProductWindow.scored(10_000, "p-1", "toys", longest, longest, longest,
+                                          0.0, weights, 1e-6)
+    assert get_field(product, "score") == float(3 * 10**6 * 2**63)
+    assert math.isfinite(get_field(product, "momentum"))
+
+
+def test_java_reads_from_when_the_publishers_records_apply(window):
+    from py4j.java_gateway import get_field
+
+    from registry.publisher import weights_record
+
+    weights = Weights(1.0, 3.0, 5.0, "v")
+    explicit = window.WeightsRecord.parse(weights_record(weights, 7, applies_from_ms=3).decode())
+    assert get_field(explicit, "appliesFromMs") == 3
+    published = window.WeightsRecord.parse(weights_record(weights, 7).decode())
+    assert get_field(published, "appliesFromMs") == 7

@@ -13,7 +13,7 @@ import java.util.regex.Pattern;
 import org.apache.kafka.common.utils.AppInfoParser;
 import org.junit.jupiter.api.Test;
 
-/** The plain Kafka client WeightsFeed uses is the one the SQL connector is built with. */
+/** The plain Kafka client shipped beside the SQL connector is the one it is built with. */
 class KafkaClientVersionTest {
 
     @Test

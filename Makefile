@@ -35,7 +35,7 @@ system-tools:
 	@bash deploy/scripts/ensure-system-tools.sh
 
 # The job's Java module (udfs/java, a Maven project): target/trend-tracker-udfs.jar and, in
-# target/lib, the jars the job ships with it (the Kafka connector and kafka-clients). Built
+# target/lib, the jars the job ships with it (the Kafka connector). Built
 # again only when a source, a resource or the pom is newer than the jar.
 JAVA := udfs/java
 UDF_JAR := $(JAVA)/target/trend-tracker-udfs.jar

@@ -26,7 +26,7 @@ Operational choices, set explicitly here:
   even restart it: the window sink keeps the windows pending for Redis); a bounded run
   retries 3 times, 2 s apart, then fails with a non-zero exit.
 - The hot path is Java, built from ``udfs/java`` by Maven (``make jar``) and shipped with
-  the job as ``pipeline.jars``, with the Kafka connector and kafka-clients
+  the job as ``pipeline.jars``, with the Kafka connector
   (:mod:`trend_tracker.jars`): the ``trend-event`` format decodes and validates each
   record once, and the keyed core (``dev.trendtracker.window``) counts, decides lateness,
   scores and ranks each window (popular and rising), every operator at the job's

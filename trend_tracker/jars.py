@@ -2,12 +2,12 @@
 
 The Java module (``udfs/java``) is a Maven project. ``make jar`` (``mvn package``) builds
 ``udfs/java/target/trend-tracker-udfs.jar`` and copies the jars the job needs with it into
-``udfs/java/target/lib/``: the Kafka SQL connector and the plain Kafka client of its version.
+``udfs/java/target/lib/``: the Kafka SQL connector.
 This module only finds them; it builds nothing.
 
 A deployment with a prebuilt jar names it with ``TREND_UDF_JAR`` (``Settings.udf_jar``); the
 jars of a ``lib/`` directory beside it are shipped with it, when there is one. The Flink
-image has none: it puts the connector and kafka-clients into ``/opt/flink/lib``, where every
+image has none: it puts the connector into ``/opt/flink/lib``, where every
 JobManager and TaskManager loads them, and ships only the module's jar with the job.
 """
 
@@ -25,7 +25,7 @@ JAR_NAME = "trend-tracker-udfs.jar"
 #: Where ``mvn package`` puts the module's jar; its runtime jars are in ``lib/`` beside it.
 DEFAULT_JAR = JAVA_ROOT / "target" / JAR_NAME
 #: The jars of ``lib/`` the job cannot run without (file name prefixes).
-REQUIRED_LIBS = ("flink-sql-connector-kafka-", "kafka-clients-")
+REQUIRED_LIBS = ("flink-sql-connector-kafka-",)
 BUILD_HINT = "run `make jar` (mvn -f udfs/java/pom.xml package -DskipTests)"
 
 
@@ -43,7 +43,7 @@ def job_jars(configured: str | Path | None = None) -> list[Path]:
 
     ``configured`` (``Settings.udf_jar``) names a prebuilt jar: it and the jars of a
     ``lib/`` beside it, if any. Without it, the jars ``make jar`` built under
-    ``udfs/java/target``, which must include the connector and kafka-clients. Raises
+    ``udfs/java/target``, which must include the connector. Raises
     :class:`MissingJarError` when a jar is missing.
     """
     if configured:

@@ -38,9 +38,9 @@ process time, which includes the same start-up (``ratio_streaming_to_bounded``).
 
 Which windows the streaming run must write: every window whose last millisecond the
 watermark reaches once the backlog is read (``window_end - 1 <= watermark``). The job's
-watermark is per partition (largest ``ts`` - ``allowed_lateness_s``), combined as a
+watermark is per partition (largest ``ts`` - ``out_of_orderness_s``), combined as a
 minimum, so the windows up to the slowest partition's watermark are certain; the windows
-up to ``max ts - allowed_lateness_s`` (the target) also come once idle partitions stop
+up to ``max ts - out_of_orderness_s`` (the target) also come once idle partitions stop
 holding the watermark back. The run waits for the target, and when only the certain
 windows arrive, it stops after ``source_idle_timeout_s`` plus a grace period and reports
 the time of the last certain window (``reached`` says which).
@@ -104,7 +104,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="longest any one phase may take before it is killed")
     parser.add_argument("--state-dir", type=Path, default=None,
                         help="where the private stack and outputs live (default: a temp dir)")
-    parser.add_argument("--phase", choices=("flink-raw", "flink-parse", "job"),
+    parser.add_argument("--phase", choices=("flink-raw", "flink-parse", "job", "job-count"),
                         help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -278,7 +278,7 @@ def streaming_run(settings: Settings, args: argparse.Namespace, window_ends: Seq
     """
     from udfs.parquet_sink import window_file_path
 
-    lateness_ms = settings.allowed_lateness_s * 1000
+    lateness_ms = settings.out_of_orderness_s * 1000
     target = window_ends_to_expect(window_ends,
                                    None if max_ts is None else max_ts - lateness_ms)
     certain = set(window_ends_to_expect(window_ends, slowest_watermark))
@@ -636,6 +636,23 @@ def phase_job(settings: Settings, conf: Sequence[str]) -> dict[str, Any]:
     return _timed_execution(statement_set.execute)
 
 
+def phase_job_count(settings: Settings, conf: Sequence[str]) -> dict[str, Any]:
+    """The job's per-event path, bounded: its sources and decoder, the keyed core's counts
+    and top-N, and the window results into a blackhole (no Python sink, no dead letters
+    written)."""
+    from jobs.topology import WINDOW_RESULTS
+    from jobs.trending import build
+    from trend_tracker.java import ensure_java_env
+
+    ensure_java_env(os.environ)
+    t_env, _ = build(settings, bounded=True)
+    _apply_conf(t_env, conf)
+    t_env.execute_sql("CREATE TEMPORARY TABLE counted (window_end TIMESTAMP(3), "
+                      "weights_version STRING) WITH ('connector' = 'blackhole')")
+    return _timed_execution(lambda: t_env.execute_sql(
+        f"INSERT INTO counted SELECT window_end, weights_version FROM {WINDOW_RESULTS}"))
+
+
 def _stop(signum: int, _frame: Any) -> None:
     # Unwind, so that every phase's process group and the private stack are stopped.
     raise SystemExit(128 + signum)
@@ -646,7 +663,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.phase is not None:
         settings = Settings(_env_file=None)  # type: ignore[call-arg] - all from TREND_* env
         phases = {"flink-raw": phase_flink_raw, "flink-parse": phase_flink_parse,
-                  "job": phase_job}
+                  "job": phase_job, "job-count": phase_job_count}
         print(json.dumps(phases[args.phase](settings, args.conf)), flush=True)
         return 0
     signal.signal(signal.SIGTERM, _stop)

@@ -115,7 +115,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--windows", type=int, default=40, help="windows to measure")
     parser.add_argument("--window-size-s", type=int, default=40)
     parser.add_argument("--window-slide-s", type=int, default=2)
-    parser.add_argument("--allowed-lateness-s", type=int, default=5)
+    parser.add_argument("--out-of-orderness-s", type=int, default=5)
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--top-n", type=int, default=100)
     parser.add_argument("--parallelism", type=int, default=2)
@@ -580,10 +580,10 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     load_before = [round(v, 2) for v in os.getloadavg()]
     settings = live_settings(
         stack_env, work_dir, parallelism=args.parallelism, window_size_s=args.window_size_s,
-        window_slide_s=args.window_slide_s, allowed_lateness_s=args.allowed_lateness_s,
+        window_slide_s=args.window_slide_s, out_of_orderness_s=args.out_of_orderness_s,
         top_n=args.top_n)
     slide_ms, size_ms = args.window_slide_s * 1000, args.window_size_s * 1000
-    lateness_ms = args.allowed_lateness_s * 1000
+    lateness_ms = args.out_of_orderness_s * 1000
     ensure_default_weights(settings)
     ensure_topics(settings)
     logs = Path(settings.state_dir).parent
@@ -696,7 +696,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     seen = [w for w in windows if w["seen"]]
     if not seen:
         raise RuntimeError(f"no measured window was seen through the API; see {job_log}")
-    goal_ms = (args.window_slide_s + args.allowed_lateness_s + 1) * 1000
+    goal_ms = (args.window_slide_s + args.out_of_orderness_s + 1) * 1000
     totals = percentiles([w["total_ms"] for w in seen])
     stages = {name: percentiles([w[name] for w in seen if w[name] is not None])
               if any(w[name] is not None for w in seen) else None
@@ -718,7 +718,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         "load_avg_before": load_before,
         "shape": {"rate": args.rate, "window_size_s": args.window_size_s,
                   "window_slide_s": args.window_slide_s,
-                  "allowed_lateness_s": args.allowed_lateness_s, "products": args.products,
+                  "out_of_orderness_s": args.out_of_orderness_s, "products": args.products,
                   "top_n": args.top_n, "parallelism": args.parallelism,
                   "api_cache_ttl_s": settings.api_cache_ttl_s, "poll_ms": args.poll_ms,
                   "metrics_interval_ms": args.metrics_poll_ms,

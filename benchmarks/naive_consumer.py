@@ -13,7 +13,7 @@ read against what a single Python consumer achieves on the same events:
   event); whatever the inline check does not accept is handed to ``classify`` itself, so
   every record gets exactly ``classify``'s verdict;
 - event time is the event's ``ts``; the watermark is the minimum over the partitions still
-  being read of (the largest valid ``ts`` seen in the partition - ``allowed_lateness_s``),
+  being read of (the largest valid ``ts`` seen in the partition - ``out_of_orderness_s``),
   so a partition that has given no valid event yet holds it back, and one read to its end
   stops counting. It is recomputed after each fetched batch; a valid event whose ``ts`` is
   behind the watermark on arrival is late and not counted;
@@ -246,7 +246,7 @@ class HopTopN:
 
 class PartitionWatermarks:
     """The watermark over several partitions: the minimum, over the partitions still being
-    read, of their largest valid ``ts`` minus the allowed lateness.
+    read, of their largest valid ``ts`` minus the out-of-orderness.
 
     ``None`` while any partition still being read has given no valid event (as a Flink
     source holds its watermark until each split has one); a finished partition stops
@@ -322,7 +322,7 @@ class Backfill:
         self.hop = HopTopN(settings.window_size_s * 1000, settings.window_slide_s * 1000,
                            settings.top_n, weights, settings.max_categories,
                            settings.rising_prior, settings.rising_min_score)
-        self.marks = PartitionWatermarks(self.remaining, settings.allowed_lateness_s * 1000)
+        self.marks = PartitionWatermarks(self.remaining, settings.out_of_orderness_s * 1000)
         self.skew_ms = settings.max_future_skew_s * 1000
         self.weights = weights
         self.write = write
@@ -426,7 +426,7 @@ class Backfill:
             "rows": self.rows,
             "max_ts": max(valid_ts) if valid_ts else None,
             # What a stream over the same partitions ends with: the slowest partition's
-            # largest ts, less the allowed lateness.
+            # largest ts, less the out-of-orderness.
             "final_watermark": (min(valid_ts) - self.marks.lateness_ms) if valid_ts else None,
             "partition_max_ts": {f"{t}[{p}]": ts
                                  for (t, p), ts in sorted(self.marks.max_ts.items())},

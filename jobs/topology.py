@@ -15,7 +15,7 @@ them views of a table environment and returns the outputs. The wiring is apart f
    gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category``, ``ts``
    and ``arrival_ts`` (the clock at decoding), plus the raw ``payload`` for the dead-letter
    topic (with ``partition`` and ``offset``). The event time is ``et`` (``ts``); the
-   watermark is ``LEAST(et, arrival) - allowed_lateness_s``, so an event stamped ahead of
+   watermark is ``LEAST(et, arrival) - out_of_orderness_s``, so an event stamped ahead of
    the clock (up to ``max_future_skew_s``) cannot take it past the present. An invalid
    record has ``ts`` 0, so it never moves the watermark. One table per topic, because a
    bounded read needs per-topic end offsets and the decoder checks that an event's type
@@ -27,7 +27,7 @@ them views of a table environment and returns the outputs. The wiring is apart f
    ``invalid_events`` as they are; valid ones are keyed by product_id, counted per slice
    and window (``product-windows``), and each window fires when the watermark passes its
    end. An event whose every window is final (behind ``window_end - 1 +
-   update_lateness_s``) is a dead letter with reason ``late``; any other is counted, and
+   allowed_lateness_s``) is a dead letter with reason ``late``; any other is counted, and
    a window it arrives in after firing fires again (an update, written over the first).
    Each subtask sends its top-N candidates to a merge keyed by window end
    (``window-merge``), and ``previous-ranks`` adds each item's rank in the window one
@@ -148,7 +148,7 @@ def source_ddl(settings: Settings, event_type: str, topic: str,
     record's arrival (``arrival_ts``, the clock when it was decoded) less the allowed
     lateness, so an event stamped ahead of the clock does not make the others late. On a
     backlog (a backfill) arrival is long after ``et``, and the watermark is ``et``'s."""
-    lateness = sql_interval(settings.allowed_lateness_s)
+    lateness = sql_interval(settings.out_of_orderness_s)
     return f"""
 CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   payload STRING,
@@ -303,7 +303,7 @@ def keyed_core(t_env, records, weights, settings: Settings,
     window_results, dead_letters = get_gateway().jvm.dev.trendtracker.window.TrendTables.attach(
         t_env._j_tenv, records._j_table, weights._j_table if weights is not None else None,
         settings.window_size_s * 1000, settings.window_slide_s * 1000,
-        settings.update_lateness_s * 1000, settings.top_n, settings.max_categories,
+        settings.allowed_lateness_s * 1000, settings.top_n, settings.max_categories,
         float(settings.rising_prior), float(settings.rising_min_score), initial_weights,
         Reason.LATE.value)
     return {"window_results": Table(window_results, t_env),

@@ -273,7 +273,7 @@ def make_run(flink_cluster, make_settings, tmp_path):
         weights_file.write_text(json.dumps({**WEIGHTS, "version": "faults/1"}))
         settings = make_settings(**{
             "window_size_s": SIZE_MS // 1000, "window_slide_s": SLIDE_MS // 1000,
-            "top_n": TOP_N, "allowed_lateness_s": 5, "parallelism": 2,
+            "top_n": TOP_N, "out_of_orderness_s": 5, "parallelism": 2,
             "weights_file": str(weights_file), "checkpoint_interval_s": 2,
             "rising_prior": RISING_PRIOR, "rising_min_score": RISING_MIN_SCORE,
             "source_idle_timeout_s": 120,

@@ -41,7 +41,7 @@ def test_cluster_run_gives_the_same_rows_as_the_reference(flink_cluster, make_se
     weights_file.write_text(json.dumps({**WEIGHTS, "version": WEIGHTS_VERSION}))
     base = make_settings()
     settings = make_settings(window_size_s=60, window_slide_s=10, top_n=TOP_N,
-                             allowed_lateness_s=5, parallelism=2,
+                             out_of_orderness_s=5, parallelism=2,
                              weights_file=str(weights_file), checkpoint_interval_s=1,
                              rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE,
                              source_idle_timeout_s=120,

@@ -128,7 +128,8 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
     metrics_port = free_port()
     settings = make_settings(weights_file=weights_file, window_size_s=SIZE_MS // 1000,
                              window_slide_s=SLIDE_MS // 1000, top_n=TOP_N,
-                             allowed_lateness_s=2, parallelism=1, checkpoint_interval_s=5,
+                             out_of_orderness_s=2, allowed_lateness_s=0, parallelism=1,
+                             checkpoint_interval_s=5,
                              source_idle_timeout_s=120, flink_metrics_port=metrics_port,
                              rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE)
     ensure_topics(settings, partitions=1)

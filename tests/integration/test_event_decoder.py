@@ -222,7 +222,7 @@ def test_the_job_source_clamps_its_watermark_by_arrival(corpus_topic, tmp_path):
     from trend_tracker.settings import Settings
 
     bootstrap, topic, ends = corpus_topic
-    settings = Settings(_env_file=None, bootstrap_servers=bootstrap, allowed_lateness_s=5,
+    settings = Settings(_env_file=None, bootstrap_servers=bootstrap, out_of_orderness_s=5,
                         state_dir=tmp_path)
     t_env = table_env()
     t_env.execute_sql(source_ddl(settings, "click", topic, ends))

@@ -224,7 +224,7 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
     weights_file.write_text(json.dumps({**WEIGHTS, "version": WEIGHTS_VERSION}))
     redis_db = 10 + parallelism
     settings = make_settings(window_size_s=60, window_slide_s=10, top_n=TOP_N,
-                             allowed_lateness_s=5, parallelism=parallelism,
+                             out_of_orderness_s=5, parallelism=parallelism,
                              weights_file=str(weights_file), checkpoint_interval_s=1,
                              rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE,
                              # A bounded run needs no idleness (an empty partition ends at

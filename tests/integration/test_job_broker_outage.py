@@ -59,7 +59,7 @@ def test_the_job_waits_out_a_broker_outage_and_loses_nothing(make_settings, loca
                                         "version": "outage/1"}))
     metrics_port = free_port()
     settings = make_settings(weights_file=weights_file, window_size_s=WINDOW_MS // 1000,
-                             window_slide_s=WINDOW_MS // 1000, top_n=10, allowed_lateness_s=1,
+                             window_slide_s=WINDOW_MS // 1000, top_n=10, out_of_orderness_s=1,
                              parallelism=1, checkpoint_interval_s=2,
                              source_idle_timeout_s=120, flink_metrics_port=metrics_port)
     ensure_topics(settings, partitions=1)

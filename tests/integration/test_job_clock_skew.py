@@ -1,10 +1,10 @@
 """A producer whose clock runs ahead does not take the watermark with it.
 
-With ``max_future_skew_s`` 60 and ``allowed_lateness_s`` 5, an event stamped now + 50 s is
+With ``max_future_skew_s`` 60 and ``out_of_orderness_s`` 5, an event stamped now + 50 s is
 valid. The watermark used to follow it to now + 45 s: once the other partitions had gone
 idle, every other producer's on-time events were behind it, dead-lettered as ``late`` on
 that topic and dropped by the windows on the others. The watermark now never passes the
-record's arrival time minus the allowed lateness.
+record's arrival time minus the out-of-orderness.
 
 The job runs streaming in its own process, so events arrive as they are sent: clicks
 partition 0 carries events stamped now + 50 s, every other partition of the three topics
@@ -85,7 +85,8 @@ def test_events_stamped_ahead_do_not_make_on_time_events_late(make_settings, tmp
     metrics_port = free_port()
     settings = make_settings(
         weights_file=weights_file, window_size_s=10, window_slide_s=10, top_n=10,
-        allowed_lateness_s=5, max_future_skew_s=60, source_idle_timeout_s=2,
+        out_of_orderness_s=5, allowed_lateness_s=0, max_future_skew_s=60,
+        source_idle_timeout_s=2,
         topic_partitions=2, parallelism=1, checkpoint_interval_s=5,
         flink_metrics_port=metrics_port)
     ensure_topics(settings, partitions=2)

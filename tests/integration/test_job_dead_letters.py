@@ -73,7 +73,7 @@ def test_oversized_bad_records_are_dead_lettered_once_without_a_restart(make_set
     weights_file = tmp_path / "weights.json"
     weights_file.write_text(json.dumps({**WEIGHTS, "version": WEIGHTS_VERSION}))
     settings = make_settings(window_size_s=60, window_slide_s=10, top_n=TOP_N,
-                             allowed_lateness_s=5, parallelism=2,
+                             out_of_orderness_s=5, parallelism=2,
                              weights_file=str(weights_file), checkpoint_interval_s=1,
                              rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE,
                              source_idle_timeout_s=120)

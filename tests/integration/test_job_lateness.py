@@ -36,7 +36,8 @@ def test_a_late_event_is_dead_lettered_counted_and_not_counted_in_its_window(
     metrics_port = free_port()
     settings = make_settings(
         weights_file=weights_file, window_size_s=10, window_slide_s=10, top_n=5,
-        allowed_lateness_s=1, source_idle_timeout_s=60, topic_partitions=1, parallelism=1,
+        out_of_orderness_s=1, allowed_lateness_s=0, source_idle_timeout_s=60,
+        topic_partitions=1, parallelism=1,
         checkpoint_interval_s=5, flink_metrics_port=metrics_port)
     ensure_topics(settings, partitions=1)
     root = Path(settings.parquet_root[len("file://"):])

@@ -45,7 +45,7 @@ def job_settings(make_settings, tmp_path: Path, **overrides):
                                         "version": "test/1"}))
     settings = make_settings(
         weights_file=weights_file, window_size_s=10, window_slide_s=10, top_n=5,
-        allowed_lateness_s=1, topic_partitions=1, parallelism=1,
+        out_of_orderness_s=1, allowed_lateness_s=0, topic_partitions=1, parallelism=1,
         consumer_group=f"trend-{uuid.uuid4().hex[:8]}", **overrides)
     ensure_topics(settings, partitions=1)
     return settings

@@ -46,7 +46,7 @@ def test_a_replayed_backfill_writes_the_same_bytes_and_changes_nothing(make_sett
 
     def settings_for(output: str, db: int):
         return make_settings(window_size_s=60, window_slide_s=10, top_n=TOP_N,
-                             allowed_lateness_s=5, parallelism=2,
+                             out_of_orderness_s=5, parallelism=2,
                              weights_file=str(weights_file), checkpoint_interval_s=1,
                              source_idle_timeout_s=120,
                              parquet_root_uri=f"file://{tmp_path / output}",

@@ -34,7 +34,7 @@ def test_a_stateless_restart_keeps_the_windows_already_written(make_settings, tm
     # A long checkpoint interval: run 1 completes its first checkpoint, then has time to
     # write the window before the next one.
     settings = make_settings(weights_file=weights_file, window_size_s=10, window_slide_s=10,
-                             top_n=5, allowed_lateness_s=1, source_idle_timeout_s=120,
+                             top_n=5, out_of_orderness_s=1, source_idle_timeout_s=120,
                              topic_partitions=1, parallelism=1, checkpoint_interval_s=20)
     ensure_topics(settings, partitions=1)
     root = Path(settings.parquet_root[len("file://"):])

@@ -41,7 +41,7 @@ def test_the_injected_trend_is_rising_within_two_slides(make_settings, tmp_path)
     slide_ms = DEMO_WINDOW_SLIDE_S * 1000
     start_ms = T0 + TREND_AT_S * 1000
     # Enough event time for the window two slides after the start to close.
-    duration_s = TREND_AT_S + 2 * DEMO_WINDOW_SLIDE_S + settings.allowed_lateness_s + 5
+    duration_s = TREND_AT_S + 2 * DEMO_WINDOW_SLIDE_S + settings.out_of_orderness_s + 5
     run_simulation(settings, SimulationOptions(
         rate=DEMO_RATE, products=DEMO_PRODUCTS, seed=SEED, start_ms=T0, partitions=2,
         duration_s=duration_s, trends=(trend,)))

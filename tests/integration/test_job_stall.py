@@ -43,7 +43,8 @@ def test_a_producer_stalled_for_ten_seconds_loses_no_event(make_settings, tmp_pa
     weights_file.write_text(json.dumps({"click": 1, "cart": 3, "purchase": 5,
                                         "version": "stall/1"}))
     settings = make_settings(weights_file=weights_file, window_size_s=WINDOW_MS // 1000,
-                             window_slide_s=WINDOW_MS // 1000, top_n=10, allowed_lateness_s=1,
+                             window_slide_s=WINDOW_MS // 1000, top_n=10, out_of_orderness_s=1,
+                             allowed_lateness_s=0,
                              parallelism=1, checkpoint_interval_s=5)
     assert settings.source_idle_timeout_s == Settings.model_fields[
         "source_idle_timeout_s"].default

@@ -80,7 +80,7 @@ def test_job_follows_the_champion_and_survives_an_mlflow_outage(
     settings = make_settings(
         mlflow_tracking_uri=private_mlflow.uri, weights_model_name=model,
         weights_poll_interval_s=POLL_S, window_size_s=10, window_slide_s=10, top_n=5,
-        allowed_lateness_s=1, source_idle_timeout_s=60, topic_partitions=1, parallelism=1,
+        out_of_orderness_s=1, source_idle_timeout_s=60, topic_partitions=1, parallelism=1,
         checkpoint_interval_s=5, consumer_group=f"trend-{uuid.uuid4().hex[:8]}")
     ensure_topics(settings, partitions=1)
     root = Path(settings.parquet_root[len("file://"):])

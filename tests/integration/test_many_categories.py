@@ -105,7 +105,7 @@ def test_redis_holds_at_most_max_categories_of_100000_and_the_api_serves_them(
     with RedisServer() as server:
         settings = make_settings(
             window_size_s=60, window_slide_s=60, top_n=TOP_N, max_categories=MAX_CATEGORIES,
-            allowed_lateness_s=5, parallelism=1, weights_file=str(weights_file),
+            out_of_orderness_s=5, parallelism=1, weights_file=str(weights_file),
             checkpoint_interval_s=1, source_idle_timeout_s=120, redis_url=server.url,
             rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE)
         client = redis.Redis.from_url(server.url)

@@ -179,7 +179,7 @@ def test_the_job_keeps_writing_parquet_and_dead_letters_through_a_redis_outage(
     metrics_port = free_port()
     settings = make_settings(
         weights_file=weights_file, window_size_s=10, window_slide_s=10, top_n=5,
-        allowed_lateness_s=1, source_idle_timeout_s=60, topic_partitions=1, parallelism=1,
+        out_of_orderness_s=1, source_idle_timeout_s=60, topic_partitions=1, parallelism=1,
         checkpoint_interval_s=5, flink_metrics_port=metrics_port, redis_url=server.url,
         redis_connect_timeout_s=0.5, redis_write_timeout_s=2, redis_retry_interval_s=1)
     ensure_topics(settings, partitions=1)

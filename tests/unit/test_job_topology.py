@@ -23,8 +23,8 @@ def settings(**overrides) -> Settings:
     return Settings(_env_file=None, **overrides)
 
 
-def test_the_watermark_never_passes_arrival_minus_the_allowed_lateness():
-    ddl = source_ddl(settings(allowed_lateness_s=5), "click", "clicks", None)
+def test_the_watermark_never_passes_arrival_minus_the_out_of_orderness():
+    ddl = source_ddl(settings(out_of_orderness_s=5), "click", "clicks", None)
     assert "arrival_ts BIGINT," in ddl
     # Event time stays et; only the watermark is clamped by the time the record arrived.
     assert "et AS TO_TIMESTAMP_LTZ(ts, 3)," in ddl

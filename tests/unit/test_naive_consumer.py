@@ -46,7 +46,7 @@ class Message:
 
 def settings(**changes) -> Settings:
     values = {"window_size_s": 20, "window_slide_s": 10, "top_n": 2,
-              "allowed_lateness_s": 5, "max_future_skew_s": 60, "topic_clicks": "clicks",
+              "out_of_orderness_s": 5, "max_future_skew_s": 60, "topic_clicks": "clicks",
               "topic_carts": "carts", "topic_purchases": "purchases", "metrics_port": 0}
     values.update(changes)
     return Settings(_env_file=None, **values)
@@ -164,7 +164,7 @@ def test_backfill_over_batches_fires_as_the_watermark_passes_and_flushes_at_the_
                          event(91, 14, "click", "p-a", ts=str(T0 + 14 * S))]
     ends = {"clicks": {0: len(values["clicks"])}, "carts": {0: len(values["carts"])},
             "purchases": {0: len(values["purchases"]), 1: 0}}
-    backfill = Backfill(settings(allowed_lateness_s=4), WEIGHTS, ends,
+    backfill = Backfill(settings(out_of_orderness_s=4), WEIGHTS, ends,
                         lambda end, rows: written.append((end, rows)))
     clicks, carts, purchases = (
         [Message(topic, 0, offset, value) for offset, value in enumerate(values[topic])]

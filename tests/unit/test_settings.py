@@ -21,7 +21,7 @@ def test_defaults_describe_a_laptop(monkeypatch):
     assert settings.topic_dead_letters == "events-dlq"
     assert settings.all_topics == ["clicks", "carts", "purchases", "events-dlq"]
     assert (settings.window_size_s, settings.window_slide_s) == (600, 30)
-    assert settings.allowed_lateness_s == 5
+    assert settings.out_of_orderness_s == 5
     assert settings.max_future_skew_s == 60
     assert settings.top_n == 100
 

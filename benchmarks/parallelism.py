@@ -15,7 +15,8 @@ each at parallelism 1 and 2. Rates are events/s by Flink's net job runtime (JVM 
 planning excluded); each figure is the median of its runs. Figures of merit:
 ``speedup_count`` (parallelism 2 over 1, goal >= 1.5) and ``speedup_job`` (goal >= 1.3).
 
-Check, not timed: the whole job wrote the same rows at parallelism 1 and 2 (``rows_check``).
+Checks, not timed: what the whole job wrote at parallelism 1 (``job_outputs``, as in
+``job_throughput``), and the same rows at parallelism 2 (``rows_check``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import benchmark_main, machine, run_on_stack
-from benchmarks.job_throughput import (add_rates, benchmark_settings, compare_rows, local_root,
-                                       phase_settings, produce, progress, run_phase)
+from benchmarks.job_throughput import (add_rates, benchmark_settings, compare_rows, job_outputs,
+                                       local_root, phase_settings, produce, progress,
+                                       run_phase)
 
 PHASES = {"count": "job-count", "job": "job"}
 PARALLELISMS = (1, 2)
@@ -71,6 +73,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
 
     runs: dict[str, list[dict[str, Any]]] = {}
     roots: dict[int, Path] = {}
+    outputs: dict[str, Any] = {}
     for round_ in range(args.repeat):
         for name, phase in PHASES.items():
             for parallelism in PARALLELISMS:
@@ -83,6 +86,8 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                 runs.setdefault(label, []).append(run)
                 if name == "job" and round_ == 0:
                     roots[parallelism] = local_root(run_settings)
+                    if parallelism == 1:
+                        outputs = job_outputs(run_settings)
     rates = {label: round(statistics.median(r["events_per_s"] for r in rs))
              for label, rs in runs.items()}
     return {
@@ -97,6 +102,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         "events_per_s": rates,
         "speedup_count": round(rates["count_p2"] / rates["count_p1"], 3),
         "speedup_job": round(rates["job_p2"] / rates["job_p1"], 3),
+        "job_outputs": outputs,
         "rows_check": compare_rows(roots[1], roots[2]),
         "machine": machine(),
         "load_avg_before": load_before,

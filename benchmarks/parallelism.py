@@ -29,9 +29,17 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import benchmark_main, machine, run_on_stack
-from benchmarks.job_throughput import (add_rates, benchmark_settings, compare_rows, job_outputs,
-                                       local_root, phase_settings, produce, progress,
-                                       run_phase)
+from benchmarks.job_throughput import (
+    add_rates,
+    benchmark_settings,
+    compare_rows,
+    job_outputs,
+    local_root,
+    phase_settings,
+    produce,
+    progress,
+    run_phase,
+)
 
 PHASES = {"count": "job-count", "job": "job"}
 PARALLELISMS = (1, 2)

@@ -134,7 +134,8 @@ def test_a_producer_held_back_30_s_on_a_shared_partition_loses_nothing(
         for end in written:
             document = json.loads(client.get(layout.ranking_key(None, end)))
             scores = {item["product_id"]: item["score"] for item in document["items"]}
-            assert scores == {p: float(sum(n * w for n, w in zip(c, WEIGHTS.values())))
+            assert scores == {p: float(sum(n * w for n, w in zip(c, WEIGHTS.values(),
+                                                                  strict=True)))
                               for p, c in expected(end).items()}, end
         # Nothing lost: no dead letter, the held-back events included.
         assert committed_dead_letters(settings) == []

@@ -1,9 +1,13 @@
 package dev.trendtracker.window;
 
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.dag.Transformation;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
@@ -21,6 +25,7 @@ import org.apache.flink.table.data.TimestampData;
 import org.apache.flink.table.runtime.typeutils.InternalTypeInfo;
 import org.apache.flink.table.types.DataType;
 import org.apache.flink.table.types.logical.RowType;
+import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 
@@ -56,6 +61,12 @@ public final class TrendTables {
     /** The uid of the step that splits valid records from invalid ones. */
     public static final String ROUTE = "route-records";
     public static final String WEIGHTS_RECORDS = "weights-records";
+    /**
+     * The uid of the weights table's source. It holds state (the topic's offsets) and runs
+     * at parallelism 1, so without a uid its id, which Flink then derives from how it chains,
+     * would change with the job's parallelism, and no savepoint would restore at another.
+     */
+    public static final String WEIGHTS_SOURCE = "weights-source";
     public static final String WINDOW_ROWS = "window-rows";
     public static final String LATE_DEAD_LETTERS = "late-dead-letters";
 
@@ -117,12 +128,18 @@ public final class TrendTables {
 
         // Without a weights table, the initial weights are the one record (a bounded source
         // whose watermark jumps to the end once it is read).
-        DataStream<String> weightsRecords = weights == null
-                ? decoded.getExecutionEnvironment().fromData(Types.STRING, initialWeights)
-                : tEnv.toDataStream(weights)
-                        .map(row -> String.valueOf(row.getField(0)), Types.STRING)
-                        .uid(WEIGHTS_RECORDS)
-                        .name(WEIGHTS_RECORDS);
+        DataStream<String> weightsRecords;
+        if (weights == null) {
+            weightsRecords = decoded.getExecutionEnvironment().fromData(Types.STRING,
+                    initialWeights);
+        } else {
+            DataStream<Row> weightsRows = tEnv.toDataStream(weights);
+            onlySource(weightsRows.getTransformation()).setUid(WEIGHTS_SOURCE);
+            weightsRecords = weightsRows
+                    .map(row -> String.valueOf(row.getField(0)), Types.STRING)
+                    .uid(WEIGHTS_RECORDS)
+                    .name(WEIGHTS_RECORDS);
+        }
         TrendTopology topology = TrendTopology.build(valid, weightsRecords, spec, initial);
 
         InternalTypeInfo<RowData> windowInfo =
@@ -141,6 +158,26 @@ public final class TrendTables {
         Table deadLetterTable = tEnv.fromDataStream(deadLetters,
                 Schema.newBuilder().fromRowDataType(deadLetterType).build());
         return new Table[] {windowTable, deadLetterTable};
+    }
+
+    /** The one source (a transformation without inputs) that {@code transformation} reads. */
+    static Transformation<?> onlySource(Transformation<?> transformation) {
+        List<Transformation<?>> sources = new ArrayList<>();
+        Deque<Transformation<?>> todo = new ArrayDeque<>(List.of(transformation));
+        while (!todo.isEmpty()) {
+            Transformation<?> next = todo.pop();
+            if (next.getInputs().isEmpty()) {
+                if (!sources.contains(next)) {
+                    sources.add(next);
+                }
+            } else {
+                todo.addAll(next.getInputs());
+            }
+        }
+        if (sources.size() != 1) {
+            throw new IllegalArgumentException("expected one source, found " + sources);
+        }
+        return sources.get(0);
     }
 
     private static DataType type(ResolvedSchema schema, String name) {

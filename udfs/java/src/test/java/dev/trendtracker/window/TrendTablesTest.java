@@ -23,7 +23,12 @@ import org.apache.flink.table.data.GenericArrayData;
 import org.apache.flink.table.data.TimestampData;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.CloseableIterator;
+import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.apache.flink.streaming.api.graph.StreamGraph;
+import org.apache.flink.streaming.api.graph.StreamNode;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * TrendTables.attach in a real table environment (a MiniCluster in this JVM): the decoded
@@ -163,5 +168,37 @@ class TrendTablesTest {
                 "window 20000 40000 v1: popular/null/1/p-2/2.0/1/2.0"
                         + " popular/toys/1/p-2/2.0/1/2.0 rising/null/1/p-2/2.0/1/2.0"
                         + " rising/toys/1/p-2/2.0/1/2.0"), out);
+    }
+
+    /**
+     * The weights source runs at parallelism 1 whatever the job's, so its state would not
+     * restore at another parallelism without a uid of its own (its derived id follows how
+     * it chains).
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void theWeightsSourceHasItsUidAtAnyParallelism(int parallelism) {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.setParallelism(parallelism);
+        StreamTableEnvironment tEnv = StreamTableEnvironment.create(env);
+        Table[] tables = TrendTables.attach(tEnv,
+                records(env, tEnv, record(0, null, "p-1", TrendEvent.CLICK, 1_000)),
+                weights(env, tEnv, "{\"weights_version\": \"v1\", \"click\": 2, "
+                        + "\"cart\": 0, \"purchase\": 1, \"applies_from_ms\": 0}"),
+                20_000, 10_000, 0, 2, 10, 2.0, 0.0, "{\"weights_version\": \"v0\", "
+                        + "\"click\": 1, \"cart\": 3, \"purchase\": 5, \"published_ms\": 0}",
+                "late");
+        tEnv.toDataStream(tables[0]).sinkTo(new DiscardingSink<>());
+        tEnv.toDataStream(tables[1]).sinkTo(new DiscardingSink<>());
+        StreamGraph graph = env.getStreamGraph();
+        List<StreamNode> named = new ArrayList<>();
+        for (StreamNode node : graph.getStreamNodes()) {
+            if (TrendTables.WEIGHTS_SOURCE.equals(node.getTransformationUID())) {
+                named.add(node);
+            }
+        }
+        assertEquals(1, named.size());
+        assertEquals(List.of(), named.get(0).getInEdges());
+        assertEquals(1, named.get(0).getParallelism());
     }
 }

@@ -176,6 +176,19 @@ def test_metrics_are_served_and_count_redis_errors(client):
     assert 'trend_api_request_duration_seconds_bucket{le="0.005",route="/trending"}' in text
 
 
+@pytest.mark.parametrize("service, prefix", [("client", "trend_api"),
+                                             ("ingest_client", "trend_ingest")])
+def test_made_up_http_methods_share_one_metric_label(service, prefix, request):
+    http = request.getfixturevalue(service)
+    for number in range(50):
+        assert http.request(f"MADEUP{number}", "/health").status_code == 405
+    text = http.get("/metrics").text
+    others = re.findall(prefix + r'_requests_total\{method="other",route="([^"]+)",'
+                        r'status="(\d+)"\} (\S+)', text)
+    assert others == [("/health", "405", "50.0")]
+    assert not re.search(r'method="MADEUP', text)
+
+
 def test_an_unexpected_error_is_a_json_500_without_details():
     app = create_app(settings())
 

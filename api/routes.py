@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from starlette.responses import Response
 
 from api.deps import (
@@ -26,7 +26,7 @@ from api.deps import (
     WindowCount,
     reject_unknown_params,
 )
-from api.errors import ApiError
+from api.errors import ApiError, corrupt_data, is_wrong_type
 from api.models import (
     CategoriesResponse,
     ErrorResponse,
@@ -128,17 +128,28 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", response_model=ReadyResponse)
 async def ready(redis: RedisDep, settings: SettingsDep, metrics: MetricsDep) -> dict[str, Any]:
-    """Redis answers and the newest overall window is within the staleness limit."""
-    stored = await redis.get(layout.latest_key(None))
-    if stored is None:
-        raise _no_data()
-    window_end, now = window_end_of(stored), now_ms()
+    """Ready while Redis answers: the API can then answer every request. The newest overall
+    window's age is reported (and exported as a metric, which the staleness alert watches);
+    a stalled job or a quiet night never takes the API out of its Service."""
+    unserved = {"status": "ready", "window_end": None, "age_s": None, "stale": True}
+    try:
+        stored = await redis.get(layout.latest_key(None))
+        if stored is None:
+            return {**unserved, "data": "no_data"}
+        window_end = window_end_of(stored)
+    except StoredDataError as exc:
+        corrupt_data(exc)  # logged as /trending would
+        return {**unserved, "data": "corrupt_data"}
+    except ResponseError as exc:
+        if not is_wrong_type(exc):
+            raise
+        corrupt_data(StoredDataError("a key holds another type than the job writes"))
+        return {**unserved, "data": "corrupt_data"}
+    now = now_ms()
     metrics.observe_latest(window_end, now)
     age_s = round((now - window_end) / 1000, 3)
-    if age_s > settings.api_stale_after_s:
-        raise ApiError(503, "stale", f"newest window ended {age_s:.0f} s ago "
-                       f"(limit {settings.api_stale_after_s} s)", headers=RETRY_SOON)
-    return {"status": "ready", "window_end": window_end, "age_s": age_s}
+    return {"status": "ready", "data": "ok", "window_end": window_end, "age_s": age_s,
+            "stale": age_s > settings.api_stale_after_s}
 
 
 @router.get("/metrics", response_class=Response,

@@ -89,6 +89,8 @@ from trend_tracker.settings import (
 log = logging.getLogger("trend.job")
 
 JOB_NAME = "trend-tracker"
+#: The job parameter that names the job's consumer group.
+CONSUMER_GROUP_PARAMETER = "consumer_group"
 #: Longest checkpoint interval of a bounded run (it ends at its next checkpoint).
 BOUNDED_CHECKPOINT_INTERVAL_S = 1
 
@@ -115,10 +117,24 @@ def parse_args(argv: Sequence[str] | None) -> JobArgs:
     return JobArgs(bool(args["bounded"]), bool(args["from_scratch"]), settings_overrides(args))
 
 
+def flink_map(values: dict[str, str]) -> str:
+    """A map option of Flink's configuration (``k1:v1,k2:v2``), each part quoted when it
+    holds a separator or a quote."""
+    def part(text: str) -> str:
+        if any(c in text for c in ":,'\""):
+            return "'" + text.replace("'", "''") + "'"
+        return text
+    return ",".join(f"{part(key)}:{part(value)}" for key, value in values.items())
+
+
 def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:
     """The Flink configuration of the job (see the module docstring for the choices)."""
     config = {
         "pipeline.name": JOB_NAME,
+        # Shown by the REST API (/jobs/<id>/config), where `trend job submit` looks for a
+        # job already reading the group.
+        "pipeline.global-job-parameters": flink_map({CONSUMER_GROUP_PARAMETER:
+                                                     settings.consumer_group}),
         "parallelism.default": str(settings.parallelism),
         "pipeline.object-reuse": "true",
         "execution.checkpointing.interval": f"{settings.checkpoint_interval_s} s",

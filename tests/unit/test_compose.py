@@ -574,11 +574,10 @@ def test_redis_persists_with_an_append_only_file(services):
     assert any(v.startswith("redis-data:") for v in services["redis"]["volumes"])
 
 
-def test_submitter_looks_for_the_job_by_the_name_the_job_gives_itself(services):
-    from jobs.trending import JOB_NAME
-
-    assert services["job-submit"]["environment"]["FLINK_JOB_NAME"] == JOB_NAME
-    assert read_env_file(ENV_EXAMPLE)["FLINK_JOB_NAME"] == JOB_NAME
+def test_the_submitter_leaves_an_active_job_alone(services):
+    script = (ROOT / "deploy/flink/submit-job.sh").read_text()
+    assert script.rstrip().endswith(
+        'exec trend job submit --jobmanager "$JOBMANAGER_ADDRESS" --if-not-running')
 
 
 # --- object storage users and the job's secrets ----------------------------------------------

@@ -1,8 +1,9 @@
 """Credentials out of URLs, before a URL reaches a job graph, a command line or a log.
 
-A URL carries a credential in its user information (``redis://user:pw@host``) or in a
-query parameter (``redis://host/0?password=pw``, ``...?X-Amz-Signature=...``). Both are
-replaced by ``***``; the user name and every other part stay, so the redacted URL still
+A URL carries a credential in its user information (``redis://user:<password>@host``)
+or in a query parameter (``redis://host/0?password=<password>``,
+``?X-Amz-Signature=...``): both are replaced by ``***``; the user name and every other part
+stay, so the redacted URL still
 says where it points.
 
 Passwords that should have been percent-encoded are still found: the user information runs

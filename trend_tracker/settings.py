@@ -186,6 +186,14 @@ class Settings(BaseSettings):
         10.0, gt=0, le=300,
         description="How long the ingest service waits for a body and for the broker's "
                     "acknowledgement of its events before answering")
+    # 64 requests of the largest body hold at most 32 MiB of bodies, beside a producer
+    # queue of 64 MiB: well under the 512 Mi the service's pod may use. At about 40 us of
+    # checks per event, 64 batches of 1,000 are 2.5 s of work queued: more would only
+    # answer later, not faster.
+    ingest_max_concurrent_requests: int = Field(
+        64, ge=1, le=10_000,
+        description="POST /events requests the ingest service handles at once; beyond them "
+                    "it answers 503 overloaded with Retry-After")
 
     # --- metrics
     metrics_port: int = Field(9250, ge=0, le=65535, description="0 disables the endpoint")

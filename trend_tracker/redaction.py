@@ -2,9 +2,8 @@
 
 A URL carries a credential in its user information (``redis://user:<password>@host``)
 or in a query parameter (``redis://host/0?password=<password>``,
-``?X-Amz-Signature=...``): both are replaced by ``***``; the user name and every other part
-stay, so the redacted URL still
-says where it points.
+``?X-Amz-Signature=...``): both are replaced by ``***``. The user name and every other
+part stay, so the redacted URL still says where it points.
 
 Passwords that should have been percent-encoded are still found: the user information runs
 to the *last* ``@`` (a password may hold ``@``, ``/``, ``?`` or ``#``), unless that ``@``

@@ -45,13 +45,16 @@ def submit(
     there: two jobs would write the same windows and commit the same offsets.
     """
     from jobs.submit import conflicting_jobs, submit_job
-    from jobs.trending import CONSUMER_GROUP_PARAMETER, JOB_NAME, parse_args
+    from jobs.trending import CONSUMER_GROUP_PARAMETER, backfill_settings, job_name, parse_args
     from trend_tracker.settings import load_settings
 
-    job = parse_args(list(ctx.args))
+    job = parse_args([*(["--bounded"] if bounded else []), *ctx.args])
     settings = load_settings(**job.overrides)
-    conflicts = conflicting_jobs(jobmanager, JOB_NAME, settings.consumer_group,
-                                 CONSUMER_GROUP_PARAMETER)
+    # What the job will be (a backfill's name and group are its own; the job derives them
+    # itself from these settings).
+    runs_as = backfill_settings(settings, job.replace) if bounded else settings
+    conflicts = conflicting_jobs(jobmanager, job_name(runs_as, bounded),
+                                 runs_as.consumer_group, CONSUMER_GROUP_PARAMETER)
     if conflicts and if_not_running:
         typer.echo(f"not submitted: {'; '.join(conflicts)} is active on {jobmanager}")
         raise typer.Exit(0)
@@ -60,9 +63,10 @@ def submit(
                    f"Stop it first with `trend job stop --jobmanager {jobmanager}` (it takes "
                    f"a savepoint this submit then resumes from).", err=True)
         raise typer.Exit(1)
+    program_args = [*(["--from-scratch"] if job.from_scratch else []),
+                    *(["--replace"] if job.replace else [])]
     result = submit_job(settings, jobmanager, bounded=bounded, python_executable=pyexec,
-                        program_args=["--from-scratch"] if job.from_scratch else [],
-                        capture=False)
+                        program_args=program_args, capture=False)
     raise typer.Exit(result.returncode)
 
 

@@ -102,6 +102,8 @@ class JobArgs:
     bounded: bool
     from_scratch: bool
     overrides: dict[str, Any]
+    #: A bounded run writes to the production output, replacing its windows.
+    replace: bool = False
 
 
 def parse_args(argv: Sequence[str] | None) -> JobArgs:
@@ -112,9 +114,38 @@ def parse_args(argv: Sequence[str] | None) -> JobArgs:
     parser.add_argument("--from-scratch", action="store_true",
                         help="start without state even when a retained checkpoint or "
                              "savepoint exists (windows already written are then kept)")
+    parser.add_argument("--replace", action="store_true",
+                        help="with --bounded: write to the production output (Parquet root, "
+                             "Redis namespace), replacing the windows the streaming job "
+                             "wrote, instead of the backfill's own output")
     add_settings_options(parser)
     args = vars(parser.parse_args(argv))
-    return JobArgs(bool(args["bounded"]), bool(args["from_scratch"]), settings_overrides(args))
+    if args["replace"] and not args["bounded"]:
+        parser.error("--replace applies to a --bounded run only")
+    return JobArgs(bool(args["bounded"]), bool(args["from_scratch"]), settings_overrides(args),
+                   bool(args["replace"]))
+
+
+def job_name(settings: Settings, bounded: bool) -> str:
+    """The streaming job's name, or a backfill's (named by ``backfill_name``)."""
+    return f"{JOB_NAME}-backfill-{settings.backfill_name}" if bounded else JOB_NAME
+
+
+def backfill_settings(settings: Settings, replace: bool = False) -> Settings:
+    """The settings of a bounded run, a backfill, which never touches the streaming job.
+
+    Its consumer group is its own (``<group>-backfill-<name>``), so it commits no offsets
+    into the streaming job's group, and its checkpoints and dead-letter transactions are its
+    own. Its output is its own too, unless ``replace``: Parquet under
+    ``<parquet_root_uri>-backfills/<name>`` (beside the production root, never inside it)
+    and Redis under the namespace ``<redis_namespace>-backfill-<name>``.
+    """
+    name = settings.backfill_name
+    update: dict[str, Any] = {"consumer_group": f"{settings.consumer_group}-backfill-{name}"}
+    if not replace:
+        update["parquet_root_uri"] = f"{settings.parquet_root_uri.rstrip('/')}-backfills/{name}"
+        update["redis_namespace"] = f"{settings.redis_namespace}-backfill-{name}"
+    return settings.model_copy(update=update)
 
 
 def flink_map(values: dict[str, str]) -> str:
@@ -130,7 +161,7 @@ def flink_map(values: dict[str, str]) -> str:
 def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:
     """The Flink configuration of the job (see the module docstring for the choices)."""
     config = {
-        "pipeline.name": JOB_NAME,
+        "pipeline.name": job_name(settings, bounded),
         # Shown by the REST API (/jobs/<id>/config), where `trend job submit` looks for a
         # job already reading the group.
         "pipeline.global-job-parameters": flink_map({CONSUMER_GROUP_PARAMETER:
@@ -340,8 +371,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     job = parse_args(argv)
     settings = load_settings(**job.overrides)
-    log.info("starting %s (%s), topics %s", JOB_NAME, "bounded" if job.bounded else "streaming",
-             ", ".join(settings.event_topics.values()))
+    if job.bounded:
+        settings = backfill_settings(settings, job.replace)
+    log.info("starting %s (%s), topics %s", job_name(settings, job.bounded),
+             "bounded" if job.bounded else "streaming", ", ".join(settings.event_topics.values()))
     # Fail here, with the registry's one-line error, rather than inside a Flink worker
     # that would restart forever without weights.
     from jobs.resume import start_point
@@ -355,6 +388,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("cannot start without weights: %s", exc)
         return 2
     log.info("weights at start: %s %s", weights.version, weights.as_dict())
+    if job.bounded:
+        log.info("backfill %s: every window is scored with weights %s, today's, not those it "
+                 "had when it was live; output %s and Redis namespace %s%s",
+                 settings.backfill_name, weights.version, settings.parquet_root,
+                 settings.redis_namespace,
+                 " (the production output: its windows are replaced)" if job.replace else "")
     start = start_point(settings, job.bounded, job.from_scratch)
     if not start.replace_windows:
         log.warning("starting without state from the offsets an earlier run committed: the "

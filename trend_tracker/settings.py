@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     redis_pending_windows: int = Field(
         10, ge=1, le=1000,
         description="Windows the job's sink keeps whole for Redis while Redis is down")
+    redis_namespace: str = Field(
+        "trend", description="What every Redis key starts with: the job writes and the API "
+                             "reads under it (a backfill writes under its own)")
+    backfill_name: str = Field(
+        "backfill", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
+        description="A bounded run's output: Parquet under <parquet_root_uri>-backfills/<name> "
+                    "and Redis under <redis_namespace>-backfill-<name>, unless --replace")
 
     # --- Parquet snapshots (file:// or s3://)
     parquet_root_uri: str = "file://.trend/parquet"
@@ -214,6 +221,13 @@ class Settings(BaseSettings):
         if not value.startswith(("file://", "s3://")):
             raise ValueError("parquet_root_uri must start with file:// or s3://")
         return value
+
+    @field_validator("redis_namespace")
+    @classmethod
+    def _redis_namespace(cls, value: str) -> str:
+        from trend_tracker.redis_layout import check_namespace
+
+        return check_namespace(value)
 
     @field_validator("redis_url")
     @classmethod

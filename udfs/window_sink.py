@@ -90,6 +90,7 @@ def make_window_writer_function(settings_json: str, replace_windows: bool = True
     from pyflink.table import DataTypes
     from pyflink.table.udf import ScalarFunction, udf
 
+    from trend_tracker.redis_layout import RedisLayout
     from udfs.parquet_sink import ParquetWindowWriter
     from udfs.redis_sink import RedisRankingWriter
     from udfs.redis_view import PendingRankings, RedisView
@@ -110,7 +111,8 @@ def make_window_writer_function(settings_json: str, replace_windows: bool = True
             redis_group = group.add_group("sink", "redis")
             self.redis_refused = redis_group.counter("windows_refused")
             self.redis = RedisView(
-                RedisRankingWriter(client, settings.redis_ttl_s, settings.max_categories),
+                RedisRankingWriter(client, settings.redis_ttl_s, settings.max_categories,
+                                   RedisLayout(settings.redis_namespace)),
                 # The overall scope and every category Redis keeps, of each kind of ranking.
                 PendingRankings(settings.redis_pending_windows,
                                 len(output.RANKINGS) * (1 + settings.max_categories)),

@@ -367,6 +367,30 @@ def run(settings: Settings, bounded: bool = False, wait: bool = True,
     return result
 
 
+def check_timestamp_types(settings: Settings) -> None:
+    """Say at start when an event topic stamps records with the producers' clocks
+    (``CreateTime``) instead of the broker's append time: the job judges ``future_ts`` and
+    clamps the watermark against a record's timestamp, its arrival."""
+    from jobs.offsets import EndOffsetsError, timestamp_types
+    from trend_tracker.events import ARRIVAL_TIMESTAMP_TYPE, TIMESTAMP_TYPE_CONFIG
+
+    try:
+        types = timestamp_types(settings.bootstrap_servers, list(settings.event_topics.values()))
+    except EndOffsetsError as exc:
+        log.warning("cannot read the event topics' timestamp type: %s", exc)
+        return
+    for topic, kind in sorted(types.items()):
+        if kind != ARRIVAL_TIMESTAMP_TYPE:
+            log.warning(
+                "topic %s has %s=%s: a record's arrival is the time its producer stamped, so "
+                "future_ts and the watermark's clamp follow producers' clocks, and a producer "
+                "that stamps records with the event's ts is never future_ts. Set "
+                "%s=%s on the topic (kafka-configs.sh --alter --entity-type topics "
+                "--entity-name %s --add-config %s=%s) for the broker's append time",
+                topic, TIMESTAMP_TYPE_CONFIG, kind, TIMESTAMP_TYPE_CONFIG,
+                ARRIVAL_TIMESTAMP_TYPE, topic, TIMESTAMP_TYPE_CONFIG, ARRIVAL_TIMESTAMP_TYPE)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     job = parse_args(argv)
@@ -399,6 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning("starting without state from the offsets an earlier run committed: the "
                     "windows it left in flight are recomputed from part of their events, so "
                     "windows already written are kept and never replaced")
+    check_timestamp_types(settings)
     log.info("state: %s%s", start.reason,
              f" ({start.restore_from})" if start.restore_from else "")
     settings = settings.model_copy(update={"restore_from": start.restore_from})

@@ -91,8 +91,11 @@ log = logging.getLogger("trend.job")
 JOB_NAME = "trend-tracker"
 #: The job parameter that names the job's consumer group.
 CONSUMER_GROUP_PARAMETER = "consumer_group"
-#: Longest checkpoint interval of a bounded run (it ends at its next checkpoint).
-BOUNDED_CHECKPOINT_INTERVAL_S = 1
+#: Longest checkpoint interval of a bounded run: it ends at its next checkpoint, so a
+#: shorter one ends sooner, but the heap backend writes the whole state at each one. At
+#: 100,000 products 1 s cost a fifth of the job's CPU (1 M events: 77.7 CPU-s and 61.1 s at
+#: 1 s, 61.8 CPU-s and 49.0 s at 5 s, docs/BENCHMARKS.md).
+BOUNDED_CHECKPOINT_INTERVAL_S = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +190,7 @@ def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:
         config["execution.state-recovery.path"] = settings.restore_from
     if bounded:
         # A finishing job waits for one last checkpoint (to commit its sinks): keep the
-        # wait short.
+        # wait short, but not shorter than the state's snapshots can afford.
         interval = min(settings.checkpoint_interval_s, BOUNDED_CHECKPOINT_INTERVAL_S)
         config["execution.checkpointing.interval"] = f"{interval} s"
         # Checkpoints that often would block the union of the three sources on barrier

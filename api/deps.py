@@ -11,6 +11,7 @@ from api.errors import ApiError
 from api.metrics import ApiMetrics
 from api.models import Ranking
 from trend_tracker.events import ID_PATTERN
+from trend_tracker.redis_layout import RedisLayout
 from trend_tracker.settings import Settings
 
 #: The largest top-N the settings allow; the running job's ``top_n`` is checked per call.
@@ -30,6 +31,11 @@ async def get_redis(request: Request) -> Redis:
     return request.app.state.redis
 
 
+async def get_keys(request: Request) -> RedisLayout:
+    """The Redis keys of the namespace the app serves (``redis_namespace``)."""
+    return request.app.state.keys
+
+
 async def get_metrics(request: Request) -> ApiMetrics:
     """The app's Prometheus collectors."""
     return request.app.state.metrics
@@ -37,6 +43,7 @@ async def get_metrics(request: Request) -> ApiMetrics:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
+KeysDep = Annotated[RedisLayout, Depends(get_keys)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 
 TopK = Annotated[int, Query(

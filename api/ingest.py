@@ -35,6 +35,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -59,8 +60,11 @@ RETRY_AFTER_BROKER_S = 5
 RETRY_AFTER_OVERLOAD_S = 1
 #: How long ``/ready`` waits for the broker's metadata.
 READY_TIMEOUT_S = 2.0
-#: Events in the producer's local queue at most, across requests.
+#: Events in the producer's local queue at most, across requests, ...
 PRODUCER_QUEUE_MESSAGES = 200_000
+#: ... and their size at most (librdkafka's default is 1 GiB, twice the pod's memory
+#: limit): a full queue answers 503 queue_full instead of the process being killed.
+PRODUCER_QUEUE_KBYTES = 64 * 1024
 #: How often delivery reports are served while records are in flight.
 REPORT_POLL_INTERVAL_S = 0.001
 
@@ -108,9 +112,14 @@ class IngestMetrics:
             "trend_ingest_produce_duration_seconds",
             "Time from handing a request's events to the producer to the broker's last "
             "acknowledgement", buckets=PRODUCE_BUCKETS, registry=self.registry)
+        self.requests_in_flight = Gauge(
+            "trend_ingest_requests_in_flight",
+            "POST /events requests being handled (at most ingest_max_concurrent_requests)",
+            registry=self.registry)
         self.produce_errors = Counter(
             "trend_ingest_produce_errors",
-            "Requests answered 503 because the broker did not take their events, by kind",
+            "Requests answered 503, by kind: the broker did not take their events, or the "
+            "service was overloaded",
             ["kind"], registry=self.registry)
 
 
@@ -163,6 +172,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "message.timeout.ms": max(1, int(settings.ingest_request_timeout_s * 1000)),
         "message.max.bytes": max(1_000_000, settings.ingest_max_body_bytes + 4096),
         "queue.buffering.max.messages": PRODUCER_QUEUE_MESSAGES,
+        "queue.buffering.max.kbytes": PRODUCER_QUEUE_KBYTES,
         # Java clients hash keys with murmur2: a product lands on the partition the
         # simulator and every Java producer would choose.
         "partitioner": "murmur2_random",
@@ -179,11 +189,14 @@ class EventProducer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         config = producer_config(settings)
-        config["error_cb"] = self._error
+        config["error_cb"] = self.on_error
         self._producer = Producer(config)
         self._in_flight = asyncio.Event()
         self._reports: asyncio.Task[None] | None = None
         self._last_error_log = 0.0
+        #: The fatal error that made the producer unusable, if one did (librdkafka's
+        #: idempotence can fail for good); only a restart of the process recovers.
+        self.fatal_error: KafkaError | None = None
 
     def start(self) -> None:
         """Start serving delivery reports (call from the event loop)."""
@@ -201,7 +214,15 @@ class EventProducer:
                     log.exception("serving Kafka delivery reports failed")
                 await asyncio.sleep(REPORT_POLL_INTERVAL_S)
 
-    def _error(self, err: KafkaError) -> None:
+    def on_error(self, err: KafkaError) -> None:
+        """librdkafka's error callback: a fatal error is kept (``/ready`` turns red and
+        every request is answered 503); others are logged."""
+        if err.fatal():
+            if self.fatal_error is None:
+                log.error("Kafka producer failed for good (%s): restart the service",
+                          err.str())
+            self.fatal_error = err
+            return
         # Reconnection attempts repeat these; one line per 10 s is enough.
         now = time.monotonic()
         if now - self._last_error_log >= 10:
@@ -214,6 +235,9 @@ class EventProducer:
         Raises :class:`ProduceError` when one failed, when the local queue is full, or at
         ``deadline`` (``time.monotonic()``), whichever comes first.
         """
+        if self.fatal_error is not None:
+            raise ProduceError("fatal", f"the service's producer failed "
+                               f"({self.fatal_error.str()}); retry", RETRY_AFTER_BROKER_S)
         delivery = _Delivery(len(records), asyncio.get_running_loop())
         produce = self._producer.produce
         try:
@@ -352,11 +376,30 @@ def now_ms() -> int:
         422: _error("The body is neither an event object nor a non-empty array "
                     "(invalid_body)"),
         503: _error("The broker did not acknowledge the events (broker_unavailable): retry "
-                    "after Retry-After seconds; some may have been written"),
+                    "after Retry-After seconds; some may have been written. Or "
+                    "ingest_max_concurrent_requests are being handled (overloaded): retry "
+                    "after Retry-After seconds; nothing was written"),
     })
 async def post_events(request: Request, producer: ProducerDep, settings: SettingsDep,
                       metrics: MetricsDep) -> Response:
     """Validate events against the contract; write the valid ones to their topics."""
+    state = request.app.state
+    if state.requests_in_flight >= settings.ingest_max_concurrent_requests:
+        metrics.produce_errors.labels("overloaded").inc()
+        raise ApiError(503, "overloaded",
+                       f"{settings.ingest_max_concurrent_requests} requests are being "
+                       f"handled; retry", headers={"Retry-After": str(RETRY_AFTER_OVERLOAD_S)})
+    state.requests_in_flight += 1  # one event loop: no lock needed
+    metrics.requests_in_flight.set(state.requests_in_flight)
+    try:
+        return await _post_events(request, producer, settings, metrics)
+    finally:
+        state.requests_in_flight -= 1
+        metrics.requests_in_flight.set(state.requests_in_flight)
+
+
+async def _post_events(request: Request, producer: EventProducer, settings: Settings,
+                       metrics: IngestMetrics) -> Response:
     deadline = time.monotonic() + settings.ingest_request_timeout_s
     if not _is_json(request.headers.get("content-type")):
         raise ApiError(415, "unsupported_media_type",
@@ -401,9 +444,13 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", response_model=IngestReadyResponse,
             responses={503: _error("The broker does not answer, or an event topic is "
-                                   "missing (broker_unavailable)")})
+                                   "missing (broker_unavailable); or the producer failed "
+                                   "for good (producer_failed)")})
 async def ready(producer: ProducerDep, settings: SettingsDep) -> dict[str, Any]:
-    """The broker answers and lists every event topic."""
+    """The producer works, and the broker answers and lists every event topic."""
+    if producer.fatal_error is not None:
+        raise ApiError(503, "producer_failed", f"the producer failed for good "
+                       f"({producer.fatal_error.str()}): restart the service")
     loop = asyncio.get_running_loop()
     try:
         found = await loop.run_in_executor(None, producer.topic_partitions, READY_TIMEOUT_S)
@@ -475,6 +522,7 @@ def create_ingest_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.requests_in_flight = 0
     app.openapi = partial(openapi_with_body, app, settings.ingest_max_batch)  # type: ignore[method-assign]
     install_common_error_handlers(app)
     app.include_router(router)

@@ -21,6 +21,7 @@ from api import page, routes
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics, HeadAsGet, MetricsMiddleware
 from api.ranking_cache import LatestRankings
+from trend_tracker.redis_layout import RedisLayout
 from trend_tracker.settings import Settings, load_settings
 
 #: Connections per worker: more than the requests one event loop has in flight at once.
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.redis = redis_client(settings)
-        app.state.rankings = LatestRankings(app.state.redis, settings.api_cache_ttl_s)
+        app.state.rankings = LatestRankings(app.state.redis, settings.api_cache_ttl_s,
+                                            keys=app.state.keys)
         try:
             yield
         finally:
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Trend Tracker API", version="1", description=DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.keys = RedisLayout(settings.redis_namespace)
     app.state.metrics = metrics
     app.openapi = partial(openapi_with_limits, app, settings.top_n)  # type: ignore[method-assign]
     # Any invalid k gets one message naming 1..top_n: the route's static bound

@@ -19,6 +19,12 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05
 #: Label for requests that matched no route, so unknown paths cannot blow up cardinality.
 UNMATCHED_ROUTE = "unmatched"
 
+#: The methods of RFC 9110 and PATCH; any other method is labelled ``other``, so made-up
+#: methods cannot blow up cardinality either.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+                          "TRACE", "PATCH"})
+OTHER_METHOD = "other"
+
 
 class ApiMetrics:
     """The API's collectors, in their own registry."""
@@ -56,6 +62,12 @@ def route_label(scope: Scope) -> str:
     return getattr(route, "path", None) or UNMATCHED_ROUTE
 
 
+def method_label(scope: Scope) -> str:
+    """The request's method if it is a known one, else ``other``."""
+    method = scope["method"]
+    return method if method in HTTP_METHODS else OTHER_METHOD
+
+
 class MetricsMiddleware:
     """Counts and times every HTTP request by route template, method and status."""
 
@@ -81,7 +93,7 @@ class MetricsMiddleware:
         finally:
             route = route_label(scope)
             self.metrics.latency.labels(route).observe(time.perf_counter() - started)
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            self.metrics.requests.labels(route, method_label(scope), str(status)).inc()
 
 
 class HeadAsGet:

@@ -93,11 +93,17 @@ class HealthResponse(BaseModel):
 
 
 class ReadyResponse(BaseModel):
-    """Redis answers and the newest overall window is fresh enough."""
+    """Redis answers, so the API can answer; what it would serve is reported, never a
+    reason to be unready."""
 
     status: str = "ready"
-    window_end: int
-    age_s: float
+    data: Literal["ok", "no_data", "corrupt_data"] = Field(
+        description="ok: the newest overall ranking can be served; no_data: none yet; "
+                    "corrupt_data: it cannot be read (/trending answers 503 for both)")
+    window_end: int | None = Field(description="window_end of the newest overall ranking")
+    age_s: float | None = Field(description="now - window_end, in seconds")
+    stale: bool = Field(description="age_s is above the configured staleness limit, or "
+                                    "there is no ranking to serve")
 
 
 class ErrorDetail(BaseModel):

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 
 from api.rankings import PreparedRanking, prepare_ranking
-from trend_tracker import redis_layout as layout
 from trend_tracker.output_row import POPULAR
+from trend_tracker.redis_layout import DEFAULT, RedisLayout
 
 
 class LatestRankings:
@@ -35,8 +35,10 @@ class LatestRankings:
     """
 
     def __init__(self, redis: Redis, ttl_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 keys: RedisLayout = DEFAULT) -> None:
         self.redis = redis
+        self.keys = keys
         self.ttl_s = ttl_s
         self._clock = clock
         # (category (None: overall), ranking) -> (expires at, stored bytes, prepared ranking)
@@ -54,7 +56,7 @@ class LatestRankings:
         entry = self._entries.get(key)
         if entry is not None and entry[0] > self._clock():
             return entry[2]
-        stored = await self.redis.get(layout.latest_key(category, ranking))
+        stored = await self.redis.get(self.keys.latest_key(category, ranking))
         if stored is None:
             self._entries.pop(key, None)
             return None

@@ -12,11 +12,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from starlette.responses import Response
 
 from api.deps import (
     CategoryFilter,
+    KeysDep,
     MetricsDep,
     ProductId,
     RankingKind,
@@ -26,7 +27,7 @@ from api.deps import (
     WindowCount,
     reject_unknown_params,
 )
-from api.errors import ApiError
+from api.errors import ApiError, corrupt_data, is_wrong_type
 from api.models import (
     CategoriesResponse,
     ErrorResponse,
@@ -36,7 +37,6 @@ from api.models import (
     TrendingResponse,
 )
 from api.rankings import StoredDataError, categories_body, product_trend_body, window_end_of
-from trend_tracker import redis_layout as layout
 
 JSON = "application/json"
 #: ``k`` when a ``/trending`` request does not say.
@@ -89,7 +89,8 @@ async def trending(request: Request,
         raise ApiError(422, "invalid_parameter", invalid_k_message(settings.top_n))
     latest = await rankings.get(category, ranking)
     if latest is None:
-        if category is not None and await state.redis.exists(layout.latest_key(None, ranking)):
+        if category is not None and await state.redis.exists(
+                state.keys.latest_key(None, ranking)):
             raise ApiError(404, "unknown_category", f"no ranking for category {category!r}")
         raise _no_data()
     # The head and the top k are rendered once per stored ranking (api.ranking_cache):
@@ -100,12 +101,12 @@ async def trending(request: Request,
 @router.get("/products/{product_id}/trend", response_model=ProductTrendResponse,
             responses={404: _error("No recent window of that ranking holds this product "
                                    "(unknown_product)")})
-async def product_trend(redis: RedisDep, product_id: ProductId,
+async def product_trend(redis: RedisDep, keys: KeysDep, product_id: ProductId,
                         windows: WindowCount = 30,
                         category: CategoryFilter = None) -> dict[str, Any]:
     """A product's rank and score across its most recent ranked windows, overall or in one
     category's ranking."""
-    entries = await redis.zrange(layout.product_key(product_id, category), -windows, -1)
+    entries = await redis.zrange(keys.product_key(product_id, category), -windows, -1)
     if not entries:
         ranking = "overall ranking" if category is None else f"ranking of {category!r}"
         raise ApiError(404, "unknown_product",
@@ -114,9 +115,9 @@ async def product_trend(redis: RedisDep, product_id: ProductId,
 
 
 @router.get("/categories", response_model=CategoriesResponse)
-async def categories(redis: RedisDep) -> dict[str, Any]:
+async def categories(redis: RedisDep, keys: KeysDep) -> dict[str, Any]:
     """The categories that have rankings, with their newest window_end."""
-    members = await redis.zrange(layout.CATEGORIES_KEY, 0, -1, withscores=True)
+    members = await redis.zrange(keys.categories_key, 0, -1, withscores=True)
     return categories_body(members)
 
 
@@ -127,28 +128,40 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/ready", response_model=ReadyResponse)
-async def ready(redis: RedisDep, settings: SettingsDep, metrics: MetricsDep) -> dict[str, Any]:
-    """Redis answers and the newest overall window is within the staleness limit."""
-    stored = await redis.get(layout.latest_key(None))
-    if stored is None:
-        raise _no_data()
-    window_end, now = window_end_of(stored), now_ms()
+async def ready(redis: RedisDep, keys: KeysDep, settings: SettingsDep,
+                metrics: MetricsDep) -> dict[str, Any]:
+    """Ready while Redis answers: the API can then answer every request. The newest overall
+    window's age is reported (and exported as a metric, which the staleness alert watches);
+    a stalled job or a quiet night never takes the API out of its Service."""
+    unserved = {"status": "ready", "window_end": None, "age_s": None, "stale": True}
+    try:
+        stored = await redis.get(keys.latest_key(None))
+        if stored is None:
+            return {**unserved, "data": "no_data"}
+        window_end = window_end_of(stored)
+    except StoredDataError as exc:
+        corrupt_data(exc)  # logged as /trending would
+        return {**unserved, "data": "corrupt_data"}
+    except ResponseError as exc:
+        if not is_wrong_type(exc):
+            raise
+        corrupt_data(StoredDataError("a key holds another type than the job writes"))
+        return {**unserved, "data": "corrupt_data"}
+    now = now_ms()
     metrics.observe_latest(window_end, now)
     age_s = round((now - window_end) / 1000, 3)
-    if age_s > settings.api_stale_after_s:
-        raise ApiError(503, "stale", f"newest window ended {age_s:.0f} s ago "
-                       f"(limit {settings.api_stale_after_s} s)", headers=RETRY_SOON)
-    return {"status": "ready", "window_end": window_end, "age_s": age_s}
+    return {"status": "ready", "data": "ok", "window_end": window_end, "age_s": age_s,
+            "stale": age_s > settings.api_stale_after_s}
 
 
 @router.get("/metrics", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE_LATEST: {}},
                              "description": "Prometheus text exposition"}})
-async def metrics_endpoint(redis: RedisDep, metrics: MetricsDep) -> Response:
+async def metrics_endpoint(redis: RedisDep, keys: KeysDep, metrics: MetricsDep) -> Response:
     """Prometheus metrics (names prefixed trend_api_)."""
     # Refresh the data age at scrape time; a Redis outage still gets metrics served.
     try:
-        stored = await redis.get(layout.latest_key(None))
+        stored = await redis.get(keys.latest_key(None))
     except (RedisError, OSError) as exc:
         metrics.redis_errors.labels(kind=type(exc).__name__).inc()
     else:

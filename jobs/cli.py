@@ -34,17 +34,39 @@ def submit(
                                  help="read each topic to its end offset, wait for the job"),
     pyexec: str = typer.Option(None, "--pyexec",
                                help="Python of the TaskManagers' workers (default: this one)"),
+    if_not_running: bool = typer.Option(
+        False, "--if-not-running",
+        help="when such a job is active, succeed without submitting (a submitter that may "
+             "run again)"),
 ) -> None:
-    """Submit the job to a running Flink cluster (flink run -py); settings as --field value."""
-    from jobs.submit import submit_job
-    from jobs.trending import parse_args
+    """Submit the job to a running Flink cluster (flink run -py); settings as --field value.
+
+    Refused while a job of the same name, or reading the same consumer group, is active
+    there: two jobs would write the same windows and commit the same offsets.
+    """
+    from jobs.submit import conflicting_jobs, submit_job
+    from jobs.trending import CONSUMER_GROUP_PARAMETER, backfill_settings, job_name, parse_args
     from trend_tracker.settings import load_settings
 
-    job = parse_args(list(ctx.args))
+    job = parse_args([*(["--bounded"] if bounded else []), *ctx.args])
     settings = load_settings(**job.overrides)
+    # What the job will be (a backfill's name and group are its own; the job derives them
+    # itself from these settings).
+    runs_as = backfill_settings(settings, job.replace) if bounded else settings
+    conflicts = conflicting_jobs(jobmanager, job_name(runs_as, bounded),
+                                 runs_as.consumer_group, CONSUMER_GROUP_PARAMETER)
+    if conflicts and if_not_running:
+        typer.echo(f"not submitted: {'; '.join(conflicts)} is active on {jobmanager}")
+        raise typer.Exit(0)
+    if conflicts:
+        typer.echo(f"not submitted: {'; '.join(conflicts)} is active on {jobmanager}. "
+                   f"Stop it first with `trend job stop --jobmanager {jobmanager}` (it takes "
+                   f"a savepoint this submit then resumes from).", err=True)
+        raise typer.Exit(1)
+    program_args = [*(["--from-scratch"] if job.from_scratch else []),
+                    *(["--replace"] if job.replace else [])]
     result = submit_job(settings, jobmanager, bounded=bounded, python_executable=pyexec,
-                        program_args=["--from-scratch"] if job.from_scratch else [],
-                        capture=False)
+                        program_args=program_args, capture=False)
     raise typer.Exit(result.returncode)
 
 
@@ -59,14 +81,17 @@ def stop(
 ) -> None:
     """Stop the running job with a savepoint; the next submit resumes from it."""
     from jobs.resume import job_savepoint_dir
-    from jobs.submit import StopError, running_job_ids, stop_with_savepoint
-    from jobs.trending import JOB_NAME, parse_args
+    from jobs.submit import StopError, job_parameter, running_job_ids, stop_with_savepoint
+    from jobs.trending import CONSUMER_GROUP_PARAMETER, JOB_NAME, parse_args
     from trend_tracker.settings import load_settings
 
     settings = load_settings(**parse_args(list(ctx.args)).overrides)
-    jobs = running_job_ids(jobmanager, JOB_NAME)
+    jobs = [job_id for job_id in running_job_ids(jobmanager, JOB_NAME)
+            if job_parameter(jobmanager, job_id, CONSUMER_GROUP_PARAMETER)
+            in (settings.consumer_group, None)]
     if not jobs:
-        typer.echo(f"no running job named {JOB_NAME} on {jobmanager}", err=True)
+        typer.echo(f"no running job named {JOB_NAME} reading consumer group "
+                   f"{settings.consumer_group} on {jobmanager}", err=True)
         raise typer.Exit(1)
     for job_id in jobs:
         try:

@@ -29,9 +29,11 @@ Metrics published by the job's functions (all in the ``trend`` group):
 - ``trend_sink_write_latency_ms{sink="parquet"|"redis"}``: duration of the last write.
 - ``trend_sink_write_failures{sink}``: writes that failed after retries. Parquet: each
   fails the task, which restarts from the last checkpoint. Redis: each window that could
-  not be written at its time (it stays pending, the job goes on).
+  not be written at its time (it stays pending, the job goes on) or that Redis refused.
 - ``trend_sink_pending_windows{sink="redis"}``: windows waiting for Redis (0 while Redis
   answers).
+- ``trend_sink_windows_refused{sink="redis"}``: windows Redis answered with an error of its
+  own (wrong type, out of memory, no permission): logged and skipped, never retried.
 
 Flink's own metrics cover the rest, e.g. ``numRecordsInPerSecond`` of each source
 operator, ``currentInputWatermark``, checkpoint durations, restarts (``numRestarts``).

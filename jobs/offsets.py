@@ -1,4 +1,5 @@
-"""End offsets of Kafka partitions, and how to hand them to Flink's Kafka source.
+"""End offsets of Kafka partitions, and how to hand them to Flink's Kafka source; the
+timestamp type of the event topics.
 
 A bounded backfill stops at the end each partition had when it started: the high
 watermark that ListOffsets(latest) reports. Flink's SQL Kafka connector accepts
@@ -89,3 +90,27 @@ def bounded_scan_options(offsets: Mapping[int, int]) -> dict[str, str]:
         "scan.bounded.mode": "specific-offsets",
         "scan.bounded.specific-offsets": specific_offsets_option(offsets),
     }
+
+
+def timestamp_types(bootstrap_servers: str, topics: list[str],
+                    timeout_s: float = 10.0) -> dict[str, str]:
+    """Each topic's ``message.timestamp.type`` (``CreateTime`` or ``LogAppendTime``).
+
+    Raises :class:`EndOffsetsError` for a broker that does not answer within ``timeout_s``.
+    """
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    from trend_tracker.events import TIMESTAMP_TYPE_CONFIG
+
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 4})
+    futures = admin.describe_configs(
+        [ConfigResource(ConfigResource.Type.TOPIC, topic) for topic in topics],
+        request_timeout=timeout_s)
+    types = {}
+    for resource, future in futures.items():
+        try:
+            types[resource.name] = future.result(timeout=timeout_s)[TIMESTAMP_TYPE_CONFIG].value
+        except (KafkaException, TimeoutError) as exc:
+            raise EndOffsetsError(f"cannot describe topic {resource.name}: {exc}") from exc
+    return types

@@ -59,6 +59,7 @@ def rebuild(settings: Settings, since_ms: int | None = None, windows: int | None
     newest ``windows`` of them, from Parquet to Redis, oldest first."""
     import redis
 
+    from trend_tracker.redis_layout import RedisLayout
     from udfs.parquet_sink import ParquetWindowReader
     from udfs.redis_sink import RedisRankingWriter, rankings_from_rows
 
@@ -73,7 +74,8 @@ def rebuild(settings: Settings, since_ms: int | None = None, windows: int | None
         settings.redis_url, socket_connect_timeout=settings.redis_connect_timeout_s,
         socket_timeout=settings.redis_write_timeout_s)
     try:
-        writer = RedisRankingWriter(client, settings.redis_ttl_s, settings.max_categories)
+        writer = RedisRankingWriter(client, settings.redis_ttl_s, settings.max_categories,
+                                    RedisLayout(settings.redis_namespace))
         rankings = 0
         for end in ends:
             window_rankings = rankings_from_rows(reader.read_window(end))

@@ -138,11 +138,41 @@ def _rest(url: str, body: Mapping[str, object] | None = None, timeout_s: float =
         return json.load(response)
 
 
+#: Job states in which a job still reads its topics, or will again.
+ACTIVE_STATES = frozenset({"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "RECONCILING",
+                           "FAILING", "CANCELLING", "SUSPENDED"})
+
+
+def active_jobs(jobmanager: str) -> list[dict]:
+    """The jobs of the cluster that run, or may run again (``jid``, ``name``, ``state``)."""
+    jobs = _rest(f"http://{jobmanager}/jobs/overview")["jobs"]
+    return [job for job in jobs if job["state"] in ACTIVE_STATES]
+
+
 def running_job_ids(jobmanager: str, job_name: str) -> list[str]:
     """Ids of the jobs named ``job_name`` that are running (or restarting) there."""
-    jobs = _rest(f"http://{jobmanager}/jobs/overview")["jobs"]
-    active = {"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "RECONCILING"}
-    return [job["jid"] for job in jobs if job["name"] == job_name and job["state"] in active]
+    running = {"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "RECONCILING"}
+    return [job["jid"] for job in active_jobs(jobmanager)
+            if job["name"] == job_name and job["state"] in running]
+
+
+def job_parameter(jobmanager: str, job_id: str, name: str) -> str | None:
+    """A job parameter (``pipeline.global-job-parameters``) of a job, None if unset."""
+    config = _rest(f"http://{jobmanager}/jobs/{job_id}/config")
+    return (config.get("execution-config") or {}).get("user-config", {}).get(name)
+
+
+def conflicting_jobs(jobmanager: str, job_name: str, consumer_group: str,
+                     parameter: str) -> list[str]:
+    """What a new job would run beside: each active job of the same name or reading the
+    same consumer group (its ``parameter``), described for the user."""
+    conflicts = []
+    for job in active_jobs(jobmanager):
+        group = job_parameter(jobmanager, job["jid"], parameter)
+        if job["name"] == job_name or group == consumer_group:
+            conflicts.append(f"job {job['jid']} ({job['name']}, {job['state'].lower()}, "
+                             f"consumer group {group or 'unknown'})")
+    return conflicts
 
 
 def stop_with_savepoint(jobmanager: str, job_id: str, target_dir: str,

@@ -12,16 +12,20 @@ them views of a table environment and returns the outputs. The wiring is apart f
 
 1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic, decoded by the
    ``trend-event`` format (the project's Java decoder, ``udfs/java``): one parse per record
-   gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category``, ``ts``
-   and ``arrival_ts`` (the clock at decoding), plus the raw ``payload`` for the dead-letter
-   topic (with ``partition`` and ``offset``). The event time is ``et`` (``ts``); the
-   watermark is ``LEAST(et, arrival) - out_of_orderness_s``, so an event stamped ahead of
-   the clock (up to ``max_future_skew_s``) cannot take it past the present. An invalid
-   record has ``ts`` 0, so it never moves the watermark. One table per topic, because a
-   bounded read needs per-topic end offsets and the decoder checks that an event's type
-   belongs on its topic.
+   gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category`` and
+   ``ts``, plus the raw ``payload`` for the dead-letter topic (with ``partition`` and
+   ``offset``). ``arrival`` is the record's timestamp in the topic: the broker's append
+   time on topics created with ``message.timestamp.type=LogAppendTime`` (as ``trend topics
+   create`` and the deployments create them), so it is the same whenever the record is
+   read. The event time is ``et`` (``ts``); the watermark is ``LEAST(et, arrival) -
+   out_of_orderness_s``, so an event stamped ahead of its arrival cannot take it past the
+   present of its arrival. An invalid record has ``ts`` 0, so it never moves the watermark.
+   One table per topic, because a bounded read needs per-topic end offsets and the decoder
+   checks that an event's type belongs on its topic.
 2. ``checked_<type>``: every record with its reason, in the core's input columns
-   (:data:`RECORD_COLUMNS`); ``decoded_records`` is the union of the three.
+   (:data:`RECORD_COLUMNS`): the decoder's, or ``future_ts`` for a valid event stamped more
+   than ``max_future_skew_s`` after its arrival. ``decoded_records`` is the union of the
+   three.
 3. The keyed core (Java, ``dev.trendtracker.window.TrendTables`` around ``TrendTopology``),
    a DataStream graph with every operator at the job's parallelism: invalid records go to
    ``invalid_events`` as they are; valid ones are keyed by product_id, counted per slice
@@ -124,10 +128,11 @@ def source_options(settings: Settings, topic: str, end_offsets: Mapping[int, int
     if event_type is None:
         options.update({"format": "raw", "raw.charset": "UTF-8"})
     else:
+        # No future skew for the decoder: an event is judged against its arrival in the
+        # topic, not the clock when it is read (checked_query).
         options.update({
             "format": EVENT_FORMAT,
             f"{EVENT_FORMAT}.event-type": event_type,
-            f"{EVENT_FORMAT}.max-future-skew-ms": str(settings.max_future_skew_s * 1000),
         })
     if end_offsets is None:
         # Resume from the offsets committed at the last checkpoint; a new group starts
@@ -145,9 +150,10 @@ def source_options(settings: Settings, topic: str, end_offsets: Mapping[int, int
 def source_ddl(settings: Settings, event_type: str, topic: str,
                end_offsets: Mapping[int, int] | None) -> str:
     """One topic's source table. Event time is ``et``; its watermark never passes the
-    record's arrival (``arrival_ts``, the clock when it was decoded) less the allowed
-    lateness, so an event stamped ahead of the clock does not make the others late. On a
-    backlog (a backfill) arrival is long after ``et``, and the watermark is ``et``'s."""
+    record's arrival (``arrival``, its timestamp in the topic: the broker's append time)
+    less the out-of-orderness, so an event stamped ahead of its arrival does not make the
+    others late, however long after its arrival the record is read. On a backlog arrival
+    is long after ``et``, and the watermark is ``et``'s."""
     lateness = sql_interval(settings.out_of_orderness_s)
     return f"""
 CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
@@ -156,11 +162,11 @@ CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   product_id STRING,
   category STRING,
   ts BIGINT,
-  arrival_ts BIGINT,
+  arrival TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   `partition` INT METADATA VIRTUAL,
   `offset` BIGINT METADATA VIRTUAL,
   et AS TO_TIMESTAMP_LTZ(ts, 3),
-  WATERMARK FOR et AS LEAST(et, TO_TIMESTAMP_LTZ(arrival_ts, 3)) - {lateness}
+  WATERMARK FOR et AS LEAST(et, arrival) - {lateness}
 ) WITH (
   {with_clause(source_options(settings, topic, end_offsets, event_type))}
 )"""
@@ -191,9 +197,11 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
     }
 
 
-def checked_query(event_type: str, topic: str) -> str:
+def checked_query(event_type: str, topic: str, max_future_skew_s: int) -> str:
     """Every record of one topic with its dead-letter reason (NULL when valid), in the core's
-    input columns (:data:`RECORD_COLUMNS`).
+    input columns (:data:`RECORD_COLUMNS`): the decoder's reason, or ``future_ts`` for a
+    valid event stamped more than ``max_future_skew_s`` after its arrival in the topic (so
+    a record is judged the same whenever it is read).
 
     The topic is a literal: each source reads one topic, and the ``topic`` metadata column
     would cost a string conversion per record.
@@ -202,7 +210,9 @@ def checked_query(event_type: str, topic: str) -> str:
 SELECT payload, CAST({sql_string(topic)} AS STRING) AS `topic`, `partition`, `offset`,
   CAST({sql_string(event_type)} AS STRING) AS event_type,
   count_read({EVENT_TYPES.index(event_type)}) AS event_type_code,
-  reason, product_id, category, et
+  CASE WHEN reason IS NULL AND et > arrival + {sql_interval(max_future_skew_s)}
+    THEN {sql_string(Reason.FUTURE_TS.value)} ELSE reason END AS reason,
+  product_id, category, et
 FROM {SOURCE_TABLES[event_type]}"""
 
 
@@ -237,7 +247,7 @@ def views(settings: Settings) -> list[tuple[str, str | Core]]:
     registered before the queries are planned (:func:`jobs.trending.build`).
     """
     return [
-        *((f"checked_{t}", checked_query(t, topic))
+        *((f"checked_{t}", checked_query(t, topic, settings.max_future_skew_s))
           for t, topic in settings.event_topics.items()),
         (DECODED_RECORDS, "\nUNION ALL\n".join(f"SELECT * FROM checked_{t}"
                                                 for t in SOURCE_TABLES)),

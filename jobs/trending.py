@@ -89,8 +89,13 @@ from trend_tracker.settings import (
 log = logging.getLogger("trend.job")
 
 JOB_NAME = "trend-tracker"
-#: Longest checkpoint interval of a bounded run (it ends at its next checkpoint).
-BOUNDED_CHECKPOINT_INTERVAL_S = 1
+#: The job parameter that names the job's consumer group.
+CONSUMER_GROUP_PARAMETER = "consumer_group"
+#: Longest checkpoint interval of a bounded run: it ends at its next checkpoint, so a
+#: shorter one ends sooner, but the heap backend writes the whole state at each one. At
+#: 100,000 products 1 s cost a fifth of the job's CPU (1 M events: 77.7 CPU-s and 61.1 s at
+#: 1 s, 61.8 CPU-s and 49.0 s at 5 s, docs/BENCHMARKS.md).
+BOUNDED_CHECKPOINT_INTERVAL_S = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,8 @@ class JobArgs:
     bounded: bool
     from_scratch: bool
     overrides: dict[str, Any]
+    #: A bounded run writes to the production output, replacing its windows.
+    replace: bool = False
 
 
 def parse_args(argv: Sequence[str] | None) -> JobArgs:
@@ -110,15 +117,58 @@ def parse_args(argv: Sequence[str] | None) -> JobArgs:
     parser.add_argument("--from-scratch", action="store_true",
                         help="start without state even when a retained checkpoint or "
                              "savepoint exists (windows already written are then kept)")
+    parser.add_argument("--replace", action="store_true",
+                        help="with --bounded: write to the production output (Parquet root, "
+                             "Redis namespace), replacing the windows the streaming job "
+                             "wrote, instead of the backfill's own output")
     add_settings_options(parser)
     args = vars(parser.parse_args(argv))
-    return JobArgs(bool(args["bounded"]), bool(args["from_scratch"]), settings_overrides(args))
+    if args["replace"] and not args["bounded"]:
+        parser.error("--replace applies to a --bounded run only")
+    return JobArgs(bool(args["bounded"]), bool(args["from_scratch"]), settings_overrides(args),
+                   bool(args["replace"]))
+
+
+def job_name(settings: Settings, bounded: bool) -> str:
+    """The streaming job's name, or a backfill's (named by ``backfill_name``)."""
+    return f"{JOB_NAME}-backfill-{settings.backfill_name}" if bounded else JOB_NAME
+
+
+def backfill_settings(settings: Settings, replace: bool = False) -> Settings:
+    """The settings of a bounded run, a backfill, which never touches the streaming job.
+
+    Its consumer group is its own (``<group>-backfill-<name>``), so it commits no offsets
+    into the streaming job's group, and its checkpoints and dead-letter transactions are its
+    own. Its output is its own too, unless ``replace``: Parquet under
+    ``<parquet_root_uri>-backfills/<name>`` (beside the production root, never inside it)
+    and Redis under the namespace ``<redis_namespace>-backfill-<name>``.
+    """
+    name = settings.backfill_name
+    update: dict[str, Any] = {"consumer_group": f"{settings.consumer_group}-backfill-{name}"}
+    if not replace:
+        update["parquet_root_uri"] = f"{settings.parquet_root_uri.rstrip('/')}-backfills/{name}"
+        update["redis_namespace"] = f"{settings.redis_namespace}-backfill-{name}"
+    return settings.model_copy(update=update)
+
+
+def flink_map(values: dict[str, str]) -> str:
+    """A map option of Flink's configuration (``k1:v1,k2:v2``), each part quoted when it
+    holds a separator or a quote."""
+    def part(text: str) -> str:
+        if any(c in text for c in ":,'\""):
+            return "'" + text.replace("'", "''") + "'"
+        return text
+    return ",".join(f"{part(key)}:{part(value)}" for key, value in values.items())
 
 
 def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:
     """The Flink configuration of the job (see the module docstring for the choices)."""
     config = {
-        "pipeline.name": JOB_NAME,
+        "pipeline.name": job_name(settings, bounded),
+        # Shown by the REST API (/jobs/<id>/config), where `trend job submit` looks for a
+        # job already reading the group.
+        "pipeline.global-job-parameters": flink_map({CONSUMER_GROUP_PARAMETER:
+                                                     settings.consumer_group}),
         "parallelism.default": str(settings.parallelism),
         "pipeline.object-reuse": "true",
         "execution.checkpointing.interval": f"{settings.checkpoint_interval_s} s",
@@ -140,7 +190,7 @@ def flink_config(settings: Settings, bounded: bool) -> dict[str, str]:
         config["execution.state-recovery.path"] = settings.restore_from
     if bounded:
         # A finishing job waits for one last checkpoint (to commit its sinks): keep the
-        # wait short.
+        # wait short, but not shorter than the state's snapshots can afford.
         interval = min(settings.checkpoint_interval_s, BOUNDED_CHECKPOINT_INTERVAL_S)
         config["execution.checkpointing.interval"] = f"{interval} s"
         # Checkpoints that often would block the union of the three sources on barrier
@@ -320,12 +370,38 @@ def run(settings: Settings, bounded: bool = False, wait: bool = True,
     return result
 
 
+def check_timestamp_types(settings: Settings) -> None:
+    """Say at start when an event topic stamps records with the producers' clocks
+    (``CreateTime``) instead of the broker's append time: the job judges ``future_ts`` and
+    clamps the watermark against a record's timestamp, its arrival."""
+    from jobs.offsets import EndOffsetsError, timestamp_types
+    from trend_tracker.events import ARRIVAL_TIMESTAMP_TYPE, TIMESTAMP_TYPE_CONFIG
+
+    try:
+        types = timestamp_types(settings.bootstrap_servers, list(settings.event_topics.values()))
+    except EndOffsetsError as exc:
+        log.warning("cannot read the event topics' timestamp type: %s", exc)
+        return
+    for topic, kind in sorted(types.items()):
+        if kind != ARRIVAL_TIMESTAMP_TYPE:
+            log.warning(
+                "topic %s has %s=%s: a record's arrival is the time its producer stamped, so "
+                "future_ts and the watermark's clamp follow producers' clocks, and a producer "
+                "that stamps records with the event's ts is never future_ts. Set "
+                "%s=%s on the topic (kafka-configs.sh --alter --entity-type topics "
+                "--entity-name %s --add-config %s=%s) for the broker's append time",
+                topic, TIMESTAMP_TYPE_CONFIG, kind, TIMESTAMP_TYPE_CONFIG,
+                ARRIVAL_TIMESTAMP_TYPE, topic, TIMESTAMP_TYPE_CONFIG, ARRIVAL_TIMESTAMP_TYPE)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     job = parse_args(argv)
     settings = load_settings(**job.overrides)
-    log.info("starting %s (%s), topics %s", JOB_NAME, "bounded" if job.bounded else "streaming",
-             ", ".join(settings.event_topics.values()))
+    if job.bounded:
+        settings = backfill_settings(settings, job.replace)
+    log.info("starting %s (%s), topics %s", job_name(settings, job.bounded),
+             "bounded" if job.bounded else "streaming", ", ".join(settings.event_topics.values()))
     # Fail here, with the registry's one-line error, rather than inside a Flink worker
     # that would restart forever without weights.
     from jobs.resume import start_point
@@ -339,11 +415,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("cannot start without weights: %s", exc)
         return 2
     log.info("weights at start: %s %s", weights.version, weights.as_dict())
+    if job.bounded:
+        log.info("backfill %s: every window is scored with weights %s, today's, not those it "
+                 "had when it was live; output %s and Redis namespace %s%s",
+                 settings.backfill_name, weights.version, settings.parquet_root,
+                 settings.redis_namespace,
+                 " (the production output: its windows are replaced)" if job.replace else "")
     start = start_point(settings, job.bounded, job.from_scratch)
     if not start.replace_windows:
         log.warning("starting without state from the offsets an earlier run committed: the "
                     "windows it left in flight are recomputed from part of their events, so "
                     "windows already written are kept and never replaced")
+    check_timestamp_types(settings)
     log.info("state: %s%s", start.reason,
              f" ({start.restore_from})" if start.restore_from else "")
     settings = settings.model_copy(update={"restore_from": start.restore_from})

@@ -41,6 +41,7 @@ from registry.errors import (
     registry_error,
 )
 from registry.weights import DEFAULT_WEIGHTS, InvalidWeightsError, Weights, parse_weights_json
+from trend_tracker.redaction import redact_url
 
 if TYPE_CHECKING:  # mlflow is imported lazily: it takes seconds to import
     from mlflow import MlflowClient
@@ -164,7 +165,7 @@ class WeightsRegistry:
         if number is None:
             raise NoChampionError(
                 f"registered model {self.model_name!r} has no '{alias}' version at "
-                f"{self.tracking_uri}; set one with `trend weights set click=1 cart=3 "
+                f"{redact_url(self.tracking_uri)}; set one with `trend weights set click=1 cart=3 "
                 f"purchase=5 --promote` (or `trend weights ensure-default`)")
         return number
 
@@ -178,7 +179,7 @@ class WeightsRegistry:
         except VersionNotFoundError:
             raise VersionNotFoundError(
                 f"version {number} of {self.model_name!r} does not exist at "
-                f"{self.tracking_uri}; see `trend weights list`") from None
+                f"{redact_url(self.tracking_uri)}; see `trend weights list`") from None
         return self._version(model_version)
 
     def aliases(self) -> dict[str, int]:
@@ -294,7 +295,8 @@ class WeightsRegistry:
     def run_url(self, run_id: str) -> str:
         """Where a data scientist finds a version's run in the MLflow UI."""
         experiment_id = self._call("read run", self.client.get_run, run_id).info.experiment_id
-        return f"{self.tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        ui = redact_url(self.tracking_uri).rstrip("/")
+        return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}"
 
     def ensure_default(self) -> tuple[WeightsVersion, bool]:
         """Make sure a champion exists: register :data:`DEFAULT_WEIGHTS` and promote it if not.

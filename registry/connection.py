@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING
 
 from registry.errors import RegistryUnavailableError, first_line
+from trend_tracker.redaction import redact_url
 
 if TYPE_CHECKING:  # mlflow is imported lazily: it takes seconds to import
     from mlflow import MlflowClient
@@ -58,7 +59,8 @@ def probe_server(tracking_uri: str) -> None:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise RegistryUnavailableError(
-            f"MLflow registry at {tracking_uri} is unreachable: {first_line(str(reason))}"
+            f"MLflow registry at {redact_url(tracking_uri)} is unreachable: "
+            f"{first_line(str(reason))}"
         ) from None
 
 

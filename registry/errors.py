@@ -9,6 +9,8 @@ every message is one readable line.
 
 from __future__ import annotations
 
+from trend_tracker.redaction import redact_url
+
 #: Error codes of a registry resource that does not exist.
 NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
 #: Error codes of a create call whose resource exists already.
@@ -45,7 +47,7 @@ class AlreadyExistsError(RegistryError):
 def unreachable(tracking_uri: str, what: str, reason: str) -> RegistryUnavailableError:
     """The error of a request to the registry that got no answer."""
     return RegistryUnavailableError(
-        f"MLflow registry at {tracking_uri} is unreachable ({what}): {reason}")
+        f"MLflow registry at {redact_url(tracking_uri)} is unreachable ({what}): {reason}")
 
 
 def registry_error(exc: Exception, what: str, tracking_uri: str,
@@ -69,7 +71,7 @@ def registry_error(exc: Exception, what: str, tracking_uri: str,
     if code in UNAVAILABLE_CODES:
         if isinstance(exc, RestException):
             return RegistryUnavailableError(
-                f"MLflow registry at {tracking_uri} failed ({what}): {reason}")
+                f"MLflow registry at {redact_url(tracking_uri)} failed ({what}): {reason}")
         return unreachable(tracking_uri, what, reason)
     return RegistryError(f"{what}: {reason}")
 

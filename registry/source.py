@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
 from registry.weights import Weights, load_weights_file
+from trend_tracker.redaction import redact_url
 
 if TYPE_CHECKING:
     from trend_tracker.settings import Settings
@@ -206,7 +207,7 @@ def open_weights_source(settings: Settings, **kwargs) -> WeightsSource:
     registry = WeightsRegistry.from_settings(settings)
     return WeightsSource(
         registry.champion_weights, settings.weights_poll_interval_s,
-        description=(f"MLflow registry {settings.mlflow_tracking_uri} "
+        description=(f"MLflow registry {redact_url(settings.mlflow_tracking_uri)} "
                      f"({settings.weights_model_name}@{settings.weights_alias})"),
         **kwargs,
     )

@@ -24,6 +24,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from trend_tracker.events import ARRIVAL_TIMESTAMP_TYPE, TIMESTAMP_TYPE_CONFIG
 from trend_tracker.settings import Settings
 
 
@@ -50,10 +51,13 @@ def topic_partitions(settings: Settings, topics: Iterable[str],
 
 def topic_config(settings: Settings) -> dict[str, str]:
     """Settings of the event and dead-letter topics, stated rather than left to the
-    broker's defaults: how long records are kept (a replay or backfill reaches that far)."""
+    broker's defaults: how long records are kept (a replay or backfill reaches that far),
+    and the broker's append time as each record's timestamp (an event's arrival, which the
+    job judges it against)."""
     return {
         "cleanup.policy": "delete",
         "retention.ms": str(settings.topic_retention_hours * 3_600_000),
+        TIMESTAMP_TYPE_CONFIG: ARRIVAL_TIMESTAMP_TYPE,
     }
 
 

@@ -59,6 +59,12 @@ MAX_OPAQUE_ID_LEN = 128
 MIN_TS_MS = 946_684_800_000
 #: Largest ts accepted (9999-12-31T23:59:59.999Z); keeps ts inside BIGINT and TIMESTAMP ranges.
 MAX_TS_MS = 253_402_300_799_999
+
+#: The event topics stamp each record with the broker's append time, its arrival: the same
+#: whenever the record is read, so ``future_ts`` and the watermark's clamp, judged against
+#: it, are too. (The topic config and its value.)
+TIMESTAMP_TYPE_CONFIG = "message.timestamp.type"
+ARRIVAL_TIMESTAMP_TYPE = "LogAppendTime"
 #: Largest price accepted: the largest finite double.
 MAX_PRICE = sys.float_info.max
 #: Deepest nesting of objects and arrays in a value; the event object itself is depth 1.
@@ -74,7 +80,7 @@ class Reason(StrEnum):
     BAD_ID = "bad_id"  # an id does not match its pattern or length
     UNKNOWN_EVENT_TYPE = "unknown_event_type"  # event_type not click|cart|purchase
     TOPIC_MISMATCH = "topic_mismatch"  # event_type does not belong on this topic
-    FUTURE_TS = "future_ts"  # ts more than max_future_skew ahead of processing time
+    FUTURE_TS = "future_ts"  # ts more than max_future_skew after its arrival (in the topic)
     LATE = "late"  # behind the watermark on arrival (decided by the job, not here)
 
 

@@ -30,22 +30,27 @@ Product histories are of the popular rankings only.
   value = the window_end of that latest copy; a latest copy only moves forward against it.
 
 ``scope`` is ``all`` for the overall ranking and ``c:{category}`` for one category.
+
+``trend`` is the default namespace, the production one; a backfill writes under a namespace
+of its own (``redis_namespace``, :class:`RedisLayout`), so it never touches what the API
+serves. The module's functions and constants are the default namespace's.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from trend_tracker.events import ID_RE
 from trend_tracker.output_row import POPULAR, RANKINGS
 
+#: The production namespace.
 PREFIX = "trend"
+#: A namespace: lower-case letters, digits and dashes, so no namespace holds ":".
+NAMESPACE_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 OVERALL_SCOPE = "all"
 #: A category's scope is this prefix and the category.
 CATEGORY_SCOPE_PREFIX = "c:"
-CATEGORIES_KEY = f"{PREFIX}:categories"
-#: Hash of each scope's latest window_end (the latest copies only move forward).
-LATEST_END_KEY = f"{PREFIX}:latest_end"
-#: A scope's latest copy is this prefix and the scope.
-LATEST_PREFIX = f"{PREFIX}:latest:"
 
 
 class InvalidIdError(ValueError):
@@ -78,19 +83,59 @@ def latest_scope(category: str | None, ranking: str = POPULAR) -> str:
     return f"{ranking_prefix(ranking)}{ranking_scope(category)}"
 
 
-def ranking_key(category: str | None, window_end_ms: int, ranking: str = POPULAR) -> str:
-    """One window's ranking of a scope and kind."""
-    return f"{PREFIX}:r:{latest_scope(category, ranking)}:{int(window_end_ms)}"
+def check_namespace(namespace: str) -> str:
+    if not NAMESPACE_RE.fullmatch(namespace):
+        raise ValueError(f"invalid Redis namespace {namespace!r}: lower-case letters, digits "
+                         f"and dashes, at most 100")
+    return namespace
 
 
-def latest_key(category: str | None, ranking: str = POPULAR) -> str:
-    """The newest ranking of a scope and kind."""
-    return f"{LATEST_PREFIX}{latest_scope(category, ranking)}"
+@dataclass(frozen=True, slots=True)
+class RedisLayout:
+    """The keys of one namespace (see the module docstring)."""
+
+    namespace: str = PREFIX
+
+    def __post_init__(self) -> None:
+        check_namespace(self.namespace)
+
+    @property
+    def categories_key(self) -> str:
+        return f"{self.namespace}:categories"
+
+    @property
+    def latest_end_key(self) -> str:
+        """Hash of each scope's latest window_end (the latest copies only move forward)."""
+        return f"{self.namespace}:latest_end"
+
+    @property
+    def latest_prefix(self) -> str:
+        """A scope's latest copy is this prefix and the scope."""
+        return f"{self.namespace}:latest:"
+
+    def ranking_key(self, category: str | None, window_end_ms: int,
+                    ranking: str = POPULAR) -> str:
+        """One window's ranking of a scope and kind."""
+        return f"{self.namespace}:r:{latest_scope(category, ranking)}:{int(window_end_ms)}"
+
+    def latest_key(self, category: str | None, ranking: str = POPULAR) -> str:
+        """The newest ranking of a scope and kind."""
+        return f"{self.latest_prefix}{latest_scope(category, ranking)}"
+
+    def product_key(self, product_id: str, category: str | None = None) -> str:
+        """The history of a product in the overall ranking, or in one category's
+        ranking."""
+        key = f"{self.namespace}:product:{checked_id(product_id, 'product_id')}"
+        if category is None:
+            return key
+        return f"{key}/{ranking_scope(category)}"
 
 
-def product_key(product_id: str, category: str | None = None) -> str:
-    """The history of a product in the overall ranking, or in one category's ranking."""
-    key = f"{PREFIX}:product:{checked_id(product_id, 'product_id')}"
-    if category is None:
-        return key
-    return f"{key}/{ranking_scope(category)}"
+#: The production namespace's layout, and its keys as module names.
+DEFAULT = RedisLayout()
+CATEGORIES_KEY = DEFAULT.categories_key
+LATEST_END_KEY = DEFAULT.latest_end_key
+LATEST_PREFIX = DEFAULT.latest_prefix
+ranking_key = DEFAULT.ranking_key
+latest_key = DEFAULT.latest_key
+product_key = DEFAULT.product_key

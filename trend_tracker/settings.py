@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     redis_pending_windows: int = Field(
         10, ge=1, le=1000,
         description="Windows the job's sink keeps whole for Redis while Redis is down")
+    redis_namespace: str = Field(
+        "trend", description="What every Redis key starts with: the job writes and the API "
+                             "reads under it (a backfill writes under its own)")
+    backfill_name: str = Field(
+        "backfill", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
+        description="A bounded run's output: Parquet under <parquet_root_uri>-backfills/<name> "
+                    "and Redis under <redis_namespace>-backfill-<name>, unless --replace")
 
     # --- Parquet snapshots (file:// or s3://)
     parquet_root_uri: str = "file://.trend/parquet"
@@ -186,6 +193,14 @@ class Settings(BaseSettings):
         10.0, gt=0, le=300,
         description="How long the ingest service waits for a body and for the broker's "
                     "acknowledgement of its events before answering")
+    # 64 requests of the largest body hold at most 32 MiB of bodies, beside a producer
+    # queue of 64 MiB: well under the 512 Mi the service's pod may use. At about 40 us of
+    # checks per event, 64 batches of 1,000 are 2.5 s of work queued: more would only
+    # answer later, not faster.
+    ingest_max_concurrent_requests: int = Field(
+        64, ge=1, le=10_000,
+        description="POST /events requests the ingest service handles at once; beyond them "
+                    "it answers 503 overloaded with Retry-After")
 
     # --- metrics
     metrics_port: int = Field(9250, ge=0, le=65535, description="0 disables the endpoint")
@@ -206,6 +221,13 @@ class Settings(BaseSettings):
         if not value.startswith(("file://", "s3://")):
             raise ValueError("parquet_root_uri must start with file:// or s3://")
         return value
+
+    @field_validator("redis_namespace")
+    @classmethod
+    def _redis_namespace(cls, value: str) -> str:
+        from trend_tracker.redis_layout import check_namespace
+
+        return check_namespace(value)
 
     @field_validator("redis_url")
     @classmethod

@@ -189,10 +189,12 @@ class RedisRankingWriter:
     """Writes complete rankings to Redis in one transaction per batch."""
 
     def __init__(self, client: redis.Redis, ttl_s: int,
-                 max_categories: int = DEFAULT_MAX_CATEGORIES):
+                 max_categories: int = DEFAULT_MAX_CATEGORIES,
+                 keys: layout.RedisLayout = layout.DEFAULT):
         if max_categories < 1:
             raise ValueError("max_categories must be positive")
         self.client = client
+        self.keys = keys
         self.ttl_s = int(ttl_s)
         self.max_categories = int(max_categories)
         self._move_latest = client.register_script(_MOVE_LATEST)
@@ -208,22 +210,22 @@ class RedisRankingWriter:
         for ranking in rankings:
             document = orjson.dumps(ranking.document())
             kind = ranking.ranking
-            pipe.set(layout.ranking_key(ranking.category, ranking.window_end, kind), document,
+            pipe.set(self.keys.ranking_key(ranking.category, ranking.window_end, kind), document,
                      ex=self.ttl_s)
             self._move_latest(
-                keys=[layout.latest_key(ranking.category, kind), layout.LATEST_END_KEY],
+                keys=[self.keys.latest_key(ranking.category, kind), self.keys.latest_end_key],
                 args=[document, ranking.window_end, layout.latest_scope(ranking.category, kind),
                       self.ttl_s],
                 client=pipe,
             )
             if ranking.category is not None:
-                pipe.zadd(layout.CATEGORIES_KEY, {ranking.category: ranking.window_end},
+                pipe.zadd(self.keys.categories_key, {ranking.category: ranking.window_end},
                           gt=True)
                 categories = True
             # Histories are of the popular rankings only.
             if ranking.items and kind == output.POPULAR:
                 self._add_history(
-                    keys=[layout.product_key(item.product_id, ranking.category)
+                    keys=[self.keys.product_key(item.product_id, ranking.category)
                           for item in ranking.items],
                     args=[ranking.window_end, ranking.window_end - self.ttl_s * 1000,
                           self.ttl_s, *(history_entry(ranking, item) for item in ranking.items)],
@@ -231,13 +233,13 @@ class RedisRankingWriter:
                 )
         if categories:
             self._trim_categories(
-                keys=[layout.CATEGORIES_KEY, layout.LATEST_END_KEY],
-                args=[self.ttl_s * 1000, self.max_categories, layout.LATEST_PREFIX,
+                keys=[self.keys.categories_key, self.keys.latest_end_key],
+                args=[self.ttl_s * 1000, self.max_categories, self.keys.latest_prefix,
                       layout.CATEGORY_SCOPE_PREFIX,
                       *(layout.ranking_prefix(kind) for kind in output.RANKINGS)],
                 client=pipe,
             )
-            pipe.expire(layout.CATEGORIES_KEY, self.ttl_s)
+            pipe.expire(self.keys.categories_key, self.ttl_s)
         pipe.execute()
 
 

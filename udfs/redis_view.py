@@ -7,6 +7,11 @@ first, oldest first, then itself, so the newest window reaches ``latest`` as soo
 back. While Redis is known to be down, a window costs no retries: Redis is tried again once
 per ``retry_interval_s``, one attempt, bounded by the client's connect and read timeouts.
 
+A window that Redis refuses for a reason of its own (a key of the wrong type, out of memory,
+no permission) is logged, counted by ``on_refused`` and skipped: it never blocks the newer
+windows behind it. Parquet still holds it, and ``trend redis rebuild`` writes it once the
+cause is fixed.
+
 Pending rankings are bounded (:class:`PendingRankings`): the newest ``max_windows`` windows
 whole, and of the older windows only each scope's newest ranking (what ``latest`` needs),
 for at most ``max_scopes`` scopes. Pending windows live in the worker's memory: a restart of
@@ -19,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from redis.exceptions import RedisError
+from redis.exceptions import ReadOnlyError, RedisError, ResponseError
 
 from trend_tracker import output_row as output
 from trend_tracker import redis_layout as layout
@@ -30,6 +35,13 @@ log = logging.getLogger(__name__)
 
 #: What an unreachable, stopped or overloaded Redis raises (socket errors included).
 REDIS_UNAVAILABLE = (RedisError, OSError)
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether Redis answered and refused the write (``WRONGTYPE``, ``OOM``, ``NOPERM``...),
+    rather than being unavailable. A replica's ``READONLY`` during a failover is
+    unavailability: the write succeeds once the new primary answers."""
+    return isinstance(exc, ResponseError) and not isinstance(exc, ReadOnlyError)
 
 
 def _ranking_order(ranking: Ranking) -> tuple[int, bool, str]:
@@ -102,15 +114,18 @@ class PendingRankings:
 class RedisView:
     """Writes each window's rankings to Redis, keeping them pending while Redis is down.
 
-    ``write`` never raises for Redis being unavailable (:data:`REDIS_UNAVAILABLE`); it
-    answers whether Redis holds every pending window now. Other errors propagate.
+    ``write`` never raises for Redis being unavailable (:data:`REDIS_UNAVAILABLE`) or
+    refusing a window (:func:`refused`); it answers whether Redis took every pending window
+    now. Other errors propagate.
     """
 
     def __init__(self, writer: RedisRankingWriter, pending: PendingRankings,
                  retry_interval_s: float, clock: Callable[[], float] = time.monotonic,
-                 attempts: int = WRITE_ATTEMPTS, backoff_s: float = 0.2):
+                 attempts: int = WRITE_ATTEMPTS, backoff_s: float = 0.2,
+                 on_refused: Callable[[], None] = lambda: None):
         self.writer = writer
         self.pending = pending
+        self.on_refused = on_refused
         self.retry_interval_s = retry_interval_s
         self.clock = clock
         self.attempts = attempts
@@ -132,9 +147,9 @@ class RedisView:
             return False  # known down: keep the window pending, spend no time on it
         try:
             if self.available:
-                with_retries(self._flush, self.attempts, self.backoff_s)
+                all_taken = with_retries(self._flush, self.attempts, self.backoff_s)
             else:
-                self._flush()  # one attempt per retry interval while down
+                all_taken = self._flush()  # one attempt per retry interval while down
         except REDIS_UNAVAILABLE as exc:
             if self.available:
                 self.down_since = now
@@ -149,9 +164,21 @@ class RedisView:
             log.warning("Redis is back after %.0f s; the pending windows are written",
                         now - self.down_since)
             self.down_since = None
-        return True
+        return all_taken
 
-    def _flush(self) -> None:
+    def _flush(self) -> bool:
+        """Write the pending windows, oldest first; False if Redis refused any of them."""
+        all_taken = True
         for window_end, rankings in self.pending.windows():
-            self.writer.write(rankings)
+            try:
+                self.writer.write(rankings)
+            except REDIS_UNAVAILABLE as exc:
+                if not refused(exc):
+                    raise
+                log.error("Redis refused window %d (%s: %s): skipped; Parquet holds it, and "
+                          "`trend redis rebuild` writes it once the cause is fixed",
+                          window_end, type(exc).__name__, exc)
+                self.on_refused()
+                all_taken = False
             self.pending.discard(window_end)
+        return all_taken

@@ -3,9 +3,9 @@ their secrets.
 
 The functions are serialised into the job graph with their parameters, and the job graph is
 what a client submits, what the JobManager and its HA storage keep, and what its REST API
-hands out. So the settings travel as JSON *without* the secret ones: the password of
-``redis_url`` (replaced by ``***``) and the S3 keys. Each worker reads those itself when it
-opens, from
+hands out. So the settings travel as JSON *without* the secret ones: the S3 keys, and the
+credentials of every URL (a password or a credential query parameter, replaced by ``***``).
+Each worker reads the S3 keys and the Redis URL itself when it opens, from
 
 1. the file named by ``secrets_file``, when set (``TREND_<FIELD>=value`` lines, dotenv
    syntax): a mounted Kubernetes or Docker secret, or the private file an embedded run
@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from trend_tracker.redaction import has_credentials, redact_url, url_without_credentials
 from trend_tracker.settings import Settings
 
 #: The secret settings and the variables a worker reads them from.
@@ -37,42 +38,19 @@ SECRET_VARIABLES: dict[str, str] = {
     "s3_access_key": "TREND_S3_ACCESS_KEY",
     "s3_secret_key": "TREND_S3_SECRET_KEY",
 }
-#: What replaces a password in the plan.
-REDACTED = "***"
-
-
 class SecretsError(RuntimeError):
     """A worker cannot get the secrets the job needs from its secrets file or environment."""
 
 
-def _split_credentials(url: str) -> tuple[str | None, str | None, str]:
-    """(user, password, the URL without them).
-
-    Everything between ``://`` and the last ``@`` is the credentials, so a password holding
-    characters a URL should have percent-encoded is still never taken for the host.
-    """
-    scheme, separator, rest = url.partition("://")
-    userinfo, at, location = rest.rpartition("@")
-    if not separator or not at:
-        return None, None, url
-    user, colon, password = userinfo.partition(":")
-    return user, (password if colon else None), f"{scheme}://{location}"
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password, if any, replaced by ``***`` (the user stays)."""
-    user, password, bare = _split_credentials(url)
-    if password is None:
-        return url
-    scheme, _, location = bare.partition("://")
-    return f"{scheme}://{user}:{REDACTED}@{location}"
-
-
 def settings_to_json(settings: Settings) -> str:
-    """The settings for the job graph: every field, the secrets left out."""
+    """The settings for the job graph: every field, the secrets left out, and every URL
+    without its credentials (user information or query parameters, see
+    :mod:`trend_tracker.redaction`)."""
     values = settings.model_dump(mode="json", exclude={"s3_access_key", "s3_secret_key"})
-    values.update(redis_url=redact_url(settings.redis_url), s3_access_key=None,
-                  s3_secret_key=None)
+    for name, value in values.items():
+        if isinstance(value, str) and "://" in value:
+            values[name] = redact_url(value)
+    values.update(s3_access_key=None, s3_secret_key=None)
     return json.dumps(values)
 
 
@@ -97,14 +75,13 @@ def read_secrets(secrets_file: str | Path | None,
 
 def _redis_url(plan_url: str, worker_url: str | None) -> str:
     """The URL a worker connects with: the job's Redis, with the worker's credentials."""
-    _, plan_password, plan_bare = _split_credentials(plan_url)
     if worker_url is None:
-        if plan_password is not None:
+        if has_credentials(plan_url):
             raise SecretsError(
                 f"the job's redis_url {plan_url} has a password, but this worker has no "
                 f"TREND_REDIS_URL (in its environment or secrets file)")
         return plan_url
-    if _split_credentials(worker_url)[2] != plan_bare:
+    if url_without_credentials(worker_url) != url_without_credentials(plan_url):
         raise SecretsError(
             f"this worker's TREND_REDIS_URL ({redact_url(worker_url)}) names another Redis "
             f"than the job's redis_url ({plan_url})")

@@ -90,6 +90,7 @@ def make_window_writer_function(settings_json: str, replace_windows: bool = True
     from pyflink.table import DataTypes
     from pyflink.table.udf import ScalarFunction, udf
 
+    from trend_tracker.redis_layout import RedisLayout
     from udfs.parquet_sink import ParquetWindowWriter
     from udfs.redis_sink import RedisRankingWriter
     from udfs.redis_view import PendingRankings, RedisView
@@ -105,19 +106,21 @@ def make_window_writer_function(settings_json: str, replace_windows: bool = True
             client = redis.Redis.from_url(
                 settings.redis_url, socket_connect_timeout=settings.redis_connect_timeout_s,
                 socket_timeout=settings.redis_write_timeout_s)
+            group = function_context.get_metric_group().add_group("trend")
+            parquet = group.add_group("sink", "parquet")
+            redis_group = group.add_group("sink", "redis")
+            self.redis_refused = redis_group.counter("windows_refused")
             self.redis = RedisView(
-                RedisRankingWriter(client, settings.redis_ttl_s, settings.max_categories),
+                RedisRankingWriter(client, settings.redis_ttl_s, settings.max_categories,
+                                   RedisLayout(settings.redis_namespace)),
                 # The overall scope and every category Redis keeps, of each kind of ranking.
                 PendingRankings(settings.redis_pending_windows,
                                 len(output.RANKINGS) * (1 + settings.max_categories)),
-                settings.redis_retry_interval_s)
-            group = function_context.get_metric_group().add_group("trend")
+                settings.redis_retry_interval_s, on_refused=self.redis_refused.inc)
             self.windows_emitted = group.counter("windows_emitted")
             self.windows_kept = group.counter("windows_kept")
             self.rankings_written = group.counter("rankings_written")
             self.rows_written = group.counter("rows_written")
-            parquet = group.add_group("sink", "parquet")
-            redis_group = group.add_group("sink", "redis")
             self.parquet_failures = parquet.counter("write_failures")
             self.redis_failures = redis_group.counter("write_failures")
             self.latency_ms = {"parquet": 0, "redis": 0}

@@ -341,6 +341,18 @@ def test_a_job_stopped_with_a_savepoint_resumes_at_another_parallelism(make_run,
     run = make_run(6)
     run.produce_phase(0)
     first = run.submit(parallelism=2)
+    # A second submit of the same job is refused, and names the job and how to stop it.
+    env = {**os.environ, **run.settings.as_env()}
+    again = subprocess.run(
+        [sys.executable, "-m", "trend_tracker.cli", "job", "submit",
+         "--jobmanager", flink_cluster.jobmanager],
+        env=env, capture_output=True, text=True, timeout=300, check=False, cwd=PROJECT)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert again.stderr.startswith(
+        f"not submitted: job {first} (trend-tracker, running, consumer group "
+        f"{run.settings.consumer_group}) is active on {flink_cluster.jobmanager}. Stop it "
+        f"first with `trend job stop --jobmanager {flink_cluster.jobmanager}`")
+    assert job_ids(flink_cluster, "RUNNING") == [first]
     run.wait_for_window(30_000)
     assert "with savepoint" in run.stop_with_savepoint()
     assert first not in job_ids(flink_cluster, "RUNNING")

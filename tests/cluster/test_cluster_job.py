@@ -1,6 +1,6 @@
 """The fixed event set of the embedded end-to-end test, submitted to a real standalone
 cluster with ``trend job submit --bounded``: the same Parquet rows, Redis rankings and dead
-letters, compared with the same independent reference."""
+letters, compared with the same independent reference, in the backfill's own output."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from simulator.kafka_io import ensure_topics, read_topic
+from tests.integration.test_job_backfill import committed_offsets
 from tests.integration.test_job_bounded import (
     RISING_MIN_SCORE,
     RISING_PRIOR,
@@ -69,8 +70,19 @@ def test_cluster_run_gives_the_same_rows_as_the_reference(flink_cluster, make_se
                      settings, settings.topic_dead_letters, idle_timeout_s=3)))
     assert dlq == expected_dlq
 
+    # A backfill's output is its own: production's Parquet root, Redis namespace and
+    # consumer group are untouched.
+    from jobs.trending import backfill_settings
+
+    backfill = backfill_settings(settings)
+    production_root = Path(settings.parquet_root[len("file://"):])
+    assert not production_root.exists() or not any(production_root.rglob("*.parquet"))
+    assert client.keys(f"{settings.redis_namespace}:*") == []
+    assert committed_offsets(settings) == {}
+    keys = layout.RedisLayout(backfill.redis_namespace)
+
     expected = expected_rows(list(VALID))
-    actual = read_parquet_rows(Path(settings.parquet_root[len("file://"):]))
+    actual = read_parquet_rows(Path(backfill.parquet_root[len("file://"):]))
     assert sorted(actual, key=row_key) == sorted(expected, key=row_key)
 
     by_ranking: dict[tuple, list[dict]] = defaultdict(list)
@@ -78,7 +90,7 @@ def test_cluster_run_gives_the_same_rows_as_the_reference(flink_cluster, make_se
         by_ranking[(row["window_start"], row["window_end"], row["ranking"],
                     row["category"])].append(row)
     for (start, end, kind, category), members in by_ranking.items():
-        document = orjson.loads(client.get(layout.ranking_key(category, end, kind)))
+        document = orjson.loads(client.get(keys.ranking_key(category, end, kind)))
         assert document == {
             "window_start": start, "window_end": end, "ranking": kind, "category": category,
             "weights_version": WEIGHTS_VERSION,
@@ -86,5 +98,6 @@ def test_cluster_run_gives_the_same_rows_as_the_reference(flink_cluster, make_se
                                          "purchases", "previous_rank", "momentum")}
                       for r in members],
         }
-    assert orjson.loads(client.get(layout.latest_key(None)))["window_end"] == max(
+    assert orjson.loads(client.get(keys.latest_key(None)))["window_end"] == max(
         end for _, end, _, _ in by_ranking)
+

@@ -61,6 +61,12 @@ def assert_corrupt(response) -> None:
     assert response.headers["retry-after"] == "5"
 
 
+def assert_ready_with_corrupt_data(response) -> None:
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "ready", "data": "corrupt_data", "window_end": None,
+                               "age_s": None, "stale": True}
+
+
 def stored_ranking(end: int, item: bytes, head: bytes | None = None) -> bytes:
     """A ranking in the writer's exact byte layout, with ``item`` as its one item."""
     head = head or (b'{"window_start":%d,"window_end":%d,"ranking":"popular","category":null,'
@@ -129,9 +135,11 @@ def test_trending_refuses_a_bad_document(client, store, document, path):
 
 
 @pytest.mark.parametrize("document", BAD_DOCUMENTS.values(), ids=BAD_DOCUMENTS.keys())
-def test_ready_refuses_a_bad_document_and_metrics_still_answer(client, store, document):
+def test_ready_reports_a_bad_document_and_metrics_still_answer(client, store, document):
+    """The API answers (a JSON 503 corrupt_data on /trending): it stays ready."""
     store.set(layout.latest_key(None), document)
-    assert_corrupt(client.get("/ready"))
+    assert_corrupt(client.get("/trending"))
+    assert_ready_with_corrupt_data(client.get("/ready"))
     response = client.get("/metrics")
     assert response.status_code == 200
     assert "trend_api_requests_total" in response.text
@@ -218,7 +226,7 @@ def _write_as(store, key: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize("key, kind, paths", [
-    (layout.latest_key(None), "hash", ["/trending", "/ready"]),
+    (layout.latest_key(None), "hash", ["/trending"]),
     (layout.latest_key(None, "rising"), "list", ["/trending?ranking=rising"]),
     (layout.latest_key("books"), "set", ["/trending?category=books"]),
     (layout.CATEGORIES_KEY, "string", ["/categories"]),
@@ -233,3 +241,5 @@ def test_a_key_of_another_type_is_corrupt_data_not_an_outage(client, store, end,
     _write_as(store, key, kind)
     for path in paths:
         assert_corrupt(client.get(path))
+    if key == layout.latest_key(None):
+        assert_ready_with_corrupt_data(client.get("/ready"))

@@ -13,6 +13,7 @@ import pytest
 from localstack.servers import IngestServer
 from simulator.kafka_io import ensure_topics, read_topic
 from tests.contract.event_corpus import CASES, SKEW_MS, TOPIC_MISMATCH
+from tests.integration.test_registry import wait_until
 from trend_tracker.events import classify
 from trend_tracker.processes import free_port
 
@@ -228,6 +229,32 @@ def test_an_unreachable_broker_is_a_503_with_retry_after(make_settings, tmp_path
         metrics = client.get("/metrics").text
         assert 'trend_ingest_produce_errors_total{kind="timeout"} 1.0' in metrics or \
             'trend_ingest_produce_errors_total{kind="delivery_failed"} 1.0' in metrics
+
+
+def test_requests_beyond_the_concurrency_cap_are_a_503_overloaded(make_settings, tmp_path):
+    """With the broker unreachable, one request holds the only slot until its deadline;
+    a second one meanwhile is refused at once, and the slot is free again afterwards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = make_settings(bootstrap_servers=f"127.0.0.1:{free_port()}",
+                             ingest_request_timeout_s=4.0, ingest_max_concurrent_requests=1)
+    with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client, \
+            ThreadPoolExecutor(1) as pool:
+        holder = pool.submit(client.post, "/events", json=[event(1)])
+        assert wait_until(lambda: "trend_ingest_requests_in_flight 1.0" in
+                          client.get("/metrics").text, 3, 0.01), "the request never came in"
+        refused = client.post("/events", json=[event(2)])
+        assert refused.status_code == 503
+        assert refused.json() == {"error": {
+            "code": "overloaded", "message": "1 requests are being handled; retry"}}
+        assert refused.headers["retry-after"] == "1"
+        assert holder.result().json()["error"]["code"] == "broker_unavailable"
+        # The slot is free again: the next request waits for the broker, like the first.
+        assert client.post("/events", json=[event(3)]).json()["error"]["code"] == (
+            "broker_unavailable")
+        metrics = client.get("/metrics").text
+        assert 'trend_ingest_produce_errors_total{kind="overloaded"} 1.0' in metrics
 
 
 def test_ready_and_metrics_report_what_was_ingested(ingest):

@@ -130,6 +130,9 @@ def test_oversized_bad_records_are_dead_lettered_once_without_a_restart(make_set
                for _, e in letters)
 
     # The valid events give exactly the rankings of the reference.
-    actual = read_parquet_rows(Path(settings.parquet_root[len("file://"):]))
+    from jobs.trending import backfill_settings
+
+    backfill_root = backfill_settings(settings).parquet_root
+    actual = read_parquet_rows(Path(backfill_root[len("file://"):]))
     reference = expected_rows([(ms, t, p) for ms, t, p in VALID])
     assert sorted(actual, key=row_key) == sorted(reference, key=row_key)

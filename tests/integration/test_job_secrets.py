@@ -39,13 +39,20 @@ def job_graph(t_env, statement_set) -> tuple[bytes, str]:
     return bytes(serialize(job_graph)), stream_graph.getStreamingPlanAsJSON()
 
 
-def test_the_job_graph_holds_no_secret(make_settings, tmp_path):
+@pytest.mark.parametrize("redis_url", [
+    "redis://:{password}@127.0.0.1:6399/0",
+    "redis://trend:{password}@127.0.0.1:6399/0",
+    "redis://127.0.0.1:6399/0?password={password}",
+], ids=["password", "user and password", "query parameter"])
+def test_the_job_graph_holds_no_secret(make_settings, tmp_path, redis_url):
     from jobs.trending import build
 
     marker = uuid.uuid4().hex[:12]
-    password, access_key, secret_key = (f"redis-pw-{marker}", f"s3-access-{marker}",
-                                        f"s3-secret-{marker}")
-    settings = make_settings(redis_url=f"redis://:{password}@127.0.0.1:6399/0",
+    password, access_key, secret_key, mlflow_password = (
+        f"redis-pw-{marker}", f"s3-access-{marker}", f"s3-secret-{marker}",
+        f"mlflow-pw-{marker}")
+    settings = make_settings(redis_url=redis_url.format(password=password),
+                             mlflow_tracking_uri=f"http://ds:{mlflow_password}@127.0.0.1:5999",
                              s3_access_key=access_key, s3_secret_key=secret_key,
                              parquet_root_uri=f"file://{tmp_path / f'parquet-{marker}'}")
     t_env, statement_set = build(settings, bounded=False, weights=Weights(1, 3, 5, "v1"))
@@ -53,7 +60,7 @@ def test_the_job_graph_holds_no_secret(make_settings, tmp_path):
     graph, plan_json = job_graph(t_env, statement_set)
     # The control: the settings do travel in the graph (the Parquet root is among them).
     assert f"parquet-{marker}".encode() in graph
-    for secret in (password, access_key, secret_key):
+    for secret in (password, access_key, secret_key, mlflow_password):
         assert secret.encode() not in graph, secret
         assert secret not in plan_json and secret not in explained, secret
 

@@ -94,6 +94,60 @@ def test_a_redis_that_never_answers_times_out_and_the_windows_wait_for_it(server
     assert ends - {W + SLIDE} == {W + 4 * SLIDE, W + 5 * SLIDE, W + 6 * SLIDE}
 
 
+def test_a_window_redis_refuses_is_counted_and_skipped_and_never_holds_back_newer_ones(
+        server):
+    client = redis.Redis.from_url(server.url, socket_connect_timeout=0.5, socket_timeout=2)
+    now = [0.0]
+    refusals = []
+    view = RedisView(RedisRankingWriter(client, ttl_s=3600), PendingRankings(3, 10),
+                     retry_interval_s=5, clock=lambda: now[0], backoff_s=0.01,
+                     on_refused=lambda: refusals.append(now[0]))
+
+    def latest_end() -> int:
+        return json.loads(client.get(layout.latest_key(None)))["window_end"]
+
+    assert view.write(window(1))
+
+    # WRONGTYPE: the oldest pending window meets a key something else wrote as a list.
+    server.stop()
+    assert not view.write(window(2))
+    server.start()
+    client.rpush(layout.product_key("p-2"), "not a history")
+    now[0] = 6.0
+    assert not view.write(window(3))  # window 2 refused, window 3 written after it
+    assert refusals == [6.0]
+    assert view.available and len(view.pending) == 0
+    assert latest_end() == W + 3 * SLIDE
+    assert client.lrange(layout.product_key("p-2"), 0, -1) == [b"not a history"]
+
+    # OOM: Redis at its memory limit with no eviction refuses the window; the next one,
+    # after the limit is lifted, is written.
+    client.config_set("maxmemory", 1)
+    now[0] = 7.0
+    assert not view.write(window(4))
+    client.config_set("maxmemory", 0)
+    now[0] = 8.0
+    assert view.write(window(5))
+    assert refusals == [6.0, 7.0]
+    assert latest_end() == W + 5 * SLIDE
+    assert not client.exists(layout.ranking_key(None, W + 4 * SLIDE))
+
+    # NOPERM: the job's Redis user lost a command it needs.
+    client.acl_setuser("sink", enabled=True, passwords=["+sink-secret"], keys=["*"],
+                       channels=["*"], commands=["+@all", "-zadd"])
+    sink = redis.Redis.from_url(server.url, username="sink", password="sink-secret",
+                                socket_connect_timeout=0.5, socket_timeout=2)
+    view.writer = RedisRankingWriter(sink, ttl_s=3600)
+    now[0] = 9.0
+    assert not view.write(window(6))
+    client.acl_setuser("sink", commands=["+zadd"])
+    now[0] = 10.0
+    assert view.write(window(7))
+    assert refusals == [6.0, 7.0, 9.0]
+    assert view.available and len(view.pending) == 0
+    assert latest_end() == W + 7 * SLIDE
+
+
 # --- the job through a Redis outage -----------------------------------------------------
 
 RESTARTS_METRIC = "flink_jobmanager_job_numRestarts"

@@ -7,6 +7,7 @@ Redis meets a real refused connection.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -174,6 +175,19 @@ def test_metrics_are_served_and_count_redis_errors(client):
     assert 'trend_api_redis_errors_total{kind="ConnectionError"}' in text
     assert 'trend_api_requests_total{method="GET",route="/trending",status="503"}' in text
     assert 'trend_api_request_duration_seconds_bucket{le="0.005",route="/trending"}' in text
+
+
+@pytest.mark.parametrize("service, prefix", [("client", "trend_api"),
+                                             ("ingest_client", "trend_ingest")])
+def test_made_up_http_methods_share_one_metric_label(service, prefix, request):
+    http = request.getfixturevalue(service)
+    for number in range(50):
+        assert http.request(f"MADEUP{number}", "/health").status_code == 405
+    text = http.get("/metrics").text
+    others = re.findall(prefix + r'_requests_total\{method="other",route="([^"]+)",'
+                        r'status="(\d+)"\} (\S+)', text)
+    assert others == [("/health", "405", "50.0")]
+    assert not re.search(r'method="MADEUP', text)
 
 
 def test_an_unexpected_error_is_a_json_500_without_details():
@@ -359,3 +373,46 @@ def test_the_ingest_producer_waits_for_every_in_sync_replica():
     assert config["enable.idempotence"] is True
     assert config["message.timeout.ms"] == 2500
     assert config["partitioner"] == "murmur2_random"
+
+
+def test_the_ingest_producer_queue_stays_well_under_the_pods_memory_limit():
+    """librdkafka queues up to 1 GiB by default, twice the pod's limit: the queue is bounded
+    to a quarter of it, so a slow broker gives 503 queue_full, not an OOM kill."""
+    import yaml
+
+    from api.ingest import producer_config
+
+    config = producer_config(settings())
+    assert config["queue.buffering.max.kbytes"] == 64 * 1024
+    manifests = list(yaml.safe_load_all((Path(__file__).parents[2] / "deploy/k8s/ingest.yaml")
+                                        .read_text()))
+    (deployment,) = [m for m in manifests if m and m["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["memory"] == "512Mi"
+    largest_bodies = Settings.model_fields["ingest_max_concurrent_requests"].default * \
+        Settings.model_fields["ingest_max_body_bytes"].default
+    assert config["queue.buffering.max.kbytes"] * 1024 + largest_bodies <= 512 * 2**20 // 4
+
+
+def test_a_fatal_producer_error_turns_ready_red_and_refuses_events():
+    from confluent_kafka import KafkaError
+
+    from api.ingest import create_ingest_app
+
+    app = create_ingest_app(settings(bootstrap_servers=f"127.0.0.1:{free_port()}"))
+    with TestClient(app, raise_server_exceptions=False) as http:
+        # What librdkafka reports when its idempotent producer cannot go on.
+        app.state.producer.on_error(KafkaError(KafkaError._FATAL, "OUT_OF_ORDER_SEQUENCE",
+                                               fatal=True))
+        ready = http.get("/ready")
+        assert (ready.status_code, error_of(ready)) == (503, {
+            "code": "producer_failed",
+            "message": "the producer failed for good (OUT_OF_ORDER_SEQUENCE): restart the "
+                       "service"})
+        event = {"event_id": "e-1", "event_type": "click", "product_id": "p-1",
+                 "category": "c", "user_id": "u-1", "ts": 1_704_067_200_000}
+        response = http.post("/events", json=[event], headers={"content-type": "application/json"})
+        assert response.status_code == 503
+        assert error_of(response)["code"] == "broker_unavailable"
+        assert response.headers["retry-after"] == "5"
+        assert 'trend_ingest_produce_errors_total{kind="fatal"} 1.0' in http.get("/metrics").text

@@ -487,6 +487,21 @@ def test_kafka_init_creates_the_compacted_weights_topic(services):
             '--replication-factor 1 --config cleanup.policy=compact') in script
 
 
+def test_kafka_init_creates_the_event_topics_with_the_configs_of_trend_topics_create(
+        services):
+    """The same topic configs as `trend topics create`: the broker's append time above all,
+    which the job judges each event against."""
+    from simulator.kafka_io import topic_config
+    from trend_tracker.settings import Settings
+
+    script = " ".join(services["kafka-init"]["command"][0].replace("\\\n", " ").split())
+    # (retention.ms is computed by the shell from the hours; the regex stops at its space)
+    configs = dict(re.findall(r"--config ([a-z.]+)=(\S+)", script.split("done")[0]))
+    expected = topic_config(Settings(_env_file=None))
+    assert configs == {**expected, "retention.ms": '"$((TREND_TOPIC_RETENTION_HOURS'}
+    assert configs["message.timestamp.type"] == "LogAppendTime"
+
+
 def test_flink_image_builds_the_jar_the_job_is_told_about(services):
     from trend_tracker.jars import JAR_NAME
 
@@ -574,11 +589,10 @@ def test_redis_persists_with_an_append_only_file(services):
     assert any(v.startswith("redis-data:") for v in services["redis"]["volumes"])
 
 
-def test_submitter_looks_for_the_job_by_the_name_the_job_gives_itself(services):
-    from jobs.trending import JOB_NAME
-
-    assert services["job-submit"]["environment"]["FLINK_JOB_NAME"] == JOB_NAME
-    assert read_env_file(ENV_EXAMPLE)["FLINK_JOB_NAME"] == JOB_NAME
+def test_the_submitter_leaves_an_active_job_alone(services):
+    script = (ROOT / "deploy/flink/submit-job.sh").read_text()
+    assert script.rstrip().endswith(
+        'exec trend job submit --jobmanager "$JOBMANAGER_ADDRESS" --if-not-running')
 
 
 # --- object storage users and the job's secrets ----------------------------------------------

@@ -7,7 +7,14 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from jobs.topology import dead_letter_options, sink_ddls, source_ddl, sql_interval, views
+from jobs.topology import (
+    dead_letter_options,
+    sink_ddls,
+    source_ddl,
+    source_options,
+    sql_interval,
+    views,
+)
 from trend_tracker.settings import (
     DEAD_LETTER_OVERHEAD_BYTES,
     ESCAPED_BYTES_PER_PAYLOAD_BYTE,
@@ -25,11 +32,16 @@ def settings(**overrides) -> Settings:
 
 def test_the_watermark_never_passes_arrival_minus_the_out_of_orderness():
     ddl = source_ddl(settings(out_of_orderness_s=5), "click", "clicks", None)
-    assert "arrival_ts BIGINT," in ddl
+    # Arrival is the record's timestamp in the topic (the broker's append time), not a
+    # clock of the job's.
+    assert "arrival TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL," in ddl
+    assert "arrival_ts" not in ddl
     # Event time stays et; only the watermark is clamped by the time the record arrived.
     assert "et AS TO_TIMESTAMP_LTZ(ts, 3)," in ddl
-    assert (f"WATERMARK FOR et AS LEAST(et, TO_TIMESTAMP_LTZ(arrival_ts, 3)) - "
-            f"{sql_interval(5)}") in ddl
+    assert f"WATERMARK FOR et AS LEAST(et, arrival) - {sql_interval(5)}" in ddl
+    # The decoder judges nothing against its clock.
+    options = source_options(settings(), "clicks", None, "click")
+    assert not any("future" in key for key in options)
 
 
 def test_dead_letters_are_keyed_by_their_record_and_sized_for_the_producer():

@@ -66,3 +66,24 @@ def test_anything_else_is_a_registry_error_with_its_reason():
                            "set alias a/b", URI)
     assert type(error) is RegistryError
     assert str(error) == "set alias a/b: INVALID_PARAMETER_VALUE: Invalid alias name: 'a/b'."
+
+
+def test_a_tracking_uri_with_credentials_is_named_without_them():
+    uri = "http://ds:pw-3c9@mlflow:5000/?token=tk-81f"
+    errors = [registry_error(OSError("connection refused"), "read model", uri),
+              registry_error(answer("TEMPORARILY_UNAVAILABLE", "busy"), "read model", uri)]
+    assert [str(error) for error in errors] == [
+        "MLflow registry at http://ds:***@mlflow:5000/?token=*** is unreachable (read model): "
+        "connection refused",
+        "MLflow registry at http://ds:***@mlflow:5000/?token=*** failed (read model): "
+        "TEMPORARILY_UNAVAILABLE: busy"]
+
+
+def test_probing_a_tracking_uri_with_credentials_names_it_without_them():
+    from registry.connection import probe_server
+    from trend_tracker.processes import free_port
+
+    with pytest.raises(RegistryUnavailableError) as raised:
+        probe_server(f"http://ds:pw-3c9@127.0.0.1:{free_port()}")
+    assert "pw-3c9" not in str(raised.value)
+    assert str(raised.value).startswith("MLflow registry at http://ds:***@127.0.0.1:")

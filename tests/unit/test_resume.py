@@ -110,3 +110,13 @@ def test_explicit_state_and_backfills_never_look_for_retained_state(tmp_path):
 def test_job_arguments(argv, expected):
     job = parse_args(argv)
     assert (job.bounded, job.from_scratch, job.overrides) == expected
+
+
+def test_the_job_names_its_consumer_group_among_its_parameters(tmp_path):
+    from jobs.trending import flink_map
+
+    settings = make(tmp_path)
+    assert flink_config(settings, False)["pipeline.global-job-parameters"] == (
+        "consumer_group:group-a")
+    # Flink's map syntax: a part holding a separator or a quote is quoted, quotes doubled.
+    assert flink_map({"consumer_group": "team:a,b's"}) == "consumer_group:'team:a,b''s'"

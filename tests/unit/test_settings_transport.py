@@ -51,9 +51,41 @@ def test_the_plan_holds_no_secret():
     ("redis://h:6379/0", "redis://h:6379/0"),
     ("redis://:p#a/s@s@h:6379/0", "redis://:***@h:6379/0"),  # never taken for the host
     ("unix://:pw@/run/redis.sock?db=3", "unix://:***@/run/redis.sock?db=3"),
+    ("redis://h:6379/0?password=pw", "redis://h:6379/0?password=***"),
+    ("redis://h/0?client_name=a@b&Password=p@w&db=1",
+     "redis://h/0?client_name=a@b&Password=***&db=1"),  # an "@" in the query is the query's
+    ("redis://u@h/0?username=u&password=pw", "redis://u@h/0?username=u&password=***"),
+    ("redis://:p?x@h/0", "redis://:***@h/0"),  # a "?" in the password: no query follows
+    ("http://ds:pw@mlflow:5000", "http://ds:***@mlflow:5000"),
+    ("https://mlflow/?token=t0&x=1", "https://mlflow/?token=***&x=1"),
+    ("s3://b/k?X-Amz-Signature=s1&X-Amz-Credential=c1",
+     "s3://b/k?X-Amz-Signature=***&X-Amz-Credential=***"),
+    ("http://mlflow:5000", "http://mlflow:5000"),
 ])
-def test_redact_url_hides_only_the_password(url, redacted):
+def test_redact_url_hides_only_the_credentials(url, redacted):
     assert redact_url(url) == redacted
+
+
+def test_no_url_credential_of_any_form_reaches_the_plan():
+    settings = client_settings(redis_url="redis://redis.internal:6379/2?password=q-pw-1",
+                               mlflow_tracking_uri="http://ds:m-pw-2@mlflow:5000",
+                               s3_endpoint_url="http://minio:9000/?X-Amz-Signature=sig-3")
+    plan = settings_to_json(settings)
+    for secret in ("q-pw-1", "m-pw-2", "sig-3"):
+        assert secret not in plan
+    values = json.loads(plan)
+    assert (values["redis_url"], values["mlflow_tracking_uri"], values["s3_endpoint_url"]) == (
+        "redis://redis.internal:6379/2?password=***", "http://ds:***@mlflow:5000",
+        "http://minio:9000/?X-Amz-Signature=***")
+
+
+def test_a_worker_takes_a_redis_password_given_as_a_query_parameter():
+    url = "redis://redis.internal:6379/2?password=q-pw-1"
+    plan = settings_to_json(client_settings(redis_url=url))
+    assert settings_from_json(plan, environ={**WORKER_ENV, "TREND_REDIS_URL": url}
+                              ).redis_url == url
+    with pytest.raises(SecretsError, match="has a password, but this worker has no"):
+        settings_from_json(plan, environ={})
 
 
 def test_a_worker_takes_its_secrets_from_its_environment():

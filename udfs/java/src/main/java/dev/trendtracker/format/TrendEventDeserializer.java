@@ -10,8 +10,8 @@ import org.apache.flink.table.data.StringData;
  * The runtime decoder of the {@code trend-event} format: one row per record, never an
  * exception. The payload column wraps the record's bytes as they are (no decoding).
  *
- * <p>The clock is read once per record: the same instant decides {@code future_ts} and is the
- * record's {@code arrival_ts}, which bounds the source's watermark.
+ * <p>The clock is read once per record, when a future skew is set or {@code arrival_ts} is
+ * declared: the same instant decides {@code future_ts} and is the record's {@code arrival_ts}.
  */
 final class TrendEventDeserializer implements DeserializationSchema<RowData> {
 
@@ -24,6 +24,7 @@ final class TrendEventDeserializer implements DeserializationSchema<RowData> {
 
     private transient EventDecoder decoder;
     private transient StringData[] reasons;
+    private transient boolean readsClock;
 
     TrendEventDeserializer(int[] columns, String eventType, long maxFutureSkewMs,
             TypeInformation<RowData> producedType) {
@@ -40,6 +41,10 @@ final class TrendEventDeserializer implements DeserializationSchema<RowData> {
 
     private void init() {
         decoder = new EventDecoder(eventType, maxFutureSkewMs);
+        readsClock = maxFutureSkewMs != TrendEventFormatFactory.NO_FUTURE_CHECK;
+        for (int column : columns) {
+            readsClock |= column == TrendEventColumns.ARRIVAL_TS;
+        }
         EventDecoder.Reason[] all = EventDecoder.Reason.values();
         reasons = new StringData[all.length];
         for (EventDecoder.Reason reason : all) {
@@ -52,7 +57,7 @@ final class TrendEventDeserializer implements DeserializationSchema<RowData> {
         if (decoder == null) {
             init();
         }
-        long arrivalMs = System.currentTimeMillis();
+        long arrivalMs = readsClock ? System.currentTimeMillis() : 0L;
         EventDecoder.Reason reason;
         try {
             reason = decoder.decode(message, arrivalMs);

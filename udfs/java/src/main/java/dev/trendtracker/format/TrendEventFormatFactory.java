@@ -28,8 +28,13 @@ import org.apache.flink.table.factories.FactoryUtil;
  *   arrival_ts BIGINT,  -- epoch ms of the clock when the record was decoded
  *   ...
  * ) WITH ('connector' = 'kafka', ..., 'format' = 'trend-event',
- *         'trend-event.event-type' = 'click', 'trend-event.max-future-skew-ms' = '60000')
+ *         'trend-event.event-type' = 'click')
  * </pre>
+ *
+ * <p>With {@code 'trend-event.max-future-skew-ms'} an event stamped that far ahead of the
+ * clock at decoding is {@code future_ts}. The job does not set it: it judges an event against
+ * the record's timestamp in the topic, the broker's append time, which is the same whenever
+ * the record is read.
  *
  * <p>Columns are matched by name and any subset may be declared, in any order (see {@link
  * TrendEventColumns}). Decoding never fails: every invalid record is a row with a reason.
@@ -50,7 +55,11 @@ public final class TrendEventFormatFactory implements DeserializationFormatFacto
                     .longType()
                     .noDefaultValue()
                     .withDescription("An event whose ts is more than this many milliseconds "
-                            + "ahead of the processing time at decoding is future_ts.");
+                            + "ahead of the processing time at decoding is future_ts; "
+                            + "unset, no event is.");
+
+    /** The skew of a format without {@link #MAX_FUTURE_SKEW_MS}: no event is that far. */
+    static final long NO_FUTURE_CHECK = Long.MAX_VALUE;
 
     @Override
     public DecodingFormat<DeserializationSchema<RowData>> createDecodingFormat(
@@ -62,7 +71,7 @@ public final class TrendEventFormatFactory implements DeserializationFormatFacto
                     "Option '%s.%s' must be one of %s, not '%s'.", IDENTIFIER, EVENT_TYPE.key(),
                     String.join(", ", EventDecoder.EVENT_TYPES), eventType));
         }
-        long skew = formatOptions.get(MAX_FUTURE_SKEW_MS);
+        long skew = formatOptions.getOptional(MAX_FUTURE_SKEW_MS).orElse(NO_FUTURE_CHECK);
         if (skew < 0) {
             throw new ValidationException(String.format(
                     "Option '%s.%s' must be >= 0, not %d.", IDENTIFIER, MAX_FUTURE_SKEW_MS.key(),
@@ -80,12 +89,11 @@ public final class TrendEventFormatFactory implements DeserializationFormatFacto
     public Set<ConfigOption<?>> requiredOptions() {
         Set<ConfigOption<?>> options = new HashSet<>();
         options.add(EVENT_TYPE);
-        options.add(MAX_FUTURE_SKEW_MS);
         return options;
     }
 
     @Override
     public Set<ConfigOption<?>> optionalOptions() {
-        return Collections.emptySet();
+        return Collections.singleton(MAX_FUTURE_SKEW_MS);
     }
 }

@@ -23,6 +23,7 @@ import org.apache.flink.table.connector.format.DecodingFormat;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.factories.DeserializationFormatFactory;
 import org.apache.flink.table.factories.FactoryUtil;
+import org.apache.flink.table.runtime.connector.source.ScanRuntimeProviderContext;
 import org.apache.flink.table.runtime.typeutils.InternalTypeInfo;
 import org.apache.flink.table.types.DataType;
 import org.apache.flink.table.types.logical.RowType;
@@ -40,9 +41,30 @@ class TrendEventFormatTest {
         DeserializationFormatFactory factory = FactoryUtil.discoverFactory(
                 getClass().getClassLoader(), DeserializationFormatFactory.class, "trend-event");
         assertInstanceOf(TrendEventFormatFactory.class, factory);
-        assertEquals(Set.of("event-type", "max-future-skew-ms"), factory.requiredOptions()
+        assertEquals(Set.of("event-type"), factory.requiredOptions()
                 .stream().map(ConfigOption::key).collect(Collectors.toSet()));
-        assertEquals(Set.of(), factory.optionalOptions());
+        assertEquals(Set.of("max-future-skew-ms"), factory.optionalOptions()
+                .stream().map(ConfigOption::key).collect(Collectors.toSet()));
+    }
+
+    @Test
+    void withoutAFutureSkewNoEventIsFutureAndTheClockIsNotRead() throws Exception {
+        // The job judges future_ts against the record's timestamp in the topic, in SQL.
+        byte[] farAhead = new String(CART, StandardCharsets.UTF_8)
+                .replace("1704067200123", "9999999999999").getBytes(StandardCharsets.UTF_8);
+        DecodingFormat<DeserializationSchema<RowData>> format = new TrendEventFormatFactory()
+                .createDecodingFormat(null, Configuration.fromMap(Map.of("event-type", "cart")));
+        DataType columns = DataTypes.ROW(DataTypes.FIELD("reason", DataTypes.STRING()),
+                DataTypes.FIELD("ts", DataTypes.BIGINT()));
+        DeserializationSchema<RowData> decoder = format.createRuntimeDecoder(
+                ScanRuntimeProviderContext.INSTANCE, columns);
+        decoder.open(Formats.initializationContext());
+        RowData row = decoder.deserialize(farAhead);
+        assertTrue(row.isNullAt(0));
+        assertEquals(9_999_999_999_999L, row.getLong(1));
+        // With the skew, the same event is future_ts against the clock.
+        assertEquals("future_ts", Formats.decoder("cart", 60_000).deserialize(farAhead)
+                .getString(1).toString());
     }
 
     @Test
@@ -58,7 +80,7 @@ class TrendEventFormatTest {
                         .getMessage());
         // A required option missing.
         assertThrows(ValidationException.class, () -> factory.createDecodingFormat(
-                null, Configuration.fromMap(Map.of("event-type", "click"))));
+                null, Configuration.fromMap(Map.of("max-future-skew-ms", "1"))));
     }
 
     @Test

@@ -157,8 +157,14 @@ def running_job_ids(jobmanager: str, job_name: str) -> list[str]:
 
 
 def job_parameter(jobmanager: str, job_id: str, name: str) -> str | None:
-    """A job parameter (``pipeline.global-job-parameters``) of a job, None if unset."""
-    config = _rest(f"http://{jobmanager}/jobs/{job_id}/config")
+    """A job parameter (``pipeline.global-job-parameters``) of a job, None if unset or if
+    the JobManager has no configuration for it yet (a job still initializing)."""
+    import urllib.error
+
+    try:
+        config = _rest(f"http://{jobmanager}/jobs/{job_id}/config")
+    except urllib.error.HTTPError:
+        return None
     return (config.get("execution-config") or {}).get("user-config", {}).get(name)
 
 

@@ -227,9 +227,12 @@ def test_the_job_source_clamps_its_watermark_by_arrival(corpus_topic, tmp_path):
     t_env = table_env()
     t_env.execute_sql(source_ddl(settings, "click", topic, ends))
     plan = t_env.explain_sql("SELECT product_id, et FROM src_click")
-    assert ("watermark=[-(LEAST(TO_TIMESTAMP_LTZ(ts, 3), TO_TIMESTAMP_LTZ(arrival_ts, 3)), "
-            "5000:INTERVAL DAY TO SECOND)]") in plan
+    # Arrival is the Kafka record's timestamp (metadata), not a column of the format.
+    assert "metadata=[partition, offset, timestamp]" in plan
+    assert ("watermark=[-(LEAST(TO_TIMESTAMP_LTZ(ts, 3), CAST(arrival AS "
+            "TIMESTAMP_WITH_LOCAL_TIME_ZONE(3))), 5000:INTERVAL DAY TO SECOND)]") in plan
     with t_env.execute_sql("DESCRIBE src_click").collect() as rows:
-        types = {row[0]: row[1] for row in rows}
-    assert types["et"] == "TIMESTAMP_LTZ(3) *ROWTIME*"
-    assert types["arrival_ts"] == "BIGINT"
+        columns = {row[0]: (row[1], row[4]) for row in rows}
+    assert columns["et"] == ("TIMESTAMP_LTZ(3) *ROWTIME*", "AS `TO_TIMESTAMP_LTZ`(`ts`, 3)")
+    assert columns["arrival"] == ("TIMESTAMP_LTZ(3)", "METADATA FROM 'timestamp' VIRTUAL")
+    assert "arrival_ts" not in columns

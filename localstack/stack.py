@@ -124,12 +124,23 @@ def _kafka_java(classpath: str, *args: str, heap: str = "-Xmx512m") -> list[str]
             "-cp", classpath, *args]
 
 
+def kafka_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A KRaft cluster id: 16 random bytes in URL-safe base64, never starting with "-",
+    which the storage tool's argument parser would take for an option (Kafka's own
+    ``Uuid.randomUuid`` draws again for the same reason). One id in 64 did, and the stack
+    then failed to start."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(random_bytes()).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def format_kafka_storage(data_dir: Path, properties: Path, classpath: str) -> None:
     """Format the node's log directory once (a cluster id and the metadata version); a
     directory formatted earlier keeps its topics."""
     if (data_dir / "log" / "meta.properties").is_file():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = kafka_cluster_id()
     done = subprocess.run(
         _kafka_java(classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
                     "-c", str(properties), heap="-Xmx256m"),

@@ -93,8 +93,8 @@ JOB_NAME = "trend-tracker"
 CONSUMER_GROUP_PARAMETER = "consumer_group"
 #: Longest checkpoint interval of a bounded run: it ends at its next checkpoint, so a
 #: shorter one ends sooner, but the heap backend writes the whole state at each one. At
-#: 100,000 products 1 s cost a fifth of the job's CPU (1 M events: 77.7 CPU-s and 61.1 s at
-#: 1 s, 61.8 CPU-s and 49.0 s at 5 s, docs/BENCHMARKS.md).
+#: 100,000 products 1 s took a fifth of the job's profile samples (1 M events: 77.7 CPU-s at
+#: 1 s, 54.9 to 61.8 CPU-s at 5 s, docs/BENCHMARKS.md).
 BOUNDED_CHECKPOINT_INTERVAL_S = 5
 
 

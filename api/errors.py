@@ -88,9 +88,22 @@ def redis_unavailable(metrics: ApiMetrics | None, exc: Exception) -> Response:
                           headers={"Retry-After": "1"})
 
 
-def corrupt_data(exc: StoredDataError) -> Response:
-    """The 503 for a value in Redis the job would never write (logged, never echoed)."""
+def unreadable_data(exc: Exception) -> StoredDataError | None:
+    """The stored-data problem an error means, logged (never echoed): a value the job would
+    never write, or a key of another type (``WRONGTYPE``: the data, not the server). None
+    for anything else, an outage above all."""
+    if is_wrong_type(exc):
+        exc = StoredDataError("a key holds another type than the job writes")
+    if not isinstance(exc, StoredDataError):
+        return None
     log.warning("unreadable data in Redis: %s", exc)
+    return exc
+
+
+def corrupt_data(exc: Exception) -> Response:
+    """The 503 for data in Redis the API cannot serve: a :class:`StoredDataError` or a
+    ``WRONGTYPE`` answer (see :func:`unreadable_data`)."""
+    unreadable_data(exc)
     return error_response(503, "corrupt_data",
                           "the stored rankings could not be read; retry later",
                           headers={"Retry-After": "5"})
@@ -108,7 +121,7 @@ def is_wrong_type(exc: Exception) -> bool:
 
 async def _redis_error(request: Request, exc: Exception) -> Response:
     if is_wrong_type(exc):
-        return corrupt_data(StoredDataError("a key holds another type than the job writes"))
+        return corrupt_data(exc)
     return redis_unavailable(getattr(request.app.state, "metrics", None), exc)
 
 

@@ -27,7 +27,7 @@ from api.deps import (
     WindowCount,
     reject_unknown_params,
 )
-from api.errors import ApiError, corrupt_data, is_wrong_type
+from api.errors import ApiError, unreadable_data
 from api.models import (
     CategoriesResponse,
     ErrorResponse,
@@ -139,13 +139,9 @@ async def ready(redis: RedisDep, keys: KeysDep, settings: SettingsDep,
         if stored is None:
             return {**unserved, "data": "no_data"}
         window_end = window_end_of(stored)
-    except StoredDataError as exc:
-        corrupt_data(exc)  # logged as /trending would
-        return {**unserved, "data": "corrupt_data"}
-    except ResponseError as exc:
-        if not is_wrong_type(exc):
-            raise
-        corrupt_data(StoredDataError("a key holds another type than the job writes"))
+    except (StoredDataError, ResponseError) as exc:
+        if unreadable_data(exc) is None:
+            raise  # an outage: 503 redis_unavailable
         return {**unserved, "data": "corrupt_data"}
     now = now_ms()
     metrics.observe_latest(window_end, now)

@@ -138,9 +138,10 @@ def _rest(url: str, body: Mapping[str, object] | None = None, timeout_s: float =
         return json.load(response)
 
 
-#: Job states in which a job still reads its topics, or will again.
-ACTIVE_STATES = frozenset({"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "RECONCILING",
-                           "FAILING", "CANCELLING", "SUSPENDED"})
+#: Job states of a job that runs, or is about to.
+RUNNING_STATES = frozenset({"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "RECONCILING"})
+#: ... and of one that still may read its topics again.
+ACTIVE_STATES = RUNNING_STATES | {"FAILING", "CANCELLING", "SUSPENDED"}
 
 
 def active_jobs(jobmanager: str) -> list[dict]:
@@ -151,9 +152,8 @@ def active_jobs(jobmanager: str) -> list[dict]:
 
 def running_job_ids(jobmanager: str, job_name: str) -> list[str]:
     """Ids of the jobs named ``job_name`` that are running (or restarting) there."""
-    running = {"INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "RECONCILING"}
     return [job["jid"] for job in active_jobs(jobmanager)
-            if job["name"] == job_name and job["state"] in running]
+            if job["name"] == job_name and job["state"] in RUNNING_STATES]
 
 
 def job_parameter(jobmanager: str, job_id: str, name: str) -> str | None:

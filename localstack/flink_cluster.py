@@ -7,6 +7,11 @@ site-packages is never edited. Ports are free ones picked at start. Sizing fits 
 TaskManagers with 2 slots each, so a parallelism-2 job still fits when one TaskManager is
 gone.
 
+Given an S3 endpoint, the cluster also loads Flink's S3 filesystem plugin (resolved by Maven
+from ``deploy/flink/pom.xml``; the wheel has none), so checkpoints and savepoints can live in
+the object store, where no client's local directory matters, as in docker-compose and
+Kubernetes.
+
 Used by the cluster tests and benchmarks; ``python -m localstack.flink_cluster DIR`` starts
 one by hand (Ctrl-C stops it).
 """
@@ -33,9 +38,41 @@ from jobs.submit import flink_home
 from trend_tracker.java import ensure_java_env
 from trend_tracker.processes import free_port, pid_alive
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PLUGINS_POM = PROJECT_ROOT / "deploy" / "flink" / "pom.xml"
+#: Where Maven copies the S3 plugin's jar: one plugin directory, as Flink expects.
+S3_PLUGIN_DIR = PROJECT_ROOT / "build" / "flink" / "plugins" / "s3-fs-presto"
+
 
 class ClusterError(RuntimeError):
     """The cluster did not come up healthy in time."""
+
+
+@dataclass(frozen=True)
+class S3Access:
+    """The object store the cluster's checkpoints and savepoints may use."""
+
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+
+
+def s3_plugin_dir() -> Path:
+    """The S3 filesystem plugin's directory, its jar copied there by Maven on first use."""
+    if any(S3_PLUGIN_DIR.glob("flink-s3-fs-presto-*.jar")):
+        return S3_PLUGIN_DIR
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ClusterError("Maven (mvn) resolves Flink's S3 plugin and is not installed; "
+                           "install it with: sudo apt-get install maven")
+    done = subprocess.run(
+        [mvn, "-B", "-q", "-f", str(PLUGINS_POM), "dependency:copy-dependencies",
+         "-DexcludeTransitive=true", f"-DoutputDirectory={S3_PLUGIN_DIR}"],
+        capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not any(S3_PLUGIN_DIR.glob("flink-s3-fs-presto-*.jar")):
+        raise ClusterError(f"Maven could not resolve Flink's S3 plugin:\n"
+                           f"{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return S3_PLUGIN_DIR
 
 
 def cluster_config(
@@ -49,6 +86,7 @@ def cluster_config(
     pid_dir: Path,
     jobmanager_memory: str = "1024m",
     taskmanager_memory: str = "2048m",
+    s3_endpoint_url: str | None = None,
 ) -> dict[str, Any]:
     """The wheel's ``config.yaml`` (as parsed) with this cluster's ports, sizes and Python.
 
@@ -87,6 +125,10 @@ def cluster_config(
             "env.pid.dir": str(pid_dir),
         }
     )
+    if s3_endpoint_url:
+        # The plugin takes its keys from the AWS environment variables (``env()``), so
+        # they stay out of the configuration file.
+        config.update({"s3.endpoint": s3_endpoint_url, "s3.path.style.access": True})
     return config
 
 
@@ -100,6 +142,7 @@ class StandaloneCluster:
     python_executable: str = field(default_factory=lambda: sys.executable)
     rest_port: int = 0
     rpc_port: int = 0
+    s3: S3Access | None = None
 
     @property
     def conf_dir(self) -> Path:
@@ -112,6 +155,10 @@ class StandaloneCluster:
     @property
     def pid_dir(self) -> Path:
         return self.work_dir / "pid"
+
+    @property
+    def plugins_dir(self) -> Path:
+        return self.work_dir / "plugins"
 
     @property
     def jobmanager(self) -> str:
@@ -131,7 +178,21 @@ class StandaloneCluster:
             FLINK_LOG_DIR=str(self.log_dir),
             FLINK_PID_DIR=str(self.pid_dir),
         )
+        if self.s3 is not None:
+            env.update(FLINK_PLUGINS_DIR=str(self.plugins_dir),
+                       AWS_ACCESS_KEY_ID=self.s3.access_key,
+                       AWS_SECRET_ACCESS_KEY=self.s3.secret_key)
         return dict(ensure_java_env(env))
+
+    def _write_plugins(self) -> None:
+        """The wheel's plugins and the S3 plugin, linked into a plugins directory of this
+        cluster's own (the wheel in site-packages is never edited)."""
+        self.plugins_dir.mkdir(parents=True, exist_ok=True)
+        sources = [*(flink_home() / "plugins").iterdir(), s3_plugin_dir()]
+        for source in sources:
+            link = self.plugins_dir / source.name
+            if source.is_dir() and not link.exists():
+                link.symlink_to(source, target_is_directory=True)
 
     def _write_conf(self) -> None:
         home = flink_home()
@@ -149,7 +210,10 @@ class StandaloneCluster:
             python_executable=self.python_executable,
             log_dir=self.log_dir,
             pid_dir=self.pid_dir,
+            s3_endpoint_url=self.s3.endpoint_url if self.s3 else None,
         )
+        if self.s3 is not None:
+            self._write_plugins()
         (self.conf_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=True))
 
     def _scripts(self, *commands: tuple[str, str]) -> None:

@@ -21,20 +21,29 @@ Consumer groups are ids (``[A-Za-z0-9._:-]``), so no group's directory is anothe
 
 The newest is the one whose ``_metadata`` was written last: Flink writes it as the last
 step of a checkpoint or savepoint, so a directory without it is incomplete and skipped.
+
+A state named by the Flink configuration the job starts under
+(``execution.state-recovery.path``) wins over the lookup: that is how the Kubernetes
+operator hands a job the savepoint of an upgrade, or a user's ``initialSavepointPath``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from trend_tracker.settings import Settings
 
 log = logging.getLogger("trend.job")
 
 METADATA = "_metadata"
+#: The Flink option naming the state a job starts from.
+RECOVERY_PATH_OPTION = "execution.state-recovery.path"
 _CHECKPOINT_DIR = re.compile(r"chk-\d+")
 _SAVEPOINT_DIR = re.compile(r"savepoint-[0-9a-f]{6}-[0-9a-f]{12}")
 
@@ -159,6 +168,24 @@ def _committed(consumer, partitions: list, timeout_s: float) -> list:
             time.sleep(0.2)
 
 
+def configured_restore_path(environ: Mapping[str, str] | None = None) -> str | None:
+    """``execution.state-recovery.path`` of the Flink configuration this process runs under
+    (``$FLINK_CONF_DIR/config.yaml``, flat or nested keys), or None."""
+    import yaml
+
+    conf_dir = (os.environ if environ is None else environ).get("FLINK_CONF_DIR")
+    if not conf_dir or not (Path(conf_dir) / "config.yaml").is_file():
+        return None
+    config = yaml.safe_load((Path(conf_dir) / "config.yaml").read_text()) or {}
+    value = config.get(RECOVERY_PATH_OPTION)
+    if value is None:
+        nested = config
+        for part in RECOVERY_PATH_OPTION.split("."):
+            nested = nested.get(part) if isinstance(nested, dict) else None
+        value = nested
+    return str(value) if value else None
+
+
 @dataclass(frozen=True, slots=True)
 class StartPoint:
     """How a job starts: from which state, and whether its sink may replace windows."""
@@ -168,10 +195,13 @@ class StartPoint:
     reason: str
 
 
-def start_point(settings: Settings, bounded: bool, from_scratch: bool) -> StartPoint:
+def start_point(settings: Settings, bounded: bool, from_scratch: bool,
+                configured: str | None = None) -> StartPoint:
     """Decide where the job starts (see the module docstring).
 
     - ``restore_from`` given: that state; windows are replaced (same state lineage).
+    - ``configured`` (the Flink configuration's recovery path) given, streaming: that
+      state, the same way.
     - bounded: no state (a backfill reads from the earliest offsets, so its windows are
       complete); windows are replaced.
     - streaming, a retained state exists and not ``from_scratch``: the newest one.
@@ -184,6 +214,10 @@ def start_point(settings: Settings, bounded: bool, from_scratch: bool) -> StartP
         return StartPoint(settings.restore_from, True, "restoring the state given")
     if bounded:
         return StartPoint(None, True, "a backfill starts without state")
+    if configured:
+        return StartPoint(configured, True,
+                          f"resuming from the state the Flink configuration names "
+                          f"({RECOVERY_PATH_OPTION})")
     if not from_scratch:
         newest = newest_retained_state(settings)
         if newest is not None:

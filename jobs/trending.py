@@ -404,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              "bounded" if job.bounded else "streaming", ", ".join(settings.event_topics.values()))
     # Fail here, with the registry's one-line error, rather than inside a Flink worker
     # that would restart forever without weights.
-    from jobs.resume import start_point
+    from jobs.resume import configured_restore_path, start_point
     from registry.client import RegistryError
     from registry.publisher import ensure_published, load_weights_for_start
     from registry.weights import InvalidWeightsError
@@ -421,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  settings.backfill_name, weights.version, settings.parquet_root,
                  settings.redis_namespace,
                  " (the production output: its windows are replaced)" if job.replace else "")
-    start = start_point(settings, job.bounded, job.from_scratch)
+    start = start_point(settings, job.bounded, job.from_scratch, configured_restore_path())
     if not start.replace_windows:
         log.warning("starting without state from the offsets an earlier run committed: the "
                     "windows it left in flight are recomputed from part of their events, so "

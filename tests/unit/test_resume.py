@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobs.resume import (
+    configured_restore_path,
     job_checkpoint_dir,
     job_savepoint_dir,
     newest_retained_state,
@@ -100,6 +101,35 @@ def test_explicit_state_and_backfills_never_look_for_retained_state(tmp_path):
         "file:///somewhere/savepoint-1")
     backfill = start_point(make(tmp_path), bounded=True, from_scratch=False)
     assert (backfill.restore_from, backfill.replace_windows) == (None, True)
+
+
+@pytest.mark.parametrize("config", [
+    "execution.state-recovery.path: s3://trends/savepoints/group-a/savepoint-0a0a0a-000000000001\n",
+    "execution:\n  state-recovery:\n    path: "
+    "s3://trends/savepoints/group-a/savepoint-0a0a0a-000000000001\n",
+])
+def test_the_state_the_flink_configuration_names_wins_over_the_lookup(tmp_path, config):
+    """The Kubernetes operator starts an upgraded job with the upgrade's savepoint in the
+    Flink configuration; a newer retained checkpoint must not override its choice."""
+    state(tmp_path / "cp" / "group-a" / "0f" / "chk-7", 5_000)
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    (conf_dir / "config.yaml").write_text(config)
+    configured = configured_restore_path({"FLINK_CONF_DIR": str(conf_dir)})
+    assert configured == "s3://trends/savepoints/group-a/savepoint-0a0a0a-000000000001"
+    start = start_point(make(tmp_path), bounded=False, from_scratch=False,
+                        configured=configured)
+    assert (start.restore_from, start.replace_windows) == (configured, True)
+    # A backfill never takes a streaming job's state.
+    backfill = start_point(make(tmp_path), bounded=True, from_scratch=False,
+                           configured=configured)
+    assert backfill.restore_from is None
+
+
+def test_no_flink_configuration_names_no_state(tmp_path):
+    (tmp_path / "config.yaml").write_text("parallelism.default: 2\n")
+    assert configured_restore_path({"FLINK_CONF_DIR": str(tmp_path)}) is None
+    assert configured_restore_path({}) is None
 
 
 @pytest.mark.parametrize("argv, expected", [

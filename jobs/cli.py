@@ -1,4 +1,4 @@
-"""`trend job run`, `trend job submit` and `trend job stop`."""
+"""`trend job run`, `trend job submit`, `trend job watch` and `trend job stop`."""
 
 from __future__ import annotations
 
@@ -68,6 +68,53 @@ def submit(
     result = submit_job(settings, jobmanager, bounded=bounded, python_executable=pyexec,
                         program_args=program_args, capture=False)
     raise typer.Exit(result.returncode)
+
+
+@app.command(
+    "watch",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def watch(
+    ctx: typer.Context,
+    jobmanager: str = typer.Option(..., "--jobmanager", "-m",
+                                   help="host:port of the cluster's REST endpoint"),
+    interval_s: float = typer.Option(30.0, "--interval-s", min=1.0,
+                                     help="seconds between two looks at the cluster"),
+) -> None:
+    """Keep the streaming job running on a cluster without high availability.
+
+    Submits the job (resuming from its newest retained checkpoint or savepoint) whenever
+    the JobManager has no job of its consumer group, as after the JobManager
+    restarts, or when the newest one failed. A job stopped with `trend job stop` stays
+    stopped until the JobManager restarts.
+    """
+    import logging
+    import time
+
+    from jobs.submit import jobs_of_group, resubmit_reason, submit_job
+    from jobs.trending import CONSUMER_GROUP_PARAMETER, JOB_NAME, parse_args
+    from trend_tracker.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    log = logging.getLogger("trend.job.watch")
+    job = parse_args(list(ctx.args))
+    settings = load_settings(**job.overrides)
+    log.info("watching %s for job %s of consumer group %s every %.0f s", jobmanager,
+             JOB_NAME, settings.consumer_group, interval_s)
+    while True:
+        try:
+            reason = resubmit_reason(jobs_of_group(jobmanager, settings.consumer_group,
+                                                   CONSUMER_GROUP_PARAMETER))
+        except OSError as exc:  # the JobManager is down or restarting: look again later
+            log.warning("JobManager %s not reachable: %s", jobmanager, exc)
+            reason = None
+        if reason is not None:
+            log.info("submitting the job: %s", reason)
+            result = submit_job(settings, jobmanager, capture=False)
+            if result.returncode != 0:
+                log.error("submit failed (exit %d); trying again in %.0f s",
+                          result.returncode, interval_s)
+        time.sleep(interval_s)
 
 
 @app.command(

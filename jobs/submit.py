@@ -181,6 +181,37 @@ def conflicting_jobs(jobmanager: str, job_name: str, consumer_group: str,
     return conflicts
 
 
+#: Final states of a job someone stopped (``trend job stop`` finishes it with a savepoint).
+STOPPED_STATES = frozenset({"FINISHED", "CANCELED"})
+
+
+def jobs_of_group(jobmanager: str, consumer_group: str, parameter: str) -> list[dict]:
+    """Every job the JobManager knows (any state) reading ``consumer_group`` (its job
+    ``parameter``), newest first (``jid``, ``name``, ``state``, ``start-time``). Jobs of
+    the same name reading other groups are other deployments' and do not count."""
+    jobs = _rest(f"http://{jobmanager}/jobs/overview")["jobs"]
+    ours = [job for job in jobs
+            if job_parameter(jobmanager, job["jid"], parameter) == consumer_group]
+    return sorted(ours, key=lambda job: job.get("start-time", 0), reverse=True)
+
+
+def resubmit_reason(jobs: Sequence[Mapping[str, object]]) -> str | None:
+    """Why a watcher should submit the job now, given the JobManager's jobs of it (newest
+    first), or None: while one is active, and after one was stopped on purpose, never.
+
+    A JobManager without high availability forgets its jobs when it restarts: an empty
+    list after the job ran means a crash, and the job resumes from its retained state.
+    """
+    if any(job["state"] in ACTIVE_STATES for job in jobs):
+        return None
+    if not jobs:
+        return "the JobManager knows no such job (first start, or a JobManager restart)"
+    newest = jobs[0]
+    if newest["state"] in STOPPED_STATES:
+        return None
+    return f"job {newest['jid']} ended {str(newest['state']).lower()}"
+
+
 def stop_with_savepoint(jobmanager: str, job_id: str, target_dir: str,
                         timeout_s: float = 300) -> str:
     """Stop job ``job_id`` with a savepoint under ``target_dir``; returns its location.

@@ -24,6 +24,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 import redis
+import yaml
 from confluent_kafka import Producer
 
 from simulator.kafka_io import ensure_topics, read_topic
@@ -93,8 +94,12 @@ def expected_rows(events: list[tuple[int, str, str]], version: str) -> list[dict
 class Run:
     """One streaming run on the cluster: its settings, producer and output."""
 
-    def __init__(self, settings, cluster, tmp_path: Path):
+    def __init__(self, settings, cluster, tmp_path: Path, separate_clients: bool = False):
         self.settings, self.cluster, self.tmp_path = settings, cluster, tmp_path
+        # Each `trend job` command with a state directory of its own, as when the commands
+        # run in separate containers: nothing a client keeps locally helps the next one.
+        self.separate_clients = separate_clients
+        self.clients = 0
         self.root = Path(settings.parquet_root[len("file://"):])
         self.producer = Producer({"bootstrap.servers": settings.bootstrap_servers,
                                   "linger.ms": 20})
@@ -134,10 +139,18 @@ class Run:
                 self.sent += 1
         assert self.producer.flush(30) == 0
 
+    def client_env(self) -> dict[str, str]:
+        """The environment of one `trend` command: the settings as TREND_* variables."""
+        env = {**os.environ, **self.settings.as_env()}
+        if self.separate_clients:
+            self.clients += 1
+            env["TREND_STATE_DIR"] = str(self.tmp_path / f"client-{self.clients}")
+        return env
+
     def submit(self, *args: str, parallelism: int | None = None) -> str:
         """``trend job submit`` as a user runs it; returns the new job's id."""
         before = set(job_ids(self.cluster, "RUNNING"))
-        env = {**os.environ, **self.settings.as_env()}
+        env = self.client_env()
         if parallelism is not None:
             env["TREND_PARALLELISM"] = str(parallelism)
         result = subprocess.run(
@@ -152,7 +165,7 @@ class Run:
         return job_id
 
     def stop_with_savepoint(self) -> str:
-        env = {**os.environ, **self.settings.as_env()}
+        env = self.client_env()
         result = subprocess.run(
             [sys.executable, "-m", "trend_tracker.cli", "job", "stop",
              "--jobmanager", self.cluster.jobmanager],
@@ -212,6 +225,17 @@ class Run:
                     committed_only=committed_only))]
 
 
+def compose_state_dirs(bucket: str) -> dict[str, str]:
+    """``checkpoint_dir`` and ``savepoint_dir`` as docker-compose gives them to the job's
+    containers, in this stack's bucket."""
+    job_settings = yaml.safe_load((PROJECT / "docker-compose.yml").read_text())[
+        "x-job-settings"]
+    found = {name: job_settings.get(f"TREND_{name.upper()}")
+             for name in ("checkpoint_dir", "savepoint_dir")}
+    return {name: value.replace("${TREND_S3_BUCKET:-trends}", bucket)
+            for name, value in found.items() if value is not None}
+
+
 def rest(cluster, path: str, method: str = "GET"):
     request = urllib.request.Request(cluster.rest_url + path, method=method)
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -267,7 +291,7 @@ def cancel_all(cluster) -> None:
 @pytest.fixture
 def make_run(flink_cluster, make_settings, tmp_path):
     """A Run of its own consumer group, Redis database and directories."""
-    def make(db: int, **values) -> Run:
+    def make(db: int, separate_clients: bool = False, **values) -> Run:
         base = make_settings()
         weights_file = tmp_path / "weights.json"
         weights_file.write_text(json.dumps({**WEIGHTS, "version": "faults/1"}))
@@ -279,7 +303,7 @@ def make_run(flink_cluster, make_settings, tmp_path):
             "source_idle_timeout_s": 120,
             "redis_url": base.redis_url.rsplit("/", 1)[0] + f"/{db}", **values})
         redis.Redis.from_url(settings.redis_url).flushdb()
-        return Run(settings, flink_cluster, tmp_path)
+        return Run(settings, flink_cluster, tmp_path, separate_clients)
     yield make
     cancel_all(flink_cluster)
 
@@ -334,15 +358,19 @@ def test_killing_a_taskmanager_with_mlflow_down_changes_nothing(
     assert set(uncommitted) == set(run.dead)
 
 
-def test_a_job_stopped_with_a_savepoint_resumes_at_another_parallelism(make_run,
-                                                                       flink_cluster):
+def test_a_job_stopped_with_a_savepoint_resumes_at_another_parallelism(
+        make_run, make_settings, flink_cluster):
     """``trend job stop`` takes a savepoint; ``trend job submit`` resumes from it by
-    default, at parallelism 1 and then at 2."""
-    run = make_run(6)
+    default, at parallelism 1 and then at 2. Every command runs with a state directory of
+    its own, with docker-compose's checkpoint and savepoint directories (the object store),
+    as the separate containers of docker-compose do."""
+    run = make_run(6, separate_clients=True,
+                   **compose_state_dirs(make_settings().s3_bucket))
+    assert run.settings.resolved_checkpoint_dir.startswith("s3://")
     run.produce_phase(0)
     first = run.submit(parallelism=2)
     # A second submit of the same job is refused, and names the job and how to stop it.
-    env = {**os.environ, **run.settings.as_env()}
+    env = run.client_env()
     again = subprocess.run(
         [sys.executable, "-m", "trend_tracker.cli", "job", "submit",
          "--jobmanager", flink_cluster.jobmanager],
@@ -371,26 +399,48 @@ def test_a_job_stopped_with_a_savepoint_resumes_at_another_parallelism(make_run,
     run.check_output("faults/1")
 
 
-def test_a_jobmanager_crash_then_the_projects_submit_command_changes_nothing(
-        make_run, flink_cluster):
-    """kill -9 the JobManager (no HA here: the job is gone with it), start it again and
-    resubmit with ``trend job submit``: the job resumes from its newest retained
-    checkpoint, so no finished window is overwritten with partial counts."""
-    run = make_run(7)
+def test_after_a_jobmanager_crash_the_watcher_brings_the_job_back(
+        make_run, make_settings, flink_cluster, tmp_path):
+    """docker-compose's submitter, ``trend job watch``, submits the job; after kill -9 of
+    the JobManager (no HA: the job is gone with it) and its restart, it submits the job
+    again by itself, resuming from the newest retained checkpoint in the object store, so
+    no finished window is overwritten with partial counts. A job stopped with
+    ``trend job stop`` stays stopped."""
+    run = make_run(7, separate_clients=True, **compose_state_dirs(make_settings().s3_bucket))
     run.produce_phase(0)
-    job_id = run.submit()
-    run.wait_for_window(30_000)
-    wait_for_checkpoints(flink_cluster, job_id, 2)
+    log = tmp_path / "watch.log"
+    with log.open("w") as out:
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "trend_tracker.cli", "job", "watch",
+             "--jobmanager", flink_cluster.jobmanager, "--interval-s", "2"],
+            env=run.client_env(), stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT)
+    try:
+        assert wait_until(lambda: job_ids(flink_cluster, "RUNNING"), 300, 1), log.read_text()
+        (job_id,) = job_ids(flink_cluster, "RUNNING")
+        run.wait_for_window(30_000)
+        wait_for_checkpoints(flink_cluster, job_id, 2)
 
-    (jobmanager,) = flink_cluster.daemon_pids("standalonesession")
-    flink_cluster.kill_daemon(jobmanager)
-    flink_cluster.start_jobmanager()
-    flink_cluster.wait_for_taskmanagers(2, timeout_s=240)
+        (jobmanager,) = flink_cluster.daemon_pids("standalonesession")
+        flink_cluster.kill_daemon(jobmanager)
+        flink_cluster.start_jobmanager()
+        flink_cluster.wait_for_taskmanagers(2, timeout_s=240)
+        assert wait_until(lambda: set(job_ids(flink_cluster, "RUNNING")) - {job_id}, 300, 1), (
+            log.read_text()[-4000:])
+        first, again = log.read_text().split("submitting the job:")[1:]
+        assert first.startswith(" the JobManager knows no such job")
+        assert "first start of this consumer group" in first
+        assert "resuming from the newest retained checkpoint or savepoint (s3://" in again
 
-    run.submit()
-    assert "resuming from the newest retained checkpoint or savepoint" in run.last_submit
-    run.produce_phase(1)
-    run.produce_phase(2)
-    run.close_windows()
-    run.wait_for_window(LAST_END_MS)
-    run.check_output("faults/1")
+        run.produce_phase(1)
+        run.produce_phase(2)
+        run.close_windows()
+        run.wait_for_window(LAST_END_MS)
+        run.check_output("faults/1")
+
+        assert "with savepoint" in run.stop_with_savepoint()
+        # Five looks at the cluster later, the job is still stopped.
+        assert not wait_until(lambda: job_ids(flink_cluster, "RUNNING"), 10, 1)
+        assert log.read_text().count("submitting the job:") == 2
+    finally:
+        watcher.kill()
+        watcher.wait(30)

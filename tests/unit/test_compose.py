@@ -174,7 +174,7 @@ def test_stack_has_every_component(services):
     assert services["kafka-ui"]["profiles"] == ["ui"]
     assert {name for name, svc in services.items() if "profiles" in svc} == {"simulator",
                                                                              "kafka-ui"}
-    assert one_shots(services) == {"kafka-init", "minio-init", "job-submit"}
+    assert one_shots(services) == {"kafka-init", "minio-init"}
 
 
 def test_every_long_running_service_has_a_healthcheck(services):
@@ -423,6 +423,9 @@ def test_project_containers_get_valid_settings(services, service):
         assert settings.bootstrap_servers == "kafka:9092"
         assert settings.parquet_root_uri == "s3://trends/parquet"
         assert settings.checkpoint_dir == "s3://trends/checkpoints"
+        # Not under the container's own state directory: stop and submit run in
+        # different containers.
+        assert settings.resolved_savepoint_dir == "s3://trends/savepoints"
         assert settings.s3_endpoint_url == "http://minio:9000"
         assert settings.mlflow_tracking_uri == "http://mlflow:5000"
         assert settings.topic_partitions == 4
@@ -528,7 +531,7 @@ def test_flink_image_builds_the_jar_the_job_is_told_about(services):
         assert services[name]["environment"]["TREND_UDF_JAR"] == jar, name
     script = (ROOT / "deploy/flink/submit-job.sh").read_text()
     assert "TREND_UDF_JAR" in script
-    assert script.index("trend weights publish") < script.index("trend job submit")
+    assert script.index("trend weights publish") < script.index("exec trend job watch")
 
 
 def test_flink_image_has_the_jars_the_java_module_ships_with():
@@ -589,10 +592,14 @@ def test_redis_persists_with_an_append_only_file(services):
     assert any(v.startswith("redis-data:") for v in services["redis"]["volumes"])
 
 
-def test_the_submitter_leaves_an_active_job_alone(services):
+def test_the_submitter_keeps_the_job_running_after_a_jobmanager_restart(services):
+    """A session cluster without HA forgets its jobs when the JobManager restarts: the
+    submitter stays up and submits the job again (the watcher's rule is unit-tested in
+    test_submit.py, the whole run in tests/cluster/test_cluster_faults.py)."""
     script = (ROOT / "deploy/flink/submit-job.sh").read_text()
-    assert script.rstrip().endswith(
-        'exec trend job submit --jobmanager "$JOBMANAGER_ADDRESS" --if-not-running')
+    assert script.rstrip().endswith('exec trend job watch --jobmanager "$JOBMANAGER_ADDRESS"')
+    assert services["job-submit"]["restart"] == "unless-stopped"
+    assert services["jobmanager"]["restart"] == "unless-stopped"
 
 
 # --- object storage users and the job's secrets ----------------------------------------------

@@ -377,6 +377,13 @@ def test_containers_get_valid_settings(workload, name):
     if workload == "FlinkDeployment":
         assert settings.udf_jar is not None
         assert settings.checkpoint_dir == conf["flinkConfiguration"]["execution.checkpointing.dir"]
+        # The operator's savepoints land where `trend job stop` puts them and where the
+        # job's restore lookup reads: the consumer group's directory in the object store.
+        from jobs.resume import job_savepoint_dir
+
+        assert job_savepoint_dir(settings) == (
+            conf["flinkConfiguration"]["execution.checkpointing.savepoint-dir"])
+        assert settings.resolved_savepoint_dir == "s3://trends/savepoints"
         assert settings.parallelism == conf["job"]["parallelism"]
         assert settings.topic_partitions >= settings.parallelism, (
             "more source subtasks than partitions would sit idle")

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from jobs.submit import flink_run_command, submit_env
+import pytest
+
+from jobs.submit import flink_run_command, resubmit_reason, submit_env
 from localstack.flink_cluster import cluster_config
 from trend_tracker.settings import Settings
 
@@ -69,3 +71,23 @@ def test_cluster_config_replaces_the_wheel_defaults():
     assert config["taskmanager.numberOfTaskSlots"] == 2
     assert config["python.executable"] == "/venv/bin/python"
     assert config["env.pid.dir"] == "/c/pid"
+
+
+def _job(jid: str, state: str) -> dict:
+    return {"jid": jid, "name": "trend-tracker", "state": state}
+
+
+@pytest.mark.parametrize("jobs, expected", [
+    # nothing known: a first start, or a JobManager without HA that restarted
+    ([], "the JobManager knows no such job (first start, or a JobManager restart)"),
+    # the newest ended with a failure (restarts exhausted): run it again from its state
+    ([_job("b", "FAILED"), _job("a", "FINISHED")], "job b ended failed"),
+    # one is active: never a second one
+    ([_job("b", "RESTARTING"), _job("a", "FAILED")], None),
+    ([_job("b", "INITIALIZING")], None),
+    # stopped on purpose (`trend job stop` finishes it; a cancel): leave it stopped
+    ([_job("b", "FINISHED"), _job("a", "FAILED")], None),
+    ([_job("b", "CANCELED")], None),
+])
+def test_the_watcher_submits_only_when_no_job_runs_and_none_was_stopped(jobs, expected):
+    assert resubmit_reason(jobs) == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import signal
@@ -47,6 +48,17 @@ def interleaved_runs(phases: Mapping[str, Callable[[], dict[str, Any]]], repeat:
             runs[name].append(phase())
     rates = {name: statistics.median(r["rate"] for r in rs) for name, rs in runs.items()}
     return runs, rates
+
+
+def percentiles(values: Sequence[float], digits: int = 0) -> dict[str, float]:
+    """Nearest-rank p50 and p99, the max and the mean of ``values`` (at least one)."""
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)], digits)
+
+    return {"p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], digits),
+            "mean": round(statistics.fmean(ordered), digits)}
 
 
 #: ``measure(args, stack_env, work_dir)``: one benchmark's whole measurement.

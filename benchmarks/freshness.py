@@ -79,7 +79,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import SEED, benchmark_main, machine, run_on_stack
+from benchmarks import SEED, benchmark_main, machine, percentiles, run_on_stack
 from benchmarks.job_throughput import kill_group, progress, spawn
 from benchmarks.live import (
     JOB_METRIC_PREFIX,
@@ -402,16 +402,6 @@ def burst_report(bursts: list[dict[str, Any]], poller: Poller, slide_ms: int
             "after_window_end_ms": round(at * 1000 - first_end),
         })
     return bursts
-
-
-def percentiles(values: Sequence[float], digits: int = 0) -> dict[str, float]:
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)], digits)
-
-    return {"p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], digits),
-            "mean": round(statistics.fmean(ordered), digits)}
 
 
 def whole_ms(value: float) -> int | None:

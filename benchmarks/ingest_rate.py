@@ -21,14 +21,23 @@ and checks that every event arrived; the ingest phase also checks that every eve
 answered as accepted. Rates are events/s, median over ``--repeat`` runs; the figure of
 merit is ``ingest / simulator_direct`` (goal: at least 0.5). Where the service's time goes:
 its CPU per event (from ``/proc``), and, in this process on the same bodies, what framing
-the bodies and checking the events with the contract cost per event. Prints JSON.
+the bodies and checking the events with the contract cost per event.
+
+Whether the service's event loop stays responsive while it checks and produces events at
+full speed: a client in a process of its own sends ``GET /health`` probes at a fixed rate
+(``PROBE_RATE``) over one keep-alive connection, ``IDLE_PROBES`` of them on the idle
+server before each ingest run (the baseline), then throughout the run. The latencies of
+every run are pooled: p50, p99 and max of each, and the p99 under load against the idle
+one. Prints JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -36,13 +45,14 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from api.ingest_batch import check_batch, split_events
-from benchmarks import SEED, START_MS, interleaved_runs, machine
+from benchmarks import SEED, START_MS, interleaved_runs, machine, percentiles
 from benchmarks.simulator_rate import drop_topics, fresh_settings, verify
 from localstack.servers import IngestServer
 from simulator.encoding import EventEncoder
@@ -123,6 +133,77 @@ async def _post_concurrently(port: int, bodies: list[bytes], connections: int) -
     return tally
 
 
+# --- the health probe ------------------------------------------------------------------------
+
+#: ``GET /health`` probes per second, from a client of their own.
+PROBE_RATE = 20
+#: Probes of the idle server before each ingest run: the baseline.
+IDLE_PROBES = 100
+
+
+def _probe_health(port: int, interval_s: float, commands: Connection) -> None:
+    """A probing client (a process of its own, so that neither the load generator's event
+    loop nor its interpreter lock delays it): one ``GET /health`` every ``interval_s`` on a
+    fixed schedule, over one keep-alive connection. Each command is a number of probes to
+    send, or None to probe until the next message; the answer is the latencies in seconds
+    and the count of each status."""
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def get_health() -> tuple[float, int]:
+        started = time.perf_counter()
+        client.request("GET", "/health")
+        response = client.getresponse()
+        response.read()
+        return time.perf_counter() - started, response.status
+
+    get_health()  # the connection and the route's first call: not measured
+    while (count := commands.recv()) != "exit":
+        latencies: list[float] = []
+        statuses: Counter[str] = Counter()
+        next_at = time.perf_counter()
+        while count is None or len(latencies) < count:
+            latency, status = get_health()
+            latencies.append(latency)
+            statuses[f"status_{status}"] += 1
+            next_at += interval_s
+            wait = max(0.0, next_at - time.perf_counter())
+            if count is None and commands.poll(wait):
+                commands.recv()
+                break
+            if count is not None:
+                time.sleep(wait)
+        commands.send((latencies, dict(statuses)))
+    client.close()
+
+
+class HealthProbe:
+    """:func:`_probe_health` in its own process, driven from here."""
+
+    def __init__(self, port: int, rate: float = PROBE_RATE) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of this process's threads
+        self._commands, child = context.Pipe()
+        self._process = context.Process(target=_probe_health, args=(port, 1 / rate, child),
+                                        daemon=True)
+        self._process.start()
+
+    def probe(self, count: int) -> tuple[list[float], dict[str, int]]:
+        """``count`` probes, at the rate."""
+        self._commands.send(count)
+        return self._commands.recv()
+
+    def start(self) -> None:
+        """Probe at the rate until :meth:`stop`."""
+        self._commands.send(None)
+
+    def stop(self) -> tuple[list[float], dict[str, int]]:
+        self._commands.send("stop")
+        return self._commands.recv()
+
+    def close(self) -> None:
+        self._commands.send("exit")
+        self._process.join(10)
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -153,11 +234,18 @@ def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
     env = settings.as_env()
     env["TREND_INGEST_MAX_BATCH"] = str(max(args.batch, 1))
     with IngestServer(env, log_path=workdir / "ingest.log") as server:
-        cpu_before = _cpu_seconds(server.pid)
-        started = time.perf_counter()
-        tally = asyncio.run(_post_concurrently(server.port, bodies, args.connections))
-        elapsed = time.perf_counter() - started
-        server_cpu = _cpu_seconds(server.pid) - cpu_before
+        health = HealthProbe(server.port)
+        try:
+            idle_probes, idle_statuses = health.probe(IDLE_PROBES)
+            cpu_before = _cpu_seconds(server.pid)
+            health.start()
+            started = time.perf_counter()
+            tally = asyncio.run(_post_concurrently(server.port, bodies, args.connections))
+            elapsed = time.perf_counter() - started
+            loaded_probes, loaded_statuses = health.stop()
+            server_cpu = _cpu_seconds(server.pid) - cpu_before
+        finally:
+            health.close()
     accepted = tally["accepted"]
     ok = (accepted == args.events and tally["status_202"] == len(bodies)
           and verify(settings, dict(per_type)))
@@ -165,7 +253,9 @@ def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
     return {"rate": accepted / elapsed, "elapsed_s": elapsed, "verified": ok,
             "requests": len(bodies), "statuses": {k: v for k, v in tally.items()
                                                   if k.startswith("status_")},
-            "server_cpu_us_per_event": round(server_cpu / max(accepted, 1) * 1e6, 2)}
+            "server_cpu_us_per_event": round(server_cpu / max(accepted, 1) * 1e6, 2),
+            "health_probes_s": {"idle": idle_probes, "under_load": loaded_probes},
+            "health_probe_statuses": {"idle": idle_statuses, "under_load": loaded_statuses}}
 
 
 def in_process_costs(bodies: list[bytes], batch: int) -> dict[str, float]:
@@ -192,6 +282,9 @@ def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> dict[str
         "ingest": lambda: ingest_run(args, bootstrap, bodies, per_type, workdir),
     }
     runs, rates = interleaved_runs(phases, args.repeat)
+    probes_ms = {phase: percentiles([s * 1000 for r in runs["ingest"]
+                                     for s in r["health_probes_s"][phase]], 2)
+                 for phase in ("idle", "under_load")}
     return {
         "rates_events_per_s": {k: round(v) for k, v in rates.items()},
         "runs_events_per_s": {k: [round(r["rate"]) for r in rs] for k, rs in runs.items()},
@@ -200,6 +293,13 @@ def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> dict[str
             r["server_cpu_us_per_event"] for r in runs["ingest"]),
         "ingest_statuses": [r["statuses"] for r in runs["ingest"]],
         "in_process_us_per_event": in_process_costs(bodies, args.batch),
+        "health_probe_rate_per_s": PROBE_RATE,
+        "health_probes": {phase: sum(len(r["health_probes_s"][phase]) for r in runs["ingest"])
+                          for phase in ("idle", "under_load")},
+        "health_probe_statuses": [r["health_probe_statuses"] for r in runs["ingest"]],
+        "health_probe_ms": probes_ms,
+        "ratio_health_p99_under_load_to_idle": round(
+            probes_ms["under_load"]["p99"] / probes_ms["idle"]["p99"], 3),
         "verified": all(r["verified"] for rs in runs.values() for r in rs),
     }
 

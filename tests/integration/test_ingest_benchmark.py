@@ -19,3 +19,17 @@ def test_ingest_rate_benchmark_runs_and_every_event_arrives(local_stack):
     assert result["ingest_statuses"] == [{"status_202": 50}]
     assert result["events_per_phase"] == 5000
     assert result["ratio_ingest_to_simulator_direct"] > 0
+    # The event loop's responsiveness: /health probes on the idle server, then under the load.
+    probes = result["health_probes"]
+    assert probes["idle"] == ingest_rate.IDLE_PROBES
+    assert probes["under_load"] >= 1  # the first is sent as the load starts
+    assert result["health_probe_statuses"] == [
+        {"idle": {"status_200": probes["idle"]},
+         "under_load": {"status_200": probes["under_load"]}}]
+    for phase in ("idle", "under_load"):
+        figures = result["health_probe_ms"][phase]
+        assert set(figures) == {"p50", "p99", "max", "mean"}
+        assert 0 < figures["p50"] <= figures["p99"] <= figures["max"]
+    assert result["ratio_health_p99_under_load_to_idle"] == round(
+        result["health_probe_ms"]["under_load"]["p99"] / result["health_probe_ms"]["idle"]["p99"],
+        3)

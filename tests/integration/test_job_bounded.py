@@ -13,6 +13,7 @@ import itertools
 import json
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -182,10 +183,27 @@ def read_parquet_rows(root: Path) -> list[dict]:
             row["window_end"] = int(row["window_end"].timestamp() * 1000)
             end = row["window_end"]
             # Partitioned by window_end's UTC date and hour, named by window_end.
+            at = datetime.fromtimestamp(end / 1000, UTC)
             assert path.relative_to(root).as_posix() == (
-                f"date=2024-01-01/hour=00/trends-{end}.parquet")
+                f"date={at:%Y-%m-%d}/hour={at:%H}/trends-{end}.parquet")
             rows.append(row)
     return rows
+
+
+def ranking_documents(rows: list[dict]) -> dict[tuple[str | None, int, str], dict]:
+    """The Redis document of each ranking in ``rows`` (reference rows), by (category,
+    window_end, ranking): the arguments of ``ranking_key``."""
+    by_ranking: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_ranking[(row["window_start"], row["window_end"], row["ranking"], row["category"],
+                    row["weights_version"])].append(row)
+    return {(category, end, kind): {
+        "window_start": start, "window_end": end, "ranking": kind, "category": category,
+        "weights_version": version,
+        "items": [{k: r[k] for k in ("rank", "product_id", "score", "clicks", "carts",
+                                     "purchases", "previous_rank", "momentum")}
+                  for r in members]}
+        for (start, end, kind, category, version), members in by_ranking.items()}
 
 
 def row_key(row: dict) -> tuple:
@@ -282,25 +300,15 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
     assert any(r["previous_rank"] not in (None, r["rank"]) for r in rising)
 
     # Redis: every ranking of both kinds whole, the latest pointers at the newest window.
-    by_ranking: dict[tuple, list[dict]] = defaultdict(list)
-    for row in expected:
-        by_ranking[(row["window_start"], row["window_end"], row["ranking"],
-                    row["category"])].append(row)
-    for (start, end, kind, category), members in by_ranking.items():
-        document = orjson.loads(client.get(layout.ranking_key(category, end, kind)))
-        assert document == {
-            "window_start": start, "window_end": end, "ranking": kind, "category": category,
-            "weights_version": WEIGHTS_VERSION,
-            "items": [{k: r[k] for k in ("rank", "product_id", "score", "clicks", "carts",
-                                         "purchases", "previous_rank", "momentum")}
-                      for r in members],
-        }
-    newest = max(end for _, end, _, _ in by_ranking)
+    documents = ranking_documents(expected)
+    for (category, end, kind), document in documents.items():
+        assert orjson.loads(client.get(layout.ranking_key(category, end, kind))) == document
+    newest = max(end for _, end, _ in documents)
     latest = orjson.loads(client.get(layout.latest_key(None)))
     assert latest["window_end"] == newest
     # The newest windows hold too few events for the rising ranking's least score: its
     # latest copy is the newest window that has one.
-    newest_rising = max(end for _, end, kind, category in by_ranking
+    newest_rising = max(end for category, end, kind in documents
                         if kind == "rising" and category is None)
     assert newest_rising < newest
     assert (orjson.loads(client.get(layout.latest_key(None, "rising"))) ==

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,7 +32,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 REQUIRED_SECRETS = {
     "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "TREND_S3_ACCESS_KEY", "TREND_S3_SECRET_KEY",
     "MLFLOW_S3_ACCESS_KEY", "MLFLOW_S3_SECRET_KEY",
-    "REDIS_PASSWORD", "MLFLOW_DB_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
+    "REDIS_PASSWORD", "REDIS_API_PASSWORD", "MLFLOW_DB_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
 }
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err}, ${NAME?err}, ${NAME:+alt}
@@ -107,6 +108,11 @@ def filled_env() -> dict[str, str]:
     return env
 
 
+def compose_file() -> dict:
+    """docker-compose.yml as Compose sees it with a filled-in .env."""
+    return interpolate(yaml.safe_load(COMPOSE_FILE.read_text()), filled_env())
+
+
 @pytest.fixture(scope="module")
 def raw() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text())
@@ -168,12 +174,13 @@ def test_stack_has_every_component(services):
     assert set(services) == {
         "kafka", "kafka-init", "minio", "minio-init", "redis", "mlflow-db", "mlflow",
         "jobmanager", "taskmanager", "job-submit", "weights-publisher", "api", "ingest",
-        "simulator", "kafka-ui", "prometheus", "grafana",
+        "simulator", "kafka-ui", "flink-ui", "prometheus", "grafana",
     }
     assert services["simulator"]["profiles"] == ["simulator"]
     assert services["kafka-ui"]["profiles"] == ["ui"]
-    assert {name for name, svc in services.items() if "profiles" in svc} == {"simulator",
-                                                                             "kafka-ui"}
+    assert services["flink-ui"]["profiles"] == ["ui"]
+    assert {name for name, svc in services.items() if "profiles" in svc} == {
+        "simulator", "kafka-ui", "flink-ui"}
     assert one_shots(services) == {"kafka-init", "minio-init"}
 
 
@@ -301,7 +308,7 @@ def read_ignore(path: Path) -> set[str]:
             if line.strip() and not line.startswith("#")}
 
 
-@pytest.mark.parametrize("service", ["kafka-init", "minio-init", "mlflow"])
+@pytest.mark.parametrize("service", ["kafka-init", "minio-init", "mlflow", "redis", "flink-ui"])
 def test_inline_scripts_are_valid_shell(services, service):
     svc = services[service]
     shell = svc["entrypoint"][0]
@@ -334,10 +341,10 @@ def test_published_ports_are_unique_and_on_loopback(services):
 
 
 @pytest.mark.parametrize("service, container_ports", [
-    ("kafka", {9094}), ("mlflow", {5000}), ("jobmanager", {8081}),
+    ("kafka", {9094}), ("mlflow", {5000}), ("flink-ui", {8081}),
 ])
-def test_kafka_mlflow_and_flink_rest_are_reachable_from_this_host_only(services, service,
-                                                                      container_ports):
+def test_kafka_mlflow_and_the_flink_ui_are_reachable_from_this_host_only(services, service,
+                                                                        container_ports):
     """No authentication on these: published on loopback only, never on every interface."""
     published = _published(services[service])
     assert {port for _, _, port in published} == container_ports
@@ -347,6 +354,26 @@ def test_kafka_mlflow_and_flink_rest_are_reachable_from_this_host_only(services,
     if service == "kafka":
         listeners = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
         assert "EXTERNAL://localhost:" in listeners
+
+
+def test_the_flink_rest_api_is_not_published_and_its_ui_is_read_only(services):
+    """Whoever reaches the REST API can submit and cancel jobs: the JobManager publishes no
+    port, the tools reach it inside the compose network, and the UI (profile ui) goes
+    through a proxy that passes GET requests only."""
+    jobmanager = services["jobmanager"]
+    assert "ports" not in jobmanager and "network_mode" not in jobmanager
+    publishing_8081 = {name for name, svc in services.items()
+                       if any(container == 8081 for _, _, container in _published(svc))}
+    assert publishing_8081 == {"flink-ui"}
+    ui = services["flink-ui"]
+    assert ui["profiles"] == ["ui"]
+    assert ui["depends_on"] == {"jobmanager": {"condition": "service_healthy"}}
+    config = ui["command"][0]
+    assert "set $jobmanager http://" + services["job-submit"]["environment"][
+        "JOBMANAGER_ADDRESS"] + ";" in config
+    location = re.search(r"location / \{(.*?)\n\s*\}\n", config, re.DOTALL)[1]
+    assert " ".join(location.split()) == (
+        "limit_except GET { deny all; } proxy_pass $jobmanager;")
 
 
 def test_no_service_publishes_on_every_interface(raw):
@@ -418,6 +445,7 @@ def test_project_containers_get_valid_settings(services, service):
     settings = Settings(_env_file=None, **values)
     if service not in ("simulator", "weights-publisher", "ingest"):
         assert settings.redis_url.endswith("@redis:6379/0")
+    if service in ("jobmanager", "taskmanager", "job-submit"):
         assert settings.redis_url.startswith("redis://:test-redis-password@")
     if service in ("jobmanager", "taskmanager", "job-submit"):
         assert settings.bootstrap_servers == "kafka:9092"
@@ -440,6 +468,7 @@ def test_project_containers_get_valid_settings(services, service):
         assert settings.mlflow_tracking_uri == "http://mlflow:5000"
     if service == "api":
         assert (settings.api_host, settings.api_port) == ("0.0.0.0", 8000)
+        assert settings.redis_url.startswith("redis://trend-api:test-redis-api-password@")
     if service == "ingest":
         assert (settings.ingest_host, settings.ingest_port) == ("0.0.0.0", 8001)
         assert settings.bootstrap_servers == "kafka:9092"
@@ -585,11 +614,99 @@ def test_mlflow_keeps_artifacts_on_minio(services):
     assert "postgresql://mlflow:${MLFLOW_DB_PASSWORD}@mlflow-db:5432/mlflow" in script
 
 
+def redis_server_argv(script: str) -> list[str]:
+    """The words of the ``exec redis-server ...`` line of the Redis container's script."""
+    joined = script.replace("\\\n", " ")
+    line = next(line for line in joined.splitlines()
+                if line.strip().startswith("exec redis-server"))
+    return shlex.split(line)[1:]
+
+
 def test_redis_persists_with_an_append_only_file(services):
-    command = services["redis"]["command"]
-    assert command[command.index("--appendonly") + 1] == "yes"
-    assert command[command.index("--appendfsync") + 1] == "everysec"
+    argv = redis_server_argv(services["redis"]["command"][0])
+    assert argv[argv.index("--appendonly") + 1] == "yes"
+    assert argv[argv.index("--appendfsync") + 1] == "everysec"
     assert any(v.startswith("redis-data:") for v in services["redis"]["volumes"])
+
+
+# --- Redis: passwords in files, the API's read-only user -----------------------------------
+
+#: The made-up passwords filled_env() gives, and what each one is.
+REDIS_PASSWORDS = {"REDIS_PASSWORD": "test-redis-password",
+                   "REDIS_API_PASSWORD": "test-redis-api-password"}
+
+
+def test_no_redis_password_is_on_a_command_line_or_in_the_environment(raw, services):
+    """ps and docker inspect show the command, the health check and the environment: the
+    server reads its passwords from files (compose secrets) instead."""
+    svc = services["redis"]
+    shown = json.dumps([svc.get("entrypoint"), svc.get("command"), svc["healthcheck"],
+                        svc.get("environment")])
+    for password in REDIS_PASSWORDS.values():
+        assert password not in shown
+    raw_redis = json.dumps(raw["services"]["redis"])
+    assert not variables_used(raw_redis) & set(REDIS_PASSWORDS)
+    assert "requirepass" not in raw_redis
+    # The passwords reach the container as the files the script and the health check read.
+    assert svc["secrets"] == ["redis-password", "redis-api-password"]
+    assert {name: secret["environment"] for name, secret in raw["secrets"].items()} == {
+        "redis-password": "REDIS_PASSWORD", "redis-api-password": "REDIS_API_PASSWORD"}
+    assert svc["environment"]["REDIS_CREDENTIALS_DIR"] == "/run/secrets"
+    script = svc["command"][0]
+    assert '$(cat "$REDIS_CREDENTIALS_DIR/redis-password")' in script
+    assert '$(cat "$REDIS_CREDENTIALS_DIR/redis-api-password")' in script
+    assert svc["healthcheck"]["test"] == [
+        "CMD-SHELL",
+        'REDISCLI_AUTH="$(cat "$REDIS_CREDENTIALS_DIR/redis-password")" redis-cli ping '
+        "| grep -q PONG"]
+    # The ACL file: written readable by its owner only, the server started on it.
+    assert script.splitlines()[0] == "umask 077"
+    argv = redis_server_argv(script)
+    assert argv[argv.index("--aclfile") + 1] == "$acl"
+    assert svc["user"] == "redis"
+
+
+def test_the_api_reads_redis_as_its_own_user_and_the_job_as_default(services):
+    from urllib.parse import urlsplit
+
+    redis_env = services["redis"]["environment"]
+    api_url = urlsplit(services["api"]["environment"]["TREND_REDIS_URL"])
+    assert (api_url.username, api_url.password) == (
+        redis_env["REDIS_API_USER"], REDIS_PASSWORDS["REDIS_API_PASSWORD"])
+    assert redis_env["REDIS_API_USER"] == "trend-api"
+    for name in ("jobmanager", "taskmanager", "job-submit"):
+        job_url = urlsplit(services[name]["environment"]["TREND_REDIS_URL"])
+        assert (job_url.username, job_url.password) == ("", REDIS_PASSWORDS["REDIS_PASSWORD"])
+    # The API's user may run the commands the API sends, on the production namespace only.
+    from trend_tracker.redis_layout import PREFIX
+
+    rules = redis_env["REDIS_API_ACL"].split()
+    assert rules == ["resetchannels", f"~{PREFIX}:*", "-@all", "+get", "+exists", "+zrange",
+                     "+select", "+client|setinfo"]
+
+
+def test_the_api_gets_no_object_storage_credentials(services):
+    """The API reads Redis alone: no S3 keys, no MinIO account, no AWS variables."""
+    env = services["api"]["environment"]
+    assert not {k for k in env if "S3" in k or k.startswith(("AWS_", "MINIO_", "MLFLOW_"))}
+    secrets = {"test-trend-s3-access-key", "test-trend-s3-secret-key",
+               "test-mlflow-s3-access-key", "test-mlflow-s3-secret-key",
+               "test-minio-root-user", "test-minio-root-password"}
+    assert not {str(v) for v in env.values()} & secrets
+    assert "secrets" not in services["api"] and "env_file" not in services["api"]
+
+
+def test_the_api_code_touches_no_object_storage():
+    """Why the API needs no S3 user: nothing in api/ imports an object-storage client."""
+    imports = set()
+    for path in (ROOT / "api").glob("*.py"):
+        imports |= set(re.findall(r"^\s*(?:from|import) ([\w.]+)", path.read_text(),
+                                  re.MULTILINE))
+    storage = {name for name in imports
+               if name.split(".")[0] in ("boto3", "botocore", "minio", "s3fs", "pyarrow",
+                                         "fsspec")}
+    assert storage == set()
+    assert "redis.asyncio" in imports
 
 
 def test_the_submitter_keeps_the_job_running_after_a_jobmanager_restart(services):

@@ -68,6 +68,7 @@ def test_expected_resources_exist():
         ("Deployment", "trend-weights-publisher"),
         ("FlinkDeployment", "trend-tracker"),
         ("Namespace", NAMESPACE),
+        ("NetworkPolicy", "trend-tracker-jobmanager"),
         ("Service", "redis"),
         ("Service", "trend-api"),
         ("Service", "trend-ingest"),
@@ -307,9 +308,11 @@ def test_services_select_their_pods_and_ports():
 
 
 def test_redis_is_persistent():
+    from tests.unit.test_compose import redis_server_argv
+
     redis = find("StatefulSet", "redis")
     assert redis["spec"]["serviceName"] == "redis"
-    args = pod_containers(redis)[0]["args"]
+    args = redis_server_argv(pod_containers(redis)[0]["command"][2])
     assert args[args.index("--appendonly") + 1] == "yes"
     claim = redis["spec"]["volumeClaimTemplates"][0]
     mounts = pod_containers(redis)[0]["volumeMounts"]
@@ -350,6 +353,12 @@ def test_every_reference_resolves():
                 ref = var.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
                     assert ref["name"] == secret_name and ref["key"] in secret_keys, var
+        pod = (doc["spec"]["podTemplate"] if doc["kind"] == "FlinkDeployment"
+               else doc["spec"]["template"])["spec"]
+        for volume in pod.get("volumes", []):
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] == secret_name, volume
+                assert {item["key"] for item in volume["secret"]["items"]} <= secret_keys
 
 
 @pytest.mark.parametrize("workload, name", [
@@ -408,6 +417,114 @@ def test_the_job_pods_get_the_secrets_its_workers_read():
     assert not find("FlinkDeployment")["spec"]["taskManager"].get("podTemplate")
 
 
+# --- Redis: passwords in files, the API's read-only user -----------------------------------
+
+
+def redis_container() -> dict:
+    return pod_containers(find("StatefulSet", "redis"))[0]
+
+
+def test_no_redis_password_is_on_a_command_line_or_in_the_environment():
+    """The pod spec, `ps` and the container's environment hold no password: the Secret's two
+    Redis passwords are mounted as files, which the start script and the probes read."""
+    container = redis_container()
+    assert "args" not in container
+    shown = yaml.safe_dump([container["command"], container["env"],
+                            container["readinessProbe"], container["livenessProbe"]])
+    assert "PASSWORD" not in shown and "requirepass" not in shown
+    assert not [var for var in container["env"] if "valueFrom" in var]
+    env = {var["name"]: var["value"] for var in container["env"]}
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "passwords")
+    assert mount == {"name": "passwords", "mountPath": env["REDIS_CREDENTIALS_DIR"],
+                     "readOnly": True}
+    volumes = find("StatefulSet", "redis")["spec"]["template"]["spec"]["volumes"]
+    secret = next(v for v in volumes if v["name"] == "passwords")["secret"]
+    assert secret == {"secretName": SECRET["metadata"]["name"], "defaultMode": 0o440,
+                      "items": [{"key": "REDIS_PASSWORD", "path": "redis-password"},
+                                {"key": "REDIS_API_PASSWORD", "path": "redis-api-password"}]}
+    check = ["sh", "-c", 'REDISCLI_AUTH="$(cat "$REDIS_CREDENTIALS_DIR/redis-password")" '
+                         "redis-cli ping | grep -q PONG"]
+    assert container["readinessProbe"]["exec"]["command"] == check
+    assert container["livenessProbe"]["exec"]["command"] == check
+
+
+def test_redis_starts_as_in_compose_with_the_same_api_user():
+    """One start script and one API user for both deployments: the Kubernetes container runs
+    compose's script, with the same user name and ACL rules."""
+    from tests.unit.test_compose import compose_file
+
+    compose_redis = compose_file()["services"]["redis"]
+    container = redis_container()
+    assert container["command"] == [*compose_redis["entrypoint"], compose_redis["command"][0]]
+    env = {var["name"]: var["value"] for var in container["env"]}
+    for name in ("REDIS_API_USER", "REDIS_API_ACL"):
+        assert env[name] == compose_redis["environment"][name], name
+    assert set(env) == set(compose_redis["environment"])
+
+
+def test_the_api_reads_redis_as_its_own_user():
+    from urllib.parse import urlsplit
+
+    container = pod_containers(find("Deployment", "trend-api"))[0]
+    refs = {var["name"]: var["valueFrom"]["secretKeyRef"] for var in container["env"]}
+    assert refs == {"TREND_REDIS_URL": {"name": SECRET["metadata"]["name"],
+                                        "key": "API_REDIS_URL"}}
+    env = {var["name"]: var["value"] for var in redis_container()["env"]}
+    api_url = urlsplit(SECRET["stringData"]["API_REDIS_URL"])
+    assert (api_url.username, api_url.hostname, api_url.path) == (
+        env["REDIS_API_USER"], "redis", "/0")
+    job_url = urlsplit(SECRET["stringData"]["TREND_REDIS_URL"])
+    assert job_url.username == ""
+
+
+def test_the_api_gets_no_object_storage_credentials():
+    """The API reads Redis alone: no S3 key reaches its pod, from the Secret or the
+    ConfigMap (which holds no credentials at all)."""
+    container = pod_containers(find("Deployment", "trend-api"))[0]
+    keys = {var["valueFrom"]["secretKeyRef"]["key"] for var in container["env"]}
+    assert keys == {"API_REDIS_URL"}
+    assert not [source for source in container["envFrom"] if "secretRef" in source]
+    data = find("ConfigMap")["data"]
+    assert not {k for k in data if "KEY" in k or "PASSWORD" in k or "SECRET" in k}
+
+
+# --- the JobManager's network policy --------------------------------------------------------
+
+
+def flink_port(key: str) -> int:
+    return int(find("FlinkDeployment")["spec"]["flinkConfiguration"][key])
+
+
+def test_only_the_operator_reaches_the_jobmanager_rest_api():
+    """Ingress to the JobManager: REST from the operator's pods only, RPC and blob server from
+    this deployment's TaskManagers, the metrics port from anywhere; nothing else."""
+    policy = find("NetworkPolicy", "trend-tracker-jobmanager")["spec"]
+    deployment = find("FlinkDeployment")["metadata"]["name"]
+    # Flink labels the pods of a native Kubernetes deployment with app and component.
+    assert policy["podSelector"] == {"matchLabels": {"app": deployment,
+                                                     "component": "jobmanager"}}
+    assert policy["policyTypes"] == ["Ingress"]
+    admitted = {}
+    for rule in policy["ingress"]:
+        for port in rule["ports"]:  # every rule names its ports
+            assert port["protocol"] == "TCP"
+            admitted[port["port"]] = rule.get("from")
+    operator = [{"namespaceSelector": {},
+                 "podSelector": {"matchLabels": {
+                     "app.kubernetes.io/name": "flink-kubernetes-operator"}}}]
+    taskmanagers = [{"podSelector": {"matchLabels": {"app": deployment,
+                                                     "component": "taskmanager"}}}]
+    assert admitted == {
+        flink_port("rest.port"): operator,
+        flink_port("jobmanager.rpc.port"): taskmanagers,
+        flink_port("blob.server.port"): taskmanagers,
+        flink_port("metrics.reporter.prom.port"): None,
+    }
+    assert flink_port("rest.port") == 8081
+    # With HA the RPC endpoint takes this port; the policy's RPC port must be it.
+    assert flink_port("high-availability.jobmanager.port") == flink_port("jobmanager.rpc.port")
+
+
 def test_nothing_is_exposed_outside_the_cluster():
     """No NodePort, LoadBalancer or Ingress; the Flink REST service stays ClusterIP."""
     assert not [d for d in MANIFESTS if d["kind"] in ("Ingress", "Gateway", "HTTPRoute")]
@@ -417,7 +534,7 @@ def test_nothing_is_exposed_outside_the_cluster():
             for port in doc["spec"]["ports"]:
                 assert "nodePort" not in port
     conf = find("FlinkDeployment")["spec"]["flinkConfiguration"]
-    assert conf.get("kubernetes.rest-service.exposed.type", "ClusterIP") == "ClusterIP"
+    assert conf["kubernetes.rest-service.exposed.type"] == "ClusterIP"
     for doc in MANIFESTS:
         if doc["kind"] in ("Deployment", "StatefulSet", "FlinkDeployment"):
             spec = (doc["spec"]["podTemplate"] if doc["kind"] == "FlinkDeployment"

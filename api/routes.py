@@ -102,15 +102,17 @@ async def trending(request: Request,
             responses={404: _error("No recent window of that ranking holds this product "
                                    "(unknown_product)")})
 async def product_trend(redis: RedisDep, keys: KeysDep, product_id: ProductId,
-                        windows: WindowCount = 30,
-                        category: CategoryFilter = None) -> dict[str, Any]:
-    """A product's rank and score across its most recent ranked windows, overall or in one
-    category's ranking."""
-    entries = await redis.zrange(keys.product_key(product_id, category), -windows, -1)
+                        windows: WindowCount = 30, category: CategoryFilter = None,
+                        ranking: RankingKind = "popular") -> dict[str, Any]:
+    """A product's rank and score across its most recent windows in a ranking (popular or
+    rising), overall or one category's."""
+    entries = await redis.zrange(keys.product_key(product_id, category, ranking),
+                                 -windows, -1)
     if not entries:
-        ranking = "overall ranking" if category is None else f"ranking of {category!r}"
-        raise ApiError(404, "unknown_product",
-                       f"product {product_id!r} is in no recent {ranking}")
+        where = "overall ranking" if category is None else f"ranking of {category!r}"
+        if ranking != "popular":
+            where = f"{ranking} {where}"
+        raise ApiError(404, "unknown_product", f"product {product_id!r} is in no recent {where}")
     return product_trend_body(product_id, entries)
 
 

@@ -19,12 +19,12 @@ validated ids (see :func:`ranking_scope`), never from raw input.
 - ``trend:product:{product_id}/c:{category}``: the same, for that product's ranks in one
   category's ranking. ``/`` is not an id character, so no product id or category can
   make one key look like another.
+- ``trend:product:{product_id}/rising:{scope}``: the same, for the rising ranking of that
+  scope, so a product that rises without being popular has a history of its own.
 - ``trend:categories``: sorted set, member = category, score = newest window_end. Only
   categories of the retained windows (window_end within the TTL of the newest one), and at
   most ``max_categories`` of them: the newest, ties by name. A category dropped from it
   loses its latest copies too (its rankings and histories expire with their TTL).
-
-Product histories are of the popular rankings only.
 
 - ``trend:latest_end``: hash, field = scope (``rising:{scope}`` for the rising ranking),
   value = the window_end of that latest copy; a latest copy only moves forward against it.
@@ -122,13 +122,13 @@ class RedisLayout:
         """The newest ranking of a scope and kind."""
         return f"{self.latest_prefix}{latest_scope(category, ranking)}"
 
-    def product_key(self, product_id: str, category: str | None = None) -> str:
-        """The history of a product in the overall ranking, or in one category's
-        ranking."""
+    def product_key(self, product_id: str, category: str | None = None,
+                    ranking: str = POPULAR) -> str:
+        """The history of a product in a ranking of a kind: overall, or one category's."""
         key = f"{self.namespace}:product:{checked_id(product_id, 'product_id')}"
-        if category is None:
+        if category is None and ranking == POPULAR:
             return key
-        return f"{key}/{ranking_scope(category)}"
+        return f"{key}/{latest_scope(category, ranking)}"
 
 
 #: The production namespace's layout, and its keys as module names.

@@ -6,8 +6,8 @@ per event. The layout is the contract in :mod:`trend_tracker.redis_layout`.
 Idempotence: a ranking's document is a pure function of its rows, so rewriting a window
 after a restart from a checkpoint stores the same bytes again. The latest pointer only
 moves forward (an older window replayed late never hides a newer one), and a product's
-history entry for a window, in the overall ranking and in its category's, replaces the
-previous entry of that window.
+history entry for a window, in each ranking that holds it (overall and its category's,
+popular and rising), replaces the previous entry of that window.
 
 Bounded by the TTL and ``max_categories``: producers name the categories, so the category
 list keeps only the categories of the retained windows, at most ``max_categories`` of them
@@ -222,10 +222,9 @@ class RedisRankingWriter:
                 pipe.zadd(self.keys.categories_key, {ranking.category: ranking.window_end},
                           gt=True)
                 categories = True
-            # Histories are of the popular rankings only.
-            if ranking.items and kind == output.POPULAR:
+            if ranking.items:
                 self._add_history(
-                    keys=[self.keys.product_key(item.product_id, ranking.category)
+                    keys=[self.keys.product_key(item.product_id, ranking.category, kind)
                           for item in ranking.items],
                     args=[ranking.window_end, ranking.window_end - self.ttl_s * 1000,
                           self.ttl_s, *(history_entry(ranking, item) for item in ranking.items)],

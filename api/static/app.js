@@ -182,12 +182,22 @@ function rankChange(item) {
   return td;
 }
 
+// The product's id, and room for a mark beside it.
+function productCell(productId) {
+  const td = cell("", "product");
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = productId;
+  td.appendChild(name);
+  return td;
+}
+
 function renderRows(items) {
   const tbody = $("trending").querySelector("tbody");
   const rows = items.map((item) => {
     const tr = document.createElement("tr");
     tr.dataset.productId = item.product_id;
-    tr.append(cell(item.rank, "rank"), rankChange(item), cell(item.product_id, "product"),
+    tr.append(cell(item.rank, "rank"), rankChange(item), productCell(item.product_id),
               cell(`×${item.momentum.toFixed(2)}`, "momentum"),
               cell(item.score.toFixed(2), "score"), cell(item.clicks, "count"),
               cell(item.carts, "count"), cell(item.purchases, "count"), cell("", "spark"));
@@ -197,10 +207,11 @@ function renderRows(items) {
   return rows;
 }
 
-// Each product's history in the ranking shown: overall, or the selected category's.
-async function fillSparklines(rows, category, current) {
+// Each product's history in the ranking shown: popular or rising, overall or the selected
+// category's.
+async function fillSparklines(rows, category, ranking, current) {
   await Promise.all(rows.map(async (tr) => {
-    const params = new URLSearchParams({ windows: SPARK_WINDOWS });
+    const params = new URLSearchParams({ windows: SPARK_WINDOWS, ranking });
     if (category) params.set("category", category);
     try {
       const trend = await getJSON(
@@ -210,6 +221,31 @@ async function fillSparklines(rows, category, current) {
       // No recent history (its entries expired, or Redis is briefly away): no line.
     }
   }));
+}
+
+// Popular rows whose product is also in the rising top-k of the same window get a mark
+// with its momentum. No rising ranking for the view (yet): no marks.
+async function markRising(rows, popular, current) {
+  const params = new URLSearchParams({ k: String(rows.length || 1), ranking: "rising" });
+  if (popular.category) params.set("category", popular.category);
+  let rising;
+  try {
+    rising = await getJSON(`trending?${params}`);
+  } catch (e) {
+    return;
+  }
+  if (current !== generation || rising.window_end !== popular.window_end) return;
+  const momentum = new Map(rising.items.map((item) => [item.product_id, item]));
+  for (const tr of rows) {
+    const item = momentum.get(tr.dataset.productId);
+    if (!item) continue;
+    const mark = document.createElement("span");
+    mark.className = "badge rising";
+    mark.textContent = "rising";
+    mark.title = `Also #${item.rank} in Rising (×${item.momentum.toFixed(2)})`;
+    tr.dataset.rising = String(item.rank);
+    tr.querySelector("td.product").appendChild(mark);
+  }
 }
 
 // ---- Loading ------------------------------------------------------------------------
@@ -249,7 +285,9 @@ async function refresh() {
     $("trending").dataset.category = ranking.category || "";
     showRankingKind(ranking.ranking);
     const rows = renderRows(ranking.items);
-    await fillSparklines(rows, ranking.category, current);
+    await Promise.all([
+      fillSparklines(rows, ranking.category, ranking.ranking, current),
+      ranking.ranking === "popular" ? markRising(rows, ranking, current) : null]);
   } catch (e) {
     if (current !== generation) return;
     // A category ranked by score may have no rising ranking (yet): say it plainly.

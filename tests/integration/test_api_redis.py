@@ -311,6 +311,34 @@ def test_unknown_product_in_a_category_is_404(client, writer, end):
         "message": "product 'p-007' is in no recent ranking of 'garden'"}
 
 
+def test_a_product_that_rises_without_being_popular_has_a_rising_trend(client, writer, end):
+    """Rising rows get sparklines of their own: the rising ranking keeps its histories."""
+    rising = [RankedItem(rank=1, product_id="p-555", score=4.0, clicks=4, carts=0,
+                         purchases=0, previous_rank=None, momentum=5.0),
+              RankedItem(rank=2, product_id="p-042", score=31.5, clicks=12, carts=3,
+                         purchases=1, previous_rank=1, momentum=1.5)]
+    writer.write([ranking(end - SLIDE_MS, None, OVERALL), ranking(end, None, OVERALL),
+                  Ranking(window_start=end - SIZE_MS, window_end=end, category=None,
+                          weights_version="v7", items=tuple(rising), ranking="rising")])
+    assert get_ok(client, "/products/p-555/trend?ranking=rising") == {
+        "product_id": "p-555",
+        "windows": [{"window_start": end - SIZE_MS, "window_end": end, "rank": 1,
+                     "score": 4.0, "clicks": 4, "carts": 0, "purchases": 0,
+                     "weights_version": "v7"}]}
+    # p-042 is first by score and second by momentum: each history has its own rank.
+    assert [(w["window_end"], w["rank"]) for w in get_ok(
+        client, "/products/p-042/trend?ranking=rising")["windows"]] == [(end, 2)]
+    assert [(w["window_end"], w["rank"]) for w in get_ok(
+        client, "/products/p-042/trend")["windows"]] == [(end - SLIDE_MS, 1), (end, 1)]
+    assert error_of(client.get("/products/p-555/trend"), 404) == {
+        "code": "unknown_product", "message": "product 'p-555' is in no recent overall ranking"}
+    assert error_of(client.get("/products/p-007/trend?ranking=rising"), 404) == {
+        "code": "unknown_product",
+        "message": "product 'p-007' is in no recent rising overall ranking"}
+    assert error_of(client.get("/products/p-555/trend?ranking=falling"), 422)["code"] == (
+        "invalid_parameter")
+
+
 # --- /categories --------------------------------------------------------------------------
 
 def test_categories_lists_ranked_categories_by_name(client, writer, end):

@@ -99,7 +99,8 @@ def table_rows(page) -> list[list[str]]:
     """Rank, product, score and the three counts of each row."""
     return page.eval_on_selector_all(
         "#trending tbody tr",
-        "rows => rows.map(r => [...r.querySelectorAll('td.rank, td.product, td.score, td.count')]"
+        "rows => rows.map(r => [...r.querySelectorAll('td.rank, td.product .name, td.score, "
+        "td.count')]"
         ".map(td => td.textContent))")
 
 
@@ -300,9 +301,16 @@ def test_the_rising_view_shows_rank_changes_new_products_and_momentum(live, brow
                           "Not in the previous window's ranking",
                           "down 3 places since the previous window (was #1)",
                           "Not in the previous window's ranking"]
-        # The sparklines are each product's score history (all five are in the popular one).
+        # The sparklines are each product's history in the rising ranking, not the popular
+        # one (where each has HISTORY windows): two windows for the products in both rising
+        # windows, one for those new in the newest.
         page.wait_for_function(
-            "document.querySelectorAll('#trending svg.spark polyline').length === 5")
+            "document.querySelectorAll('#trending svg.spark').length === 5 && "
+            "[...document.querySelectorAll('#trending svg.spark')].every("
+            "s => s.dataset.points)")
+        assert page.eval_on_selector_all(
+            "#trending svg.spark", "svgs => svgs.map(s => s.dataset.points)") == [
+                "2", "2", "1", "2", "1"]
         page.screenshot(path=str(artifacts_dir / "trends-page-rising.png"), full_page=True)
 
         # Back to popular: the switch, the address, the columns and the arrows follow.
@@ -310,6 +318,18 @@ def test_the_rising_view_shows_rank_changes_new_products_and_momentum(live, brow
         page.wait_for_selector("#trending[data-ranking='popular'] tbody tr")
         assert address(page) == "/"
         assert rank_changes(page) == POPULAR_CHANGES
+        # The popular rows also in the rising top 10 of the same window are marked, with
+        # their rising rank and momentum: prod-11 rises too, but is not in the popular top 10.
+        page.wait_for_function(
+            "document.querySelectorAll('#trending td.product .badge.rising').length === 4")
+        assert page.eval_on_selector_all(
+            "#trending tbody tr",
+            "rows => rows.filter(r => r.querySelector('.badge.rising')).map(r => "
+            "[r.dataset.productId, r.querySelector('.badge.rising').title])") == [
+                ["prod-01", f"Also #2 in Rising ({TIMES}2.50)"],
+                ["prod-05", f"Also #4 in Rising ({TIMES}1.50)"],
+                ["prod-07", f"Also #3 in Rising ({TIMES}2.25)"],
+                ["prod-09", f"Also #1 in Rising ({TIMES}4.00)"]]
         assert not page.is_visible("#trending th.momentum")
         assert [shown for _, shown in momentum_cells(page)] == [False] * 10
         assert page.text_content("#explain").startswith("Popular: by score")

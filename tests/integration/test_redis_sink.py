@@ -167,7 +167,7 @@ def test_the_category_list_is_capped_newest_first_then_by_name(client):
         layout.latest_key(c).encode() for c in ("f", "g", "h")]
 
 
-def test_rising_rankings_have_their_own_keys_and_latest_copies_and_no_history(client):
+def test_rising_rankings_have_their_own_keys_latest_copies_and_histories(client):
     assert layout.ranking_key(None, W1) == f"trend:r:all:{W1}"
     assert layout.ranking_key("shoes", W1, "rising") == f"trend:r:rising:c:shoes:{W1}"
     assert layout.latest_key(None, "rising") == "trend:latest:rising:all"
@@ -194,8 +194,16 @@ def test_rising_rankings_have_their_own_keys_and_latest_copies_and_no_history(cl
     assert client.hgetall(layout.LATEST_END_KEY) == {
         b"all": str(W1).encode(), b"c:shoes": str(W1).encode(),
         b"rising:all": str(W1).encode(), b"rising:c:shoes": str(W1).encode()}
-    # Histories are of the popular rankings only: p-9 was only in the rising one.
+    # Each kind of ranking keeps its own histories: p-9 was only in the rising one, p-2 in
+    # both, with its rank in each.
+    assert layout.product_key("p-9", None, "rising") == "trend:product:p-9/rising:all"
+    assert layout.product_key("p-9", "shoes", "rising") == "trend:product:p-9/rising:c:shoes"
     assert client.exists(layout.product_key("p-9")) == 0
+    assert history(client, layout.product_key("p-9", None, "rising")) == [
+        ({"window_start": W1 - 60_000, "window_end": W1, "rank": 1, "score": 2.0,
+          "clicks": 2, "carts": 0, "purchases": 0, "weights_version": "trend-weights/1"}, W1)]
+    assert [(entry["rank"], entry["score"]) for entry, _ in history(
+        client, layout.product_key("p-2", None, "rising"))] == [(2, 8.0)]
     assert client.zcard(layout.product_key("p-2")) == 1
     # A category dropped from the list loses the latest copies of both kinds.
     capped = RedisRankingWriter(client, ttl_s=3600, max_categories=1)

@@ -131,7 +131,7 @@ def test_product_trend_names_its_parameters_when_one_is_unknown(client):
     assert response.status_code == 422
     assert error_of(response) == {
         "code": "unknown_parameter",
-        "message": "unknown query parameter(s): categroy (allowed: category, windows)"}
+        "message": "unknown query parameter(s): categroy (allowed: category, ranking, windows)"}
 
 
 def test_a_parameter_given_twice_is_rejected(client):

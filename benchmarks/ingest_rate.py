@@ -12,6 +12,8 @@ each on fresh topics, measures:
    same simulator's events as JSON arrays of ``--batch`` events, posted over
    ``--connections`` keep-alive connections; timed from the first request to the last
    answer, each answer coming after the broker acknowledged its events (``acks=all``).
+   Every request carries the phase's API key, and the key's rate limit is on, with a
+   bucket as large as the phase: the checks cost what they cost, and never refuse.
 
 The bodies are generated and encoded before the clock starts. The load generator is a
 minimal HTTP/1.1 client on asyncio streams, so that on a small machine it takes little of
@@ -30,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -91,16 +94,20 @@ def request_bodies(events: int, products: int, batch: int) -> tuple[list[bytes],
 
 # --- the load generator --------------------------------------------------------------------
 
-_REQUEST_HEAD = (b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")
+def request_head(api_key: str) -> bytes:
+    """The head of each request, with ``%d`` for the body's length."""
+    return (b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer " + api_key.encode("ascii") + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")
 
 
-async def _post_all(port: int, bodies: Iterator[bytes], tally: Counter[str]) -> None:
+async def _post_all(port: int, head: bytes, bodies: Iterator[bytes],
+                    tally: Counter[str]) -> None:
     """POST bodies over one keep-alive connection until ``bodies`` is exhausted."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for body in bodies:  # shared by every connection; asyncio runs one at a time
-            writer.write(_REQUEST_HEAD % len(body) + body)
+            writer.write(head % len(body) + body)
             status = int((await reader.readline()).split(b" ", 2)[1])
             length = 0
             while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -116,10 +123,12 @@ async def _post_all(port: int, bodies: Iterator[bytes], tally: Counter[str]) -> 
         await writer.wait_closed()
 
 
-async def _post_concurrently(port: int, bodies: list[bytes], connections: int) -> Counter[str]:
+async def _post_concurrently(port: int, api_key: str, bodies: list[bytes],
+                             connections: int) -> Counter[str]:
     tally: Counter[str] = Counter()
     shared = iter(bodies)
-    await asyncio.gather(*(_post_all(port, shared, tally) for _ in range(connections)))
+    head = request_head(api_key)
+    await asyncio.gather(*(_post_all(port, head, shared, tally) for _ in range(connections)))
     return tally
 
 
@@ -151,11 +160,19 @@ def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
     settings: Settings = fresh_settings(bootstrap, args.partitions)
     ensure_topics(settings)
     env = settings.as_env()
-    env["TREND_INGEST_MAX_BATCH"] = str(max(args.batch, 1))
+    api_key = secrets.token_urlsafe(32)
+    env.update({
+        "TREND_INGEST_MAX_BATCH": str(max(args.batch, 1)),
+        "TREND_INGEST_API_KEYS": f"benchmark:{api_key}",
+        # Charged on every request, and never short: the bucket holds the whole phase.
+        "TREND_INGEST_RATE_BURST": str(max(args.events, args.batch, 1)),
+        "TREND_INGEST_RATE_LIMIT_EVENTS_PER_S": str(max(args.events, 1)),
+    })
     with IngestServer(env, log_path=workdir / "ingest.log") as server:
         cpu_before = _cpu_seconds(server.pid)
         started = time.perf_counter()
-        tally = asyncio.run(_post_concurrently(server.port, bodies, args.connections))
+        tally = asyncio.run(_post_concurrently(server.port, api_key, bodies,
+                                               args.connections))
         elapsed = time.perf_counter() - started
         server_cpu = _cpu_seconds(server.pid) - cpu_before
     accepted = tally["accepted"]
@@ -230,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "connections": args.connections,
         "repeat": args.repeat,
         "partitions": args.partitions,
-        "ingest_server": "trend ingest, one uvicorn worker, acks=all, idempotent producer",
+        "ingest_server": "trend ingest, one uvicorn worker, acks=all, idempotent producer, "
+                         "an API key per request and a rate limit that never binds",
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "machine": machine(),
         "broker": "Apache Kafka (local stack), same machine" if stack else bootstrap,

@@ -45,8 +45,8 @@ DEMO_PRODUCTS = 500
 #: records to show (`trend tail dlq`); below the 1% that fires TrendDeadLetterRateHigh.
 DEMO_BAD_FRACTION = 0.005
 #: The ingest service's keys file in the state directory, and the name of the demo's key.
-DEMO_API_KEYS_FILE = "ingest-api-keys"
-DEMO_API_KEY_NAME = "demo"
+DEMO_KEYS_FILE = "ingest-api-keys"
+DEMO_CLIENT_NAME = "demo"
 
 
 @dataclass
@@ -94,12 +94,12 @@ def demo_processes(settings: Settings, rate: int, products: int,
 def write_demo_api_key(state_dir: Path) -> Path:
     """A new API key for the demo's ingest service, as the keys file ``name:key``, readable
     by this user only (mode 0600 from its creation); returns the file."""
-    path = state_dir / DEMO_API_KEYS_FILE
+    path = state_dir / DEMO_KEYS_FILE
     scratch = path.with_name(path.name + ".new")
     scratch.unlink(missing_ok=True)
     descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
-        handle.write(f"{DEMO_API_KEY_NAME}:{secrets.token_urlsafe(32)}\n")
+        handle.write(f"{DEMO_CLIENT_NAME}:{secrets.token_urlsafe(32)}\n")
     os.replace(scratch, path)  # a running service never reads half a file
     return path
 

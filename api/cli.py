@@ -28,6 +28,9 @@ def serve_ingest(
         port: int | None = typer.Option(None, help="Listen port (TREND_INGEST_PORT)"),
         bootstrap_servers: str | None = typer.Option(
             None, help="Kafka bootstrap servers (TREND_BOOTSTRAP_SERVERS)"),
+        api_keys_file: str | None = typer.Option(
+            None, help="The file of API keys clients send, name:key lines "
+                       "(TREND_INGEST_API_KEYS_FILE)"),
         access_log: bool = typer.Option(False, help="Log every request")) -> None:
     """Serve the ingest service (POST /events -> the event topics) with uvicorn.
 
@@ -41,7 +44,8 @@ def serve_ingest(
     from trend_tracker.settings import load_settings
 
     settings = load_settings(ingest_host=host, ingest_port=port,
-                             bootstrap_servers=bootstrap_servers)
+                             bootstrap_servers=bootstrap_servers,
+                             ingest_api_keys_file=api_keys_file)
     try:
         app = create_ingest_app(settings)
     except ApiKeyError as exc:

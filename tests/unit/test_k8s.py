@@ -253,10 +253,10 @@ def test_ingest_reads_its_api_keys_from_the_secret_as_a_file_that_can_rotate():
     assert container["env"] == [{"name": "TREND_INGEST_API_KEYS_FILE",
                                  "value": "/etc/trend-ingest/api-keys"}]
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
-    assert volumes["api-keys"]["secret"] == {
-        "secretName": SECRET["metadata"]["name"],
-        "items": [{"key": "INGEST_API_KEYS", "path": "api-keys"}],
-        "defaultMode": 0o440}
+    assert volumes["api-keys"]["projected"] == {
+        "defaultMode": 0o440,
+        "sources": [{"secret": {"name": SECRET["metadata"]["name"],
+                                "items": [{"key": "INGEST_API_KEYS", "path": "api-keys"}]}}]}
     assert "INGEST_API_KEYS" in SECRET["stringData"]
     mounts = [m for m in container["volumeMounts"] if m["name"] == "api-keys"]
     assert mounts == [{"name": "api-keys", "mountPath": "/etc/trend-ingest",
@@ -384,9 +384,11 @@ def test_every_reference_resolves():
         spec = (doc["spec"]["podTemplate"] if doc["kind"] == "FlinkDeployment"
                 else doc["spec"]["template"])["spec"]
         for volume in spec.get("volumes", []):
-            if "secret" in volume:
-                assert volume["secret"]["secretName"] == secret_name, volume
-                assert {item["key"] for item in volume["secret"]["items"]} <= secret_keys
+            assert "secret" not in volume, "a projected volume names the Secret's keys"
+            for source in volume.get("projected", {}).get("sources", []):
+                if "secret" in source:
+                    assert source["secret"]["name"] == secret_name, volume
+                    assert {item["key"] for item in source["secret"]["items"]} <= secret_keys
 
 
 @pytest.mark.parametrize("workload, name", [

@@ -44,6 +44,7 @@ from typing import Any
 
 import orjson
 
+from api.ingest_auth import ApiKeyStore, RateLimiter
 from api.ingest_batch import check_batch, split_events
 from benchmarks import SEED, START_MS, interleaved_runs, machine
 from benchmarks.simulator_rate import drop_topics, fresh_settings, verify
@@ -186,10 +187,19 @@ def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
 
 
 def in_process_costs(bodies: list[bytes], batch: int) -> dict[str, float]:
-    """Microseconds per event of the service's pure steps, on one core: cutting the bodies
+    """Microseconds per event of the service's pure steps, on one core: finding the client
+    of each request's API key (among 10 keys) and charging its bucket, cutting the bodies
     into events, and checking each with ``classify`` and routing it."""
     sample = bodies[:200]
     topics = Settings(_env_file=None).event_topics
+    keys = [f"client-{n}:{secrets.token_urlsafe(32)}" for n in range(10)]
+    store = ApiKeyStore.from_settings(",".join(keys), None)
+    limiter = RateLimiter(rate=1e9, burst=10**9)
+    presented = keys[-1].split(":", 1)[1]
+    started_auth = time.perf_counter()
+    for _ in sample:
+        limiter.charge(store.client(presented), batch)
+    authenticated = time.perf_counter()
     started = time.perf_counter()
     items = [split_events(body, batch) for body in sample]
     framed = time.perf_counter()
@@ -198,7 +208,8 @@ def in_process_costs(bodies: list[bytes], batch: int) -> dict[str, float]:
         check_batch(events, topics, now_ms, 60_000)
     checked = time.perf_counter()
     count = sum(len(events) for events in items)
-    return {"framing": round((framed - started) / count * 1e6, 2),
+    return {"api_key_and_rate_limit": round((authenticated - started_auth) / count * 1e6, 3),
+            "framing": round((framed - started) / count * 1e6, 2),
             "classify_and_route": round((checked - framed) / count * 1e6, 2)}
 
 

@@ -28,18 +28,33 @@ def serve_ingest(
         port: int | None = typer.Option(None, help="Listen port (TREND_INGEST_PORT)"),
         bootstrap_servers: str | None = typer.Option(
             None, help="Kafka bootstrap servers (TREND_BOOTSTRAP_SERVERS)"),
+        api_keys_file: str | None = typer.Option(
+            None, help="The file of API keys clients send, name:key lines "
+                       "(TREND_INGEST_API_KEYS_FILE)"),
         access_log: bool = typer.Option(False, help="Log every request")) -> None:
-    """Serve the ingest service (POST /events -> the event topics) with uvicorn."""
+    """Serve the ingest service (POST /events -> the event topics) with uvicorn.
+
+    Clients send an API key (Authorization: Bearer KEY) from TREND_INGEST_API_KEYS_FILE or
+    TREND_INGEST_API_KEYS; without any key configured the service does not start.
+    """
     import uvicorn
 
     from api.ingest import create_ingest_app
+    from api.ingest_auth import ApiKeyError
     from trend_tracker.settings import load_settings
 
     settings = load_settings(ingest_host=host, ingest_port=port,
-                             bootstrap_servers=bootstrap_servers)
+                             bootstrap_servers=bootstrap_servers,
+                             ingest_api_keys_file=api_keys_file)
+    try:
+        app = create_ingest_app(settings)
+    except ApiKeyError as exc:
+        typer.echo(f"error: trend ingest cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"trend ingest: http://{settings.ingest_host}:{settings.ingest_port}/events "
-               f"-> {settings.bootstrap_servers} (OpenAPI at /docs)")
-    uvicorn.run(create_ingest_app(settings), host=settings.ingest_host,
+               f"-> {settings.bootstrap_servers} (OpenAPI at /docs; "
+               f"{len(app.state.api_keys.keys)} API keys)")
+    uvicorn.run(app, host=settings.ingest_host,
                 port=settings.ingest_port, access_log=access_log, log_level="info")
 
 

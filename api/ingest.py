@@ -9,6 +9,12 @@ events. Each event is judged by the event contract's Python implementation
 written, as the bytes the client sent, to the topic of its type, keyed by ``product_id``.
 The answer (202) lists every event with its index, and a rejected one's reason code.
 
+Every ``POST /events`` carries an API key, ``Authorization: Bearer <key>``
+(:mod:`api.ingest_auth`): without one, or with one the service does not know, the answer
+is 401. Each client (a key's name) has a token bucket of events; a request with more
+events than its bucket holds is answered 429 with ``Retry-After`` and writes nothing.
+``/health``, ``/ready``, ``/metrics`` and the OpenAPI pages need no key.
+
 Delivery is at least once: the producer writes with ``acks=all`` and the service answers
 202 only after the broker acknowledged every valid event of the request. If the broker
 does not (unreachable, timed out, queue full), the answer is 503 with ``Retry-After``
@@ -22,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -31,6 +37,7 @@ import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -45,6 +52,7 @@ from starlette.responses import Response
 
 from api.deps import SettingsDep
 from api.errors import ApiError, install_common_error_handlers
+from api.ingest_auth import ApiKeyStore, RateLimiter, retry_after_s
 from api.ingest_batch import BodyError, Record, check_batch, split_events
 from api.metrics import MetricsMiddleware
 from api.models import ErrorResponse, HealthResponse
@@ -121,6 +129,23 @@ class IngestMetrics:
             "Requests answered 503, by kind: the broker did not take their events, or the "
             "service was overloaded",
             ["kind"], registry=self.registry)
+        self.refused = Counter(
+            "trend_ingest_refused_requests",
+            "POST /events requests refused before any event was checked, by reason "
+            "(unauthenticated: 401, rate_limited: 429) and client (the API key's name; "
+            "none when unauthenticated)",
+            ["reason", "client"], registry=self.registry)
+        self.client_events = Counter(
+            "trend_ingest_client_events",
+            "Events in the requests each client (API key name) was let through with, "
+            "accepted or rejected by the contract", ["client"], registry=self.registry)
+        self.api_keys = Gauge(
+            "trend_ingest_api_keys", "API keys the service accepts now",
+            registry=self.registry)
+        self.api_keys_file_error = Gauge(
+            "trend_ingest_api_keys_file_error",
+            "1 while the keys file's last change could not be read or parsed (the keys "
+            "in use before it still apply)", registry=self.registry)
 
 
 # --- the producer ---------------------------------------------------------------------------
@@ -323,6 +348,31 @@ async def get_metrics(request: Request) -> IngestMetrics:
 ProducerDep = Annotated[EventProducer, Depends(get_producer)]
 MetricsDep = Annotated[IngestMetrics, Depends(get_metrics)]
 
+#: Where the API key comes from (and what the OpenAPI page's "Authorize" asks for).
+bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
+                    description="An API key of the ingest service: Authorization: Bearer KEY")
+
+
+async def authenticate(
+        request: Request, metrics: MetricsDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """The name of the client whose API key the request carries; 401 without a known one."""
+    if credentials is None:
+        metrics.refused.labels("unauthenticated", "none").inc()
+        raise ApiError(401, "unauthenticated",
+                       "send an API key of this service as Authorization: Bearer <key>",
+                       headers={"WWW-Authenticate": "Bearer"})
+    client = request.app.state.api_keys.client(credentials.credentials)
+    if client is None:
+        metrics.refused.labels("unauthenticated", "none").inc()
+        raise ApiError(401, "unauthenticated", "the API key is not one this service accepts",
+                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return client
+
+
+ClientDep = Annotated[str, Depends(authenticate)]
+
 
 def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorResponse, "description": description}
@@ -368,6 +418,7 @@ def now_ms() -> int:
     "/events", status_code=202, response_model=IngestResponse,
     responses={
         400: _error("The body is not UTF-8 JSON (malformed_body)"),
+        401: _error("No API key, or one the service does not accept (unauthenticated)"),
         408: _error("The body did not arrive within ingest_request_timeout_s "
                     "(request_timeout)"),
         413: _error("The body is larger than ingest_max_body_bytes (body_too_large), or "
@@ -375,13 +426,16 @@ def now_ms() -> int:
         415: _error("The body is not declared as application/json (unsupported_media_type)"),
         422: _error("The body is neither an event object nor a non-empty array "
                     "(invalid_body)"),
+        429: _error("The client's API key has posted more events than its rate limit "
+                    "allows (rate_limited): retry after Retry-After seconds; nothing was "
+                    "written"),
         503: _error("The broker did not acknowledge the events (broker_unavailable): retry "
                     "after Retry-After seconds; some may have been written. Or "
                     "ingest_max_concurrent_requests are being handled (overloaded): retry "
                     "after Retry-After seconds; nothing was written"),
     })
-async def post_events(request: Request, producer: ProducerDep, settings: SettingsDep,
-                      metrics: MetricsDep) -> Response:
+async def post_events(request: Request, client: ClientDep, producer: ProducerDep,
+                      settings: SettingsDep, metrics: MetricsDep) -> Response:
     """Validate events against the contract; write the valid ones to their topics."""
     state = request.app.state
     if state.requests_in_flight >= settings.ingest_max_concurrent_requests:
@@ -392,14 +446,14 @@ async def post_events(request: Request, producer: ProducerDep, settings: Setting
     state.requests_in_flight += 1  # one event loop: no lock needed
     metrics.requests_in_flight.set(state.requests_in_flight)
     try:
-        return await _post_events(request, producer, settings, metrics)
+        return await _post_events(request, client, producer, settings, metrics)
     finally:
         state.requests_in_flight -= 1
         metrics.requests_in_flight.set(state.requests_in_flight)
 
 
-async def _post_events(request: Request, producer: EventProducer, settings: Settings,
-                       metrics: IngestMetrics) -> Response:
+async def _post_events(request: Request, client: str, producer: EventProducer,
+                       settings: Settings, metrics: IngestMetrics) -> Response:
     deadline = time.monotonic() + settings.ingest_request_timeout_s
     if not _is_json(request.headers.get("content-type")):
         raise ApiError(415, "unsupported_media_type",
@@ -413,6 +467,17 @@ async def _post_events(request: Request, producer: EventProducer, settings: Sett
         items = split_events(body, settings.ingest_max_batch)
     except BodyError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
+    # Every event costs a token, valid or not: each is checked, and may be a record.
+    wait_s = request.app.state.rate_limiter.charge(client, len(items))
+    if wait_s:
+        metrics.refused.labels("rate_limited", client).inc()
+        raise ApiError(429, "rate_limited",
+                       f"over this API key's limit of "
+                       f"{settings.ingest_rate_limit_events_per_s:g} events/s (at most "
+                       f"{settings.ingest_rate_burst} at once); nothing was written, retry "
+                       f"after Retry-After seconds",
+                       headers={"Retry-After": str(retry_after_s(wait_s))})
+    metrics.client_events.labels(client).inc(len(items))
 
     batch = check_batch(items, settings.event_topics, now_ms(),
                         settings.max_future_skew_s * 1000)
@@ -481,6 +546,11 @@ contract (the rules the trending job applies) and each valid one is written to t
 its type, keyed by `product_id`. Delivery is at least once: the answer comes after the
 broker acknowledged the events; a retried request may write some events twice. Every error
 has the body `{"error": {"code": "...", "message": "..."}}`.
+
+`POST /events` takes an API key, `Authorization: Bearer <key>`: without a known one the
+answer is 401 `unauthenticated`. Each key's client may post `ingest_rate_limit_events_per_s`
+events a second (`ingest_rate_burst` at once); beyond that the answer is 429 `rate_limited`
+with `Retry-After`, and nothing is written.
 """
 
 
@@ -502,10 +572,20 @@ def openapi_with_body(app: FastAPI, max_batch: int) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def create_ingest_app(settings: Settings | None = None) -> FastAPI:
-    """The ingest service, writing to ``settings.bootstrap_servers``."""
+def create_ingest_app(settings: Settings | None = None,
+                      clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """The ingest service, writing to ``settings.bootstrap_servers``.
+
+    Raises :class:`api.ingest_auth.ApiKeyError` when no API key is configured or the keys
+    cannot be read. ``clock`` (seconds) times the rate limits and the keys file's checks.
+    """
     settings = settings or load_settings()
+    secret = settings.ingest_api_keys
+    api_keys = ApiKeyStore.from_settings(secret.get_secret_value() if secret else None,
+                                         settings.ingest_api_keys_file, clock)
     metrics = IngestMetrics()
+    metrics.api_keys.set_function(lambda: len(api_keys.keys))
+    metrics.api_keys_file_error.set_function(lambda: float(api_keys.file_error))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -522,6 +602,9 @@ def create_ingest_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.api_keys = api_keys
+    app.state.rate_limiter = RateLimiter(settings.ingest_rate_limit_events_per_s,
+                                         settings.ingest_rate_burst, clock)
     app.state.requests_in_flight = 0
     app.openapi = partial(openapi_with_body, app, settings.ingest_max_batch)  # type: ignore[method-assign]
     install_common_error_handlers(app)

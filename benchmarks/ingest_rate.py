@@ -12,6 +12,8 @@ each on fresh topics, measures:
    same simulator's events as JSON arrays of ``--batch`` events, posted over
    ``--connections`` keep-alive connections; timed from the first request to the last
    answer, each answer coming after the broker acknowledged its events (``acks=all``).
+   Every request carries the phase's API key, and the key's rate limit is on, with a
+   bucket as large as the phase: the checks cost what they cost, and never refuse.
 
 The bodies are generated and encoded before the clock starts. The load generator is a
 minimal HTTP/1.1 client on asyncio streams, so that on a small machine it takes little of
@@ -39,6 +41,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -51,6 +54,7 @@ from typing import Any
 
 import orjson
 
+from api.ingest_auth import ApiKeyStore, RateLimiter
 from api.ingest_batch import check_batch, split_events
 from benchmarks import SEED, START_MS, interleaved_runs, machine, percentiles
 from benchmarks.simulator_rate import drop_topics, fresh_settings, verify
@@ -101,16 +105,20 @@ def request_bodies(events: int, products: int, batch: int) -> tuple[list[bytes],
 
 # --- the load generator --------------------------------------------------------------------
 
-_REQUEST_HEAD = (b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")
+def request_head(api_key: str) -> bytes:
+    """The head of each request, with ``%d`` for the body's length."""
+    return (b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer " + api_key.encode("ascii") + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")
 
 
-async def _post_all(port: int, bodies: Iterator[bytes], tally: Counter[str]) -> None:
+async def _post_all(port: int, head: bytes, bodies: Iterator[bytes],
+                    tally: Counter[str]) -> None:
     """POST bodies over one keep-alive connection until ``bodies`` is exhausted."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for body in bodies:  # shared by every connection; asyncio runs one at a time
-            writer.write(_REQUEST_HEAD % len(body) + body)
+            writer.write(head % len(body) + body)
             status = int((await reader.readline()).split(b" ", 2)[1])
             length = 0
             while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -126,10 +134,12 @@ async def _post_all(port: int, bodies: Iterator[bytes], tally: Counter[str]) -> 
         await writer.wait_closed()
 
 
-async def _post_concurrently(port: int, bodies: list[bytes], connections: int) -> Counter[str]:
+async def _post_concurrently(port: int, api_key: str, bodies: list[bytes],
+                             connections: int) -> Counter[str]:
     tally: Counter[str] = Counter()
     shared = iter(bodies)
-    await asyncio.gather(*(_post_all(port, shared, tally) for _ in range(connections)))
+    head = request_head(api_key)
+    await asyncio.gather(*(_post_all(port, head, shared, tally) for _ in range(connections)))
     return tally
 
 
@@ -232,7 +242,14 @@ def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
     settings: Settings = fresh_settings(bootstrap, args.partitions)
     ensure_topics(settings)
     env = settings.as_env()
-    env["TREND_INGEST_MAX_BATCH"] = str(max(args.batch, 1))
+    api_key = secrets.token_urlsafe(32)
+    env.update({
+        "TREND_INGEST_MAX_BATCH": str(max(args.batch, 1)),
+        "TREND_INGEST_API_KEYS": f"benchmark:{api_key}",
+        # Charged on every request, and never short: the bucket holds the whole phase.
+        "TREND_INGEST_RATE_BURST": str(max(args.events, args.batch, 1)),
+        "TREND_INGEST_RATE_LIMIT_EVENTS_PER_S": str(max(args.events, 1)),
+    })
     with IngestServer(env, log_path=workdir / "ingest.log") as server:
         health = HealthProbe(server.port)
         try:
@@ -240,7 +257,8 @@ def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
             cpu_before = _cpu_seconds(server.pid)
             health.start()
             started = time.perf_counter()
-            tally = asyncio.run(_post_concurrently(server.port, bodies, args.connections))
+            tally = asyncio.run(_post_concurrently(server.port, api_key, bodies,
+                                                   args.connections))
             elapsed = time.perf_counter() - started
             loaded_probes, loaded_statuses = health.stop()
             server_cpu = _cpu_seconds(server.pid) - cpu_before
@@ -259,10 +277,19 @@ def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
 
 
 def in_process_costs(bodies: list[bytes], batch: int) -> dict[str, float]:
-    """Microseconds per event of the service's pure steps, on one core: cutting the bodies
+    """Microseconds per event of the service's pure steps, on one core: finding the client
+    of each request's API key (among 10 keys) and charging its bucket, cutting the bodies
     into events, and checking each with ``classify`` and routing it."""
     sample = bodies[:200]
     topics = Settings(_env_file=None).event_topics
+    keys = [f"client-{n}:{secrets.token_urlsafe(32)}" for n in range(10)]
+    store = ApiKeyStore.from_settings(",".join(keys), None)
+    limiter = RateLimiter(rate=1e9, burst=10**9)
+    presented = keys[-1].split(":", 1)[1]
+    started_auth = time.perf_counter()
+    for _ in sample:
+        limiter.charge(store.client(presented), batch)
+    authenticated = time.perf_counter()
     started = time.perf_counter()
     items = [split_events(body, batch) for body in sample]
     framed = time.perf_counter()
@@ -271,7 +298,8 @@ def in_process_costs(bodies: list[bytes], batch: int) -> dict[str, float]:
         check_batch(events, topics, now_ms, 60_000)
     checked = time.perf_counter()
     count = sum(len(events) for events in items)
-    return {"framing": round((framed - started) / count * 1e6, 2),
+    return {"api_key_and_rate_limit": round((authenticated - started_auth) / count * 1e6, 3),
+            "framing": round((framed - started) / count * 1e6, 2),
             "classify_and_route": round((checked - framed) / count * 1e6, 2)}
 
 
@@ -330,7 +358,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "connections": args.connections,
         "repeat": args.repeat,
         "partitions": args.partitions,
-        "ingest_server": "trend ingest, one uvicorn worker, acks=all, idempotent producer",
+        "ingest_server": "trend ingest, one uvicorn worker, acks=all, idempotent producer, "
+                         "an API key per request and a rate limit that never binds",
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "machine": machine(),
         "broker": "Apache Kafka (local stack), same machine" if stack else bootstrap,

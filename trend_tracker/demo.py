@@ -4,11 +4,16 @@ Starts the local servers, creates the topics, registers default weights, then ru
 trending job (Flink MiniCluster), the API, the ingest service and the simulator as child
 processes, prints where to look, and stops everything on Ctrl-C (or after ``--duration``
 seconds).
+
+The ingest service takes events only from clients with an API key: the demo makes a new
+one on each start, in a file of the state directory only its user can read, and prints
+how to post with it (the key read from the file, never shown).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -39,6 +44,9 @@ DEMO_PRODUCTS = 500
 #: Share of the simulated events malformed on purpose, so the dead-letter topic has
 #: records to show (`trend tail dlq`); below the 1% that fires TrendDeadLetterRateHigh.
 DEMO_BAD_FRACTION = 0.005
+#: The ingest service's keys file in the state directory, and the name of the demo's key.
+DEMO_KEYS_FILE = "ingest-api-keys"
+DEMO_CLIENT_NAME = "demo"
 
 
 @dataclass
@@ -81,6 +89,27 @@ def demo_processes(settings: Settings, rate: int, products: int,
                     f"http://{settings.ingest_host}:{settings.ingest_port}/health"),
         DemoProcess("simulator", simulator_command(rate, products, bad_fraction)),
     ]
+
+
+def write_demo_api_key(state_dir: Path) -> Path:
+    """A new API key for the demo's ingest service, as the keys file ``name:key``, readable
+    by this user only (mode 0600 from its creation); returns the file."""
+    path = state_dir / DEMO_KEYS_FILE
+    scratch = path.with_name(path.name + ".new")
+    scratch.unlink(missing_ok=True)
+    descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(f"{DEMO_CLIENT_NAME}:{secrets.token_urlsafe(32)}\n")
+    os.replace(scratch, path)  # a running service never reads half a file
+    return path
+
+
+def post_example(ingest_url: str, keys_file: Path) -> str:
+    """A curl command posting one event with the demo's key, read from its file."""
+    return (f"curl -s -X POST {ingest_url}/events -H 'Content-Type: application/json' \\\n"
+            f"  -H \"Authorization: Bearer $(cut -d: -f2 {keys_file})\" \\\n"
+            """  -d '{"event_id": "e-1", "event_type": "click", "product_id": "p-00042", """
+            """"category": "books", "user_id": "u-1", "ts": '"$(date +%s%3N)"'}'""")
 
 
 def _run_step(description: str, argv: list[str], env: dict[str, str]) -> None:
@@ -141,7 +170,8 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _print_where_to_look(settings: Settings, stack_state, logs: Path) -> None:
+def _print_where_to_look(settings: Settings, stack_state, logs: Path,
+                         keys_file: Path) -> None:
     api = f"http://{settings.api_host}:{settings.api_port}"
     ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
     table = Table("what", "where", title="Trend Tracker demo is running")
@@ -150,6 +180,7 @@ def _print_where_to_look(settings: Settings, stack_state, logs: Path) -> None:
     table.add_row("API docs (OpenAPI)", f"{api}/docs")
     table.add_row("API metrics", f"{api}/metrics")
     table.add_row("ingest service (POST events)", f"{ingest}/events")
+    table.add_row("ingest API key (name:key)", str(keys_file))
     table.add_row("ingest docs and metrics", f"{ingest}/docs, {ingest}/metrics")
     table.add_row("MLflow UI (weights)", f"{stack_state.mlflow_tracking_uri}/#/models/"
                   f"{settings.weights_model_name}")
@@ -161,6 +192,9 @@ def _print_where_to_look(settings: Settings, stack_state, logs: Path) -> None:
     table.add_row("job metrics (Flink)", f"http://127.0.0.1:{settings.flink_metrics_port}/metrics")
     table.add_row("logs", str(logs))
     console.print(table)
+    console.print("Post an event to the ingest service with the demo's API key:")
+    console.print(post_example(ingest, keys_file), markup=False, highlight=False,
+                  soft_wrap=True)
     console.print("Rankings appear once the first window closes (about every "
                   f"{settings.window_slide_s} s). Press Ctrl-C to stop everything.")
 
@@ -186,9 +220,11 @@ def demo(
         console.print(f"[red]local stack failed:[/] {exc}")
         raise typer.Exit(1) from exc
 
+    keys_file = write_demo_api_key(stack.state_dir)
     env = dict(os.environ)
     env.update(stack_state.settings_env())
     env.update({
+        "TREND_INGEST_API_KEYS_FILE": str(keys_file),
         "TREND_WINDOW_SIZE_S": str(DEMO_WINDOW_SIZE_S),
         "TREND_WINDOW_SLIDE_S": str(DEMO_WINDOW_SLIDE_S),
         "TREND_TOP_N": str(base.top_n),
@@ -217,7 +253,7 @@ def demo(
             children.append(child)
             if process.health_url and not _wait_http(process.health_url, 60, children):
                 raise RuntimeError(f"{process.name} did not start; see {child.log}")
-        _print_where_to_look(settings, stack_state, logs)
+        _print_where_to_look(settings, stack_state, logs, keys_file)
         started = time.monotonic()
         while duration <= 0 or time.monotonic() - started < duration:
             for child in children:

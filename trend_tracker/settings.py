@@ -201,6 +201,25 @@ class Settings(BaseSettings):
         64, ge=1, le=10_000,
         description="POST /events requests the ingest service handles at once; beyond them "
                     "it answers 503 overloaded with Retry-After")
+    ingest_api_keys: SecretStr | None = Field(
+        None,
+        description="API keys the ingest service accepts (Authorization: Bearer KEY), "
+                    "comma-separated, each name:key or a bare key; read at start. Beside "
+                    "or instead of ingest_api_keys_file; without any key the service "
+                    "refuses to start")
+    ingest_api_keys_file: Path | None = Field(
+        None,
+        description="A file of API keys the ingest service accepts, one name:key (or bare "
+                    "key) a line, # comments; read again within a second of a change, so "
+                    "keys rotate without a restart")
+    ingest_rate_limit_events_per_s: float = Field(
+        2000.0, ge=0,
+        description="Events per second each client (API key name) may post to one ingest "
+                    "process, on average; beyond it, 429 with Retry-After. 0: no limit")
+    ingest_rate_burst: int = Field(
+        10_000, ge=1,
+        description="Events a client may post at once, over its rate (the token bucket's "
+                    "size); at least ingest_max_batch, so that a full batch can pass")
 
     # --- metrics
     metrics_port: int = Field(9250, ge=0, le=65535, description="0 disables the endpoint")
@@ -267,6 +286,16 @@ class Settings(BaseSettings):
                 f" dead_letter_transaction_timeout_s) must be at least checkpoint_interval_s "
                 f"({self.checkpoint_interval_s}) + 60, and at most 900 (the broker's "
                 f"transaction.max.timeout.ms by default)")
+        return self
+
+    @model_validator(mode="after")
+    def _a_full_batch_fits_the_bucket(self) -> Settings:
+        if self.ingest_rate_limit_events_per_s > 0 and (
+                self.ingest_rate_burst < self.ingest_max_batch):
+            raise ValueError(
+                f"ingest_rate_burst ({self.ingest_rate_burst}) must be at least "
+                f"ingest_max_batch ({self.ingest_max_batch}): a batch larger than the bucket "
+                f"would never pass")
         return self
 
     @model_validator(mode="after")

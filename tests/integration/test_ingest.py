@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from collections import Counter
@@ -18,6 +19,9 @@ from trend_tracker.events import classify
 from trend_tracker.processes import free_port
 
 JSON_HEADERS = {"content-type": "application/json"}
+#: The API key the tests' clients send, named "tests" in the service's metrics.
+KEY = "integration-key-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
 def now_ms() -> int:
@@ -37,13 +41,26 @@ def topic_records(settings, idle_s: float = 2.0) -> dict[str, list[tuple[bytes, 
 
 
 @pytest.fixture
-def ingest(make_settings, tmp_path):
+def keyed_settings(make_settings):
+    """``make_settings`` with the tests' API key: the ingest service starts only with one."""
+    def build(**overrides):
+        return make_settings(**{"ingest_api_keys": f"tests:{KEY}", **overrides})
+    return build
+
+
+def client_of(server: IngestServer, headers: dict[str, str] = AUTH) -> httpx.Client:
+    """An HTTP client of ``server`` sending the tests' API key with every request."""
+    return httpx.Client(base_url=server.url, timeout=30, headers=headers)
+
+
+@pytest.fixture
+def ingest(keyed_settings, tmp_path):
     """A running ingest service on fresh topics; yields (settings, client)."""
-    settings = make_settings(ingest_max_batch=500, ingest_max_body_bytes=1_000_000,
-                             max_future_skew_s=SKEW_MS // 1000)
+    settings = keyed_settings(ingest_max_batch=500, ingest_max_body_bytes=1_000_000,
+                              max_future_skew_s=SKEW_MS // 1000)
     ensure_topics(settings)
     with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+            client_of(server) as client:
         yield settings, client
 
 
@@ -144,11 +161,11 @@ def test_each_corpus_payload_is_answered_with_the_reason_classify_gives(ingest):
 
 
 def test_bodies_over_the_limits_or_malformed_are_4xx_json_errors_and_write_nothing(
-        make_settings, tmp_path):
-    settings = make_settings(ingest_max_batch=3, ingest_max_body_bytes=2048)
+        keyed_settings, tmp_path):
+    settings = keyed_settings(ingest_max_batch=3, ingest_max_body_bytes=2048)
     ensure_topics(settings)
     with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+            client_of(server) as client:
         four = json.dumps([event(n) for n in range(4)])
         cases = [
             (four, JSON_HEADERS, 413, "batch_too_large"),
@@ -179,8 +196,8 @@ def test_bodies_over_the_limits_or_malformed_are_4xx_json_errors_and_write_nothi
 
 
 def test_a_body_slower_than_the_request_timeout_is_a_408_and_writes_nothing(
-        make_settings, tmp_path):
-    settings = make_settings(ingest_request_timeout_s=1.0)
+        keyed_settings, tmp_path):
+    settings = keyed_settings(ingest_request_timeout_s=1.0)
     ensure_topics(settings)
     body = json.dumps([event(1)]).encode()
     with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
@@ -188,7 +205,9 @@ def test_a_body_slower_than_the_request_timeout_is_a_408_and_writes_nothing(
         # The head and half the body, then nothing: the rest never comes.
         conn.sendall(b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Content-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:len(body) // 2])
+                     b"Authorization: Bearer %s\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (KEY.encode(), len(body))
+                     + body[:len(body) // 2])
         started = time.monotonic()
         answer = b""
         while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
@@ -205,12 +224,12 @@ def test_a_body_slower_than_the_request_timeout_is_a_408_and_writes_nothing(
     assert sum(len(records) for records in got.values()) == 0
 
 
-def test_an_unreachable_broker_is_a_503_with_retry_after(make_settings, tmp_path):
+def test_an_unreachable_broker_is_a_503_with_retry_after(keyed_settings, tmp_path):
     closed = free_port()  # nothing listens there: a real connection refused
-    settings = make_settings(bootstrap_servers=f"127.0.0.1:{closed}",
-                             ingest_request_timeout_s=2.0)
+    settings = keyed_settings(bootstrap_servers=f"127.0.0.1:{closed}",
+                              ingest_request_timeout_s=2.0)
     with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+            client_of(server) as client:
         started = time.monotonic()
         response = client.post("/events", json=[event(1), event(2, "cart")])
         assert response.status_code == 503
@@ -231,15 +250,15 @@ def test_an_unreachable_broker_is_a_503_with_retry_after(make_settings, tmp_path
             'trend_ingest_produce_errors_total{kind="delivery_failed"} 1.0' in metrics
 
 
-def test_requests_beyond_the_concurrency_cap_are_a_503_overloaded(make_settings, tmp_path):
+def test_requests_beyond_the_concurrency_cap_are_a_503_overloaded(keyed_settings, tmp_path):
     """With the broker unreachable, one request holds the only slot until its deadline;
     a second one meanwhile is refused at once, and the slot is free again afterwards."""
     from concurrent.futures import ThreadPoolExecutor
 
-    settings = make_settings(bootstrap_servers=f"127.0.0.1:{free_port()}",
-                             ingest_request_timeout_s=4.0, ingest_max_concurrent_requests=1)
+    settings = keyed_settings(bootstrap_servers=f"127.0.0.1:{free_port()}",
+                              ingest_request_timeout_s=4.0, ingest_max_concurrent_requests=1)
     with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client, \
+            client_of(server) as client, \
             ThreadPoolExecutor(1) as pool:
         holder = pool.submit(client.post, "/events", json=[event(1)])
         assert wait_until(lambda: "trend_ingest_requests_in_flight 1.0" in
@@ -278,9 +297,124 @@ def test_ready_and_metrics_report_what_was_ingested(ingest):
         "trend_ingest_batch_size_sum 6.0",
         "trend_ingest_produce_duration_seconds_count 2.0",
         'trend_ingest_requests_total{method="POST",route="/events",status="202"} 2.0',
+        'trend_ingest_client_events_total{client="tests"} 6.0',
+        "trend_ingest_api_keys 1.0",
     ):
         assert line in metrics, line
     docs = client.get("/openapi.json").json()
     body = docs["paths"]["/events"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["oneOf"][1]["maxItems"] == 500
     assert "Event" in docs["components"]["schemas"]
+
+
+# --- API keys and rate limits -------------------------------------------------------------------
+
+
+def test_without_a_known_api_key_a_request_is_a_401_and_writes_nothing(ingest):
+    settings, client = ingest
+    refused = [
+        ({}, "Bearer", "send an API key of this service as Authorization: Bearer <key>"),
+        ({"Authorization": "Bearer wrong-key-0123456789abcdef"}, 'Bearer error="invalid_token"',
+         "the API key is not one this service accepts"),
+        ({"Authorization": f"Basic {KEY}"}, "Bearer",
+         "send an API key of this service as Authorization: Bearer <key>"),
+    ]
+    with httpx.Client(base_url=str(client.base_url), timeout=30) as anonymous:
+        for headers, challenge, message in refused:
+            response = anonymous.post("/events", json=[event(1)], headers=headers)
+            assert response.status_code == 401, headers
+            assert response.headers["content-type"] == "application/json"
+            assert response.headers["www-authenticate"] == challenge
+            assert response.json() == {"error": {"code": "unauthenticated", "message": message}}
+        # What needs no key: the probes, the metrics and the OpenAPI pages.
+        for path in ("/health", "/ready", "/metrics", "/docs", "/openapi.json"):
+            assert anonymous.get(path).status_code == 200, path
+    accepted = json.dumps(event(2, "cart")).encode()
+    response = client.post("/events", content=accepted, headers=JSON_HEADERS)
+    assert response.json() == {"accepted": 1, "rejected": 0,
+                               "results": [{"index": 0, "status": "accepted"}]}
+    got = topic_records(settings)
+    assert got == {settings.topic_clicks: [], settings.topic_carts: [(b"p-2", accepted)],
+                   settings.topic_purchases: []}
+    metrics = client.get("/metrics").text
+    assert 'trend_ingest_refused_requests_total{client="none",reason="unauthenticated"} 3.0' \
+        in metrics
+    assert KEY not in metrics
+
+
+def test_keys_rotate_by_rewriting_the_keys_file_without_a_restart(make_settings, tmp_path):
+    old, new = "rotation-old-key-0123456789", "rotation-new-key-0123456789"
+    keys_file = tmp_path / "ingest-api-keys"
+    keys_file.write_text(f"# the partner's key\npartner:{old}\n")
+    settings = make_settings(ingest_api_keys_file=keys_file)
+    ensure_topics(settings)
+    before = json.dumps(event(1)).encode()
+    after = json.dumps(event(2)).encode()
+    with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
+            client_of(server, {"Authorization": f"Bearer {old}"}) as with_old, \
+            client_of(server, {"Authorization": f"Bearer {new}"}) as with_new:
+        assert with_old.post("/events", content=before, headers=JSON_HEADERS).status_code == 202
+        assert with_new.post("/events", json=[{"event_type": "click"}]).status_code == 401
+        # Replaced at once, as a Kubernetes Secret volume is updated.
+        scratch = tmp_path / "ingest-api-keys.new"
+        scratch.write_text(f"partner:{new}\n")
+        os.replace(scratch, keys_file)
+        # An event the contract rejects: a 202 once the key passes, and nothing written.
+        probe = [{"event_type": "click"}]
+        assert wait_until(lambda: with_new.post("/events", json=probe).status_code == 202,
+                          15, 0.1), "the new key was never accepted"
+        refused = with_old.post("/events", content=after, headers=JSON_HEADERS)
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "unauthenticated"
+        assert with_new.post("/events", content=after, headers=JSON_HEADERS).status_code == 202
+        metrics = with_new.get("/metrics").text
+    assert "trend_ingest_api_keys 1.0" in metrics
+    assert "trend_ingest_api_keys_file_error 0.0" in metrics
+    got = topic_records(settings)
+    assert sorted(got[settings.topic_clicks]) == [(b"p-1", before), (b"p-2", after)]
+    assert got[settings.topic_carts] == got[settings.topic_purchases] == []
+
+
+def test_over_the_rate_limit_is_a_429_with_retry_after_and_writes_nothing(
+        keyed_settings, tmp_path):
+    """3 events at once, then 0.001 a second: the next 2 must wait (2 - refilled) / 0.001 s,
+    just under 2,000 s (the refill is 0.001 token per second between the two requests)."""
+    other = "other-client-key-0123456789"
+    settings = keyed_settings(ingest_api_keys=f"tests:{KEY},other:{other}", ingest_max_batch=3,
+                              ingest_rate_burst=3, ingest_rate_limit_events_per_s=0.001)
+    ensure_topics(settings)
+    first = [json.dumps(event(n)).encode() for n in (1, 2, 3)]
+    refused_events = [json.dumps(event(n)).encode() for n in (4, 5)]
+    with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as server, \
+            client_of(server) as client, \
+            client_of(server, {"Authorization": f"Bearer {other}"}) as other_client:
+        started = time.monotonic()
+        response = client.post("/events", content=b"[" + b",".join(first) + b"]",
+                               headers=JSON_HEADERS)
+        assert response.json()["accepted"] == 3
+        refused = client.post("/events", content=b"[" + b",".join(refused_events) + b"]",
+                              headers=JSON_HEADERS)
+        between_s = time.monotonic() - started
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/json"
+        assert refused.json() == {"error": {"code": "rate_limited", "message":
+                                  "over this API key's limit of 0.001 events/s (at most 3 at "
+                                  "once); nothing was written, retry after Retry-After "
+                                  "seconds"}}
+        # ceil((2 - between_s * 0.001) / 0.001) = ceil(2000 - between_s)
+        assert 2000 - int(between_s) <= int(refused.headers["retry-after"]) <= 2000
+        # Another client has a bucket of its own.
+        own = json.dumps(event(6, "purchase", price=1)).encode()
+        assert other_client.post("/events", content=own, headers=JSON_HEADERS).status_code == 202
+        metrics = client.get("/metrics").text
+    for line in ('trend_ingest_refused_requests_total{client="tests",reason="rate_limited"} 1.0',
+                 'trend_ingest_client_events_total{client="tests"} 3.0',
+                 'trend_ingest_client_events_total{client="other"} 1.0',
+                 "trend_ingest_batch_size_count 2.0",
+                 'trend_ingest_requests_total{method="POST",route="/events",status="429"} 1.0'):
+        assert line in metrics, line
+    got = {topic: sorted(records) for topic, records in topic_records(settings).items()}
+    assert got == {settings.topic_clicks: [(b"p-1", first[0]), (b"p-2", first[1]),
+                                           (b"p-3", first[2])],
+                   settings.topic_carts: [],
+                   settings.topic_purchases: [(b"p-6", own)]}

@@ -7,6 +7,9 @@ one: ``negative_data_rejection`` expects a body that breaks the schema to be ref
 (4xx). The service answers such a batch 202 with a result per event, each bad event
 ``rejected`` with its reason (docs/INGEST.md), so one bad event never costs the good ones
 of its batch; ``test_ingest.py`` checks those per-event answers against ``classify``.
+
+Schemathesis sends the service's API key, so the bodies reach the contract;
+``ignored_auth``, one of its checks, sends requests without it and expects them refused.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ from simulator.kafka_io import ensure_topics
 
 def test_schemathesis_finds_no_failure_in_the_ingest_service(make_settings, artifacts_dir,
                                                               tmp_path):
-    settings = make_settings(ingest_max_batch=50, ingest_max_body_bytes=100_000)
+    key = "schemathesis-key-0123456789"
+    settings = make_settings(ingest_max_batch=50, ingest_max_body_bytes=100_000,
+                             ingest_api_keys=f"schemathesis:{key}")
     ensure_topics(settings)
     report = artifacts_dir / "schemathesis-ingest-junit.xml"
     with IngestServer(settings.as_env(), log_path=tmp_path / "ingest.log") as ingest:
         result = subprocess.run(
             [str(Path(sys.executable).parent / "st"), "run", f"{ingest.url}/openapi.json",
+             "--header", f"Authorization: Bearer {key}",
              "--checks", "all", "--exclude-checks", "negative_data_rejection",
              "--max-examples", "40", "--seed", "20240601",
              "--generation-database", "none", "--no-color",

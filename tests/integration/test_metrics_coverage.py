@@ -210,9 +210,14 @@ def start_prometheus(work: Path, targets: dict[str, str]) -> tuple[subprocess.Po
     return process, f"http://{address}"
 
 
-def post_json(url: str, body: object) -> dict:
+#: The ingest service's API key here.
+INGEST_KEY = "metrics-coverage-key-0123456789"
+
+
+def post_json(url: str, body: object, headers: dict[str, str] | None = None) -> dict:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
 
@@ -308,18 +313,22 @@ def scrapes(local_stack, tmp_path_factory) -> Iterator[dict[str, Scrape]]:
         # The ingest service: one batch with a valid and an invalid event (accepted and
         # rejected counters, batch size, produce time), and one whose broker is gone, so
         # its 503s are series too.
-        ingest = IngestServer({**env}, log_path=work / "ingest.log")
+        ingest_env = {**env, "TREND_INGEST_API_KEYS": f"metrics:{INGEST_KEY}"}
+        authorization = {"Authorization": f"Bearer {INGEST_KEY}"}
+        ingest = IngestServer(ingest_env, log_path=work / "ingest.log")
         apis.append(ingest.start())
         valid = {"event_id": "e-1", "event_type": "click", "product_id": "p-1",
                  "category": "c-1", "user_id": "u-1", "ts": int(time.time() * 1000)}
-        post_json(ingest.url + "/events", [valid, {**valid, "product_id": "bad id"}])
+        post_json(ingest.url + "/events", [valid, {**valid, "product_id": "bad id"}],
+                  authorization)
         ingest_text = scrape_text(ingest.url + "/metrics")
-        no_broker = IngestServer({**env, "TREND_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        no_broker = IngestServer({**ingest_env,
+                                  "TREND_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
                                   "TREND_INGEST_REQUEST_TIMEOUT_S": "2"},
                                  log_path=work / "ingest-no-broker.log")
         apis.append(no_broker.start())
         try:
-            post_json(no_broker.url + "/events", [valid])
+            post_json(no_broker.url + "/events", [valid], authorization)
             pytest.fail("an ingest service without a broker accepted an event")
         except urllib.error.HTTPError as error:
             assert error.code == 503, error

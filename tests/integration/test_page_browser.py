@@ -396,7 +396,8 @@ TITLES = {"api": "Trend Tracker API", "ingest": "Trend Tracker ingest"}
 def ingest(tmp_path_factory):
     """The ingest service; its broker is unreachable, which its OpenAPI pages never need."""
     log = tmp_path_factory.mktemp("ingest") / "ingest.log"
-    with IngestServer({"TREND_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"},
+    with IngestServer({"TREND_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+                       "TREND_INGEST_API_KEYS": "pages:page-test-key-0123456789"},
                       log_path=log) as server:
         yield server
 

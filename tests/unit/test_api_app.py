@@ -292,12 +292,22 @@ def test_the_favicon_is_served_from_the_package_and_linked_by_the_page(client):
     assert '<link rel="icon" href="favicon.ico" type="image/svg+xml">' in client.get("/").text
 
 
+#: The ingest service's API key in these tests (it starts only with one).
+INGEST_KEY = "test-ingest-key-0123456789"
+
+
+def ingest_settings() -> Settings:
+    """The ingest service's settings: its broker unreachable, one API key."""
+    return settings(bootstrap_servers=f"127.0.0.1:{free_port()}",
+                    ingest_api_keys=f"test:{INGEST_KEY}")
+
+
 @pytest.fixture(scope="module")
 def ingest_client():
     """The ingest service, its broker unreachable: the OpenAPI pages need none."""
     from api.ingest import create_ingest_app
 
-    app = create_ingest_app(settings(bootstrap_servers=f"127.0.0.1:{free_port()}"))
+    app = create_ingest_app(ingest_settings())
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -399,7 +409,7 @@ def test_a_fatal_producer_error_turns_ready_red_and_refuses_events():
 
     from api.ingest import create_ingest_app
 
-    app = create_ingest_app(settings(bootstrap_servers=f"127.0.0.1:{free_port()}"))
+    app = create_ingest_app(ingest_settings())
     with TestClient(app, raise_server_exceptions=False) as http:
         # What librdkafka reports when its idempotent producer cannot go on.
         app.state.producer.on_error(KafkaError(KafkaError._FATAL, "OUT_OF_ORDER_SEQUENCE",
@@ -411,7 +421,9 @@ def test_a_fatal_producer_error_turns_ready_red_and_refuses_events():
                        "service"})
         event = {"event_id": "e-1", "event_type": "click", "product_id": "p-1",
                  "category": "c", "user_id": "u-1", "ts": 1_704_067_200_000}
-        response = http.post("/events", json=[event], headers={"content-type": "application/json"})
+        response = http.post("/events", json=[event],
+                             headers={"content-type": "application/json",
+                                      "authorization": f"Bearer {INGEST_KEY}"})
         assert response.status_code == 503
         assert error_of(response)["code"] == "broker_unavailable"
         assert response.headers["retry-after"] == "5"

@@ -33,6 +33,7 @@ REQUIRED_SECRETS = {
     "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "TREND_S3_ACCESS_KEY", "TREND_S3_SECRET_KEY",
     "MLFLOW_S3_ACCESS_KEY", "MLFLOW_S3_SECRET_KEY",
     "REDIS_PASSWORD", "REDIS_API_PASSWORD", "MLFLOW_DB_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
+    "TREND_INGEST_API_KEYS",
 }
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err}, ${NAME?err}, ${NAME:+alt}
@@ -473,6 +474,9 @@ def test_project_containers_get_valid_settings(services, service):
         assert (settings.ingest_host, settings.ingest_port) == ("0.0.0.0", 8001)
         assert settings.bootstrap_servers == "kafka:9092"
         assert (settings.ingest_max_batch, settings.ingest_max_body_bytes) == (1000, 524_288)
+        assert settings.ingest_api_keys.get_secret_value() == "test-trend-ingest-api-keys"
+        assert (settings.ingest_rate_limit_events_per_s, settings.ingest_rate_burst) == (
+            2000, 10_000)
 
 
 # --- the weights publisher and the job's Java module ---------------------------------------
@@ -832,6 +836,21 @@ def test_ingest_service_writes_the_topics_the_job_reads(services):
     port = int(env["TREND_INGEST_PORT"])
     assert [(ip, container) for ip, _, container in _published(svc)] == [("127.0.0.1", port)]
     assert svc["healthcheck"]["test"] == ["CMD", "http-health", f"http://localhost:{port}/ready"]
+
+
+def test_only_the_ingest_service_gets_the_api_keys_and_they_are_usable(services):
+    """The keys from .env reach the ingest service alone, as a list it can start with."""
+    from api.ingest_auth import ApiKeyStore, key_digest
+
+    env = services["ingest"]["environment"]
+    store = ApiKeyStore.from_settings(env["TREND_INGEST_API_KEYS"], None)
+    assert [(key.name, key.digest) for key in store.keys] == [
+        (f"key-{key_digest('test-trend-ingest-api-keys').hex()[:8]}",
+         key_digest("test-trend-ingest-api-keys"))]
+    for name, svc in services.items():
+        values = {str(v) for v in svc.get("environment", {}).values()}
+        if name != "ingest":
+            assert "test-trend-ingest-api-keys" not in values, name
 
 
 def test_the_ingest_command_and_routes_exist():

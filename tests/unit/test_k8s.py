@@ -240,9 +240,40 @@ def test_ingest_probes_health_and_readiness_and_serves_metrics_on_its_port():
     # Kafka and the topics come from the ConfigMap the job reads: the same topics, the same
     # future skew (the same verdicts as the job's decoder).
     assert container["envFrom"] == [{"configMapRef": {"name": "trend-tracker-settings"}}]
-    assert "env" not in container, "the ingest service needs no secret"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
+
+def test_ingest_reads_its_api_keys_from_the_secret_as_a_file_that_can_rotate():
+    """The keys file is the Secret's INGEST_API_KEYS, mounted without subPath (the kubelet
+    updates only such mounts when the Secret changes), readable by the pod's user alone
+    among non-root users; the service is told where it is, and gets no key any other way."""
+    deployment = find("Deployment", "trend-ingest")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod_containers(deployment)[0]
+    assert container["env"] == [{"name": "TREND_INGEST_API_KEYS_FILE",
+                                 "value": "/etc/trend-ingest/api-keys"}]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["api-keys"]["projected"] == {
+        "defaultMode": 0o440,
+        "sources": [{"secret": {"name": SECRET["metadata"]["name"],
+                                "items": [{"key": "INGEST_API_KEYS", "path": "api-keys"}]}}]}
+    assert "INGEST_API_KEYS" in SECRET["stringData"]
+    mounts = [m for m in container["volumeMounts"] if m["name"] == "api-keys"]
+    assert mounts == [{"name": "api-keys", "mountPath": "/etc/trend-ingest",
+                       "readOnly": True}]
+    assert f"{mounts[0]['mountPath']}/api-keys" == container["env"][0]["value"]
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"]
+    # No other workload mounts the keys or reads them from the Secret.
+    for doc in MANIFESTS:
+        if doc["kind"] not in ("Deployment", "StatefulSet", "FlinkDeployment") or doc is deployment:
+            continue
+        spec = (doc["spec"]["podTemplate"] if doc["kind"] == "FlinkDeployment"
+                else doc["spec"]["template"])["spec"]
+        assert "INGEST_API_KEYS" not in str(spec), doc["metadata"]["name"]
+    settings = find("ConfigMap")["data"]
+    assert (settings["TREND_INGEST_RATE_LIMIT_EVENTS_PER_S"], settings["TREND_INGEST_RATE_BURST"]) \
+        == ("2000", "10000")
 
 
 def test_ingest_routes_named_by_the_probes_exist():
@@ -359,6 +390,10 @@ def test_every_reference_resolves():
             if "secret" in volume:
                 assert volume["secret"]["secretName"] == secret_name, volume
                 assert {item["key"] for item in volume["secret"]["items"]} <= secret_keys
+            for source in volume.get("projected", {}).get("sources", []):
+                if "secret" in source:
+                    assert source["secret"]["name"] == secret_name, volume
+                    assert {item["key"] for item in source["secret"]["items"]} <= secret_keys
 
 
 @pytest.mark.parametrize("workload, name", [

@@ -112,6 +112,17 @@ def with_clause(options: Mapping[str, str]) -> str:
     return ",\n  ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in options.items())
 
 
+def connection_options(settings: Settings) -> dict[str, str]:
+    """The Kafka connector's ``properties.*`` that say how to reach the brokers: address,
+    security protocol, SASL mechanism, CA. Never a secret, as connector options travel in the
+    job graph: the JVMs that run the connectors log in from their JAAS file
+    (:mod:`trend_tracker.kafka_config`)."""
+    from trend_tracker.kafka_config import java_client_properties
+
+    return {f"properties.{key}": value
+            for key, value in java_client_properties(settings).items()}
+
+
 def source_options(settings: Settings, topic: str, end_offsets: Mapping[int, int] | None,
                    event_type: str | None = None) -> dict[str, str]:
     """Kafka source options of one topic; ``end_offsets`` makes the read bounded.
@@ -122,7 +133,7 @@ def source_options(settings: Settings, topic: str, end_offsets: Mapping[int, int
     options = {
         "connector": "kafka",
         "topic": topic,
-        "properties.bootstrap.servers": settings.bootstrap_servers,
+        **connection_options(settings),
         "properties.group.id": settings.consumer_group,
     }
     if event_type is None:
@@ -178,7 +189,7 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
     return {
         "connector": "kafka",
         "topic": settings.topic_dead_letters,
-        "properties.bootstrap.servers": settings.bootstrap_servers,
+        **connection_options(settings),
         "key.format": "raw",
         "key.fields": DEAD_LETTER_KEY,
         "value.format": "json",
@@ -330,7 +341,7 @@ def weights_source_ddl(settings: Settings) -> str:
     options = {
         "connector": "kafka",
         "topic": settings.topic_weights,
-        "properties.bootstrap.servers": settings.bootstrap_servers,
+        **connection_options(settings),
         "properties.group.id": f"{settings.consumer_group}-weights",
         "scan.startup.mode": "earliest-offset",
         # The topic has one partition: one reader, and no reader without a partition that

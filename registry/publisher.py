@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 FILE_KEY = "file"
 #: The weights topic has one partition: one ordered history of every model's weights.
 WEIGHTS_TOPIC_PARTITIONS = 1
+#: The consumer group ids of the weights topic's readers here start with this: their user
+#: needs READ on groups of this prefix (the client looks the group's coordinator up).
+WEIGHTS_READER_GROUP_PREFIX = "trend-weights-read-"
 #: Compaction keeps the newest record of each key forever, and drops the older ones.
 WEIGHTS_TOPIC_CONFIG = {"cleanup.policy": "compact"}
 #: librdkafka logs critical messages only: with the broker down it would print one error
@@ -282,7 +285,7 @@ def latest_published_record(settings: Settings,
     consumer = Consumer({
         **client_config(settings),
         # assign() never joins the group and nothing is committed: the id is a formality.
-        "group.id": f"trend-weights-read-{uuid.uuid4().hex[:8]}",
+        "group.id": f"{WEIGHTS_READER_GROUP_PREFIX}{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
         "enable.partition.eof": True,
         "fetch.wait.max.ms": 20,

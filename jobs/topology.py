@@ -232,6 +232,13 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "payload", "topic", "partition", "offset", "event_type", "event_type_code", "reason",
     "product_id", "category", "et")
 
+#: The latest time a weights record's event time is stamped from: 9999-12-31T23:59:59.999Z,
+#: the last millisecond of Flink's timestamps. A record applying later is stamped there, and
+#: applies to no window either way. Unclamped, a record on the topic with ``applies_from_ms``
+#: 2**63 - 1 had a NULL event time, which failed the job on every restart (it is read again
+#: from the topic each time): no window was written again.
+LAST_APPLIES_MS = 253_402_300_799_999
+
 #: The weights topic's table, and the view of this job's weights records in it.
 WEIGHTS_TOPIC_TABLE = "weights_topic"
 WEIGHTS_RECORDS = "weights_records"
@@ -337,7 +344,8 @@ def weights_source_ddl(settings: Settings) -> str:
     else ``published_ms``), and its watermark follows it, so the core's windows wait for
     the weights that apply to them (``dev.trendtracker.window.WeightsRecord``); while the
     topic is quiet it goes idle after ``source_idle_timeout_s`` and holds nothing back. A
-    record without either time is stamped at the epoch (the core skips it)."""
+    record without either time is stamped at the epoch (the core skips it). Every time is
+    held between the epoch and :data:`LAST_APPLIES_MS`, so no record's event time is NULL."""
     options = {
         "connector": "kafka",
         "topic": settings.topic_weights,
@@ -356,9 +364,9 @@ def weights_source_ddl(settings: Settings) -> str:
 CREATE TEMPORARY TABLE {WEIGHTS_TOPIC_TABLE} (
   `key` STRING,
   `value` STRING,
-  applies AS TO_TIMESTAMP_LTZ(COALESCE(
+  applies AS TO_TIMESTAMP_LTZ(GREATEST(LEAST(COALESCE(
     TRY_CAST(JSON_VALUE(`value`, '$.applies_from_ms') AS BIGINT),
-    TRY_CAST(JSON_VALUE(`value`, '$.published_ms') AS BIGINT), 0) - 1, 3),
+    TRY_CAST(JSON_VALUE(`value`, '$.published_ms') AS BIGINT), 0), {LAST_APPLIES_MS}), 0) - 1, 3),
   WATERMARK FOR applies AS applies
 ) WITH (
   {with_clause(options)}

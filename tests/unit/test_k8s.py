@@ -239,7 +239,13 @@ def test_ingest_probes_health_and_readiness_and_serves_metrics_on_its_port():
     # Kafka and the topics come from the ConfigMap the job reads: the same topics, the same
     # future skew (the same verdicts as the job's decoder).
     assert container["envFrom"] == [{"configMapRef": {"name": "trend-tracker-settings"}}]
-    assert "env" not in container, "the ingest service needs no secret"
+    # Its one secret is its Kafka user's password, used with a SASL protocol only.
+    assert container["env"] == [
+        {"name": "TREND_KAFKA_SASL_USERNAME", "value": "trend-ingest"},
+        {"name": "TREND_KAFKA_SASL_PASSWORD", "valueFrom": {"secretKeyRef": {
+            "name": "trend-tracker-secrets", "key": "KAFKA_INGEST_PASSWORD",
+            "optional": True}}},
+    ]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
 

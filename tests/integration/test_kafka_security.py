@@ -1,5 +1,5 @@
-"""Kafka with SCRAM logins and ACLs: each component's user may do its own work only, and the
-job runs through the secured broker, logging in from its JAAS file.
+"""Kafka with SCRAM logins, TLS and ACLs: each component's user may do its own work only, and
+the job runs through the secured broker over TLS, logging in from its JAAS file.
 
 The broker is a second local one (:mod:`secured_kafka`), with users for the weights
 publisher, the ingest service, the simulator and the job, and these ACLs: only the publisher
@@ -130,13 +130,20 @@ def test_each_user_writes_only_the_topics_its_acls_name(secured):
     assert login_error(impostor) == KafkaError._AUTHENTICATION
 
 
-def test_a_bounded_job_runs_through_the_secured_broker(secured, tmp_path):
+def test_a_bounded_job_runs_through_the_secured_broker_over_tls(secured, secured_broker):
     """The exact rankings and dead letters of test_job_bounded's event set and reference,
-    written by the simulator's user and read by the job's."""
+    written by the simulator's user and read by the job's, over SASL_SSL: the broker's
+    certificate checked against the test's CA by librdkafka and by the connectors' Java
+    client (a PEM trust store)."""
     from jobs.trending import run
 
-    written = write_event_set(secured["simulator"])
-    job = secured["job"].model_copy(update={
+    tls = {user: secured_broker.settings(settings, user, tls=True)
+           for user, settings in secured.items()}
+    # The control: without the CA, the broker's certificate is not trusted.
+    untrusted = tls["simulator"].model_copy(update={"kafka_ssl_ca_location": None})
+    assert login_error(untrusted) == KafkaError._SSL
+    written = write_event_set(tls["simulator"])
+    job = tls["job"].model_copy(update={
         "window_size_s": 60, "window_slide_s": 10, "top_n": TOP_N, "out_of_orderness_s": 5,
         "parallelism": 1, "checkpoint_interval_s": 1, "rising_prior": RISING_PRIOR,
         "rising_min_score": RISING_MIN_SCORE, "source_idle_timeout_s": 120})
@@ -154,7 +161,7 @@ def test_a_bounded_job_runs_through_the_secured_broker(secured, tmp_path):
           "payload_sha256": hashlib.sha256(value).hexdigest()})
         for (topic, partition, offset), value, reason in written if reason is not None)
     dlq = sorted((r.key.decode(), json.loads(r.value))
-                 for r in read_topic(secured[ADMIN], job.topic_dead_letters, stop_at_end=True))
+                 for r in read_topic(tls[ADMIN], job.topic_dead_letters, stop_at_end=True))
     assert dlq == expected_dlq
     root = Path(job.parquet_root[len("file://"):])
     expected = expected_rows([(ms, t, p) for ms, t, p in VALID])

@@ -58,6 +58,7 @@ from api.metrics import MetricsMiddleware
 from api.models import ErrorResponse, HealthResponse
 from api.page import add_docs
 from trend_tracker.events import Reason, event_schema
+from trend_tracker.kafka_config import client_config
 from trend_tracker.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class _Delivery:
 def producer_config(settings: Settings) -> dict[str, Any]:
     """librdkafka settings: acknowledged by every in-sync replica, idempotent, bounded."""
     return {
-        "bootstrap.servers": settings.bootstrap_servers,
+        **client_config(settings),
         "acks": "all",
         # No duplicates from the producer's own retries (at-least-once remains: a client
         # may retry a request whose events were written).

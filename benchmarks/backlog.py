@@ -31,6 +31,7 @@ from typing import Any
 
 from benchmarks.job_throughput import phase_settings, produce
 from benchmarks.live import JOB_METRIC_PREFIX, metrics_url, scrape, series, streaming_job
+from trend_tracker.kafka_config import client_config
 from trend_tracker.settings import Settings
 
 SAMPLE_S = 0.5
@@ -159,9 +160,9 @@ def distinct_products(settings: Settings) -> int:
     from jobs.offsets import end_offsets
 
     topics = list(settings.event_topics.values())
-    ends = end_offsets(settings.bootstrap_servers, topics, timeout_s=60)
+    ends = end_offsets(settings, topics, timeout_s=60)
     remaining = {(t, p): end for t, parts in ends.items() for p, end in parts.items() if end}
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
+    consumer = Consumer({**client_config(settings),
                          "group.id": "bench-distinct", "enable.auto.commit": False})
     consumer.assign([TopicPartition(t, p, 0) for t, p in remaining])
     seen: set[str] = set()

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import benchmark_main, machine, run_on_stack
-from trend_tracker.settings import settings_from_env
+from trend_tracker.kafka_config import client_config
+from trend_tracker.settings import Settings, settings_from_env
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -44,11 +45,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def produce_paced(bootstrap: str, topics: list[str], rate: float, period_s: float) -> int:
+def produce_paced(settings: Settings, topics: list[str], rate: float, period_s: float) -> int:
     """Produce ``rate * period_s`` JSON events of about 120 bytes, paced at ``rate``."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
+    producer = Producer({**client_config(settings), "linger.ms": 5,
                          "acks": "all", "log_level": 4})
     total = int(rate * period_s)
     start = time.monotonic()
@@ -70,11 +71,11 @@ def produce_paced(bootstrap: str, topics: list[str], rate: float, period_s: floa
 class TailReader(threading.Thread):
     """One consumer group member reading the topics at their tail until stopped."""
 
-    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+    def __init__(self, settings: Settings, topics: list[str]) -> None:
         super().__init__(daemon=True)
         from confluent_kafka import Consumer
 
-        self.consumer = Consumer({"bootstrap.servers": bootstrap,
+        self.consumer = Consumer({**client_config(settings),
                                   "group.id": f"broker-cost-{uuid.uuid4().hex[:8]}",
                                   "auto.offset.reset": "latest", "log_level": 4})
         self.consumer.subscribe(topics)
@@ -112,13 +113,13 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     for phase in ("produce", "produce_and_consume"):
         reader = None
         if phase == "produce_and_consume":
-            reader = TailReader(settings.bootstrap_servers, topics)
+            reader = TailReader(settings, topics)
             reader.start()
             reader.assigned.wait(60)
             time.sleep(1)  # the group's first fetches, not part of the measure
             read_before = reader.read
         cpu_before, clock_before = cpu_seconds(broker), time.monotonic()
-        sent = produce_paced(settings.bootstrap_servers, topics, args.rate, args.period_s)
+        sent = produce_paced(settings, topics, args.rate, args.period_s)
         cpu_after, clock_after = cpu_seconds(broker), time.monotonic()
         result: dict[str, Any] = {
             "events": sent, "seconds": round(clock_after - clock_before, 1),

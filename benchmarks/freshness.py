@@ -97,6 +97,7 @@ from benchmarks.live import (
     wait_job_running,
 )
 from benchmarks.profile import Profile
+from trend_tracker.kafka_config import client_config
 from trend_tracker.processes import free_port
 from trend_tracker.settings import Settings
 
@@ -442,10 +443,10 @@ def recount(settings: Settings, slide_ms: int, from_ms: int, to_ms: int
     from jobs.offsets import end_offsets
 
     topics = list(settings.event_topics.values())
-    ends = end_offsets(settings.bootstrap_servers, topics, timeout_s=60)
+    ends = end_offsets(settings, topics, timeout_s=60)
     index = {"click": 0, "cart": 1, "purchase": 2}
     counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
+    consumer = Consumer({**client_config(settings),
                          "group.id": "bench-recount", "enable.auto.commit": False})
     remaining = {(t, p): end for t, parts in ends.items() for p, end in parts.items() if end}
     consumer.assign([TopicPartition(t, p, 0) for t, p in remaining])

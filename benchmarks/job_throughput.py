@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import SEED, START_MS, machine, run_on_stack
+from trend_tracker.kafka_config import client_config
 from trend_tracker.settings import Settings, settings_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -170,7 +171,7 @@ def confluent_raw_read(settings: Settings, ends: dict[str, dict[int, int]]) -> d
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({
-        "bootstrap.servers": settings.bootstrap_servers,
+        **client_config(settings),
         "group.id": f"bench-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
         "fetch.wait.max.ms": 20,
@@ -476,7 +477,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     progress(f"producing {args.events} events")
     produced = produce(settings, args)
     topics = list(settings.event_topics.values())
-    ends = end_offsets(settings.bootstrap_servers, topics, timeout_s=30)
+    ends = end_offsets(settings, topics, timeout_s=30)
     in_topics = sum(sum(parts.values()) for parts in ends.values())
     report: dict[str, Any] = {
         "benchmark": "job_throughput",
@@ -601,7 +602,7 @@ def phase_flink_raw(settings: Settings, conf: Sequence[str],
 
     ensure_java_env(os.environ)
     topics = list(settings.event_topics.values())
-    ends = end_offsets(settings.bootstrap_servers, topics)
+    ends = end_offsets(settings, topics)
     config = Configuration()
     for key, value in flink_config(settings, bounded=True).items():
         config.set_string(key, value)

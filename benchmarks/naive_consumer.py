@@ -57,6 +57,7 @@ from trend_tracker.events import (
     MIN_TS_MS,
     classify,
 )
+from trend_tracker.kafka_config import client_config
 from trend_tracker.settings import (
     Settings,
     add_settings_options,
@@ -445,7 +446,7 @@ def run(settings: Settings, weights: Any, ends: Mapping[str, Mapping[int, int]],
 
     backfill = Backfill(settings, weights, ends, write)
     consumer = Consumer({
-        "bootstrap.servers": settings.bootstrap_servers,
+        **client_config(settings),
         # Never joins the group (assign only), never commits.
         "group.id": f"naive-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
@@ -506,8 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     settings = load_settings(**overrides)
     weights = load_weights(settings)
-    ends = end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()),
-                            timeout_s=30)
+    ends = end_offsets(settings, list(settings.event_topics.values()), timeout_s=30)
     writer = None
     if not no_write:
         writer = ParquetWindowWriter(settings.parquet_root, settings.s3_storage_options)

@@ -75,8 +75,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     ensure_default_weights(settings)
     progress(f"producing {args.events} events")
     produce(settings, args)
-    ends = end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()),
-                       timeout_s=30)
+    ends = end_offsets(settings, list(settings.event_topics.values()), timeout_s=30)
     in_topics = sum(sum(parts.values()) for parts in ends.values())
 
     runs: dict[str, list[dict[str, Any]]] = {}

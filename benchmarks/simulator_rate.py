@@ -43,6 +43,7 @@ from simulator.options import SimulationOptions
 from simulator.runner import run_simulation
 from simulator.traffic import EventGenerator
 from trend_tracker.events import EVENT_TYPES
+from trend_tracker.kafka_config import client_config
 from trend_tracker.settings import Settings
 
 
@@ -91,7 +92,7 @@ def drop_topics(settings: Settings) -> None:
     """Free the broker's memory (the local broker keeps everything in RAM)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "log_level": 4})
+    admin = AdminClient({**client_config(settings), "log_level": 4})
     for topic, future in admin.delete_topics(settings.all_topics,
                                              operation_timeout=30).items():
         try:

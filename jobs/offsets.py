@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trend_tracker.settings import Settings
 
 #: Offsets of one topic: partition -> offset.
 PartitionOffsets = dict[int, int]
@@ -23,7 +27,7 @@ class EndOffsetsError(RuntimeError):
 
 
 def end_offsets(
-    bootstrap_servers: str, topics: list[str], timeout_s: float = 10.0
+    settings: Settings, topics: list[str], timeout_s: float = 10.0
 ) -> dict[str, PartitionOffsets]:
     """Return topic -> partition -> end offset (last offset + 1) at call time.
 
@@ -33,8 +37,10 @@ def end_offsets(
     # Imported here so that `trend --help` stays fast.
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+    from trend_tracker.kafka_config import client_config
+
     consumer = Consumer({
-        "bootstrap.servers": bootstrap_servers,
+        **client_config(settings),
         # Never joins the group (no subscribe), never commits: the id is a formality.
         "group.id": "trend-end-offsets",
         "enable.auto.commit": False,
@@ -92,7 +98,7 @@ def bounded_scan_options(offsets: Mapping[int, int]) -> dict[str, str]:
     }
 
 
-def timestamp_types(bootstrap_servers: str, topics: list[str],
+def timestamp_types(settings: Settings, topics: list[str],
                     timeout_s: float = 10.0) -> dict[str, str]:
     """Each topic's ``message.timestamp.type`` (``CreateTime`` or ``LogAppendTime``).
 
@@ -102,8 +108,9 @@ def timestamp_types(bootstrap_servers: str, topics: list[str],
     from confluent_kafka.admin import AdminClient, ConfigResource
 
     from trend_tracker.events import TIMESTAMP_TYPE_CONFIG
+    from trend_tracker.kafka_config import client_config
 
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 4})
+    admin = AdminClient({**client_config(settings), "log_level": 4})
     futures = admin.describe_configs(
         [ConfigResource(ConfigResource.Type.TOPIC, topic) for topic in topics],
         request_timeout=timeout_s)

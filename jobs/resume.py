@@ -130,8 +130,10 @@ def committed_offsets(settings: Settings, timeout_s: float = 10.0) -> dict[str, 
     offset); partitions without a commit are left out."""
     from confluent_kafka import Consumer, TopicPartition
 
+    from trend_tracker.kafka_config import client_config
+
     topics = list(settings.event_topics.values())
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
+    consumer = Consumer({**client_config(settings),
                          "group.id": settings.consumer_group,
                          "enable.auto.commit": False})
     try:

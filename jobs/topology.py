@@ -112,6 +112,17 @@ def with_clause(options: Mapping[str, str]) -> str:
     return ",\n  ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in options.items())
 
 
+def connection_options(settings: Settings) -> dict[str, str]:
+    """The Kafka connector's ``properties.*`` that say how to reach the brokers: address,
+    security protocol, SASL mechanism, CA. Never a secret, as connector options travel in the
+    job graph: the JVMs that run the connectors log in from their JAAS file
+    (:mod:`trend_tracker.kafka_config`)."""
+    from trend_tracker.kafka_config import java_client_properties
+
+    return {f"properties.{key}": value
+            for key, value in java_client_properties(settings).items()}
+
+
 def source_options(settings: Settings, topic: str, end_offsets: Mapping[int, int] | None,
                    event_type: str | None = None) -> dict[str, str]:
     """Kafka source options of one topic; ``end_offsets`` makes the read bounded.
@@ -122,7 +133,7 @@ def source_options(settings: Settings, topic: str, end_offsets: Mapping[int, int
     options = {
         "connector": "kafka",
         "topic": topic,
-        "properties.bootstrap.servers": settings.bootstrap_servers,
+        **connection_options(settings),
         "properties.group.id": settings.consumer_group,
     }
     if event_type is None:
@@ -178,7 +189,7 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
     return {
         "connector": "kafka",
         "topic": settings.topic_dead_letters,
-        "properties.bootstrap.servers": settings.bootstrap_servers,
+        **connection_options(settings),
         "key.format": "raw",
         "key.fields": DEAD_LETTER_KEY,
         "value.format": "json",
@@ -220,6 +231,13 @@ FROM {SOURCE_TABLES[event_type]}"""
 RECORD_COLUMNS: tuple[str, ...] = (
     "payload", "topic", "partition", "offset", "event_type", "event_type_code", "reason",
     "product_id", "category", "et")
+
+#: The latest time a weights record's event time is stamped from: 9999-12-31T23:59:59.999Z,
+#: the last millisecond of Flink's timestamps. A record applying later is stamped there, and
+#: applies to no window either way. Unclamped, a record on the topic with ``applies_from_ms``
+#: 2**63 - 1 had a NULL event time, which failed the job on every restart (it is read again
+#: from the topic each time): no window was written again.
+LAST_APPLIES_MS = 253_402_300_799_999
 
 #: The weights topic's table, and the view of this job's weights records in it.
 WEIGHTS_TOPIC_TABLE = "weights_topic"
@@ -326,11 +344,12 @@ def weights_source_ddl(settings: Settings) -> str:
     else ``published_ms``), and its watermark follows it, so the core's windows wait for
     the weights that apply to them (``dev.trendtracker.window.WeightsRecord``); while the
     topic is quiet it goes idle after ``source_idle_timeout_s`` and holds nothing back. A
-    record without either time is stamped at the epoch (the core skips it)."""
+    record without either time is stamped at the epoch (the core skips it). Every time is
+    held between the epoch and :data:`LAST_APPLIES_MS`, so no record's event time is NULL."""
     options = {
         "connector": "kafka",
         "topic": settings.topic_weights,
-        "properties.bootstrap.servers": settings.bootstrap_servers,
+        **connection_options(settings),
         "properties.group.id": f"{settings.consumer_group}-weights",
         "scan.startup.mode": "earliest-offset",
         # The topic has one partition: one reader, and no reader without a partition that
@@ -345,9 +364,9 @@ def weights_source_ddl(settings: Settings) -> str:
 CREATE TEMPORARY TABLE {WEIGHTS_TOPIC_TABLE} (
   `key` STRING,
   `value` STRING,
-  applies AS TO_TIMESTAMP_LTZ(COALESCE(
+  applies AS TO_TIMESTAMP_LTZ(GREATEST(LEAST(COALESCE(
     TRY_CAST(JSON_VALUE(`value`, '$.applies_from_ms') AS BIGINT),
-    TRY_CAST(JSON_VALUE(`value`, '$.published_ms') AS BIGINT), 0) - 1, 3),
+    TRY_CAST(JSON_VALUE(`value`, '$.published_ms') AS BIGINT), 0), {LAST_APPLIES_MS}), 0) - 1, 3),
   WATERMARK FOR applies AS applies
 ) WITH (
   {with_clause(options)}

@@ -42,7 +42,10 @@ Operational choices, set explicitly here:
   for ``thread``. Event counts are metrics counted in the JVM.
 - Secrets stay out of the job graph: the window sink gets the settings without the Redis
   password and the S3 keys, and reads those in the worker, from its environment or
-  ``secrets_file`` (an embedded run writes a private one; see :func:`worker_settings`).
+  ``secrets_file`` (an embedded run writes a private one; see :func:`worker_settings`). The
+  Kafka connectors get the security protocol and SASL mechanism but no password: their JVMs
+  log in from a JAAS file (:mod:`trend_tracker.kafka_config`; an embedded run writes a
+  private one under ``state_dir``).
 - Source idleness ``source_idle_timeout_s``, so a quiet partition does not hold back the
   watermark. SQL operators are named by the views of :mod:`jobs.topology`; the core's
   operators have stable uids.
@@ -233,7 +236,7 @@ def end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
     """Each topic's true end offsets now (the bound of a ``--bounded`` run)."""
     from jobs.offsets import end_offsets as topic_end_offsets
 
-    return topic_end_offsets(settings.bootstrap_servers, list(settings.event_topics.values()))
+    return topic_end_offsets(settings, list(settings.event_topics.values()))
 
 
 def initial_weights_record(weights: Weights) -> str:
@@ -293,6 +296,7 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None,
 
     from registry.publisher import load_weights_for_start
     from trend_tracker.jars import job_jars
+    from trend_tracker.kafka_config import install_jaas_config
     from udfs.settings_transport import settings_to_json
     from udfs.window_sink import make_window_writer_function
 
@@ -313,6 +317,10 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None,
     # The table environment reads its options (table.*, python.*) from the environment's
     # configuration: the one built above, set once.
     t_env = StreamTableEnvironment.create(env)
+    if runs_embedded(env):
+        # The MiniCluster's Kafka clients log in from a JAAS file of this JVM: the connector
+        # options carry no password (a cluster's JVMs are started with theirs).
+        install_jaas_config(settings)
 
     settings_json = settings_to_json(worker_settings(settings, env))
     t_env.create_java_temporary_function("count_read", "dev.trendtracker.scoring.CountRead")
@@ -378,7 +386,7 @@ def check_timestamp_types(settings: Settings) -> None:
     from trend_tracker.events import ARRIVAL_TIMESTAMP_TYPE, TIMESTAMP_TYPE_CONFIG
 
     try:
-        types = timestamp_types(settings.bootstrap_servers, list(settings.event_topics.values()))
+        types = timestamp_types(settings, list(settings.event_topics.values()))
     except EndOffsetsError as exc:
         log.warning("cannot read the event topics' timestamp type: %s", exc)
         return

@@ -124,6 +124,14 @@ def _kafka_java(classpath: str, *args: str, heap: str = "-Xmx512m") -> list[str]
             "-cp", classpath, *args]
 
 
+def kafka_server_command(classpath: str, properties: Path, log4j: Path,
+                         logs_dir: Path) -> list[str]:
+    """The command that runs a broker node of ``properties`` (formatted first:
+    :func:`format_kafka_storage`)."""
+    return _kafka_java(classpath, f"-Dlog4j2.configurationFile={log4j}",
+                       f"-Dkafka.logs.dir={logs_dir}", "kafka.Kafka", str(properties))
+
+
 def kafka_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
     """A KRaft cluster id: 16 random bytes in URL-safe base64, never starting with "-",
     which the storage tool's argument parser would take for an option (Kafka's own
@@ -314,9 +322,7 @@ class LocalStack:
         log4j = data / "log4j2.properties"
         log4j.write_text(KAFKA_LOG4J)
         format_kafka_storage(data, properties, classpath)
-        return _kafka_java(classpath, f"-Dlog4j2.configurationFile={log4j}",
-                           f"-Dkafka.logs.dir={self.state_dir / 'logs'}",
-                           "kafka.Kafka", str(properties))
+        return kafka_server_command(classpath, properties, log4j, self.state_dir / "logs")
 
     def _stable_port(self, name: str) -> int:
         """The port ``name`` had in this state directory before, while it is free, else a

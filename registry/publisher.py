@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 FILE_KEY = "file"
 #: The weights topic has one partition: one ordered history of every model's weights.
 WEIGHTS_TOPIC_PARTITIONS = 1
+#: The consumer group ids of the weights topic's readers here start with this: their user
+#: needs READ on groups of this prefix (the client looks the group's coordinator up).
+WEIGHTS_READER_GROUP_PREFIX = "trend-weights-read-"
 #: Compaction keeps the newest record of each key forever, and drops the older ones.
 WEIGHTS_TOPIC_CONFIG = {"cleanup.policy": "compact"}
 #: librdkafka logs critical messages only: with the broker down it would print one error
@@ -151,8 +154,9 @@ def _topic_partitions(settings: Settings, timeout_s: float) -> int | None:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers,
-                         "log_level": _KAFKA_LOG_LEVEL})
+    from trend_tracker.kafka_config import client_config
+
+    admin = AdminClient({**client_config(settings), "log_level": _KAFKA_LOG_LEVEL})
     try:
         metadata = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
@@ -173,12 +177,13 @@ def ensure_weights_topic(settings: Settings, timeout_s: float = 30.0) -> int:
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
+    from trend_tracker.kafka_config import client_config
+
     topic = settings.topic_weights
     found = _topic_partitions(settings, timeout_s)
     if found is not None:
         return found
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers,
-                         "log_level": _KAFKA_LOG_LEVEL})
+    admin = AdminClient({**client_config(settings), "log_level": _KAFKA_LOG_LEVEL})
     futures = admin.create_topics(
         [NewTopic(topic, num_partitions=WEIGHTS_TOPIC_PARTITIONS, replication_factor=1,
                   config=dict(WEIGHTS_TOPIC_CONFIG))],
@@ -214,6 +219,8 @@ def publish_weights(settings: Settings, weights: Weights, *,
     """
     from confluent_kafka import KafkaException, Producer
 
+    from trend_tracker.kafka_config import client_config
+
     if published_ms is None:
         published_ms = int(time.time() * 1000)
     value = weights_record(weights, published_ms, applies_from_ms)
@@ -227,7 +234,7 @@ def publish_weights(settings: Settings, weights: Weights, *,
             errors.append(err.str())
 
     producer = Producer({
-        "bootstrap.servers": settings.bootstrap_servers,
+        **client_config(settings),
         "acks": "all",
         "linger.ms": 0,
         "compression.type": "none",
@@ -261,6 +268,7 @@ def latest_published_record(settings: Settings,
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
     from jobs.offsets import EndOffsetsError, end_offsets
+    from trend_tracker.kafka_config import client_config
 
     topic = settings.topic_weights
     key = weights_key(settings).encode("utf-8")
@@ -268,17 +276,16 @@ def latest_published_record(settings: Settings,
     if _topic_partitions(settings, timeout_s) is None:
         return None
     try:
-        ends = end_offsets(settings.bootstrap_servers, [topic],
-                                max(deadline - time.monotonic(), 0.1))[topic]
+        ends = end_offsets(settings, [topic], max(deadline - time.monotonic(), 0.1))[topic]
     except EndOffsetsError as exc:
         raise WeightsTopicError(f"cannot read topic {topic}: {exc}") from None
     pending = {partition: end for partition, end in ends.items() if end > 0}
     if not pending:
         return None
     consumer = Consumer({
-        "bootstrap.servers": settings.bootstrap_servers,
+        **client_config(settings),
         # assign() never joins the group and nothing is committed: the id is a formality.
-        "group.id": f"trend-weights-read-{uuid.uuid4().hex[:8]}",
+        "group.id": f"{WEIGHTS_READER_GROUP_PREFIX}{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
         "enable.partition.eof": True,
         "fetch.wait.max.ms": 20,

@@ -25,6 +25,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from trend_tracker.events import ARRIVAL_TIMESTAMP_TYPE, TIMESTAMP_TYPE_CONFIG
+from trend_tracker.kafka_config import client_config
 from trend_tracker.settings import Settings
 
 
@@ -34,7 +35,7 @@ class TopicError(RuntimeError):
 
 def _admin(settings: Settings) -> AdminClient:
     # log_level 4: warnings and errors only (not the info lines of a client closing).
-    return AdminClient({"bootstrap.servers": settings.bootstrap_servers, "log_level": 4})
+    return AdminClient({**client_config(settings), "log_level": 4})
 
 
 def topic_partitions(settings: Settings, topics: Iterable[str],
@@ -117,7 +118,7 @@ def producer_config(settings: Settings, compression: str = "none",
                     linger_ms: int = 5) -> dict[str, Any]:
     """librdkafka settings for high-rate, small-message producing."""
     return {
-        "bootstrap.servers": settings.bootstrap_servers,
+        **client_config(settings),
         "linger.ms": linger_ms,
         "batch.num.messages": 10_000,
         "queue.buffering.max.messages": 1_000_000,
@@ -232,7 +233,7 @@ def read_topic(settings: Settings, topic: str, *, max_records: int | None = None
     if partitions is None:
         raise TopicError(f"topic {topic!r} does not exist")
     consumer = Consumer({
-        "bootstrap.servers": settings.bootstrap_servers,
+        **client_config(settings),
         "group.id": "trend-tail",  # required by the client; assign() never joins it
         "enable.auto.commit": False,
         "isolation.level": "read_committed" if committed_only else "read_uncommitted",

@@ -80,6 +80,19 @@ class Settings(BaseSettings):
         description="Weights changes, published from the registry and read by the job")
     topic_partitions: int = Field(2, ge=1, le=1024)
     consumer_group: str = "trend-tracker"
+    # How every Kafka client connects (trend_tracker/kafka_config.py maps these).
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
+        "PLAINTEXT", description="security.protocol of every Kafka client")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism, with a SASL_* security protocol")
+    kafka_sasl_username: str | None = Field(
+        None, description="SASL user of this component, with a SASL_* security protocol")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password of this component. The job's Kafka connectors never "
+                          "carry it: their JVMs read it from a JAAS file (docs/OPERATIONS.md)")
+    kafka_ssl_ca_location: Path | None = Field(
+        None, description="PEM file of the CA that signed the brokers' certificates, with "
+                          "SSL or SASL_SSL (default: the system's CAs)")
 
     # --- Redis (the API's fast, expiring view)
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -296,6 +309,15 @@ class Settings(BaseSettings):
                 f"ingest_rate_burst ({self.ingest_rate_burst}) must be at least "
                 f"ingest_max_batch ({self.ingest_max_batch}): a batch larger than the bucket "
                 f"would never pass")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_user(self) -> Settings:
+        # The password is checked where a client is built (trend_tracker.kafka_config): the
+        # job's Python workers get these settings without it, and never talk to Kafka.
+        if self.kafka_security_protocol.startswith("SASL_") and not self.kafka_sasl_username:
+            raise ValueError(f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                             f"kafka_sasl_username (and kafka_sasl_password)")
         return self
 
     @model_validator(mode="after")

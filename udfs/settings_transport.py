@@ -46,11 +46,13 @@ def settings_to_json(settings: Settings) -> str:
     """The settings for the job graph: every field, the secrets left out, and every URL
     without its credentials (user information or query parameters, see
     :mod:`trend_tracker.redaction`)."""
-    values = settings.model_dump(mode="json", exclude={"s3_access_key", "s3_secret_key"})
+    values = settings.model_dump(mode="json", exclude={"s3_access_key", "s3_secret_key",
+                                                       "kafka_sasl_password"})
     for name, value in values.items():
         if isinstance(value, str) and "://" in value:
             values[name] = redact_url(value)
-    values.update(s3_access_key=None, s3_secret_key=None)
+    # The workers write to Redis and S3 only: they need no Kafka password.
+    values.update(s3_access_key=None, s3_secret_key=None, kafka_sasl_password=None)
     return json.dumps(values)
 
 

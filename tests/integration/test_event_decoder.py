@@ -24,6 +24,7 @@ from jobs.offsets import bounded_scan_options, end_offsets
 from jobs.topology import with_clause
 from tests.contract.event_corpus import CASES, SKEW_MS
 from trend_tracker.events import classify
+from trend_tracker.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +74,7 @@ def corpus_topic(local_stack) -> tuple[str, str, dict[int, int]]:
         future.result(timeout=10)
     offsets = produce_one_per_batch(bootstrap, topic, [case.value for case in CASES])
     assert offsets == list(range(len(CASES)))
-    ends = end_offsets(bootstrap, [topic])[topic]
+    ends = end_offsets(Settings(_env_file=None, bootstrap_servers=bootstrap), [topic])[topic]
     assert ends == {0: len(CASES)}
     return bootstrap, topic, ends
 
@@ -219,7 +220,6 @@ def test_the_job_source_clamps_its_watermark_by_arrival(corpus_topic, tmp_path):
     """The job's own source DDL: Flink accepts the watermark, pushes it into the Kafka
     source, and keeps ``et`` as the rowtime."""
     from jobs.topology import source_ddl
-    from trend_tracker.settings import Settings
 
     bootstrap, topic, ends = corpus_topic
     settings = Settings(_env_file=None, bootstrap_servers=bootstrap, out_of_orderness_s=5,

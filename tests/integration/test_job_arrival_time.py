@@ -78,7 +78,7 @@ def test_the_event_topics_stamp_records_with_the_brokers_append_time(make_settin
     settings = make_settings()
     ensure_topics(settings)
     topics = [*settings.event_topics.values(), settings.topic_dead_letters]
-    assert timestamp_types(settings.bootstrap_servers, topics) == {
+    assert timestamp_types(settings, topics) == {
         topic: "LogAppendTime" for topic in topics}
 
 

@@ -25,6 +25,7 @@ from confluent_kafka import Producer
 from simulator.kafka_io import ensure_topics, read_topic
 from trend_tracker import redis_layout as layout
 from trend_tracker.events import classify
+from trend_tracker.kafka_config import client_config
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 SIZE_MS, SLIDE_MS, TOP_N = 60_000, 10_000, 3
@@ -98,8 +99,7 @@ def produce(settings, records: list[tuple[str, int, bytes]], flush_s: float = 30
             **config: object) -> list[tuple[str, int, int]]:
     """Produce in the given order, batched (linger), returning (topic, partition, offset);
     ``config`` adds producer settings (a larger ``message.max.bytes``, say)."""
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 50,
-                         **config})
+    producer = Producer({**client_config(settings), "linger.ms": 50, **config})
     delivered: dict[int, tuple[str, int, int]] = {}
 
     def on_delivery(index):

@@ -12,11 +12,13 @@ import json
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import orjson
 import pytest
 import redis
 from confluent_kafka import Producer
+from test_kafka_security import secured, secured_broker  # noqa: F401 - fixtures used here
 
 from localstack.stack import redis_server_binary
 from registry.weights import Weights
@@ -63,6 +65,33 @@ def test_the_job_graph_holds_no_secret(make_settings, tmp_path, redis_url):
     for secret in (password, access_key, secret_key, mlflow_password):
         assert secret.encode() not in graph, secret
         assert secret not in plan_json and secret not in explained, secret
+
+
+def test_the_job_graph_holds_no_kafka_password(secured):  # noqa: F811 - the imported fixture
+    """The connectors say how to log in (protocol, mechanism), never with what: the JVM
+    reads the password from the JAAS file the job's process wrote."""
+    from jobs.trending import build
+    from udfs.settings_transport import settings_to_json
+
+    settings = secured["job"]
+    password = settings.kafka_sasl_password.get_secret_value()
+    t_env, statement_set = build(settings, bounded=False, weights=Weights(1, 3, 5, "v1"))
+    explained = statement_set.explain()
+    graph, plan_json = job_graph(t_env, statement_set)
+    settings_json = settings_to_json(settings)
+    # The control: the connectors' options are in the graph, with the login's user.
+    assert b"SASL_PLAINTEXT" in graph and b"SCRAM-SHA-512" in graph
+    assert settings.kafka_sasl_username.encode() in graph
+    for text in (explained, plan_json, settings_json):
+        assert password not in text
+    assert password.encode() not in graph
+    assert b"sasl.jaas.config" not in graph and b"ScramLoginModule" not in graph
+    # The password is in the JAAS file, which this JVM logs in from.
+    from pyflink.java_gateway import get_gateway
+
+    jaas = get_gateway().jvm.java.lang.System.getProperty("java.security.auth.login.config")
+    assert jaas == str((settings.state_dir / "kafka-client.jaas").resolve())
+    assert f'password="{password}"' in Path(jaas).read_text()
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_end_offsets_count_every_batched_record(make_settings):
     create_topics(bs, {topic: PARTITIONS, empty: PARTITIONS})
     produce_batched(bs, topic, RECORDS_PER_PARTITION, rounds=4)
 
-    ends = end_offsets(bs, [topic, empty])
+    ends = end_offsets(settings, [topic, empty])
 
     assert ends == {
         topic: {p: RECORDS_PER_PARTITION for p in range(PARTITIONS)},
@@ -59,7 +59,7 @@ def test_end_offsets_count_every_batched_record(make_settings):
 def test_unknown_topic_is_an_error(make_settings):
     settings = make_settings()
     with pytest.raises(EndOffsetsError):
-        end_offsets(settings.bootstrap_servers, [settings.topic_dead_letters + "-none"],
+        end_offsets(settings, [settings.topic_dead_letters + "-none"],
                     timeout_s=3)
 
 
@@ -76,7 +76,7 @@ def test_flink_bounded_read_stops_at_the_end_offsets_not_at_the_latest(make_sett
     bs, topic = settings.bootstrap_servers, settings.topic_clicks
     create_topics(bs, {topic: PARTITIONS})
     produce_batched(bs, topic, RECORDS_PER_PARTITION, rounds=2)
-    ends = end_offsets(bs, [topic])
+    ends = end_offsets(settings, [topic])
     produce_batched(bs, topic, 100, rounds=1)  # after the bound: must not be read
 
     config = Configuration()

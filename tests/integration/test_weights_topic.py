@@ -47,7 +47,7 @@ def records(settings) -> list[tuple[str, Weights, int]]:
     The count comes from the true end offset, so the read needs no idle timeout and a
     record too many or too few is seen at once.
     """
-    end = end_offsets(settings.bootstrap_servers, [settings.topic_weights])[
+    end = end_offsets(settings, [settings.topic_weights])[
         settings.topic_weights][0]
     if end == 0:
         return []

@@ -101,10 +101,12 @@ def test_the_weights_topic_is_stamped_before_the_time_each_record_applies_from()
     assert "'scan.startup.mode' = 'earliest-offset'" in ddl
     assert "'scan.parallelism' = '1'" in ddl
     # applies_from_ms, else published_ms (what the publisher writes), less 1 ms: the
-    # windows ending where a record applies from wait for it.
-    assert ("TO_TIMESTAMP_LTZ(COALESCE(\n"
+    # windows ending where a record applies from wait for it. Held between the epoch and
+    # 9999-12-31T23:59:59.999Z, the last millisecond a Flink timestamp holds, so never NULL.
+    assert ("TO_TIMESTAMP_LTZ(GREATEST(LEAST(COALESCE(\n"
             "    TRY_CAST(JSON_VALUE(`value`, '$.applies_from_ms') AS BIGINT),\n"
-            "    TRY_CAST(JSON_VALUE(`value`, '$.published_ms') AS BIGINT), 0) - 1, 3)") in ddl
+            "    TRY_CAST(JSON_VALUE(`value`, '$.published_ms') AS BIGINT), 0), "
+            "253402300799999), 0) - 1, 3)") in ddl
     assert "WATERMARK FOR applies AS applies" in ddl
     assert weights_records_query("it's").endswith("WHERE `key` = 'it''s'")
 

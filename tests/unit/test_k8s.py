@@ -240,6 +240,16 @@ def test_ingest_probes_health_and_readiness_and_serves_metrics_on_its_port():
     # Kafka and the topics come from the ConfigMap the job reads: the same topics, the same
     # future skew (the same verdicts as the job's decoder).
     assert container["envFrom"] == [{"configMapRef": {"name": "trend-tracker-settings"}}]
+    # Its secrets: its Kafka user's password (with a SASL protocol only) and its API keys
+    # (a file: test_ingest_reads_its_api_keys_from_the_secret_as_a_file_that_can_rotate).
+    assert [var["name"] for var in container["env"]] == [
+        "TREND_INGEST_API_KEYS_FILE", "TREND_KAFKA_SASL_USERNAME", "TREND_KAFKA_SASL_PASSWORD"]
+    assert container["env"][1:] == [
+        {"name": "TREND_KAFKA_SASL_USERNAME", "value": "trend-ingest"},
+        {"name": "TREND_KAFKA_SASL_PASSWORD", "valueFrom": {"secretKeyRef": {
+            "name": "trend-tracker-secrets", "key": "KAFKA_INGEST_PASSWORD",
+            "optional": True}}},
+    ]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
 
@@ -251,8 +261,8 @@ def test_ingest_reads_its_api_keys_from_the_secret_as_a_file_that_can_rotate():
     deployment = find("Deployment", "trend-ingest")
     pod = deployment["spec"]["template"]["spec"]
     container = pod_containers(deployment)[0]
-    assert container["env"] == [{"name": "TREND_INGEST_API_KEYS_FILE",
-                                 "value": "/etc/trend-ingest/api-keys"}]
+    assert container["env"][0] == {"name": "TREND_INGEST_API_KEYS_FILE",
+                                   "value": "/etc/trend-ingest/api-keys"}
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
     assert volumes["api-keys"]["projected"] == {
         "defaultMode": 0o440,

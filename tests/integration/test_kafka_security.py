@@ -1,0 +1,168 @@
+"""Kafka with SCRAM logins, TLS and ACLs: each component's user may do its own work only, and
+the job runs through the secured broker over TLS, logging in from its JAAS file.
+
+The broker is a second local one (:mod:`secured_kafka`), with users for the weights
+publisher, the ingest service, the simulator and the job, and these ACLs: only the publisher
+writes the weights topic; only ingest and the simulator write the event topics; the job reads
+the event and weights topics and writes the dead-letter topic in transactions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from confluent_kafka import KafkaError, Producer
+from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
+from pydantic import SecretStr
+from secured_kafka import ADMIN, allow, start_secured_broker
+from test_job_bounded import (
+    RISING_MIN_SCORE,
+    RISING_PRIOR,
+    TOP_N,
+    VALID,
+    WEIGHTS,
+    WEIGHTS_VERSION,
+    expected_rows,
+    read_parquet_rows,
+    row_key,
+    write_event_set,
+)
+
+from registry.publisher import WEIGHTS_READER_GROUP_PREFIX, latest_published, publish_weights
+from registry.weights import Weights
+from simulator.kafka_io import ensure_topics, read_topic
+from trend_tracker.kafka_config import client_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def secured_broker(tmp_path_factory):
+    yield from start_secured_broker(tmp_path_factory.mktemp("secured-kafka"))
+
+
+@pytest.fixture
+def secured(secured_broker, make_settings, tmp_path):
+    """user -> settings logging in as that user, with this test's topics created and each
+    component's ACLs on them."""
+    weights_file = tmp_path / "weights.json"
+    weights_file.write_text(json.dumps({**WEIGHTS, "version": WEIGHTS_VERSION}))
+    # A Redis database of its own (test_job_bounded's are 11 and 12).
+    base = make_settings(weights_file=str(weights_file),
+                         redis_url=make_settings().redis_url.rsplit("/", 1)[0] + "/14")
+    redis.Redis.from_url(base.redis_url).flushdb()
+    users = {user: secured_broker.settings(base, user)
+             for user in (ADMIN, "publisher", "ingest", "simulator", "job")}
+    ensure_topics(users[ADMIN], partitions=2)
+    topic, group = ResourceType.TOPIC, ResourceType.GROUP
+    read, write, describe = AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE
+    events = list(base.event_topics.values())
+    allow(secured_broker, "publisher", topic, base.topic_weights, [read, write, describe])
+    for user in ("ingest", "simulator"):
+        for name in events:
+            allow(secured_broker, user, topic, name, [write, describe])
+    for name in [*events, base.topic_weights]:
+        allow(secured_broker, "job", topic, name,
+              [read, describe, AclOperation.DESCRIBE_CONFIGS])
+    allow(secured_broker, "job", topic, base.topic_dead_letters, [write, describe])
+    # The job's consumer groups and dead-letter transactions are named after its group
+    # (a backfill's too: <group>-backfill-<name>).
+    allow(secured_broker, "job", group, base.consumer_group, [read, describe],
+          ResourcePatternType.PREFIXED)
+    allow(secured_broker, "job", ResourceType.TRANSACTIONAL_ID, base.consumer_group,
+          [write, describe], ResourcePatternType.PREFIXED)
+    # Both read the weights topic back (registry.publisher.latest_published).
+    for user in ("publisher", "job"):
+        allow(secured_broker, user, group, WEIGHTS_READER_GROUP_PREFIX, [read],
+              ResourcePatternType.PREFIXED)
+    allow(secured_broker, "job", ResourceType.BROKER, "kafka-cluster",
+          [AclOperation.IDEMPOTENT_WRITE])
+    return users
+
+
+def delivery_error(settings, topic: str) -> int | None:
+    """Write one record to ``topic`` as the settings' user: the delivery's error code, None
+    when the broker took it."""
+    reports = []
+    producer = Producer({**client_config(settings), "message.timeout.ms": 30_000})
+    producer.produce(topic, b'{"probe": 1}', b"probe",
+                     on_delivery=lambda err, _msg: reports.append(err))
+    assert producer.flush(40) == 0
+    (error,) = reports
+    return None if error is None else error.code()
+
+
+def login_error(settings) -> int:
+    """The first error a client of the settings' user reports as it connects."""
+    errors: list[KafkaError] = []
+    producer = Producer({**client_config(settings), "error_cb": errors.append, "log_level": 0})
+    deadline = time.monotonic() + 30
+    while not errors and time.monotonic() < deadline:
+        producer.poll(0.1)
+    assert errors, "the client reported no error"
+    return errors[0].code()
+
+
+def test_each_user_writes_only_the_topics_its_acls_name(secured):
+    settings = secured["publisher"]
+    weights_topic, clicks = settings.topic_weights, settings.topic_clicks
+    denied = KafkaError.TOPIC_AUTHORIZATION_FAILED
+    # Nobody but the publisher writes the weights topic: not ingest, the simulator or the job.
+    for user in ("ingest", "simulator", "job"):
+        assert delivery_error(secured[user], weights_topic) == denied, user
+    # The publisher does, through its own code path, and the job reads what it wrote.
+    weights = Weights(2.0, 4.0, 8.0, "secured/1")
+    publish_weights(secured["publisher"], weights)
+    assert latest_published(secured["job"]) == weights
+    # Only ingest and the simulator write the event topics.
+    assert delivery_error(secured["ingest"], clicks) is None
+    assert delivery_error(secured["simulator"], clicks) is None
+    for user in ("publisher", "job"):
+        assert delivery_error(secured[user], clicks) == denied, user
+    # A wrong password is no login at all.
+    impostor = secured["ingest"].model_copy(
+        update={"kafka_sasl_password": SecretStr("not-the-password")})
+    assert login_error(impostor) == KafkaError._AUTHENTICATION
+
+
+def test_a_bounded_job_runs_through_the_secured_broker_over_tls(secured, secured_broker):
+    """The exact rankings and dead letters of test_job_bounded's event set and reference,
+    written by the simulator's user and read by the job's, over SASL_SSL: the broker's
+    certificate checked against the test's CA by librdkafka and by the connectors' Java
+    client (a PEM trust store)."""
+    from jobs.trending import run
+
+    tls = {user: secured_broker.settings(settings, user, tls=True)
+           for user, settings in secured.items()}
+    # The control: without the CA, the broker's certificate is not trusted.
+    untrusted = tls["simulator"].model_copy(update={"kafka_ssl_ca_location": None})
+    assert login_error(untrusted) == KafkaError._SSL
+    written = write_event_set(tls["simulator"])
+    job = tls["job"].model_copy(update={
+        "window_size_s": 60, "window_slide_s": 10, "top_n": TOP_N, "out_of_orderness_s": 5,
+        "parallelism": 1, "checkpoint_interval_s": 1, "rising_prior": RISING_PRIOR,
+        "rising_min_score": RISING_MIN_SCORE, "source_idle_timeout_s": 120})
+
+    run(job, bounded=True)
+
+    # The job's JVM logged in from the JAAS file its process wrote, readable by it alone.
+    jaas = job.state_dir / "kafka-client.jaas"
+    assert jaas.stat().st_mode & 0o777 == 0o600
+    assert f'password="{job.kafka_sasl_password.get_secret_value()}"' in jaas.read_text()
+    expected_dlq = sorted(
+        (f"{topic}/{partition}/{offset}",
+         {"payload": value.decode(), "topic": topic, "partition": partition, "offset": offset,
+          "reason": reason, "payload_bytes": len(value),
+          "payload_sha256": hashlib.sha256(value).hexdigest()})
+        for (topic, partition, offset), value, reason in written if reason is not None)
+    dlq = sorted((r.key.decode(), json.loads(r.value))
+                 for r in read_topic(tls[ADMIN], job.topic_dead_letters, stop_at_end=True))
+    assert dlq == expected_dlq
+    root = Path(job.parquet_root[len("file://"):])
+    expected = expected_rows([(ms, t, p) for ms, t, p in VALID])
+    assert sorted(read_parquet_rows(root), key=row_key) == sorted(expected, key=row_key)

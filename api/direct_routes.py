@@ -29,6 +29,8 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 #: Parameter types FastAPI reads from every occurrence of the parameter, not one value.
 _SEQUENCES = (list, set, frozenset, tuple)
+#: Defaults used as they are; FastAPI copies the others for each request, and so does this.
+_IMMUTABLE = frozenset({int, float, str, bool, type(None)})
 
 
 class DirectRoute:
@@ -80,9 +82,11 @@ class DirectRoute:
         values: dict[str, Any] = {}
         errors: list[dict[str, Any]] = []
         for field, alias, loc, default in self._fields:
-            value = query.get(alias)
-            if value is None:
-                value = deepcopy(default)
+            # `in` first: a missing key would cost get() a KeyError raised and caught.
+            if alias in query:
+                value = query[alias]
+            else:
+                value = default if type(default) in _IMMUTABLE else deepcopy(default)
                 if not field.field_info.validate_default:
                     values[field.name] = value
                     continue

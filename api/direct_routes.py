@@ -10,6 +10,7 @@ GET of its exact path, the middleware calls the route's request-only dependencie
 are, validates the query with the validators FastAPI built for the route's parameters,
 calls the endpoint and sends the Response it returns; an error goes to the app's own
 exception handlers, so bodies, headers and statuses are those of the FastAPI route.
+(``app.dependency_overrides`` does not reach these routes' dependencies.)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from copy import deepcopy
 from typing import Any, get_origin
 
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
@@ -29,8 +31,21 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 #: Parameter types FastAPI reads from every occurrence of the parameter, not one value.
 _SEQUENCES = (list, set, frozenset, tuple)
+#: The dependant's fields that name FastAPI's special parameters besides the Request.
+_SPECIAL_PARAMETERS = ("response_param_name", "background_tasks_param_name",
+                       "http_connection_param_name", "websocket_param_name",
+                       "security_scopes_param_name")
 #: Defaults used as they are; FastAPI copies the others for each request, and so does this.
 _IMMUTABLE = frozenset({int, float, str, bool, type(None)})
+
+
+def _parameters_besides_query_and_request(dependant: Dependant) -> bool:
+    """Whether a dependant takes path, header, cookie or body parameters, or one of
+    FastAPI's other special parameters (the Response, background tasks, the connection,
+    security scopes)."""
+    return bool(dependant.path_params or dependant.header_params or dependant.cookie_params
+                or dependant.body_params) or any(
+        getattr(dependant, name) is not None for name in _SPECIAL_PARAMETERS)
 
 
 class DirectRoute:
@@ -43,8 +58,7 @@ class DirectRoute:
         problems = []
         if route.methods != {"GET"}:
             problems.append("methods other than GET")
-        if (dependant.path_params or dependant.header_params or dependant.cookie_params
-                or dependant.body_params):
+        if _parameters_besides_query_and_request(dependant):
             problems.append("parameters outside the query")
         for field in dependant.query_params:
             annotation = field.field_info.annotation
@@ -54,6 +68,7 @@ class DirectRoute:
                                 "or takes several values")
         for dependency in dependant.dependencies:
             if (dependency.dependencies or dependency.query_params
+                    or _parameters_besides_query_and_request(dependency)
                     or dependency.request_param_name is None
                     or not inspect.iscoroutinefunction(dependency.call)):
                 problems.append(f"dependency {dependency.call.__name__} takes more than "
@@ -66,7 +81,6 @@ class DirectRoute:
         if problems:
             raise ValueError(f"{route.path} cannot be served directly: {'; '.join(problems)}")
         self.route = route
-        self.path = route.path
         self._endpoint = dependant.call
         self._request_param = dependant.request_param_name
         self._dependencies = [(d.call, d.request_param_name) for d in dependant.dependencies]

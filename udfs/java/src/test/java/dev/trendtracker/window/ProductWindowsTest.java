@@ -14,6 +14,7 @@ import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.runtime.watermarkstatus.WatermarkStatus;
 import org.apache.flink.streaming.util.KeyedBroadcastOperatorTestHarness;
+import org.apache.flink.util.OutputTag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -55,6 +56,11 @@ class ProductWindowsTest {
             h.processElement(new TrendEvent(productId, category, type, ts), ts);
         }
 
+        void event(String productId, String category, int type, long ts, String eventId)
+                throws Exception {
+            h.processElement(new TrendEvent(productId, category, type, ts, eventId), ts);
+        }
+
         /** What the watermark fires, ordered by window and product. */
         List<ProductWindow> fire(long watermark) throws Exception {
             h.watermark(watermark);
@@ -66,13 +72,21 @@ class ProductWindowsTest {
         }
 
         List<TrendEvent> late() {
-            List<TrendEvent> late = new ArrayList<>();
-            if (h.getSideOutput(ProductWindows.LATE) != null) {
-                for (StreamRecord<TrendEvent> record : h.getSideOutput(ProductWindows.LATE)) {
-                    late.add(record.getValue());
+            return sideOutput(ProductWindows.LATE);
+        }
+
+        List<TrendEvent> duplicates() {
+            return sideOutput(ProductWindows.DUPLICATE);
+        }
+
+        private List<TrendEvent> sideOutput(OutputTag<TrendEvent> tag) {
+            List<TrendEvent> events = new ArrayList<>();
+            if (h.getSideOutput(tag) != null) {
+                for (StreamRecord<TrendEvent> record : h.getSideOutput(tag)) {
+                    events.add(record.getValue());
                 }
             }
-            return late;
+            return events;
         }
 
         int keyedStateEntries() {
@@ -315,6 +329,96 @@ class ProductWindowsTest {
                     row(20_000, "p-a", "toys", 2, 1, 0, 5, 3.5, V0),
                     // Its counts are the same; the window before it now scores 2.
                     row(30_000, "p-a", "toys", 0, 1, 0, 3, 5.0 / 4, V0)), h.fire(30_000));
+        }
+    }
+
+    /** Lateness 0, copies within {@code dedupHorizonMs} of a counted event count once. */
+    static WindowSpec dedupSpec(long dedupHorizonMs) {
+        return new WindowSpec(20_000, 10_000, 0, 3, 10, PRIOR, 0.0, dedupHorizonMs);
+    }
+
+    static TrendEvent click(String productId, long ts, String eventId) {
+        return new TrendEvent(productId, "toys", TrendEvent.CLICK, ts, eventId);
+    }
+
+    /** Copies of e-1 and what is not a copy: its id as another type or on another product. */
+    static void copies(Harness h) throws Exception {
+        h.event("p-a", "toys", TrendEvent.CLICK, 1_000, "e-1");
+        h.event("p-a", "toys", TrendEvent.CLICK, 1_000, "e-1"); // a retry
+        h.event("p-a", "toys", TrendEvent.CLICK, 4_000, "e-1"); // 3 s away: a copy
+        h.event("p-a", "toys", TrendEvent.CLICK, 7_000, "e-1"); // 6 s away: another event
+        h.event("p-a", "toys", TrendEvent.CLICK, 7_500, "e-1"); // 0.5 s from 7 s: a copy
+        h.event("p-a", "toys", TrendEvent.CART, 1_000, "e-1"); // another type
+        h.event("p-b", "toys", TrendEvent.CLICK, 1_000, "e-1"); // another product
+    }
+
+    static final List<TrendEvent> COPIES = List.of(click("p-a", 1_000, "e-1"),
+            click("p-a", 4_000, "e-1"), click("p-a", 7_500, "e-1"));
+
+    @Test
+    void copiesWithinTheDedupHorizonCountOnceAndGoToTheSideOutput() throws Exception {
+        try (Harness h = new Harness(dedupSpec(5_000)).open()) {
+            copies(h);
+            // p-a: the clicks at 1 s and 7 s and the cart, 1 + 1 + 3 = 5; p-b its click.
+            assertEquals(List.of(
+                    row(10_000, "p-a", "toys", 2, 1, 0, 5, 3.5, V0),
+                    row(10_000, "p-b", "toys", 1, 0, 0, 1, 1.5, V0)), h.fire(9_999));
+            assertEquals(COPIES, h.duplicates());
+            assertEquals(List.of(), h.late());
+            // Its windows final, a copy of the click at 1 s is late, not a duplicate.
+            h.fire(19_999);
+            h.event("p-b", "toys", TrendEvent.CLICK, 1_000, "e-1");
+            assertEquals(List.of(click("p-b", 1_000, "e-1")), h.late());
+            assertEquals(COPIES, h.duplicates());
+            // The ids go with the horizon: no state and no timer is left.
+            h.fire(49_999);
+            assertEquals(0, h.keyedStateEntries());
+            assertEquals(0, h.h.numEventTimeTimers());
+        }
+    }
+
+    @Test
+    void anIdIsKeptUntilNoCopyWithinTheHorizonCanBeOnTime() throws Exception {
+        // Horizon 2 s: a copy at 5.5 s of a click at 4 s is in the slice [0 s, 10 s), on time
+        // until the watermark reaches 19.999 s, so the id is kept until then.
+        try (Harness h = new Harness(dedupSpec(2_000)).open()) {
+            h.event("p-a", "toys", TrendEvent.CLICK, 4_000, "e-2");
+            h.fire(19_998);
+            h.event("p-a", "toys", TrendEvent.CLICK, 5_500, "e-2");
+            assertEquals(List.of(click("p-a", 5_500, "e-2")), h.duplicates());
+            assertEquals(List.of(), h.late());
+            h.fire(19_999);
+            h.event("p-a", "toys", TrendEvent.CLICK, 5_500, "e-2");
+            assertEquals(List.of(click("p-a", 5_500, "e-2")), h.late());
+        }
+    }
+
+    @Test
+    void aRestoredCoreKnowsTheIdsItCounted() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (Harness h = new Harness(dedupSpec(5_000)).open()) {
+            h.event("p-a", "toys", TrendEvent.CLICK, 1_000, "e-1");
+            snapshot = h.h.snapshot(1, 1);
+        }
+        try (Harness restored = new Harness(dedupSpec(5_000))) {
+            restored.h.initializeState(snapshot);
+            restored.open();
+            restored.event("p-a", "toys", TrendEvent.CLICK, 1_000, "e-1");
+            restored.event("p-a", "toys", TrendEvent.CLICK, 8_000, "e-1");
+            assertEquals(List.of(row(10_000, "p-a", "toys", 2, 0, 0, 2, 2.0, V0)),
+                    restored.fire(9_999));
+            assertEquals(List.of(click("p-a", 1_000, "e-1")), restored.duplicates());
+        }
+    }
+
+    @Test
+    void withNoDedupHorizonEveryCopyCounts() throws Exception {
+        try (Harness h = new Harness(dedupSpec(0)).open()) {
+            copies(h);
+            assertEquals(List.of(
+                    row(10_000, "p-a", "toys", 5, 1, 0, 8, 5.0, V0),
+                    row(10_000, "p-b", "toys", 1, 0, 0, 1, 1.5, V0)), h.fire(9_999));
+            assertEquals(List.of(), h.duplicates());
         }
     }
 }

@@ -13,7 +13,7 @@ them views of a table environment and returns the outputs. The wiring is apart f
 1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic, decoded by the
    ``trend-event`` format (the project's Java decoder, ``udfs/java``): one parse per record
    gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category``,
-   ``event_id`` and ``ts``, plus the raw ``payload`` for the dead-letter topic (with
+   ``event_id``, ``user_id`` and ``ts``, plus the raw ``payload`` for the dead-letter topic (with
    ``partition`` and ``offset``). ``arrival`` is the record's timestamp in the topic: the
    broker's append time on topics created with ``message.timestamp.type=LogAppendTime`` (as
    ``trend topics create`` and the deployments create them), so it is the same whenever the
@@ -35,7 +35,8 @@ them views of a table environment and returns the outputs. The wiring is apart f
    product counted, with the same ``event_id`` and ``event_type`` and a ``ts`` less than
    ``dedup_horizon_s`` away, is a dead letter with reason ``duplicate``; any other is
    counted, and a window it arrives in after firing fires again (an update, written over
-   the first).
+   the first). Each window counts a user's events of one type on the product at most
+   ``max_events_per_user`` times.
    Each subtask sends its top-N candidates to a merge keyed by window end
    (``window-merge``), and ``previous-ranks`` adds each item's rank in the window one
    slide earlier. ``window_results`` is one row per emission of a window: its rankings
@@ -165,6 +166,7 @@ CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   product_id STRING,
   category STRING,
   event_id STRING,
+  user_id STRING,
   ts BIGINT,
   arrival TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   `partition` INT METADATA VIRTUAL,
@@ -216,14 +218,14 @@ SELECT payload, CAST({sql_string(topic)} AS STRING) AS `topic`, `partition`, `of
   count_read({EVENT_TYPES.index(event_type)}) AS event_type_code,
   CASE WHEN reason IS NULL AND et > arrival + {sql_interval(max_future_skew_s)}
     THEN {sql_string(Reason.FUTURE_TS.value)} ELSE reason END AS reason,
-  product_id, category, event_id, et
+  product_id, category, event_id, user_id, et
 FROM {SOURCE_TABLES[event_type]}"""
 
 
 #: The core's input columns (``dev.trendtracker.window.TrendTables``), in order.
 RECORD_COLUMNS: tuple[str, ...] = (
     "payload", "topic", "partition", "offset", "event_type", "event_type_code", "reason",
-    "product_id", "category", "event_id", "et")
+    "product_id", "category", "event_id", "user_id", "et")
 
 #: The weights topic's table, and the view of this job's weights records in it.
 WEIGHTS_TOPIC_TABLE = "weights_topic"
@@ -319,7 +321,8 @@ def keyed_core(t_env, records, weights, settings: Settings,
         settings.window_size_s * 1000, settings.window_slide_s * 1000,
         settings.allowed_lateness_s * 1000, settings.top_n, settings.max_categories,
         float(settings.rising_prior), float(settings.rising_min_score),
-        settings.dedup_horizon_s * 1000, initial_weights, Reason.LATE.value,
+        settings.dedup_horizon_s * 1000, settings.max_events_per_user, initial_weights,
+        Reason.LATE.value,
         Reason.DUPLICATE.value)
     return {"window_results": Table(window_results, t_env),
             "dead_letters": Table(dead_letters, t_env)}

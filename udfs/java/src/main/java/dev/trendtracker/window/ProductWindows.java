@@ -76,6 +76,15 @@ import dev.trendtracker.format.EventDecoder;
  * time ({@link WindowSpec#dedupExpiry}): a copy that finds its id dropped would have been
  * late, so the verdict is the same live, after a restore and in a backfill.
  *
+ * <p>The per-user cap ({@link WindowSpec#maxEventsPerUser}) is applied when a window fires,
+ * to it and to the window it compares with: each user's events of a type count at most the
+ * cap in each window, exactly, whatever the order they came in. Every event is counted in
+ * the product's slices as before; per user and type the product also keeps the user's
+ * events per slice ({@code user-events}, see {@link UserCounts}), and the users whose
+ * events in the slices kept exceed the cap ({@code capped-users}), the only ones a window
+ * fire looks at. Both are dropped with the slices, at most once per slide. A capped event
+ * is valid and read (it is no dead letter): the cap is part of the scoring rule.
+ *
  * <p>Weights records are validated where they are read: an invalid one is logged, counted
  * ({@code weights_records_invalid}) and skipped. Run by {@link ProductWindowsOperator}, which
  * hands it the events' watermark.
@@ -104,6 +113,10 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     private transient ValueState<ProductSlices> slicesState;
     /** Event type and event_id of each event counted -> the ts of its counted copies. */
     private transient MapState<String, long[]> eventIds;
+    /** Event type and user_id -> the user's events per slice ({@link UserCounts}). */
+    private transient MapState<String, long[]> userEvents;
+    /** The keys of {@link #userEvents} whose events kept exceed the cap. */
+    private transient MapState<String, Boolean> cappedUsers;
     private transient ListState<Long> eventWatermarkState;
     private transient ListState<WeightsRecord> startWeightsState;
     /** The weights before any record: those of the job's first start (kept in state). */
@@ -161,6 +174,10 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
                 new ValueStateDescriptor<>("slices", TypeInformation.of(ProductSlices.class)));
         eventIds = getRuntimeContext().getMapState(new MapStateDescriptor<>("event-ids",
                 Types.STRING, PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
+        userEvents = getRuntimeContext().getMapState(new MapStateDescriptor<>("user-events",
+                Types.STRING, PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
+        cappedUsers = getRuntimeContext().getMapState(new MapStateDescriptor<>("capped-users",
+                Types.STRING, Types.BOOLEAN));
         trend = getRuntimeContext().getMetricGroup().addGroup("trend");
         eventsValid = new Counter[EventDecoder.EVENT_TYPES.length];
         for (int code = 0; code < eventsValid.length; code++) {
@@ -216,6 +233,9 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         if (newSlice) {
             timers.registerEventTimeTimer(spec.sliceExpiry(sliceEnd));
         }
+        if (spec.caps()) {
+            countUserEvent(event, sliceEnd, firstEnd, timers);
+        }
         // The windows size later compare with these: those that may have fired (possible when
         // the allowed lateness reaches a window size) and hold the product fire again.
         for (long end = firstEnd + spec.sizeMs; end <= lastEnd + spec.sizeMs;
@@ -246,8 +266,73 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         long[] grown = Arrays.copyOf(counted, counted.length + 1);
         grown[counted.length] = event.ts;
         eventIds.put(id, grown);
-        timers.registerEventTimeTimer(spec.dedupDropTime(spec.dedupExpiry(event.ts)));
+        timers.registerEventTimeTimer(spec.dropTime(spec.dedupExpiry(event.ts)));
         return false;
+    }
+
+    /** Counts {@code event} for its user, type and slice (the per-user cap). */
+    private void countUserEvent(TrendEvent event, long sliceEnd, long firstEnd,
+                                TimerService timers) throws Exception {
+        String user = event.eventType + event.userId;
+        long[] parts = userEvents.get(user);
+        if (parts == null) {
+            parts = new long[0];
+        }
+        boolean newSlice = !UserCounts.hasSlice(parts, sliceEnd);
+        parts = UserCounts.add(parts, sliceEnd, firstEnd);
+        userEvents.put(user, parts);
+        if (UserCounts.total(parts) > spec.maxEventsPerUser) {
+            cappedUsers.put(user, Boolean.TRUE);
+        }
+        if (newSlice) {
+            timers.registerEventTimeTimer(spec.dropTime(spec.sliceExpiry(sliceEnd)));
+        }
+    }
+
+    /** The product's counts in the window ending at {@code end}, each user's capped. */
+    private ProductSlices.ProductCounts cappedWindow(ProductSlices slices, long end)
+            throws Exception {
+        ProductSlices.ProductCounts counts = slices.window(end, spec.sizeMs);
+        if (!spec.caps()) {
+            return counts;
+        }
+        for (String user : cappedUsers.keys()) {
+            long excess = UserCounts.inWindow(userEvents.get(user), end, spec.sizeMs)
+                    - spec.maxEventsPerUser;
+            if (excess > 0) {
+                switch (user.charAt(0) - '0') {
+                    case TrendEvent.CLICK -> counts.clicks -= excess;
+                    case TrendEvent.CART -> counts.carts -= excess;
+                    default -> counts.purchases -= excess;
+                }
+            }
+        }
+        return counts;
+    }
+
+    /** Drops the per-user counts of the slices no window needs at {@code timestamp}. */
+    private void dropExpiredUserEvents(long timestamp) throws Exception {
+        long through = timestamp - spec.sliceExpiry(0);
+        List<String> gone = new ArrayList<>();
+        List<Map.Entry<String, long[]>> shrunk = new ArrayList<>();
+        for (Map.Entry<String, long[]> entry : userEvents.entries()) {
+            long[] parts = UserCounts.dropThrough(entry.getValue(), through);
+            if (parts.length == 0) {
+                gone.add(entry.getKey());
+            } else if (parts != entry.getValue()) {
+                shrunk.add(Map.entry(entry.getKey(), parts));
+            }
+        }
+        for (String user : gone) {
+            userEvents.remove(user);
+            cappedUsers.remove(user);
+        }
+        for (Map.Entry<String, long[]> entry : shrunk) {
+            userEvents.put(entry.getKey(), entry.getValue());
+            if (UserCounts.total(entry.getValue()) <= spec.maxEventsPerUser) {
+                cappedUsers.remove(entry.getKey());
+            }
+        }
     }
 
     /** Drops the ids of events no copy of which can be on time at {@code timestamp}. */
@@ -286,8 +371,13 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<ProductWindow> out)
             throws Exception {
-        if (spec.dedups() && Math.floorMod(timestamp, spec.slideMs) == 0) {
-            dropExpiredIds(timestamp);
+        if (Math.floorMod(timestamp, spec.slideMs) == 0) {
+            if (spec.dedups()) {
+                dropExpiredIds(timestamp);
+            }
+            if (spec.caps()) {
+                dropExpiredUserEvents(timestamp);
+            }
         }
         ProductSlices slices = slicesState.value();
         if (slices == null) {
@@ -295,9 +385,9 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         }
         long end = timestamp + 1;
         if (spec.isWindowEnd(end)) {
-            ProductSlices.ProductCounts counts = slices.window(end, spec.sizeMs);
+            ProductSlices.ProductCounts counts = cappedWindow(slices, end);
             if (!counts.isEmpty()) {
-                ProductSlices.ProductCounts before = slices.window(end - spec.sizeMs, spec.sizeMs);
+                ProductSlices.ProductCounts before = cappedWindow(slices, end - spec.sizeMs);
                 WeightsRecord weights = weightsAt(end, ctx);
                 track(weights);
                 aggregatesScored.inc();

@@ -46,7 +46,7 @@ public final class TrendTables {
     /** The decoded records' columns, in order. */
     public static final List<String> RECORD_COLUMNS = List.of(
             "payload", "topic", "partition", "offset", "event_type", "event_type_code",
-            "reason", "product_id", "category", "event_id", "et");
+            "reason", "product_id", "category", "event_id", "user_id", "et");
 
     static final int PAYLOAD = 0;
     static final int TOPIC = 1;
@@ -58,7 +58,8 @@ public final class TrendTables {
     static final int PRODUCT_ID = 7;
     static final int CATEGORY = 8;
     static final int EVENT_ID = 9;
-    static final int ET = 10;
+    static final int USER_ID = 10;
+    static final int ET = 11;
 
     /** The uid of the step that splits valid records from invalid ones. */
     public static final String ROUTE = "route-records";
@@ -96,12 +97,14 @@ public final class TrendTables {
      * {@code weights} (a table whose first column is a weights record as JSON, with the
      * watermark of {@link WeightsRecord#watermarkStrategy}; null: none, so
      * {@code initialWeights} throughout). Copies of an event within {@code dedupHorizonMs}
-     * count once (0: every copy counts), see {@link WindowSpec}.
+     * count once (0: every copy counts), and a user's events of a type on a product count at
+     * most {@code maxEventsPerUser} times per window (0: no cap), see {@link WindowSpec}.
      */
     public static Table[] attach(StreamTableEnvironment tEnv, Table records, Table weights,
                                  long sizeMs, long slideMs, long allowedLatenessMs, int topN,
                                  int maxCategories, double risingPrior, double risingMinScore,
-                                 long dedupHorizonMs, String initialWeights, String lateReason,
+                                 long dedupHorizonMs, int maxEventsPerUser,
+                                 String initialWeights, String lateReason,
                                  String duplicateReason) {
         ResolvedSchema schema = records.getResolvedSchema();
         if (!schema.getColumnNames().equals(RECORD_COLUMNS)) {
@@ -109,7 +112,7 @@ public final class TrendTables {
                     + ", not " + schema.getColumnNames());
         }
         WindowSpec spec = new WindowSpec(sizeMs, slideMs, allowedLatenessMs, topN,
-                maxCategories, risingPrior, risingMinScore, dedupHorizonMs);
+                maxCategories, risingPrior, risingMinScore, dedupHorizonMs, maxEventsPerUser);
         // Fail when the job is built, not in a worker.
         WeightsRecord initial = WeightsRecord.parse(initialWeights);
 
@@ -216,6 +219,7 @@ public final class TrendTables {
             out.collect(new TrendEvent(row.getString(PRODUCT_ID).toString(),
                     row.getString(CATEGORY).toString(), row.getInt(EVENT_TYPE_CODE),
                     row.getTimestamp(ET, 3).getMillisecond(), row.getString(EVENT_ID).toString(),
+                    row.getString(USER_ID).toString(),
                     row.isNullAt(PAYLOAD) ? null : row.getString(PAYLOAD).toString(),
                     row.getString(TOPIC).toString(), row.getInt(PARTITION), row.getLong(OFFSET)));
         }

@@ -26,7 +26,10 @@ import java.io.Serializable;
  * duplicate; {@code dedupHorizon} 0 counts every copy. The first copy's id is kept until no
  * copy within the horizon can be on time any more ({@link #dedupExpiry}), so whether a copy
  * is a duplicate never depends on when the id was dropped.
-
+ *
+ * <p>The per-user cap: a user's events of one type on one product count at most
+ * {@code maxEventsPerUser} times in each window (0: no cap), so a window's count of a type is
+ * the sum over users of {@code min(user's events of that type in the window, cap)}.
  */
 public final class WindowSpec implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -39,17 +42,18 @@ public final class WindowSpec implements Serializable {
     public final double risingPrior;
     public final double risingMinScore;
     public final long dedupHorizonMs;
+    public final int maxEventsPerUser;
 
-    /** A spec that counts every copy of an event (no deduplication). */
+    /** A spec that counts every copy of an event and every event of a user (no cap). */
     public WindowSpec(long sizeMs, long slideMs, long allowedLatenessMs, int topN,
                       int maxCategories, double risingPrior, double risingMinScore) {
         this(sizeMs, slideMs, allowedLatenessMs, topN, maxCategories, risingPrior,
-                risingMinScore, 0);
+                risingMinScore, 0, 0);
     }
 
     public WindowSpec(long sizeMs, long slideMs, long allowedLatenessMs, int topN,
                       int maxCategories, double risingPrior, double risingMinScore,
-                      long dedupHorizonMs) {
+                      long dedupHorizonMs, int maxEventsPerUser) {
         if (slideMs <= 0 || sizeMs <= 0 || sizeMs % slideMs != 0) {
             throw new IllegalArgumentException("window size must be a positive multiple of "
                     + "the slide");
@@ -68,6 +72,9 @@ public final class WindowSpec implements Serializable {
         if (dedupHorizonMs < 0) {
             throw new IllegalArgumentException("the dedup horizon must not be negative");
         }
+        if (maxEventsPerUser < 0) {
+            throw new IllegalArgumentException("maxEventsPerUser must not be negative");
+        }
         this.sizeMs = sizeMs;
         this.slideMs = slideMs;
         this.allowedLatenessMs = allowedLatenessMs;
@@ -76,6 +83,7 @@ public final class WindowSpec implements Serializable {
         this.risingPrior = risingPrior;
         this.risingMinScore = risingMinScore;
         this.dedupHorizonMs = dedupHorizonMs;
+        this.maxEventsPerUser = maxEventsPerUser;
     }
 
     /** The end of the slice that holds event time {@code ts}. */
@@ -145,12 +153,17 @@ public final class WindowSpec implements Serializable {
         return finalTime(lastWindowEnd(sliceEnd(ts + dedupHorizonMs - 1)));
     }
 
+    /** Whether a user's events count at most {@link #maxEventsPerUser} times per window. */
+    public boolean caps() {
+        return maxEventsPerUser > 0;
+    }
+
     /**
-     * When the ids expiring at {@code expiry} are dropped: the next multiple of the slide, so
-     * a product has at most one drop per slide. No window fires there (a window fires at
-     * {@code end - 1}).
+     * When the ids and per-user counts expiring at {@code expiry} are dropped: the next
+     * multiple of the slide, so a product has at most one drop per slide. No window fires
+     * there (a window fires at {@code end - 1}).
      */
-    public long dedupDropTime(long expiry) {
+    public long dropTime(long expiry) {
         return Math.floorDiv(expiry + slideMs - 1, slideMs) * slideMs;
     }
 }

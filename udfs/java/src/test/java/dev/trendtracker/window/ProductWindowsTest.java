@@ -61,6 +61,10 @@ class ProductWindowsTest {
             h.processElement(new TrendEvent(productId, category, type, ts, eventId), ts);
         }
 
+        void userEvent(String productId, int type, long ts, String userId) throws Exception {
+            h.processElement(new TrendEvent(productId, "toys", type, ts, null, userId), ts);
+        }
+
         /** What the watermark fires, ordered by window and product. */
         List<ProductWindow> fire(long watermark) throws Exception {
             h.watermark(watermark);
@@ -334,7 +338,7 @@ class ProductWindowsTest {
 
     /** Lateness 0, copies within {@code dedupHorizonMs} of a counted event count once. */
     static WindowSpec dedupSpec(long dedupHorizonMs) {
-        return new WindowSpec(20_000, 10_000, 0, 3, 10, PRIOR, 0.0, dedupHorizonMs);
+        return new WindowSpec(20_000, 10_000, 0, 3, 10, PRIOR, 0.0, dedupHorizonMs, 0);
     }
 
     static TrendEvent click(String productId, long ts, String eventId) {
@@ -419,6 +423,71 @@ class ProductWindowsTest {
                     row(10_000, "p-a", "toys", 5, 1, 0, 8, 5.0, V0),
                     row(10_000, "p-b", "toys", 1, 0, 0, 1, 1.5, V0)), h.fire(9_999));
             assertEquals(List.of(), h.duplicates());
+        }
+    }
+
+    /** Lateness {@code allowedLatenessMs}, at most 2 events of a user and type per window. */
+    static WindowSpec capSpec(long allowedLatenessMs) {
+        return new WindowSpec(20_000, 10_000, allowedLatenessMs, 3, 10, PRIOR, 0.0, 0, 2);
+    }
+
+    @Test
+    void eachWindowCountsAUsersEventsOfATypeAtMostTheCapTimes() throws Exception {
+        try (Harness h = new Harness(capSpec(0)).open()) {
+            // u-1: 3 clicks in [0 s, 10 s), 2 in [10 s, 20 s); u-2: 1 click, 3 carts.
+            for (long ts : new long[] {1_000, 2_000, 3_000, 11_000, 12_000}) {
+                h.userEvent("p-a", TrendEvent.CLICK, ts, "u-1");
+            }
+            h.userEvent("p-a", TrendEvent.CLICK, 4_000, "u-2");
+            for (long ts : new long[] {5_000, 6_000, 13_000}) {
+                h.userEvent("p-a", TrendEvent.CART, ts, "u-2");
+            }
+            // [-10 s, 10 s): clicks min(3, 2) + 1, carts min(2, 2): 3 + 6 = 9.
+            assertEquals(List.of(row(10_000, "p-a", "toys", 3, 2, 0, 9, 5.5, V0)),
+                    h.fire(9_999));
+            // [0 s, 20 s): clicks min(5, 2) + 1, carts min(3, 2): 3 + 6 = 9.
+            assertEquals(List.of(row(20_000, "p-a", "toys", 3, 2, 0, 9, 5.5, V0)),
+                    h.fire(19_999));
+            // [10 s, 30 s): clicks min(2, 2), carts 1: 2 + 3 = 5, against 9 (capped too).
+            assertEquals(List.of(row(30_000, "p-a", "toys", 2, 1, 0, 5, 7.0 / 11, V0)),
+                    h.fire(29_999));
+            assertEquals(List.of(), h.late());
+            h.fire(59_999);
+            assertEquals(0, h.keyedStateEntries());
+            assertEquals(0, h.h.numEventTimeTimers());
+        }
+    }
+
+    @Test
+    void theCapHoldsForEventsThatCountOnlyInTheLaterWindows() throws Exception {
+        // Lateness 5 s: at 15 s [-10 s, 10 s) is final, so a click at 4 s counts in
+        // [0 s, 20 s) only.
+        try (Harness h = new Harness(capSpec(5_000)).open()) {
+            h.userEvent("p-a", TrendEvent.CLICK, 1_000, "u-1");
+            h.userEvent("p-a", TrendEvent.CLICK, 2_000, "u-1");
+            assertEquals(List.of(row(10_000, "p-a", "toys", 2, 0, 0, 2, 2.0, V0)),
+                    h.fire(15_000));
+            h.userEvent("p-a", TrendEvent.CLICK, 4_000, "u-1");
+            h.userEvent("p-a", TrendEvent.CLICK, 4_500, "u-2");
+            assertEquals(List.of(row(20_000, "p-a", "toys", 3, 0, 0, 3, 2.5, V0)),
+                    h.fire(19_999));
+        }
+    }
+
+    @Test
+    void aRestoredCoreCapsAsBefore() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (Harness h = new Harness(capSpec(0)).open()) {
+            h.userEvent("p-a", TrendEvent.CLICK, 1_000, "u-1");
+            h.userEvent("p-a", TrendEvent.CLICK, 2_000, "u-1");
+            snapshot = h.h.snapshot(1, 1);
+        }
+        try (Harness restored = new Harness(capSpec(0))) {
+            restored.h.initializeState(snapshot);
+            restored.open();
+            restored.userEvent("p-a", TrendEvent.CLICK, 3_000, "u-1");
+            assertEquals(List.of(row(10_000, "p-a", "toys", 2, 0, 0, 2, 2.0, V0)),
+                    restored.fire(9_999));
         }
     }
 }

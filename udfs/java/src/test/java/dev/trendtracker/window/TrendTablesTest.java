@@ -37,7 +37,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class TrendTablesTest {
     static final String[] NAMES = {"payload", "topic", "partition", "offset", "event_type",
-        "event_type_code", "reason", "product_id", "category", "event_id", "ts"};
+        "event_type_code", "reason", "product_id", "category", "event_id", "user_id", "ts"};
 
     /** A watermark right after each record, at its timestamp. */
     static final class EveryRecord<T> implements WatermarkGenerator<T> {
@@ -58,7 +58,8 @@ class TrendTablesTest {
                       String eventId) {
         return Row.of("{\"n\":" + offset + "}", "clicks", 0, offset,
                 new String[] {"click", "cart", "purchase"}[type], type, reason, productId,
-                productId == null ? null : "toys", reason == null ? eventId : null, et);
+                productId == null ? null : "toys", reason == null ? eventId : null,
+                reason == null ? "u-" + offset : null, et);
     }
 
     static Table records(StreamExecutionEnvironment env, StreamTableEnvironment tEnv,
@@ -66,10 +67,10 @@ class TrendTablesTest {
         DataStream<Row> stream = env.fromData(List.of(rows), Types.ROW_NAMED(NAMES,
                         Types.STRING, Types.STRING, Types.INT, Types.LONG, Types.STRING,
                         Types.INT, Types.STRING, Types.STRING, Types.STRING, Types.STRING,
-                        Types.LONG))
+                        Types.STRING, Types.LONG))
                 .assignTimestampsAndWatermarks(WatermarkStrategy
                         .<Row>forGenerator(context -> new EveryRecord<>())
-                        .withTimestampAssigner((row, previous) -> (Long) row.getField(10)));
+                        .withTimestampAssigner((row, previous) -> (Long) row.getField(11)));
         Table withTs = tEnv.fromDataStream(stream, Schema.newBuilder()
                 .columnByMetadata("et", DataTypes.TIMESTAMP_LTZ(3), "rowtime")
                 .watermark("et", "SOURCE_WATERMARK()")
@@ -140,7 +141,7 @@ class TrendTablesTest {
         Table weights = weights(env, tEnv, "{\"weights_version\": \"v1\", \"click\": 2, "
                 + "\"cart\": 0, \"purchase\": 1, \"applies_from_ms\": 20000}");
         Table[] tables = TrendTables.attach(tEnv, records, weights, 20_000, 10_000, 0, 2, 10,
-                2.0, 0.0, 60_000, "{\"weights_version\": \"v0\", \"click\": 1, \"cart\": 3, "
+                2.0, 0.0, 60_000, 5, "{\"weights_version\": \"v0\", \"click\": 1, \"cart\": 3, "
                         + "\"purchase\": 5, \"published_ms\": 0}", "late", "duplicate");
         assertEquals(List.of("window_start", "window_end", "ranking_list", "category_list",
                 "rank_list", "product_id_list", "score_list", "clicks_list", "carts_list",
@@ -194,7 +195,7 @@ class TrendTablesTest {
                 records(env, tEnv, record(0, null, "p-1", TrendEvent.CLICK, 1_000)),
                 weights(env, tEnv, "{\"weights_version\": \"v1\", \"click\": 2, "
                         + "\"cart\": 0, \"purchase\": 1, \"applies_from_ms\": 0}"),
-                20_000, 10_000, 0, 2, 10, 2.0, 0.0, 60_000, "{\"weights_version\": \"v0\", "
+                20_000, 10_000, 0, 2, 10, 2.0, 0.0, 60_000, 5, "{\"weights_version\": \"v0\", "
                         + "\"click\": 1, \"cart\": 3, \"purchase\": 5, \"published_ms\": 0}",
                 "late", "duplicate");
         tEnv.toDataStream(tables[0]).sinkTo(new DiscardingSink<>());

@@ -213,7 +213,9 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
             return;
         }
         TimerService timers = ctx.timerService();
-        if (spec.dedups() && isDuplicate(event, timers)) {
+        // (Every event from the topics has both ids; one built without them is never a copy
+        // and never capped.)
+        if (spec.dedups() && event.eventId != null && isDuplicate(event, timers)) {
             eventsDuplicate.inc();
             ctx.output(DUPLICATE, event);
             return;
@@ -233,7 +235,7 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         if (newSlice) {
             timers.registerEventTimeTimer(spec.sliceExpiry(sliceEnd));
         }
-        if (spec.caps()) {
+        if (spec.caps() && event.userId != null) {
             countUserEvent(event, sliceEnd, firstEnd, timers);
         }
         // The windows size later compare with these: those that may have fired (possible when

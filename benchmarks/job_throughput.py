@@ -1,7 +1,8 @@
 """Throughput of the trending job against baselines on the same events, one run.
 
     python -m benchmarks.job_throughput [--events 1000000] [--products 1000] [--parallelism 2]
-        [--window-size-s 600 --window-slide-s 30] [--conf key=value ...]
+        [--window-size-s 600 --window-slide-s 30] [--dedup-horizon-s 300]
+        [--max-events-per-user 5] [--conf key=value ...]
 
 On a private embedded stack (Apache Kafka, redis-server, S3 endpoint, MLflow):
 
@@ -95,6 +96,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-size-s", type=int, default=600)
     parser.add_argument("--window-slide-s", type=int, default=30)
     parser.add_argument("--top-n", type=int, default=100)
+    parser.add_argument("--dedup-horizon-s", type=int,
+                        default=Settings.model_fields["dedup_horizon_s"].default,
+                        help="the job's and the naive consumer's dedup horizon (0: off)")
+    parser.add_argument("--max-events-per-user", type=int,
+                        default=Settings.model_fields["max_events_per_user"].default,
+                        help="the per-user cap of both (0: no cap)")
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Flink option for the job (repeatable)")
     parser.add_argument("--skip-raw", action="store_true",
@@ -134,6 +141,8 @@ def benchmark_settings(stack_env: dict[str, str], work_dir: Path,
         window_size_s=args.window_size_s,
         window_slide_s=args.window_slide_s,
         top_n=args.top_n,
+        dedup_horizon_s=args.dedup_horizon_s,
+        max_events_per_user=args.max_events_per_user,
         # Bounded runs end before a checkpoint matters; keep them out of the measurement.
         checkpoint_interval_s=600,
     )
@@ -488,6 +497,8 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         "events_in_topics": in_topics,
         "job_shape": {"window_size_s": args.window_size_s, "window_slide_s": args.window_slide_s,
                       "top_n": args.top_n, "parallelism": args.parallelism,
+                      "dedup_horizon_s": args.dedup_horizon_s,
+                      "max_events_per_user": args.max_events_per_user,
                       "products": args.products, "categories": args.categories,
                       "event_rate": args.event_rate, "conf": args.conf},
         "produce": {"seconds": produced["elapsed_s"], "events_per_s": round(produced["rate"])},

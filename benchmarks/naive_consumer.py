@@ -17,8 +17,15 @@ read against what a single Python consumer achieves on the same events:
   so a partition that has given no valid event yet holds it back, and one read to its end
   stops counting. It is recomputed after each fetched batch; a valid event whose ``ts`` is
   behind the watermark on arrival is late and not counted;
+- a copy of an event counted before (same ``event_id``, product and event type, ``ts``
+  less than ``dedup_horizon_s`` away) is a duplicate and not counted; the ids are dropped
+  once the watermark is ``dedup_horizon_s`` past them (no copy within the horizon can be
+  on time then);
 - a dict of counts per HOP window (``window_size_s`` sliding by ``window_slide_s``): each
-  event increments every window that contains it (``size / slide`` of them);
+  event increments every window that contains it (``size / slide`` of them), unless its
+  user's events of that type on that product already count ``max_events_per_user`` times
+  in the window (per-user counts per slice, summed for a window only for a user whose
+  events in the open windows' slices exceed the cap);
 - whenever the watermark advances, each window whose last millisecond it has reached
   (``window_end - 1 <= watermark``, Flink's rule) is scored with the weights the job uses
   (``w_click*clicks + w_cart*carts + w_purchase*purchases``), ranked with ``heapq``
@@ -133,13 +140,15 @@ class HopTopN:
         self.fired_through: int | None = None
         self._base: int | None = None
         self._current: list[dict[tuple[str, str], list[int]]] = []
+        #: The window ends of ``_current``, in the same order.
+        self.current_ends: list[int] = []
 
     def windows_of(self, ts: int) -> list[dict[tuple[str, str], list[int]]]:
         """The count dicts of the open windows containing ``ts`` (created when missing)."""
         base = ts - ts % self.slide_ms
         if base == self._base:
             return self._current
-        current = []
+        current, ends = [], []
         fired = self.fired_through
         for end in range(base + self.slide_ms, base + self.size_ms + 1, self.slide_ms):
             if fired is not None and end <= fired:
@@ -148,7 +157,8 @@ class HopTopN:
             if counts is None:
                 counts = self.windows[end] = {}
             current.append(counts)
-        self._base, self._current = base, current
+            ends.append(end)
+        self._base, self._current, self.current_ends = base, current, ends
         return current
 
     def add(self, ts: int, type_index: int, product_id: str, category: str) -> None:
@@ -177,7 +187,7 @@ class HopTopN:
                 del self.fired_ranks[old]
         if self.fired_through is None or due[-1] > self.fired_through:
             self.fired_through = due[-1]
-        self._base, self._current = None, []
+        self._base, self._current, self.current_ends = None, [], []
         return fired
 
     def fire_all(self) -> list[tuple[int, list[dict[str, Any]]]]:
@@ -328,7 +338,17 @@ class Backfill:
         self.weights = weights
         self.write = write
         self.rejected: dict[str, int] = {}
-        self.read = self.valid = self.late = self.windows = self.rows = 0
+        self.read = self.valid = self.late = self.duplicates = self.windows = self.rows = 0
+        self.horizon_ms = settings.dedup_horizon_s * 1000
+        #: (product_id, event_type, event_id) -> ts of each counted copy; and the ids by
+        #: when they may be dropped (``(ts + horizon) // slide``).
+        self.ids: dict[tuple[str, str, str], list[int]] = {}
+        self.ids_by_expiry: dict[int, list[tuple[tuple[str, str, str], int]]] = {}
+        self.cap = settings.max_events_per_user
+        #: slice end -> {(product_id, type index, user_id): events}, for the open windows'
+        #: slices; and each key's events over them.
+        self.user_slices: dict[int, dict[tuple[str, int, str], int]] = {}
+        self.user_totals: dict[tuple[str, int, str], int] = {}
 
     @property
     def done(self) -> bool:
@@ -350,7 +370,10 @@ class Backfill:
         base = None
         current: list[dict[tuple[str, str], list[int]]] = []
         finished = []
-        read = valid = late = 0
+        read = valid = late = duplicates = 0
+        horizon, ids, ids_by_expiry = self.horizon_ms, self.ids, self.ids_by_expiry
+        cap, user_slices, user_totals = self.cap, self.user_slices, self.user_totals
+        hop = self.hop
         for message in messages:
             if message.error() is not None:
                 continue
@@ -385,13 +408,45 @@ class Backfill:
             if ts < on_time_from:
                 late += 1
                 continue
+            product = event["product_id"]  # type: ignore[index]
+            if horizon:
+                id_key = (product, event_type, event["event_id"])  # type: ignore[index]
+                seen = ids.get(id_key)
+                if seen is None:
+                    ids[id_key] = [ts]
+                elif any(abs(ts - other) < horizon for other in seen):
+                    duplicates += 1
+                    continue
+                else:
+                    seen.append(ts)
+                expiry = (ts + horizon) // slide
+                due = ids_by_expiry.get(expiry)
+                if due is None:
+                    ids_by_expiry[expiry] = due = []
+                due.append((id_key, ts))
             # Every window containing ts (the list is reused while ts stays in one slide).
             slide_base = ts - ts % slide
             if slide_base != base:
                 base, current = slide_base, windows_of(ts)
-            product_key = (event["product_id"], event["category"])  # type: ignore[index]
+            product_key = (product, event["category"])  # type: ignore[index]
             index = TYPE_INDEX[event_type]
-            for counts in current:
+            counted_in = current
+            if cap:
+                user_key = (product, index, event["user_id"])  # type: ignore[index]
+                total = user_totals.get(user_key, 0)
+                if total >= cap:
+                    # Count it only in the windows where the user is below the cap.
+                    counted_in = [
+                        counts for counts, end in zip(current, hop.current_ends, strict=True)
+                        if sum(user_slices.get(s_end, {}).get(user_key, 0)
+                               for s_end in range(end - self.hop.size_ms + slide, end + 1,
+                                                  slide)) < cap]
+                slice_counts = user_slices.get(slide_base + slide)
+                if slice_counts is None:
+                    user_slices[slide_base + slide] = slice_counts = {}
+                slice_counts[user_key] = slice_counts.get(user_key, 0) + 1
+                user_totals[user_key] = total + 1
+            for counts in counted_in:
                 entry = counts.get(product_key)
                 if entry is None:
                     counts[product_key] = entry = [0, 0, 0]
@@ -399,11 +454,35 @@ class Backfill:
         self.read += read
         self.valid += valid
         self.late += late
+        self.duplicates += duplicates
         for key in finished:
             self.marks.finish(key)
         new_watermark = self.marks.advance()
         if new_watermark is not None and new_watermark != watermark:
             self._emit(self.hop.fire(new_watermark))
+            self._drop_state(new_watermark)
+
+    def _drop_state(self, watermark: int) -> None:
+        """Drops the ids no on-time copy can match (``ts + horizon <= watermark``), and the
+        per-user counts of slices no open window holds."""
+        slide = self.hop.slide_ms
+        for expiry in [e for e in self.ids_by_expiry if (e + 1) * slide <= watermark]:
+            for id_key, ts in self.ids_by_expiry.pop(expiry):
+                seen = self.ids[id_key]
+                seen.remove(ts)
+                if not seen:
+                    del self.ids[id_key]
+        fired = self.hop.fired_through
+        if fired is None:
+            return
+        for slice_end in [s for s in self.user_slices
+                          if s + self.hop.size_ms - slide <= fired]:
+            for user_key, n in self.user_slices.pop(slice_end).items():
+                left = self.user_totals[user_key] - n
+                if left:
+                    self.user_totals[user_key] = left
+                else:
+                    del self.user_totals[user_key]
 
     def finish(self) -> None:
         """The end of the input: every remaining window fires."""
@@ -422,6 +501,7 @@ class Backfill:
             "events": self.read,
             "valid": self.valid,
             "late": self.late,
+            "duplicates": self.duplicates,
             "rejected": self.rejected,
             "windows": self.windows,
             "rows": self.rows,

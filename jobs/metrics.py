@@ -12,7 +12,7 @@ Metrics published by the job's functions (all in the ``trend`` group):
 - ``trend_events_valid{event_type}``: of those, events counted in a window (the keyed core).
 - ``trend_dead_letters{event_type, reason}``: events sent to the dead-letter topic, by
   reason: not_json, missing_field, wrong_type, bad_id, unknown_event_type,
-  topic_mismatch, future_ts, late. (``event_type`` is the topic's, not the payload's.)
+  topic_mismatch, future_ts, late, duplicate. (``event_type`` is the topic's, not the payload's.)
   These three are counted in SQL per 5 s of processing time, so they lag by up to 5 s.
 - ``trend_aggregates_scored``: (window, product) aggregates scored (the keyed core).
 - ``trend_weights_version_weights_in_use{weights_version}``: 1 for the version the last
@@ -20,6 +20,8 @@ Metrics published by the job's functions (all in the ``trend`` group):
 - ``trend_weights_records_invalid``: weights records skipped as invalid.
 - ``trend_events_late``: valid events behind every window's allowed lateness (each is
   also a ``late`` dead letter).
+- ``trend_events_duplicate``: copies of events counted within ``dedup_horizon_s`` (each is
+  also a ``duplicate`` dead letter).
 - ``trend_windows_ranked``: window rankings computed (first emissions and updates).
 - ``trend_windows_emitted``: windows written (Parquet, and Redis or pending for it).
 - ``trend_rankings_written``: rankings of those windows (overall plus one per category).

@@ -12,12 +12,12 @@ them views of a table environment and returns the outputs. The wiring is apart f
 
 1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic, decoded by the
    ``trend-event`` format (the project's Java decoder, ``udfs/java``): one parse per record
-   gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category`` and
-   ``ts``, plus the raw ``payload`` for the dead-letter topic (with ``partition`` and
-   ``offset``). ``arrival`` is the record's timestamp in the topic: the broker's append
-   time on topics created with ``message.timestamp.type=LogAppendTime`` (as ``trend topics
-   create`` and the deployments create them), so it is the same whenever the record is
-   read. The event time is ``et`` (``ts``); the watermark is ``LEAST(et, arrival) -
+   gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category``,
+   ``event_id``, ``user_id`` and ``ts``, plus the raw ``payload`` for the dead-letter topic (with
+   ``partition`` and ``offset``). ``arrival`` is the record's timestamp in the topic: the
+   broker's append time on topics created with ``message.timestamp.type=LogAppendTime`` (as
+   ``trend topics create`` and the deployments create them), so it is the same whenever the
+   record is read. The event time is ``et`` (``ts``); the watermark is ``LEAST(et, arrival) -
    out_of_orderness_s``, so an event stamped ahead of its arrival cannot take it past the
    present of its arrival. An invalid record has ``ts`` 0, so it never moves the watermark.
    One table per topic, because a bounded read needs per-topic end offsets and the decoder
@@ -31,8 +31,12 @@ them views of a table environment and returns the outputs. The wiring is apart f
    ``invalid_events`` as they are; valid ones are keyed by product_id, counted per slice
    and window (``product-windows``), and each window fires when the watermark passes its
    end. An event whose every window is final (behind ``window_end - 1 +
-   allowed_lateness_s``) is a dead letter with reason ``late``; any other is counted, and
-   a window it arrives in after firing fires again (an update, written over the first).
+   allowed_lateness_s``) is a dead letter with reason ``late``; a copy of an event the
+   product counted, with the same ``event_id`` and ``event_type`` and a ``ts`` less than
+   ``dedup_horizon_s`` away, is a dead letter with reason ``duplicate``; any other is
+   counted, and a window it arrives in after firing fires again (an update, written over
+   the first). Each window counts a user's events of one type on the product at most
+   ``max_events_per_user`` times.
    Each subtask sends its top-N candidates to a merge keyed by window end
    (``window-merge``), and ``previous-ranks`` adds each item's rank in the window one
    slide earlier. ``window_results`` is one row per emission of a window: its rankings
@@ -172,6 +176,8 @@ CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   reason STRING,
   product_id STRING,
   category STRING,
+  event_id STRING,
+  user_id STRING,
   ts BIGINT,
   arrival TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   `partition` INT METADATA VIRTUAL,
@@ -223,14 +229,14 @@ SELECT payload, CAST({sql_string(topic)} AS STRING) AS `topic`, `partition`, `of
   count_read({EVENT_TYPES.index(event_type)}) AS event_type_code,
   CASE WHEN reason IS NULL AND et > arrival + {sql_interval(max_future_skew_s)}
     THEN {sql_string(Reason.FUTURE_TS.value)} ELSE reason END AS reason,
-  product_id, category, et
+  product_id, category, event_id, user_id, et
 FROM {SOURCE_TABLES[event_type]}"""
 
 
 #: The core's input columns (``dev.trendtracker.window.TrendTables``), in order.
 RECORD_COLUMNS: tuple[str, ...] = (
     "payload", "topic", "partition", "offset", "event_type", "event_type_code", "reason",
-    "product_id", "category", "et")
+    "product_id", "category", "event_id", "user_id", "et")
 
 #: The latest time a weights record's event time is stamped from: 9999-12-31T23:59:59.999Z,
 #: the last millisecond of Flink's timestamps. A record applying later is stamped there, and
@@ -332,8 +338,10 @@ def keyed_core(t_env, records, weights, settings: Settings,
         t_env._j_tenv, records._j_table, weights._j_table if weights is not None else None,
         settings.window_size_s * 1000, settings.window_slide_s * 1000,
         settings.allowed_lateness_s * 1000, settings.top_n, settings.max_categories,
-        float(settings.rising_prior), float(settings.rising_min_score), initial_weights,
-        Reason.LATE.value)
+        float(settings.rising_prior), float(settings.rising_min_score),
+        settings.dedup_horizon_s * 1000, settings.max_events_per_user, initial_weights,
+        Reason.LATE.value,
+        Reason.DUPLICATE.value)
     return {"window_results": Table(window_results, t_env),
             "dead_letters": Table(dead_letters, t_env)}
 

@@ -82,6 +82,7 @@ class Reason(StrEnum):
     TOPIC_MISMATCH = "topic_mismatch"  # event_type does not belong on this topic
     FUTURE_TS = "future_ts"  # ts more than max_future_skew after its arrival (in the topic)
     LATE = "late"  # behind the watermark on arrival (decided by the job, not here)
+    DUPLICATE = "duplicate"  # a copy of an event counted within dedup_horizon_s (the job)
 
 
 @lru_cache(maxsize=1)

@@ -146,6 +146,23 @@ class Settings(BaseSettings):
         description="How long after a window fired (in event time, behind the watermark) "
                     "events still count in it: the window is written again, whole. An event "
                     "whose every window is further behind is a dead letter (late)")
+    # 300 s: a copy sent again keeps its ts (a producer's retry, a client replaying a batch),
+    # and is a duplicate whatever the horizon while any of its windows is open; the horizon
+    # is for copies stamped again when resent, which a producer does within its delivery
+    # timeout (librdkafka's delivery.timeout.ms is 300 s). The ids are kept per product for
+    # the horizon plus a window and the allowed lateness (docs/ARCHITECTURE.md).
+    dedup_horizon_s: int = Field(
+        300, ge=0, le=86_400,
+        description="Copies of an event (its event_id, product_id and event_type) whose ts "
+                    "are less than this far apart count once; the others are dead letters "
+                    "(duplicate). 0 counts every copy")
+    # 5: a shopper rarely views, carts or buys one product more than a handful of times in
+    # a window (10 minutes by default); one user's burst, a bot or a stuck client, then
+    # moves a product's count by at most 5 per type instead of making its trend alone.
+    max_events_per_user: int = Field(
+        5, ge=0, le=1_000_000,
+        description="Most times one user's events of one type on one product count in a "
+                    "window (the rest are valid and read, not counted); 0: no cap")
     max_future_skew_s: int = Field(60, ge=0, description="How far ts may run ahead of now")
     source_idle_timeout_s: int = Field(
         30, ge=1, description="How long a partition may send nothing before the watermark "

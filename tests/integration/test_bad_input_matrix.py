@@ -7,15 +7,18 @@ then late events after their windows were written. Expected, each computed here:
 - one dead letter per bad record, with the reason the contract gives it (labelled by hand
   below, and checked against ``classify``), keyed by its position, and counted by reason
   in the job's metric;
-- the windows exactly those of the valid events alone (a small reference, no job code):
-  every row of both rankings, overall and per category;
+- the windows exactly those of the valid events alone (a small reference, no job code), a
+  user's events of one type on one product counted at most ``max_events_per_user`` (5)
+  times per window (nine users share the traffic, so the cap applies often): every row of
+  both rankings, overall and per category;
 - the late events dead-lettered as ``late`` and counted exactly;
 - a ``ts`` in seconds ``wrong_type`` whatever the watermark: one is the first record of its
   topic, read before its source has a watermark (a valid event of 1970 there would be
   counted, in a window of its own), another comes after the windows were written.
 
-Duplicate ``event_id``s are valid events, counted once per record: the job counts records,
-not distinct ids (docs/RELIABILITY.md says why).
+A record sent again (the same event: its ``event_id``, product and event type) is a
+``duplicate`` dead letter and counts once; an ``event_id`` reused by an event of another
+product or type is another event, valid and counted.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from confluent_kafka import Producer
 from streaming_job import committed_dead_letters, job_metric, start_job
-from test_job_bounded import read_parquet_rows, reference_rows, row_key
+from test_job_bounded import MAX_EVENTS_PER_USER, read_parquet_rows, reference_rows, row_key
 from test_registry import wait_until
 
 from localstack.stack import free_port
@@ -95,7 +98,7 @@ def bad_records(now_ms: int) -> list[tuple[str, bytes | None, str]]:
 
 def valid_events() -> list[tuple[int, str, str, int]]:
     """(ms after T0, event type, product, event number) in time order, 0 s to 40 s; the
-    last 20 reuse earlier event_ids (duplicates, still valid)."""
+    last 20 reuse event_ids of events of other products or types (other events, valid)."""
     rng = random.Random(7)
     events = []
     for n, ts in enumerate(range(0, 40_000, 16)):
@@ -104,15 +107,24 @@ def valid_events() -> list[tuple[int, str, str, int]]:
     return events
 
 
-def expected_counts(events: list[tuple[int, str, str]]) -> dict[int, dict]:
-    """Window end -> the overall top-N as {product: (score, clicks, carts, purchases)}."""
+def user_of(number: int) -> str:
+    """The user_id of :func:`event` number ``number``."""
+    return f"u-{number % 9}"
+
+
+def expected_counts(events: list[tuple[int, str, str, str]]) -> dict[int, dict]:
+    """Window end -> the overall top-N as {product: (score, clicks, carts, purchases)}, of
+    events (ts, event_type, product_id, user_id): a user's events of one type on one product
+    count at most MAX_EVENTS_PER_USER times per window."""
     result = {}
-    last = max(ts for ts, _, _ in events)
+    last = max(ts for ts, _, _, _ in events)
     for end in range(SLIDE_MS, last + SIZE_MS + SLIDE_MS, SLIDE_MS):
+        by_user: Counter = Counter(
+            (product, event_type, user) for ts, event_type, product, user in events
+            if end - SIZE_MS <= ts < end)
         counts: dict[str, Counter] = defaultdict(Counter)
-        for ts, event_type, product in events:
-            if end - SIZE_MS <= ts < end:
-                counts[product][event_type] += 1
+        for (product, event_type, _), n in by_user.items():
+            counts[product][event_type] += min(n, MAX_EVENTS_PER_USER)
         if counts:
             scored = sorted(((-sum(WEIGHTS[t] * n for t, n in c.items()), p)
                              for p, c in counts.items()))[:TOP_N]
@@ -157,22 +169,26 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
         producer.produce(topics[event_type], value=value, on_delivery=report)
 
     valid = valid_events()
-    duplicates = valid[-20:]
+    reused_ids = valid[-20:]
+    # Sent twice, the copy right after the first: the copy is a duplicate.
+    resent = valid[100:105]
     # The ts in seconds is the first record of the clicks topic: the job reads it before its
     # source has seen any event, so before any watermark.
     send(*bad[0])
     spread = bad[1:]
     every = len(valid) // len(spread)  # one bad record in about every 100 valid ones
     for index, (ts, event_type, product, n) in enumerate(valid):
-        number = n if (ts, event_type, product, n) not in duplicates else n - 100
+        number = n if (ts, event_type, product, n) not in reused_ids else n - 100
         send(event_type, dump(event(number, T0 + ts, event_type, product)), None)
+        if (ts, event_type, product, n) in resent:
+            send(event_type, dump(event(number, T0 + ts, event_type, product)), "duplicate")
         if index % every == every // 2 and index // every < len(spread):
             send(*spread[index // every])
     advance = [(50_000, t, "p-19") for t in TYPES]  # every watermark passes 40 s
     for ts, event_type, product in advance:
         send(event_type, dump(event(99_000, T0 + ts, event_type, product)), None)
     assert producer.flush(60) == 0
-    assert len(dead) == len(bad)
+    assert len(dead) == len(bad) + len(resent)
     assert 0.009 < len(bad) / (len(valid) + len(bad)) < 0.011
 
     root = Path(settings.parquet_root[len("file://"):])
@@ -198,7 +214,10 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
         for event_type in TYPES:  # fires the windows holding the events at 50 s
             send(event_type, dump(event(99_001, T0 + 200_000, event_type, "p-18")), None)
         assert producer.flush(30) == 0
-        last_end = max(expected_counts([(ts, t, p) for ts, t, p, _ in valid] + advance))
+        counted = [(ts, t, p, user_of(n if (ts, t, p, n) not in reused_ids else n - 100))
+                   for ts, t, p, n in valid] + [(ts, t, p, user_of(99_000))
+                                                for ts, t, p in advance]
+        last_end = max(expected_counts(counted))
         assert wait_until(lambda: window_file(last_end).exists() or not job.running(),
                           300, 0.2), job.log()
         assert job.running(), job.log()
@@ -215,15 +234,14 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
         injected = Counter(reason for _, _, reason in dead)
         assert injected == {"not_json": 8, "missing_field": 3, "wrong_type": 5, "future_ts": 1,
                             "unknown_event_type": 2, "topic_mismatch": 1, "bad_id": 6,
-                            "late": 3}
+                            "late": 3, "duplicate": 5}
         assert wait_until(lambda: all(
             job_metric(metrics, METRICS, f'reason="{reason}"') == count
             for reason, count in injected.items()), 60, 0.5), {
             reason: job_metric(metrics, METRICS, f'reason="{reason}"') for reason in injected}
         assert job_metric(metrics, RESTARTS) == 0
 
-        # The windows are exactly those of the valid events.
-        counted = [(ts, t, p) for ts, t, p, _ in valid] + advance
+        # The windows are exactly those of the valid events, each user capped.
         for end, expected in expected_counts(counted).items():
             rows = pq.read_table(window_file(end), partitioning=None).to_pylist()
             overall = {r["product_id"]: (r["score"], r["clicks"], r["carts"], r["purchases"])
@@ -235,7 +253,7 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_nothing_else_changes(make_
         # ranks and momentum: those of a run over the valid events alone (test_job_bounded's
         # reference, which a run without bad records matches).
         reference = reference_rows(
-            counted, last_end_ms=max(ts for ts, _, _ in counted) + SIZE_MS, size_ms=SIZE_MS,
+            counted, last_end_ms=max(ts for ts, _, _, _ in counted) + SIZE_MS, size_ms=SIZE_MS,
             slide_ms=SLIDE_MS, top_n=TOP_N, weights=WEIGHTS, category_of=CATEGORY,
             version=VERSION, prior=RISING_PRIOR, min_score=RISING_MIN_SCORE)
         assert {r["category"] for r in reference} == {None, "c-0", "c-1", "c-2", "c-3"}

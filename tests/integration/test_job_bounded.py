@@ -37,6 +37,9 @@ COLUMNS = ["window_start", "window_end", "ranking", "category", "rank", "product
            "clicks", "carts", "purchases", "previous_rank", "momentum", "weights_version"]
 #: The rising ranking's settings in this test (score units of WEIGHTS).
 RISING_PRIOR, RISING_MIN_SCORE = 2.0, 3.0
+#: How many times a user's events of one type on one product count in a window at most
+#: (the job's default max_events_per_user).
+MAX_EVENTS_PER_USER = 5
 
 # (ms after T0, event_type, product_id). p-a/p-b and p-c/p-d tie in several windows.
 VALID = [
@@ -116,26 +119,36 @@ def produce(settings, records: list[tuple[str, int, bytes]], flush_s: float = 30
 
 
 def expected_rows(valid: list[tuple[int, str, str]]) -> list[dict]:
-    """The reference rows of this test's event set and settings (:func:`reference_rows`)."""
+    """The reference rows of this test's event set and settings (:func:`reference_rows`):
+    ``valid`` is :data:`VALID`, whose n-th event has the user of :func:`event`."""
     last = max(ts for ts, _, _ in valid)
-    return reference_rows(valid, last_end_ms=last + SIZE_MS)
+    return reference_rows([(ts, t, p, f"u-{n % 5}") for n, (ts, t, p) in enumerate(valid)],
+                          last_end_ms=last + SIZE_MS)
 
 
-def reference_rows(valid: list[tuple[int, str, str]], *, last_end_ms: int,
+def reference_rows(valid: list[tuple], *, last_end_ms: int,
                    size_ms: int = SIZE_MS, slide_ms: int = SLIDE_MS, top_n: int = TOP_N,
                    weights: dict[str, float] = WEIGHTS, category_of: dict[str, str] = CATEGORY,
                    version: str = WEIGHTS_VERSION, prior: float = RISING_PRIOR,
-                   min_score: float = RISING_MIN_SCORE, t0: int = T0) -> list[dict]:
+                   min_score: float = RISING_MIN_SCORE, t0: int = T0,
+                   cap: int = MAX_EVENTS_PER_USER) -> list[dict]:
     """The reference: HOP windows [end - size, end) ending up to ``last_end_ms`` (ms after
     ``t0``), top-N overall and per category, by score (popular) and by momentum against the
     window ``size_ms`` earlier (rising), each item with its rank in the same ranking of the
-    window ``slide_ms`` earlier."""
+    window ``slide_ms`` earlier.
+
+    ``valid`` holds ``(ts, event_type, product_id, user_id)``; in each window a user's events
+    of one type on one product count at most ``cap`` times (0: no cap). An event given as
+    ``(ts, event_type, product_id)`` is its own user."""
     counts_at: dict[int, dict[str, dict[str, int]]] = {}
     for end in range(slide_ms, last_end_ms + slide_ms, slide_ms):
-        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for ts, event_type, product in valid:
+        by_user: dict[tuple, int] = defaultdict(int)
+        for index, (ts, event_type, product, *user) in enumerate(valid):
             if end - size_ms <= ts < end:
-                counts[product][event_type] += 1
+                by_user[(product, event_type, user[0] if user else ("event", index))] += 1
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for (product, event_type, _), n in by_user.items():
+            counts[product][event_type] += min(n, cap) if cap else n
         if counts:
             counts_at[end] = counts
 

@@ -277,6 +277,6 @@ def test_the_schema_accepts_exactly_the_corpus_payloads_that_are_events(case):
 def test_the_corpus_covers_every_reason_and_topic():
     assert len(CASES) >= 150
     assert {case.expected for case in CASES} == {None} | {
-        reason.value for reason in Reason if reason is not Reason.LATE}
+        reason.value for reason in Reason if reason not in (Reason.LATE, Reason.DUPLICATE)}
     assert {case.topic for case in CASES if case.expected is None} == {"click", "cart",
                                                                        "purchase"}

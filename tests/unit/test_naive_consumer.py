@@ -209,6 +209,44 @@ def test_an_event_behind_the_watermark_on_arrival_is_late():
                        (T0 + 30 * S, "p-c"), (T0 + 40 * S, "p-c")}
 
 
+def overall_clicks(written: list[tuple[int, list[dict]]]) -> dict[tuple[int, str], int]:
+    """(window end in s after T0, product) -> clicks, from the overall popular rows."""
+    return {((end - T0) // S, r["product_id"]): r["clicks"] for end, rows in written
+            for r in rows if r["ranking"] == "popular" and r["category"] is None}
+
+
+def test_a_copy_of_an_event_within_the_dedup_horizon_counts_once():
+    written: list[tuple[int, list[dict]]] = []
+    values = [event(1, 1, "click", "p-a"), event(1, 1, "click", "p-a"),  # a retry
+              event(1, 4, "click", "p-a"),  # 3 s away: a copy
+              event(1, 7, "click", "p-a"),  # 6 s away: another event
+              event(1, 1, "click", "p-b")]  # another product
+    ends = {"clicks": {0: len(values)}, "carts": {}, "purchases": {}}
+    backfill = Backfill(settings(dedup_horizon_s=5), WEIGHTS, ends,
+                        lambda end, rows: written.append((end, rows)))
+    backfill.process([Message("clicks", 0, i, v) for i, v in enumerate(values)], NOW_MS)
+    backfill.finish()
+    assert backfill.duplicates == 2 and backfill.summary()["duplicates"] == 2
+    assert overall_clicks(written)[(10, "p-a")] == 2
+    assert overall_clicks(written)[(10, "p-b")] == 1
+
+
+def test_each_window_counts_a_users_events_of_a_type_at_most_the_cap_times():
+    written: list[tuple[int, list[dict]]] = []
+    # u-1 clicks p-a 3 times in [0 s, 10 s) and twice in [10 s, 20 s); u-2 once; cap 2.
+    seconds = [(1, "u-1"), (2, "u-1"), (3, "u-1"), (4, "u-2"), (11, "u-1"), (12, "u-1")]
+    values = [event(n, at, "click", "p-a", user_id=user) for n, (at, user) in enumerate(seconds)]
+    ends = {"clicks": {0: len(values)}, "carts": {}, "purchases": {}}
+    backfill = Backfill(settings(max_events_per_user=2), WEIGHTS, ends,
+                        lambda end, rows: written.append((end, rows)))
+    # One record per batch: the capped user's later events take the per-window path.
+    for offset, value in enumerate(values):
+        backfill.process([Message("clicks", 0, offset, value)], NOW_MS)
+    backfill.finish()
+    # [-10 s, 10 s): min(3, 2) + 1; [0 s, 20 s): min(5, 2) + 1; [10 s, 30 s): min(2, 2).
+    assert overall_clicks(written) == {(10, "p-a"): 3, (20, "p-a"): 3, (30, "p-a"): 2}
+
+
 CORPUS_SETTINGS = settings(max_future_skew_s=CORPUS_SKEW_MS // 1000)
 
 

@@ -90,6 +90,20 @@ def test_window_size_must_be_a_multiple_of_the_slide():
         Settings(_env_file=None, window_size_s=60, window_slide_s=7)
 
 
+def test_duplicates_and_the_per_user_cap_have_defaults_off_switches_and_bounds(monkeypatch):
+    settings = Settings(_env_file=None)
+    assert (settings.dedup_horizon_s, settings.max_events_per_user) == (300, 5)
+    monkeypatch.setenv("TREND_DEDUP_HORIZON_S", "0")
+    monkeypatch.setenv("TREND_MAX_EVENTS_PER_USER", "0")
+    assert (Settings(_env_file=None).dedup_horizon_s,
+            Settings(_env_file=None).max_events_per_user) == (0, 0)
+    for field in ("dedup_horizon_s", "max_events_per_user"):
+        with pytest.raises(ValidationError, match=rf"{field}\n.*greater than or equal to 0"):
+            Settings(_env_file=None, **{field: -1})
+    with pytest.raises(ValidationError, match=r"dedup_horizon_s\n.*less than or equal to 86400"):
+        Settings(_env_file=None, dedup_horizon_s=86_401)
+
+
 def test_relative_parquet_root_is_made_absolute(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     settings = Settings(_env_file=None, parquet_root_uri="file://out/parquet")

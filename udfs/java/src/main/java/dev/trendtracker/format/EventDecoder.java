@@ -111,6 +111,8 @@ public final class EventDecoder {
     private long ts;
     private byte[] productId;
     private byte[] category;
+    private String eventId;
+    private String userId;
 
     /**
      * @param topicEventType the event type the topic carries ({@code click}, {@code cart} or
@@ -160,7 +162,8 @@ public final class EventDecoder {
 
     /**
      * Decodes one value. Returns null when the event is valid (then {@link #ts()}, {@link
-     * #productId()} and {@link #category()} hold its fields), else the reason. Never throws.
+     * #productId()}, {@link #category()}, {@link #eventId()} and {@link #userId()} hold its
+     * fields), else the reason. Never throws.
      */
     public Reason decode(byte[] value, long processingTimeMs) {
         for (int i = 0; i < FIELDS; i++) {
@@ -192,6 +195,16 @@ public final class EventDecoder {
     /** category of the last valid event, as UTF-8 (ASCII) bytes. */
     public byte[] category() {
         return category;
+    }
+
+    /** event_id of the last valid event, unescaped. */
+    public String eventId() {
+        return eventId;
+    }
+
+    /** user_id of the last valid event, unescaped. */
+    public String userId() {
+        return userId;
     }
 
     private Reason verdict(long processingTimeMs) {
@@ -319,8 +332,18 @@ public final class EventDecoder {
                         category = id;
                         return VALID;
                     }
-                    default: // event_id, user_id
-                        return opaqueIdOk(chars, offset, length) ? VALID : INVALID;
+                    default: { // event_id, user_id
+                        if (!opaqueIdOk(chars, offset, length)) {
+                            return INVALID;
+                        }
+                        String id = new String(chars, offset, length);
+                        if (field == EVENT_ID) {
+                            eventId = id;
+                        } else {
+                            userId = id;
+                        }
+                        return VALID;
+                    }
                 }
         }
     }

@@ -16,13 +16,17 @@ final class TrendEventColumns {
     static final int CATEGORY = 3;
     static final int TS = 4;
     static final int ARRIVAL_TS = 5;
+    static final int EVENT_ID = 6;
+    static final int USER_ID = 7;
 
     private static final String[] NAMES = {
-        "payload", "reason", "product_id", "category", "ts", "arrival_ts"
+        "payload", "reason", "product_id", "category", "ts", "arrival_ts", "event_id",
+        "user_id"
     };
     private static final LogicalTypeRoot[] TYPES = {
         LogicalTypeRoot.VARCHAR, LogicalTypeRoot.VARCHAR, LogicalTypeRoot.VARCHAR,
-        LogicalTypeRoot.VARCHAR, LogicalTypeRoot.BIGINT, LogicalTypeRoot.BIGINT
+        LogicalTypeRoot.VARCHAR, LogicalTypeRoot.BIGINT, LogicalTypeRoot.BIGINT,
+        LogicalTypeRoot.VARCHAR, LogicalTypeRoot.VARCHAR
     };
 
     private TrendEventColumns() {}
@@ -42,9 +46,9 @@ final class TrendEventColumns {
                 throw new ValidationException(String.format(
                         "Format '%s' produces no column '%s'. Its columns are payload STRING, "
                                 + "reason STRING, product_id STRING, category STRING, "
-                                + "ts BIGINT and arrival_ts BIGINT (any of them, in any "
-                                + "order); declare other columns as computed or METADATA "
-                                + "columns.",
+                                + "ts BIGINT, arrival_ts BIGINT, event_id STRING and "
+                                + "user_id STRING (any of them, in any order); declare "
+                                + "other columns as computed or METADATA columns.",
                         TrendEventFormatFactory.IDENTIFIER, name));
             }
             LogicalType type = types.get(i).getLogicalType();

@@ -83,6 +83,12 @@ final class TrendEventDeserializer implements DeserializationSchema<RowData> {
                 case TrendEventColumns.TS:
                     row.setField(i, valid ? decoder.ts() : 0L);
                     break;
+                case TrendEventColumns.EVENT_ID:
+                    row.setField(i, valid ? StringData.fromString(decoder.eventId()) : null);
+                    break;
+                case TrendEventColumns.USER_ID:
+                    row.setField(i, valid ? StringData.fromString(decoder.userId()) : null);
+                    break;
                 default: // arrival_ts
                     row.setField(i, arrivalMs);
                     break;

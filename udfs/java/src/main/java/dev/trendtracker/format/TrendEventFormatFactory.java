@@ -26,6 +26,8 @@ import org.apache.flink.table.factories.FactoryUtil;
  *   category STRING,    -- of a valid event, else NULL
  *   ts BIGINT,          -- epoch ms of a valid event, 0 for every invalid record
  *   arrival_ts BIGINT,  -- epoch ms of the clock when the record was decoded
+ *   event_id STRING,    -- of a valid event, else NULL
+ *   user_id STRING,     -- of a valid event, else NULL
  *   ...
  * ) WITH ('connector' = 'kafka', ..., 'format' = 'trend-event',
  *         'trend-event.event-type' = 'click')

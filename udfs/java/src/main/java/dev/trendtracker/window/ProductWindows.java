@@ -1,6 +1,7 @@
 package dev.trendtracker.window;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
@@ -11,10 +12,12 @@ import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.BroadcastState;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ReadOnlyBroadcastState;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
@@ -63,6 +66,25 @@ import dev.trendtracker.format.EventDecoder;
  * applying from it has arrived, see {@link WeightsRecord#watermarkStrategy}): a window is
  * scored with the weights of its end however the two inputs interleave, in a replay too.
  *
+ * <p>Duplicates are decided here too, after lateness: an event that is not late and whose
+ * {@code event_id} this product counted before with the same event type, at a ts less than
+ * {@code dedupHorizon} away, goes to the {@link #DUPLICATE} side output and counts nowhere.
+ * Every copy of an event has its product (it is the same record, sent again), so it reaches
+ * this key, and the product's subtask sees the copies in the order of their partition. The
+ * ids are keyed state per product ({@code event-ids}: event type and id to the ts of each
+ * counted copy), dropped by event-time timers once no copy within the horizon can be on
+ * time ({@link WindowSpec#dedupExpiry}): a copy that finds its id dropped would have been
+ * late, so the verdict is the same live, after a restore and in a backfill.
+ *
+ * <p>The per-user cap ({@link WindowSpec#maxEventsPerUser}) is applied when a window fires,
+ * to it and to the window it compares with: each user's events of a type count at most the
+ * cap in each window, exactly, whatever the order they came in. Every event is counted in
+ * the product's slices as before; per user and type the product also keeps the user's
+ * events per slice ({@code user-events}, see {@link UserCounts}), and the users whose
+ * events in the slices kept exceed the cap ({@code capped-users}), the only ones a window
+ * fire looks at. Both are dropped with the slices, at most once per slide. A capped event
+ * is valid and read (it is no dead letter): the cap is part of the scoring rule.
+ *
  * <p>Weights records are validated where they are read: an invalid one is logged, counted
  * ({@code weights_records_invalid}) and skipped. Run by {@link ProductWindowsOperator}, which
  * hands it the events' watermark.
@@ -76,6 +98,10 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     public static final OutputTag<TrendEvent> LATE =
             new OutputTag<>("late", TypeInformation.of(TrendEvent.class));
 
+    /** Valid, on-time copies of an event counted before within the dedup horizon. */
+    public static final OutputTag<TrendEvent> DUPLICATE =
+            new OutputTag<>("duplicate", TypeInformation.of(TrendEvent.class));
+
     /** The weights records, by the time they apply from. */
     public static final MapStateDescriptor<Long, WeightsRecord> WEIGHTS =
             new MapStateDescriptor<>("weights", Types.LONG,
@@ -85,6 +111,12 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     private final WeightsRecord initialWeights;
 
     private transient ValueState<ProductSlices> slicesState;
+    /** Event type and event_id of each event counted -> the ts of its counted copies. */
+    private transient MapState<String, long[]> eventIds;
+    /** Event type and user_id -> the user's events per slice ({@link UserCounts}). */
+    private transient MapState<String, long[]> userEvents;
+    /** The keys of {@link #userEvents} whose events kept exceed the cap. */
+    private transient MapState<String, Boolean> cappedUsers;
     private transient ListState<Long> eventWatermarkState;
     private transient ListState<WeightsRecord> startWeightsState;
     /** The weights before any record: those of the job's first start (kept in state). */
@@ -93,6 +125,7 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     private transient long eventWatermark;
     private transient Counter[] eventsValid;
     private transient Counter eventsLate;
+    private transient Counter eventsDuplicate;
     private transient Counter weightsInvalid;
     private transient Counter aggregatesScored;
     private transient MetricGroup trend;
@@ -139,6 +172,12 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     public void open(OpenContext openContext) throws Exception {
         slicesState = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("slices", TypeInformation.of(ProductSlices.class)));
+        eventIds = getRuntimeContext().getMapState(new MapStateDescriptor<>("event-ids",
+                Types.STRING, PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
+        userEvents = getRuntimeContext().getMapState(new MapStateDescriptor<>("user-events",
+                Types.STRING, PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
+        cappedUsers = getRuntimeContext().getMapState(new MapStateDescriptor<>("capped-users",
+                Types.STRING, Types.BOOLEAN));
         trend = getRuntimeContext().getMetricGroup().addGroup("trend");
         eventsValid = new Counter[EventDecoder.EVENT_TYPES.length];
         for (int code = 0; code < eventsValid.length; code++) {
@@ -146,6 +185,7 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
                     .counter("events_valid");
         }
         eventsLate = trend.counter("events_late");
+        eventsDuplicate = trend.counter("events_duplicate");
         weightsInvalid = trend.counter("weights_records_invalid");
         aggregatesScored = trend.counter("aggregates_scored");
         versionGauges = new HashSet<>();
@@ -172,6 +212,14 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
             ctx.output(LATE, event);
             return;
         }
+        TimerService timers = ctx.timerService();
+        // (Every event from the topics has both ids; one built without them is never a copy
+        // and never capped.)
+        if (spec.dedups() && event.eventId != null && isDuplicate(event, timers)) {
+            eventsDuplicate.inc();
+            ctx.output(DUPLICATE, event);
+            return;
+        }
         long firstEnd = spec.firstOpenWindowEnd(sliceEnd, eventWatermark);
         ProductSlices slices = slicesState.value();
         if (slices == null) {
@@ -180,13 +228,15 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         boolean newSlice = slices.add(sliceEnd, firstEnd, event.eventType, event.category,
                 event.ts);
         slicesState.update(slices);
-        TimerService timers = ctx.timerService();
         // Its windows fire at their end, or again at the next watermark if they have fired.
         for (long end = firstEnd; end <= lastEnd; end += spec.slideMs) {
             timers.registerEventTimeTimer(spec.fireTime(end));
         }
         if (newSlice) {
             timers.registerEventTimeTimer(spec.sliceExpiry(sliceEnd));
+        }
+        if (spec.caps() && event.userId != null) {
+            countUserEvent(event, sliceEnd, firstEnd, timers);
         }
         // The windows size later compare with these: those that may have fired (possible when
         // the allowed lateness reaches a window size) and hold the product fire again.
@@ -200,18 +250,146 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         eventsValid[event.eventType].inc();
     }
 
+    /**
+     * Whether {@code event} is a copy of one counted before (its type and id, a ts less than
+     * the horizon away); if not, records it as counted.
+     */
+    private boolean isDuplicate(TrendEvent event, TimerService timers) throws Exception {
+        String id = event.eventType + event.eventId;
+        long[] counted = eventIds.get(id);
+        if (counted == null) {
+            counted = new long[0];
+        }
+        for (long ts : counted) {
+            if (Math.abs(event.ts - ts) < spec.dedupHorizonMs) {
+                return true;
+            }
+        }
+        long[] grown = Arrays.copyOf(counted, counted.length + 1);
+        grown[counted.length] = event.ts;
+        eventIds.put(id, grown);
+        timers.registerEventTimeTimer(spec.dropTime(spec.dedupExpiry(event.ts)));
+        return false;
+    }
+
+    /** Counts {@code event} for its user, type and slice (the per-user cap). */
+    private void countUserEvent(TrendEvent event, long sliceEnd, long firstEnd,
+                                TimerService timers) throws Exception {
+        String user = event.eventType + event.userId;
+        long[] parts = userEvents.get(user);
+        if (parts == null) {
+            parts = new long[0];
+        }
+        boolean newSlice = !UserCounts.hasSlice(parts, sliceEnd);
+        parts = UserCounts.add(parts, sliceEnd, firstEnd);
+        userEvents.put(user, parts);
+        if (UserCounts.total(parts) > spec.maxEventsPerUser) {
+            cappedUsers.put(user, Boolean.TRUE);
+        }
+        if (newSlice) {
+            timers.registerEventTimeTimer(spec.dropTime(spec.sliceExpiry(sliceEnd)));
+        }
+    }
+
+    /** The product's counts in the window ending at {@code end}, each user's capped. */
+    private ProductSlices.ProductCounts cappedWindow(ProductSlices slices, long end)
+            throws Exception {
+        ProductSlices.ProductCounts counts = slices.window(end, spec.sizeMs);
+        if (!spec.caps()) {
+            return counts;
+        }
+        for (String user : cappedUsers.keys()) {
+            long excess = UserCounts.inWindow(userEvents.get(user), end, spec.sizeMs)
+                    - spec.maxEventsPerUser;
+            if (excess > 0) {
+                switch (user.charAt(0) - '0') {
+                    case TrendEvent.CLICK -> counts.clicks -= excess;
+                    case TrendEvent.CART -> counts.carts -= excess;
+                    default -> counts.purchases -= excess;
+                }
+            }
+        }
+        return counts;
+    }
+
+    /** Drops the per-user counts of the slices no window needs at {@code timestamp}. */
+    private void dropExpiredUserEvents(long timestamp) throws Exception {
+        long through = timestamp - spec.sliceExpiry(0);
+        List<String> gone = new ArrayList<>();
+        List<Map.Entry<String, long[]>> shrunk = new ArrayList<>();
+        for (Map.Entry<String, long[]> entry : userEvents.entries()) {
+            long[] parts = UserCounts.dropThrough(entry.getValue(), through);
+            if (parts.length == 0) {
+                gone.add(entry.getKey());
+            } else if (parts != entry.getValue()) {
+                shrunk.add(Map.entry(entry.getKey(), parts));
+            }
+        }
+        for (String user : gone) {
+            userEvents.remove(user);
+            cappedUsers.remove(user);
+        }
+        for (Map.Entry<String, long[]> entry : shrunk) {
+            userEvents.put(entry.getKey(), entry.getValue());
+            if (UserCounts.total(entry.getValue()) <= spec.maxEventsPerUser) {
+                cappedUsers.remove(entry.getKey());
+            }
+        }
+    }
+
+    /** Drops the ids of events no copy of which can be on time at {@code timestamp}. */
+    private void dropExpiredIds(long timestamp) throws Exception {
+        List<String> expired = new ArrayList<>();
+        List<Map.Entry<String, long[]>> shrunk = new ArrayList<>();
+        for (Map.Entry<String, long[]> entry : eventIds.entries()) {
+            long[] counted = entry.getValue();
+            int keep = 0;
+            for (long ts : counted) {
+                if (spec.dedupExpiry(ts) > timestamp) {
+                    keep++;
+                }
+            }
+            if (keep == 0) {
+                expired.add(entry.getKey());
+            } else if (keep < counted.length) {
+                long[] kept = new long[keep];
+                int at = 0;
+                for (long ts : counted) {
+                    if (spec.dedupExpiry(ts) > timestamp) {
+                        kept[at++] = ts;
+                    }
+                }
+                shrunk.add(Map.entry(entry.getKey(), kept));
+            }
+        }
+        for (String id : expired) {
+            eventIds.remove(id);
+        }
+        for (Map.Entry<String, long[]> entry : shrunk) {
+            eventIds.put(entry.getKey(), entry.getValue());
+        }
+    }
+
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<ProductWindow> out)
             throws Exception {
+        if (Math.floorMod(timestamp, spec.slideMs) == 0) {
+            if (spec.dedups()) {
+                dropExpiredIds(timestamp);
+            }
+            if (spec.caps()) {
+                dropExpiredUserEvents(timestamp);
+            }
+        }
         ProductSlices slices = slicesState.value();
         if (slices == null) {
             return;
         }
         long end = timestamp + 1;
         if (spec.isWindowEnd(end)) {
-            ProductSlices.ProductCounts counts = slices.window(end, spec.sizeMs);
+            ProductSlices.ProductCounts counts = cappedWindow(slices, end);
             if (!counts.isEmpty()) {
-                ProductSlices.ProductCounts before = slices.window(end - spec.sizeMs, spec.sizeMs);
+                ProductSlices.ProductCounts before = cappedWindow(slices, end - spec.sizeMs);
                 WeightsRecord weights = weightsAt(end, ctx);
                 track(weights);
                 aggregatesScored.inc();

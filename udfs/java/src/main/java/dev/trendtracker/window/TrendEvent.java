@@ -21,6 +21,9 @@ public final class TrendEvent {
     public int eventType;
     /** Event time, epoch milliseconds. */
     public long ts;
+    /** The event's event_id and user_id (null when not given). */
+    public String eventId;
+    public String userId;
     /** The record's value, topic, partition and offset (null/0 when not from Kafka). */
     public String payload;
     public String topic;
@@ -36,9 +39,20 @@ public final class TrendEvent {
         this.ts = ts;
     }
 
-    public TrendEvent(String productId, String category, int eventType, long ts, String payload,
-                      String topic, int partition, long offset) {
+    public TrendEvent(String productId, String category, int eventType, long ts, String eventId) {
         this(productId, category, eventType, ts);
+        this.eventId = eventId;
+    }
+
+    public TrendEvent(String productId, String category, int eventType, long ts, String eventId,
+                      String userId) {
+        this(productId, category, eventType, ts, eventId);
+        this.userId = userId;
+    }
+
+    public TrendEvent(String productId, String category, int eventType, long ts, String eventId,
+                      String userId, String payload, String topic, int partition, long offset) {
+        this(productId, category, eventType, ts, eventId, userId);
         this.payload = payload;
         this.topic = topic;
         this.partition = partition;
@@ -54,6 +68,7 @@ public final class TrendEvent {
         return eventType == that.eventType && ts == that.ts && partition == that.partition
                 && offset == that.offset && Objects.equals(productId, that.productId)
                 && Objects.equals(category, that.category)
+                && Objects.equals(eventId, that.eventId) && Objects.equals(userId, that.userId)
                 && Objects.equals(payload, that.payload) && Objects.equals(topic, that.topic);
     }
 
@@ -65,6 +80,8 @@ public final class TrendEvent {
     @Override
     public String toString() {
         return "TrendEvent{" + productId + ", " + category + ", type " + eventType + ", ts " + ts
+                + (eventId == null ? "" : ", id " + eventId)
+                + (userId == null ? "" : ", user " + userId)
                 + (topic == null ? "" : ", " + topic + "/" + partition + "/" + offset) + "}";
     }
 }

@@ -37,7 +37,8 @@ import dev.trendtracker.format.EventDecoder;
  * <p>{@link #attach} takes the table of every decoded record (valid or not) and the table of
  * weights records, and gives back two tables: one row per emission of a window, its rankings
  * as one array per output column (what the window sink writes), and the dead letters (every
- * invalid record with its reason, and every late event with {@code lateReason}). Records
+ * invalid record with its reason, every late event with {@code lateReason} and every
+ * duplicate with {@code duplicateReason}). Records
  * cross as Flink's internal {@link RowData}; the record's {@code et} is its event time, with
  * the sources' watermarks.
  */
@@ -45,7 +46,7 @@ public final class TrendTables {
     /** The decoded records' columns, in order. */
     public static final List<String> RECORD_COLUMNS = List.of(
             "payload", "topic", "partition", "offset", "event_type", "event_type_code",
-            "reason", "product_id", "category", "et");
+            "reason", "product_id", "category", "event_id", "user_id", "et");
 
     static final int PAYLOAD = 0;
     static final int TOPIC = 1;
@@ -56,7 +57,9 @@ public final class TrendTables {
     static final int REASON = 6;
     static final int PRODUCT_ID = 7;
     static final int CATEGORY = 8;
-    static final int ET = 9;
+    static final int EVENT_ID = 9;
+    static final int USER_ID = 10;
+    static final int ET = 11;
 
     /** The uid of the step that splits valid records from invalid ones. */
     public static final String ROUTE = "route-records";
@@ -69,6 +72,7 @@ public final class TrendTables {
     public static final String WEIGHTS_SOURCE = "weights-source";
     public static final String WINDOW_ROWS = "window-rows";
     public static final String LATE_DEAD_LETTERS = "late-dead-letters";
+    public static final String DUPLICATE_DEAD_LETTERS = "duplicate-dead-letters";
 
     /** One row per window emission: times, one array per output column, the version. */
     public static final DataType WINDOW_RESULTS = DataTypes.ROW(
@@ -92,19 +96,23 @@ public final class TrendTables {
      * [window results, dead letters] of {@code records} (in {@link #RECORD_COLUMNS}) and
      * {@code weights} (a table whose first column is a weights record as JSON, with the
      * watermark of {@link WeightsRecord#watermarkStrategy}; null: none, so
-     * {@code initialWeights} throughout).
+     * {@code initialWeights} throughout). Copies of an event within {@code dedupHorizonMs}
+     * count once (0: every copy counts), and a user's events of a type on a product count at
+     * most {@code maxEventsPerUser} times per window (0: no cap), see {@link WindowSpec}.
      */
     public static Table[] attach(StreamTableEnvironment tEnv, Table records, Table weights,
                                  long sizeMs, long slideMs, long allowedLatenessMs, int topN,
                                  int maxCategories, double risingPrior, double risingMinScore,
-                                 String initialWeights, String lateReason) {
+                                 long dedupHorizonMs, int maxEventsPerUser,
+                                 String initialWeights, String lateReason,
+                                 String duplicateReason) {
         ResolvedSchema schema = records.getResolvedSchema();
         if (!schema.getColumnNames().equals(RECORD_COLUMNS)) {
             throw new IllegalArgumentException("the core takes the columns " + RECORD_COLUMNS
                     + ", not " + schema.getColumnNames());
         }
         WindowSpec spec = new WindowSpec(sizeMs, slideMs, allowedLatenessMs, topN,
-                maxCategories, risingPrior, risingMinScore);
+                maxCategories, risingPrior, risingMinScore, dedupHorizonMs, maxEventsPerUser);
         // Fail when the job is built, not in a worker.
         WeightsRecord initial = WeightsRecord.parse(initialWeights);
 
@@ -148,10 +156,15 @@ public final class TrendTables {
                 .map(TrendTables::windowRow, windowInfo)
                 .uid(WINDOW_ROWS)
                 .name(WINDOW_ROWS);
-        DataStream<RowData> deadLetters = valid.getSideOutput(invalid).union(topology.late()
-                .map(new LateDeadLetter(lateReason), deadLetterInfo)
-                .uid(LATE_DEAD_LETTERS)
-                .name(LATE_DEAD_LETTERS));
+        DataStream<RowData> deadLetters = valid.getSideOutput(invalid).union(
+                topology.late()
+                        .map(new CoreDeadLetter(lateReason), deadLetterInfo)
+                        .uid(LATE_DEAD_LETTERS)
+                        .name(LATE_DEAD_LETTERS),
+                topology.duplicates()
+                        .map(new CoreDeadLetter(duplicateReason), deadLetterInfo)
+                        .uid(DUPLICATE_DEAD_LETTERS)
+                        .name(DUPLICATE_DEAD_LETTERS));
 
         Table windowTable = tEnv.fromDataStream(windowRows,
                 Schema.newBuilder().fromRowDataType(WINDOW_RESULTS).build());
@@ -205,18 +218,19 @@ public final class TrendTables {
             }
             out.collect(new TrendEvent(row.getString(PRODUCT_ID).toString(),
                     row.getString(CATEGORY).toString(), row.getInt(EVENT_TYPE_CODE),
-                    row.getTimestamp(ET, 3).getMillisecond(),
+                    row.getTimestamp(ET, 3).getMillisecond(), row.getString(EVENT_ID).toString(),
+                    row.getString(USER_ID).toString(),
                     row.isNullAt(PAYLOAD) ? null : row.getString(PAYLOAD).toString(),
                     row.getString(TOPIC).toString(), row.getInt(PARTITION), row.getLong(OFFSET)));
         }
     }
 
-    /** A late event as a dead letter: its record, with the reason given. */
-    static final class LateDeadLetter implements MapFunction<TrendEvent, RowData> {
+    /** A late or duplicate event as a dead letter: its record, with the reason given. */
+    static final class CoreDeadLetter implements MapFunction<TrendEvent, RowData> {
         private static final long serialVersionUID = 1L;
         private final String reason;
 
-        LateDeadLetter(String reason) {
+        CoreDeadLetter(String reason) {
             this.reason = reason;
         }
 

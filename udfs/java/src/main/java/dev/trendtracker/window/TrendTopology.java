@@ -13,7 +13,8 @@ import org.apache.flink.util.Collector;
  * <pre>
  * events --keyBy(product_id)--\
  *                              product-windows (ProductWindows, keyed broadcast)
- * weights --broadcast---------/     | forward (chained), late events -> late()
+ * weights --broadcast---------/     | forward (chained), late events -> late(),
+ *                                   |   duplicates -> duplicates()
  *                              local-top-n (LocalTopN: the subtask's candidates)
  *                                   | keyBy(window_end)
  *                              window-merge (WindowMerge: the window's rankings)
@@ -37,11 +38,14 @@ public final class TrendTopology {
 
     private final DataStream<RankedWindow> windows;
     private final DataStream<TrendEvent> late;
+    private final DataStream<TrendEvent> duplicates;
     private DataStream<RankedRow> rows;
 
-    private TrendTopology(DataStream<RankedWindow> windows, DataStream<TrendEvent> late) {
+    private TrendTopology(DataStream<RankedWindow> windows, DataStream<TrendEvent> late,
+                          DataStream<TrendEvent> duplicates) {
         this.windows = windows;
         this.late = late;
+        this.duplicates = duplicates;
     }
 
     /**
@@ -59,6 +63,7 @@ public final class TrendTopology {
                 .uid(PRODUCT_WINDOWS)
                 .name(PRODUCT_WINDOWS);
         DataStream<TrendEvent> late = products.getSideOutput(ProductWindows.LATE);
+        DataStream<TrendEvent> duplicates = products.getSideOutput(ProductWindows.DUPLICATE);
         DataStream<ProductWindow> candidates = products
                 .transform(LOCAL_TOP_N, TypeInformation.of(ProductWindow.class),
                         new LocalTopN(spec))
@@ -77,7 +82,7 @@ public final class TrendTopology {
                 .process(new PreviousRanks(spec), TypeInformation.of(RankedWindow.class))
                 .uid(PREVIOUS_RANKS)
                 .name(PREVIOUS_RANKS);
-        return new TrendTopology(windows, late);
+        return new TrendTopology(windows, late, duplicates);
     }
 
     /** Each window's rankings, whole, each time it is emitted (see {@link RankedWindow}). */
@@ -103,5 +108,10 @@ public final class TrendTopology {
     /** Valid events behind the allowed lateness of all their windows (dead letters). */
     public DataStream<TrendEvent> late() {
         return late;
+    }
+
+    /** Valid, on-time copies of events counted before within the dedup horizon. */
+    public DataStream<TrendEvent> duplicates() {
+        return duplicates;
     }
 }

@@ -20,6 +20,16 @@ import java.io.Serializable;
  * {@code maxCategories} categories; momentum is {@code (score + risingPrior) /
  * (previousScore + risingPrior)}, the previous score being the product's in the window
  * {@code size} earlier.
+ *
+ * <p>Duplicates: an event whose {@code event_id} (with its product and event type) was counted
+ * before, with a {@code ts} less than {@code dedupHorizon} away from that first copy's, is a
+ * duplicate; {@code dedupHorizon} 0 counts every copy. The first copy's id is kept until no
+ * copy within the horizon can be on time any more ({@link #dedupExpiry}), so whether a copy
+ * is a duplicate never depends on when the id was dropped.
+ *
+ * <p>The per-user cap: a user's events of one type on one product count at most
+ * {@code maxEventsPerUser} times in each window (0: no cap), so a window's count of a type is
+ * the sum over users of {@code min(user's events of that type in the window, cap)}.
  */
 public final class WindowSpec implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -31,9 +41,19 @@ public final class WindowSpec implements Serializable {
     public final int maxCategories;
     public final double risingPrior;
     public final double risingMinScore;
+    public final long dedupHorizonMs;
+    public final int maxEventsPerUser;
 
+    /** A spec that counts every copy of an event and every event of a user (no cap). */
     public WindowSpec(long sizeMs, long slideMs, long allowedLatenessMs, int topN,
                       int maxCategories, double risingPrior, double risingMinScore) {
+        this(sizeMs, slideMs, allowedLatenessMs, topN, maxCategories, risingPrior,
+                risingMinScore, 0, 0);
+    }
+
+    public WindowSpec(long sizeMs, long slideMs, long allowedLatenessMs, int topN,
+                      int maxCategories, double risingPrior, double risingMinScore,
+                      long dedupHorizonMs, int maxEventsPerUser) {
         if (slideMs <= 0 || sizeMs <= 0 || sizeMs % slideMs != 0) {
             throw new IllegalArgumentException("window size must be a positive multiple of "
                     + "the slide");
@@ -49,6 +69,12 @@ public final class WindowSpec implements Serializable {
             throw new IllegalArgumentException("risingPrior must be positive and "
                     + "risingMinScore not negative, both finite");
         }
+        if (dedupHorizonMs < 0) {
+            throw new IllegalArgumentException("the dedup horizon must not be negative");
+        }
+        if (maxEventsPerUser < 0) {
+            throw new IllegalArgumentException("maxEventsPerUser must not be negative");
+        }
         this.sizeMs = sizeMs;
         this.slideMs = slideMs;
         this.allowedLatenessMs = allowedLatenessMs;
@@ -56,6 +82,8 @@ public final class WindowSpec implements Serializable {
         this.maxCategories = maxCategories;
         this.risingPrior = risingPrior;
         this.risingMinScore = risingMinScore;
+        this.dedupHorizonMs = dedupHorizonMs;
+        this.maxEventsPerUser = maxEventsPerUser;
     }
 
     /** The end of the slice that holds event time {@code ts}. */
@@ -109,5 +137,33 @@ public final class WindowSpec implements Serializable {
      */
     public long sliceExpiry(long sliceEnd) {
         return finalTime(lastWindowEnd(sliceEnd) + sizeMs);
+    }
+
+    /** Whether copies of an event are deduplicated. */
+    public boolean dedups() {
+        return dedupHorizonMs > 0;
+    }
+
+    /**
+     * From which watermark on the id of an event first counted at {@code ts} is needed no
+     * more: a copy within the horizon has a ts below {@code ts + dedupHorizon}, so it is
+     * late once the last window of the slice holding {@code ts + dedupHorizon - 1} is final.
+     */
+    public long dedupExpiry(long ts) {
+        return finalTime(lastWindowEnd(sliceEnd(ts + dedupHorizonMs - 1)));
+    }
+
+    /** Whether a user's events count at most {@link #maxEventsPerUser} times per window. */
+    public boolean caps() {
+        return maxEventsPerUser > 0;
+    }
+
+    /**
+     * When the ids and per-user counts expiring at {@code expiry} are dropped: the next
+     * multiple of the slide, so a product has at most one drop per slide. No window fires
+     * there (a window fires at {@code end - 1}).
+     */
+    public long dropTime(long expiry) {
+        return Math.floorDiv(expiry + slideMs - 1, slideMs) * slideMs;
     }
 }

@@ -25,7 +25,9 @@ final class Formats {
             DataTypes.FIELD("product_id", DataTypes.STRING()),
             DataTypes.FIELD("category", DataTypes.STRING()),
             DataTypes.FIELD("ts", DataTypes.BIGINT()),
-            DataTypes.FIELD("arrival_ts", DataTypes.BIGINT()));
+            DataTypes.FIELD("arrival_ts", DataTypes.BIGINT()),
+            DataTypes.FIELD("event_id", DataTypes.STRING()),
+            DataTypes.FIELD("user_id", DataTypes.STRING()));
 
     static Configuration options(String eventType, long skewMs) {
         return Configuration.fromMap(Map.of(
@@ -50,7 +52,7 @@ final class Formats {
     static DeserializationSchema<RowData> decoder(String eventType, long skewMs)
             throws Exception {
         return decoder(eventType, skewMs, ALL_COLUMNS,
-                new int[][] {{0}, {1}, {2}, {3}, {4}, {5}});
+                new int[][] {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}});
     }
 
     static DeserializationSchema.InitializationContext initializationContext() {

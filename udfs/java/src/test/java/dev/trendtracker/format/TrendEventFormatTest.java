@@ -105,7 +105,20 @@ class TrendEventFormatTest {
         assertEquals("p-7", row.getString(2).toString());
         assertEquals("toys", row.getString(3).toString());
         assertEquals(1_704_067_200_123L, row.getLong(4));
+        assertEquals("e-1", row.getString(6).toString());
+        assertEquals("u-1", row.getString(7).toString());
         assertFalse(decoder.isEndOfStream(row));
+    }
+
+    @Test
+    void opaqueIdsComeOutUnescaped() throws Exception {
+        byte[] escaped = ("{\"event_id\":\"e-\\u00e9\\\"1\",\"event_type\":\"cart\","
+                + "\"product_id\":\"p-7\",\"category\":\"toys\",\"user_id\":\"\u00fc-2\","
+                + "\"ts\":1704067200123}").getBytes(StandardCharsets.UTF_8);
+        RowData row = Formats.decoder("cart", 60_000).deserialize(escaped);
+        assertTrue(row.isNullAt(1));
+        assertEquals("e-\u00e9\"1", row.getString(6).toString());
+        assertEquals("\u00fc-2", row.getString(7).toString());
     }
 
     @Test
@@ -114,6 +127,7 @@ class TrendEventFormatTest {
         RowData mismatch = decoder.deserialize(CART);
         assertEquals("topic_mismatch", mismatch.getString(1).toString());
         assertTrue(mismatch.isNullAt(2) && mismatch.isNullAt(3));
+        assertTrue(mismatch.isNullAt(6) && mismatch.isNullAt(7));
         assertEquals(0L, mismatch.getLong(4));
         RowData tombstone = decoder.deserialize(null);
         assertTrue(tombstone.isNullAt(0));
@@ -140,7 +154,7 @@ class TrendEventFormatTest {
 
     @Test
     void aProjectionPushedIntoTheFormatProducesOnlyItsColumns() throws Exception {
-        // product_id then reason, out of all six.
+        // product_id then reason, out of all eight.
         DeserializationSchema<RowData> decoder = Formats.decoder("cart", 60_000,
                 Formats.ALL_COLUMNS, new int[][] {{2}, {1}});
         RowData row = decoder.deserialize(CART);
@@ -154,9 +168,9 @@ class TrendEventFormatTest {
         DataType extra = DataTypes.ROW(DataTypes.FIELD("payload", DataTypes.STRING()),
                 DataTypes.FIELD("extra", DataTypes.STRING()));
         assertEquals("Format 'trend-event' produces no column 'extra'. Its columns are payload "
-                + "STRING, reason STRING, product_id STRING, category STRING, ts BIGINT and "
-                + "arrival_ts BIGINT (any of them, in any order); declare other columns as "
-                + "computed or METADATA columns.", assertThrows(ValidationException.class,
+                + "STRING, reason STRING, product_id STRING, category STRING, ts BIGINT, "
+                + "arrival_ts BIGINT, event_id STRING and user_id STRING (any of them, in any "
+                + "order); declare other columns as computed or METADATA columns.", assertThrows(ValidationException.class,
                         () -> Formats.decoder("click", 1, extra, new int[][] {{0}, {1}}))
                 .getMessage());
         DataType tsString = DataTypes.ROW(DataTypes.FIELD("ts", DataTypes.STRING()));

@@ -14,6 +14,7 @@ import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.runtime.watermarkstatus.WatermarkStatus;
 import org.apache.flink.streaming.util.KeyedBroadcastOperatorTestHarness;
+import org.apache.flink.util.OutputTag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -55,6 +56,15 @@ class ProductWindowsTest {
             h.processElement(new TrendEvent(productId, category, type, ts), ts);
         }
 
+        void event(String productId, String category, int type, long ts, String eventId)
+                throws Exception {
+            h.processElement(new TrendEvent(productId, category, type, ts, eventId), ts);
+        }
+
+        void userEvent(String productId, int type, long ts, String userId) throws Exception {
+            h.processElement(new TrendEvent(productId, "toys", type, ts, null, userId), ts);
+        }
+
         /** What the watermark fires, ordered by window and product. */
         List<ProductWindow> fire(long watermark) throws Exception {
             h.watermark(watermark);
@@ -66,13 +76,21 @@ class ProductWindowsTest {
         }
 
         List<TrendEvent> late() {
-            List<TrendEvent> late = new ArrayList<>();
-            if (h.getSideOutput(ProductWindows.LATE) != null) {
-                for (StreamRecord<TrendEvent> record : h.getSideOutput(ProductWindows.LATE)) {
-                    late.add(record.getValue());
+            return sideOutput(ProductWindows.LATE);
+        }
+
+        List<TrendEvent> duplicates() {
+            return sideOutput(ProductWindows.DUPLICATE);
+        }
+
+        private List<TrendEvent> sideOutput(OutputTag<TrendEvent> tag) {
+            List<TrendEvent> events = new ArrayList<>();
+            if (h.getSideOutput(tag) != null) {
+                for (StreamRecord<TrendEvent> record : h.getSideOutput(tag)) {
+                    events.add(record.getValue());
                 }
             }
-            return late;
+            return events;
         }
 
         int keyedStateEntries() {
@@ -315,6 +333,161 @@ class ProductWindowsTest {
                     row(20_000, "p-a", "toys", 2, 1, 0, 5, 3.5, V0),
                     // Its counts are the same; the window before it now scores 2.
                     row(30_000, "p-a", "toys", 0, 1, 0, 3, 5.0 / 4, V0)), h.fire(30_000));
+        }
+    }
+
+    /** Lateness 0, copies within {@code dedupHorizonMs} of a counted event count once. */
+    static WindowSpec dedupSpec(long dedupHorizonMs) {
+        return new WindowSpec(20_000, 10_000, 0, 3, 10, PRIOR, 0.0, dedupHorizonMs, 0);
+    }
+
+    static TrendEvent click(String productId, long ts, String eventId) {
+        return new TrendEvent(productId, "toys", TrendEvent.CLICK, ts, eventId);
+    }
+
+    /** Copies of e-1 and what is not a copy: its id as another type or on another product. */
+    static void copies(Harness h) throws Exception {
+        h.event("p-a", "toys", TrendEvent.CLICK, 1_000, "e-1");
+        h.event("p-a", "toys", TrendEvent.CLICK, 1_000, "e-1"); // a retry
+        h.event("p-a", "toys", TrendEvent.CLICK, 4_000, "e-1"); // 3 s away: a copy
+        h.event("p-a", "toys", TrendEvent.CLICK, 7_000, "e-1"); // 6 s away: another event
+        h.event("p-a", "toys", TrendEvent.CLICK, 7_500, "e-1"); // 0.5 s from 7 s: a copy
+        h.event("p-a", "toys", TrendEvent.CART, 1_000, "e-1"); // another type
+        h.event("p-b", "toys", TrendEvent.CLICK, 1_000, "e-1"); // another product
+    }
+
+    static final List<TrendEvent> COPIES = List.of(click("p-a", 1_000, "e-1"),
+            click("p-a", 4_000, "e-1"), click("p-a", 7_500, "e-1"));
+
+    @Test
+    void copiesWithinTheDedupHorizonCountOnceAndGoToTheSideOutput() throws Exception {
+        try (Harness h = new Harness(dedupSpec(5_000)).open()) {
+            copies(h);
+            // p-a: the clicks at 1 s and 7 s and the cart, 1 + 1 + 3 = 5; p-b its click.
+            assertEquals(List.of(
+                    row(10_000, "p-a", "toys", 2, 1, 0, 5, 3.5, V0),
+                    row(10_000, "p-b", "toys", 1, 0, 0, 1, 1.5, V0)), h.fire(9_999));
+            assertEquals(COPIES, h.duplicates());
+            assertEquals(List.of(), h.late());
+            // Its windows final, a copy of the click at 1 s is late, not a duplicate.
+            h.fire(19_999);
+            h.event("p-b", "toys", TrendEvent.CLICK, 1_000, "e-1");
+            assertEquals(List.of(click("p-b", 1_000, "e-1")), h.late());
+            assertEquals(COPIES, h.duplicates());
+            // The ids go with the horizon: no state and no timer is left.
+            h.fire(49_999);
+            assertEquals(0, h.keyedStateEntries());
+            assertEquals(0, h.h.numEventTimeTimers());
+        }
+    }
+
+    @Test
+    void anIdIsKeptUntilNoCopyWithinTheHorizonCanBeOnTime() throws Exception {
+        // Horizon 2 s: a copy at 5.5 s of a click at 4 s is in the slice [0 s, 10 s), on time
+        // until the watermark reaches 19.999 s, so the id is kept until then.
+        try (Harness h = new Harness(dedupSpec(2_000)).open()) {
+            h.event("p-a", "toys", TrendEvent.CLICK, 4_000, "e-2");
+            h.fire(19_998);
+            h.event("p-a", "toys", TrendEvent.CLICK, 5_500, "e-2");
+            assertEquals(List.of(click("p-a", 5_500, "e-2")), h.duplicates());
+            assertEquals(List.of(), h.late());
+            h.fire(19_999);
+            h.event("p-a", "toys", TrendEvent.CLICK, 5_500, "e-2");
+            assertEquals(List.of(click("p-a", 5_500, "e-2")), h.late());
+        }
+    }
+
+    @Test
+    void aRestoredCoreKnowsTheIdsItCounted() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (Harness h = new Harness(dedupSpec(5_000)).open()) {
+            h.event("p-a", "toys", TrendEvent.CLICK, 1_000, "e-1");
+            snapshot = h.h.snapshot(1, 1);
+        }
+        try (Harness restored = new Harness(dedupSpec(5_000))) {
+            restored.h.initializeState(snapshot);
+            restored.open();
+            restored.event("p-a", "toys", TrendEvent.CLICK, 1_000, "e-1");
+            restored.event("p-a", "toys", TrendEvent.CLICK, 8_000, "e-1");
+            assertEquals(List.of(row(10_000, "p-a", "toys", 2, 0, 0, 2, 2.0, V0)),
+                    restored.fire(9_999));
+            assertEquals(List.of(click("p-a", 1_000, "e-1")), restored.duplicates());
+        }
+    }
+
+    @Test
+    void withNoDedupHorizonEveryCopyCounts() throws Exception {
+        try (Harness h = new Harness(dedupSpec(0)).open()) {
+            copies(h);
+            assertEquals(List.of(
+                    row(10_000, "p-a", "toys", 5, 1, 0, 8, 5.0, V0),
+                    row(10_000, "p-b", "toys", 1, 0, 0, 1, 1.5, V0)), h.fire(9_999));
+            assertEquals(List.of(), h.duplicates());
+        }
+    }
+
+    /** Lateness {@code allowedLatenessMs}, at most 2 events of a user and type per window. */
+    static WindowSpec capSpec(long allowedLatenessMs) {
+        return new WindowSpec(20_000, 10_000, allowedLatenessMs, 3, 10, PRIOR, 0.0, 0, 2);
+    }
+
+    @Test
+    void eachWindowCountsAUsersEventsOfATypeAtMostTheCapTimes() throws Exception {
+        try (Harness h = new Harness(capSpec(0)).open()) {
+            // u-1: 3 clicks in [0 s, 10 s), 2 in [10 s, 20 s); u-2: 1 click, 3 carts.
+            for (long ts : new long[] {1_000, 2_000, 3_000, 11_000, 12_000}) {
+                h.userEvent("p-a", TrendEvent.CLICK, ts, "u-1");
+            }
+            h.userEvent("p-a", TrendEvent.CLICK, 4_000, "u-2");
+            for (long ts : new long[] {5_000, 6_000, 13_000}) {
+                h.userEvent("p-a", TrendEvent.CART, ts, "u-2");
+            }
+            // [-10 s, 10 s): clicks min(3, 2) + 1, carts min(2, 2): 3 + 6 = 9.
+            assertEquals(List.of(row(10_000, "p-a", "toys", 3, 2, 0, 9, 5.5, V0)),
+                    h.fire(9_999));
+            // [0 s, 20 s): clicks min(5, 2) + 1, carts min(3, 2): 3 + 6 = 9.
+            assertEquals(List.of(row(20_000, "p-a", "toys", 3, 2, 0, 9, 5.5, V0)),
+                    h.fire(19_999));
+            // [10 s, 30 s): clicks min(2, 2), carts 1: 2 + 3 = 5, against 9 (capped too).
+            assertEquals(List.of(row(30_000, "p-a", "toys", 2, 1, 0, 5, 7.0 / 11, V0)),
+                    h.fire(29_999));
+            assertEquals(List.of(), h.late());
+            h.fire(59_999);
+            assertEquals(0, h.keyedStateEntries());
+            assertEquals(0, h.h.numEventTimeTimers());
+        }
+    }
+
+    @Test
+    void theCapHoldsForEventsThatCountOnlyInTheLaterWindows() throws Exception {
+        // Lateness 5 s: at 15 s [-10 s, 10 s) is final, so a click at 4 s counts in
+        // [0 s, 20 s) only.
+        try (Harness h = new Harness(capSpec(5_000)).open()) {
+            h.userEvent("p-a", TrendEvent.CLICK, 1_000, "u-1");
+            h.userEvent("p-a", TrendEvent.CLICK, 2_000, "u-1");
+            assertEquals(List.of(row(10_000, "p-a", "toys", 2, 0, 0, 2, 2.0, V0)),
+                    h.fire(15_000));
+            h.userEvent("p-a", TrendEvent.CLICK, 4_000, "u-1");
+            h.userEvent("p-a", TrendEvent.CLICK, 4_500, "u-2");
+            assertEquals(List.of(row(20_000, "p-a", "toys", 3, 0, 0, 3, 2.5, V0)),
+                    h.fire(19_999));
+        }
+    }
+
+    @Test
+    void aRestoredCoreCapsAsBefore() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (Harness h = new Harness(capSpec(0)).open()) {
+            h.userEvent("p-a", TrendEvent.CLICK, 1_000, "u-1");
+            h.userEvent("p-a", TrendEvent.CLICK, 2_000, "u-1");
+            snapshot = h.h.snapshot(1, 1);
+        }
+        try (Harness restored = new Harness(capSpec(0))) {
+            restored.h.initializeState(snapshot);
+            restored.open();
+            restored.userEvent("p-a", TrendEvent.CLICK, 3_000, "u-1");
+            assertEquals(List.of(row(10_000, "p-a", "toys", 2, 0, 0, 2, 2.0, V0)),
+                    restored.fire(9_999));
         }
     }
 }

@@ -37,7 +37,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class TrendTablesTest {
     static final String[] NAMES = {"payload", "topic", "partition", "offset", "event_type",
-        "event_type_code", "reason", "product_id", "category", "ts"};
+        "event_type_code", "reason", "product_id", "category", "event_id", "user_id", "ts"};
 
     /** A watermark right after each record, at its timestamp. */
     static final class EveryRecord<T> implements WatermarkGenerator<T> {
@@ -51,19 +51,26 @@ class TrendTablesTest {
     }
 
     static Row record(long offset, String reason, String productId, int type, long et) {
+        return record(offset, reason, productId, type, et, "e-" + offset);
+    }
+
+    static Row record(long offset, String reason, String productId, int type, long et,
+                      String eventId) {
         return Row.of("{\"n\":" + offset + "}", "clicks", 0, offset,
                 new String[] {"click", "cart", "purchase"}[type], type, reason, productId,
-                productId == null ? null : "toys", et);
+                productId == null ? null : "toys", reason == null ? eventId : null,
+                reason == null ? "u-" + offset : null, et);
     }
 
     static Table records(StreamExecutionEnvironment env, StreamTableEnvironment tEnv,
                          Row... rows) {
         DataStream<Row> stream = env.fromData(List.of(rows), Types.ROW_NAMED(NAMES,
                         Types.STRING, Types.STRING, Types.INT, Types.LONG, Types.STRING,
-                        Types.INT, Types.STRING, Types.STRING, Types.STRING, Types.LONG))
+                        Types.INT, Types.STRING, Types.STRING, Types.STRING, Types.STRING,
+                        Types.STRING, Types.LONG))
                 .assignTimestampsAndWatermarks(WatermarkStrategy
                         .<Row>forGenerator(context -> new EveryRecord<>())
-                        .withTimestampAssigner((row, previous) -> (Long) row.getField(9)));
+                        .withTimestampAssigner((row, previous) -> (Long) row.getField(11)));
         Table withTs = tEnv.fromDataStream(stream, Schema.newBuilder()
                 .columnByMetadata("et", DataTypes.TIMESTAMP_LTZ(3), "rowtime")
                 .watermark("et", "SOURCE_WATERMARK()")
@@ -128,12 +135,14 @@ class TrendTablesTest {
                 record(3, null, "p-1", TrendEvent.CLICK, 500),
                 record(4, null, "p-2", TrendEvent.CLICK, 25_000),
                 // Every window of it is final: late.
-                record(5, null, "p-3", TrendEvent.CLICK, 1_500));
+                record(5, null, "p-3", TrendEvent.CLICK, 1_500),
+                // A copy of record 4 (its id, product and type): counted once.
+                record(6, null, "p-2", TrendEvent.CLICK, 25_000, "e-4"));
         Table weights = weights(env, tEnv, "{\"weights_version\": \"v1\", \"click\": 2, "
                 + "\"cart\": 0, \"purchase\": 1, \"applies_from_ms\": 20000}");
         Table[] tables = TrendTables.attach(tEnv, records, weights, 20_000, 10_000, 0, 2, 10,
-                2.0, 0.0, "{\"weights_version\": \"v0\", \"click\": 1, \"cart\": 3, "
-                        + "\"purchase\": 5, \"published_ms\": 0}", "late");
+                2.0, 0.0, 60_000, 5, "{\"weights_version\": \"v0\", \"click\": 1, \"cart\": 3, "
+                        + "\"purchase\": 5, \"published_ms\": 0}", "late", "duplicate");
         assertEquals(List.of("window_start", "window_end", "ranking_list", "category_list",
                 "rank_list", "product_id_list", "score_list", "clicks_list", "carts_list",
                 "purchases_list", "previous_rank_list", "momentum_list", "weights_version"),
@@ -154,6 +163,7 @@ class TrendTablesTest {
         assertEquals(List.of(
                 "dead 1 click bad_id {\"n\":1}",
                 "dead 5 click late {\"n\":5}",
+                "dead 6 click duplicate {\"n\":6}",
                 "window -10000 10000 v0: popular/null/1/p-1/1.0/null/1.5"
                         + " popular/toys/1/p-1/1.0/null/1.5 rising/null/1/p-1/1.0/null/1.5"
                         + " rising/toys/1/p-1/1.0/null/1.5",
@@ -185,9 +195,9 @@ class TrendTablesTest {
                 records(env, tEnv, record(0, null, "p-1", TrendEvent.CLICK, 1_000)),
                 weights(env, tEnv, "{\"weights_version\": \"v1\", \"click\": 2, "
                         + "\"cart\": 0, \"purchase\": 1, \"applies_from_ms\": 0}"),
-                20_000, 10_000, 0, 2, 10, 2.0, 0.0, "{\"weights_version\": \"v0\", "
+                20_000, 10_000, 0, 2, 10, 2.0, 0.0, 60_000, 5, "{\"weights_version\": \"v0\", "
                         + "\"click\": 1, \"cart\": 3, \"purchase\": 5, \"published_ms\": 0}",
-                "late");
+                "late", "duplicate");
         tEnv.toDataStream(tables[0]).sinkTo(new DiscardingSink<>());
         tEnv.toDataStream(tables[1]).sinkTo(new DiscardingSink<>());
         StreamGraph graph = env.getStreamGraph();

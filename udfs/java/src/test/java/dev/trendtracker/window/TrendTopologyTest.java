@@ -97,7 +97,7 @@ class TrendTopologyTest {
         for (int i = 0; i < EVENTS.length; i++) {
             Object[] e = EVENTS[i];
             events.add(new TrendEvent((String) e[2], (String) e[3], (int) e[1],
-                    T0 + (int) e[0], "{\"n\": " + i + "}", "clicks", 0, i));
+                    T0 + (int) e[0], "e-" + i, "u-" + i, "{\"n\": " + i + "}", "clicks", 0, i));
         }
         return events;
     }

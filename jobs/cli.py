@@ -86,7 +86,8 @@ def watch(
     Submits the job (resuming from its newest retained checkpoint or savepoint) whenever
     the JobManager has no job of its consumer group, as after the JobManager
     restarts, or when the newest one failed. A job stopped with `trend job stop` stays
-    stopped until the JobManager restarts.
+    stopped while the JobManager lists it (until it restarts, or forgets finished jobs:
+    `jobstore.expiration-time`).
     """
     import logging
     import time

@@ -4,7 +4,7 @@
 # running on the session cluster (`trend job watch`). It submits the job when the
 # JobManager has no job of its consumer group (the first start, and after a
 # JobManager restart: without HA a restarted JobManager forgets its jobs), and leaves a
-# job stopped with `trend job stop` alone. The job resumes from the newest retained
+# job stopped with `trend job stop` alone while the JobManager lists it. The job resumes from the newest retained
 # checkpoint or savepoint of its consumer group, in the object store, so a resubmission
 # continues the windows in flight instead of recomputing them from part of their events.
 # The job's Java module is the jar the image built; the job finds it through TREND_UDF_JAR

@@ -600,6 +600,8 @@ def test_flink_configuration(services):
     assert jm["metrics.reporter.prom.port"] == "9249"
     assert jm["execution.checkpointing.dir"] == "s3://trends/checkpoints"
     assert jm["execution.checkpointing.savepoint-dir"] == "s3://trends/savepoints"
+    # The watcher leaves a stopped job alone only while the JobManager lists it.
+    assert jm["jobstore.expiration-time"] == str(30 * 24 * 3600)
     assert jm["parallelism.default"] == "2"
     assert jm["s3.endpoint"] == "http://minio:9000"
     env = services["jobmanager"]["environment"]

@@ -71,7 +71,8 @@ def test_the_job_waits_out_a_broker_outage_and_loses_nothing(make_settings, loca
     def send(offset_ms: int, product: str) -> None:
         for event_type, topic in settings.event_topics.items():
             body = {"event_id": f"e-{len(sent)}-{event_type}", "event_type": event_type,
-                    "product_id": product, "category": "gadgets", "user_id": "u-1",
+                    "product_id": product, "category": "gadgets",
+                    "user_id": f"u-{len(sent)}",
                     "ts": T0 + offset_ms}
             producer.produce(topic, value=json.dumps(body).encode())
         sent.append((offset_ms, product))

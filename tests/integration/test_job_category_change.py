@@ -46,7 +46,7 @@ def test_a_product_that_changes_category_is_one_item_in_the_category_of_its_late
     produce(settings, [
         (settings.event_topics[event_type], 0, json.dumps({
             "event_id": f"e-{n}", "event_type": event_type, "product_id": product_id,
-            "category": category, "user_id": "u-1", "ts": T0 + offset_ms}).encode())
+            "category": category, "user_id": f"u-{n}", "ts": T0 + offset_ms}).encode())
         for n, (offset_ms, event_type, product_id, category) in enumerate(EVENTS)])
 
     run(settings, bounded=True)

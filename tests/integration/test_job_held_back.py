@@ -76,7 +76,7 @@ def test_a_producer_held_back_30_s_on_a_shared_partition_loses_nothing(
         product_id = f"p-{source}{step % 4}"
         sent[(ts // WINDOW_MS + 1) * WINDOW_MS][(product_id, event_type)] += 1
         body = {"event_id": f"e-{step}", "event_type": event_type, "product_id": product_id,
-                "category": "gadgets", "user_id": f"u-{source}", "ts": ts}
+                "category": "gadgets", "user_id": f"u-{source}-{step}", "ts": ts}
         return settings.event_topics[event_type], json.dumps(body).encode()
 
     def on_time(seconds: float, held: list | None = None) -> None:

@@ -127,7 +127,7 @@ def produce(settings, events: list[tuple[str, str, int]]) -> None:
                          "batch.num.messages": 1})
     for n, (event_type, product_id, offset_ms) in enumerate(events):
         value = {"event_id": f"e-{n}", "event_type": event_type, "product_id": product_id,
-                 "category": "toys", "user_id": "u-1", "ts": T0 + offset_ms}
+                 "category": "toys", "user_id": f"u-{n}", "ts": T0 + offset_ms}
         producer.produce(settings.event_topics[event_type], value=json.dumps(value).encode(),
                          key=product_id.encode(), partition=0)
         producer.flush(10)

@@ -57,7 +57,7 @@ def test_a_producer_stalled_for_ten_seconds_loses_no_event(make_settings, tmp_pa
     def send(partition: int, step: int) -> None:
         body = {"event_id": f"e-{partition}-{step}", "event_type": "click",
                 "product_id": product(partition, step), "category": "gadgets",
-                "user_id": "u-1", "ts": T0 + step * STEP_MS}
+                "user_id": f"u-{partition}-{step}", "ts": T0 + step * STEP_MS}
         producer.produce(topic, value=json.dumps(body).encode(), partition=partition)
 
     def window_file(end_ms: int) -> Path:

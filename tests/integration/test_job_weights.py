@@ -39,8 +39,9 @@ def produce(settings, events: list[tuple[int, str, str]]) -> None:
     """(ms after T0, event_type, product_id), one record per batch, in order."""
     producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 0})
     for offset_ms, event_type, product_id in events:
-        body = {"event_id": f"e-{uuid.uuid4().hex[:12]}", "event_type": event_type,
-                "product_id": product_id, "category": "gadgets", "user_id": "u-1",
+        event_id = uuid.uuid4().hex[:12]
+        body = {"event_id": f"e-{event_id}", "event_type": event_type,
+                "product_id": product_id, "category": "gadgets", "user_id": f"u-{event_id}",
                 "ts": T0 + offset_ms}
         producer.produce(settings.event_topics[event_type], value=json.dumps(body).encode(),
                          key=product_id.encode())

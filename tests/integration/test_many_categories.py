@@ -90,7 +90,7 @@ def produce(settings, produced) -> None:
     producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 50})
     for n, (ts, event_type, product, category) in enumerate(produced):
         body = {"event_id": f"e-{n}", "event_type": event_type,
-                "product_id": product, "category": category, "user_id": "u-1", "ts": ts}
+                "product_id": product, "category": category, "user_id": f"u-{n}", "ts": ts}
         producer.produce(settings.event_topics[event_type], value=json.dumps(body).encode())
         producer.poll(0)
     assert producer.flush(60) == 0

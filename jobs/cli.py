@@ -87,12 +87,20 @@ def watch(
     the JobManager has no job of its consumer group, as after the JobManager
     restarts, or when the newest one failed. A job stopped with `trend job stop` stays
     stopped while the JobManager lists it (until it restarts, or forgets finished jobs:
-    `jobstore.expiration-time`).
+    `jobstore.expiration-time`). After a JobManager crash the TaskManagers run the crashed
+    job's tasks on until they give up on it (`heartbeat.timeout`): the watcher waits for
+    that, since two copies of the job would write the same windows.
     """
     import logging
     import time
 
-    from jobs.submit import jobs_of_group, resubmit_reason, submit_job
+    from jobs.submit import (
+        ACTIVE_STATES,
+        heartbeat_timeout_s,
+        jobs_of_group,
+        resubmit_reason,
+        submit_job,
+    )
     from jobs.trending import CONSUMER_GROUP_PARAMETER, JOB_NAME, parse_args
     from trend_tracker.settings import load_settings
 
@@ -102,19 +110,37 @@ def watch(
     settings = load_settings(**job.overrides)
     log.info("watching %s for job %s of consumer group %s every %.0f s", jobmanager,
              JOB_NAME, settings.consumer_group, interval_s)
+    seen_running = False  # a job of the group was active at some look since the last submit
+    lost_at = None  # when this watcher found that job gone with its JobManager
     while True:
         try:
-            reason = resubmit_reason(jobs_of_group(jobmanager, settings.consumer_group,
-                                                   CONSUMER_GROUP_PARAMETER))
+            jobs = jobs_of_group(jobmanager, settings.consumer_group, CONSUMER_GROUP_PARAMETER)
+            reason = resubmit_reason(jobs)
+            if any(j["state"] in ACTIVE_STATES for j in jobs):
+                seen_running, lost_at = True, None
+            elif not jobs and seen_running and lost_at is None:
+                lost_at = time.monotonic()  # the JobManager restarted between two looks
+            wait_s = 0.0
+            if reason is not None and lost_at is not None:
+                wait_s = lost_at + heartbeat_timeout_s(jobmanager) - time.monotonic()
         except OSError as exc:  # the JobManager is down or restarting: look again later
             log.warning("JobManager %s not reachable: %s", jobmanager, exc)
-            reason = None
+            if seen_running and lost_at is None:
+                lost_at = time.monotonic()
+            reason, wait_s = None, 0.0
+        if reason is not None and wait_s > 0:
+            log.info("not submitting yet: the TaskManagers run the crashed job's tasks until "
+                     "their heartbeat timeout, %.0f s from now; two copies of the job would "
+                     "write the same windows", wait_s)
+            time.sleep(min(wait_s, interval_s))
+            continue
         if reason is not None:
             log.info("submitting the job: %s", reason)
             result = submit_job(settings, jobmanager, capture=False)
             if result.returncode != 0:
                 log.error("submit failed (exit %d); trying again in %.0f s",
                           result.returncode, interval_s)
+            seen_running, lost_at = False, None
         time.sleep(interval_s)
 
 

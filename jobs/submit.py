@@ -195,6 +195,33 @@ def jobs_of_group(jobmanager: str, consumer_group: str, parameter: str) -> list[
     return sorted(ours, key=lambda job: job.get("start-time", 0), reverse=True)
 
 
+#: Seconds per unit of a Flink duration ("50000" is milliseconds).
+_DURATION_UNITS = {"": 0.001, "ms": 0.001, "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0,
+                   "seconds": 1.0, "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0,
+                   "minutes": 60.0, "h": 3600.0, "hour": 3600.0, "hours": 3600.0}
+#: Flink's default ``heartbeat.timeout``.
+DEFAULT_HEARTBEAT_TIMEOUT_S = 50.0
+
+
+def duration_s(text: str) -> float:
+    """A Flink duration (``50000``, ``50 s``, ``2 min``) in seconds."""
+    import re
+
+    match = re.fullmatch(r"(\d+)\s*([a-z]*)", text.strip().lower())
+    if match is None or match.group(2) not in _DURATION_UNITS:
+        raise ValueError(f"not a Flink duration: {text!r}")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def heartbeat_timeout_s(jobmanager: str) -> float:
+    """How long a TaskManager runs the tasks of a job whose JobManager is gone before it
+    gives up on them: the cluster's ``heartbeat.timeout``."""
+    entries = _rest(f"http://{jobmanager}/jobmanager/config")
+    value = next((entry["value"] for entry in entries if entry["key"] == "heartbeat.timeout"),
+                 None)
+    return duration_s(value) if value else DEFAULT_HEARTBEAT_TIMEOUT_S
+
+
 def resubmit_reason(jobs: Sequence[Mapping[str, object]]) -> str | None:
     """Why a watcher should submit the job now, given the JobManager's jobs of it (newest
     first), or None: while one is active, and after one was stopped on purpose, never.

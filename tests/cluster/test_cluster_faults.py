@@ -403,9 +403,13 @@ def test_after_a_jobmanager_crash_the_watcher_brings_the_job_back(
         make_run, make_settings, flink_cluster, tmp_path):
     """docker-compose's submitter, ``trend job watch``, submits the job; after kill -9 of
     the JobManager (no HA: the job is gone with it) and its restart, it submits the job
-    again by itself, resuming from the newest retained checkpoint in the object store, so
-    no finished window is overwritten with partial counts. A job stopped with
-    ``trend job stop`` stays stopped."""
+    again by itself once the TaskManagers have let go of the crashed job's tasks, resuming
+    from the newest retained checkpoint in the object store, so no finished window is
+    overwritten with partial counts. A job stopped with ``trend job stop`` stays stopped.
+
+    Without the wait, the crashed job's tasks ran on beside the new job for the
+    TaskManagers' heartbeat timeout, read the same events and wrote the same windows: one
+    run ended with a window short of one purchase that the orphaned tasks judged late."""
     run = make_run(7, separate_clients=True, **compose_state_dirs(make_settings().s3_bucket))
     run.produce_phase(0)
     log = tmp_path / "watch.log"
@@ -430,6 +434,10 @@ def test_after_a_jobmanager_crash_the_watcher_brings_the_job_back(
         assert first.startswith(" the JobManager knows no such job")
         assert "first start of this consumer group" in first
         assert "resuming from the newest retained checkpoint or savepoint (s3://" in again
+        # The crashed job's tasks ran on until the TaskManagers gave up on it; the watcher
+        # waited for them (two copies of the job would have written the same windows).
+        assert "not submitting yet: the TaskManagers run the crashed job's tasks" in first, (
+            first[-3000:])
 
         run.produce_phase(1)
         run.produce_phase(2)

@@ -91,3 +91,18 @@ def _job(jid: str, state: str) -> dict:
 ])
 def test_the_watcher_submits_only_when_no_job_runs_and_none_was_stopped(jobs, expected):
     assert resubmit_reason(jobs) == expected
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("50000", 50.0), ("120 s", 120.0), ("2 min", 120.0), ("500 ms", 0.5), ("1h", 3600.0)])
+def test_flink_durations_in_seconds(text, seconds):
+    from jobs.submit import duration_s
+
+    assert duration_s(text) == seconds
+
+
+def test_a_duration_flink_would_not_take_is_refused():
+    from jobs.submit import duration_s
+
+    with pytest.raises(ValueError, match="not a Flink duration"):
+        duration_s("soon")

@@ -331,10 +331,12 @@ def keyed_core(t_env, records, weights, settings: Settings,
     """The keyed core over ``records`` (a table in :data:`RECORD_COLUMNS`) and ``weights``
     (a table of weights records, or None): its ``window_results`` and ``dead_letters`` as
     tables of ``t_env``."""
-    from pyflink.java_gateway import get_gateway
     from pyflink.table import Table
 
-    window_results, dead_letters = get_gateway().jvm.dev.trendtracker.window.TrendTables.attach(
+    from trend_tracker.jars import ModuleClass
+
+    tables = ModuleClass("dev.trendtracker.window.TrendTables", settings.udf_jar)
+    window_results, dead_letters = tables.attach(
         t_env._j_tenv, records._j_table, weights._j_table if weights is not None else None,
         settings.window_size_s * 1000, settings.window_slide_s * 1000,
         settings.allowed_lateness_s * 1000, settings.top_n, settings.max_categories,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
-
 from trend_tracker import output_row as output
 
 #: The row as the project documents it (docs/ARCHITECTURE.md, "The output row").
@@ -71,21 +69,12 @@ def test_the_job_sql_hands_one_array_per_ranked_field():
     assert Settings  # the settings module imports cleanly beside the definition
 
 
-@pytest.fixture(scope="module")
-def jvm():
-    from pyflink.java_gateway import get_gateway
-    from pyflink.util.java_utils import add_jars_to_context_class_loader
-
-    from trend_tracker.jars import udf_jar
-
-    add_jars_to_context_class_loader([udf_jar().as_uri()])
-    return get_gateway().jvm
-
-
-def test_the_java_core_hands_the_ranked_row_of_the_definition(jvm):
+def test_the_java_core_hands_the_ranked_row_of_the_definition():
     """The core's window results (``TrendTables.WINDOW_RESULTS``): the window's times, one
     array per ranked field, then the window values."""
-    declared = jvm.dev.trendtracker.window.TrendTables.WINDOW_RESULTS.toString()
+    from trend_tracker.jars import ModuleClass
+
+    declared = ModuleClass("dev.trendtracker.window.TrendTables").WINDOW_RESULTS.toString()
     arrays = [f"`{name}_list` ARRAY<{output.BY_NAME[name].sql}>"
               for name in output.RANKED_ARRAY_FIELDS]
     values = [f"`{name}` {output.BY_NAME[name].sql}"

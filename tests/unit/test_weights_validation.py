@@ -134,13 +134,12 @@ def test_tags_show_the_weights():
 
 @pytest.fixture(scope="module")
 def window():
-    from pyflink.java_gateway import get_gateway
-    from pyflink.util.java_utils import add_jars_to_context_class_loader
+    from types import SimpleNamespace
 
-    from trend_tracker.jars import udf_jar
+    from trend_tracker.jars import ModuleClass
 
-    add_jars_to_context_class_loader([udf_jar().as_uri()])
-    return get_gateway().jvm.dev.trendtracker.window
+    return SimpleNamespace(**{name: ModuleClass(f"dev.trendtracker.window.{name}")
+                              for name in ("WeightsRecord", "ProductWindow")})
 
 
 def _record(click) -> str:

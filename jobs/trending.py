@@ -414,7 +414,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # that would restart forever without weights.
     from jobs.resume import configured_restore_path, start_point
     from registry.client import RegistryError
-    from registry.publisher import ensure_published, load_weights_for_start
+    from registry.publisher import (
+        WeightsTopicError,
+        ensure_published,
+        load_weights_for_start,
+    )
     from registry.weights import InvalidWeightsError
 
     try:
@@ -440,7 +444,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings.model_copy(update={"restore_from": start.restore_from})
     if not job.bounded:
         # The weights topic is the job's source of weights from now on (and after a restore).
-        ensure_published(settings, weights)
+        try:
+            ensure_published(settings, weights)
+        except WeightsTopicError as exc:
+            # Where ACLs let only the weights publisher write the topic: the job scores with
+            # these weights until the topic's first record, which the publisher writes.
+            log.warning("the job starts with weights %s but cannot publish them (%s); the "
+                        "weights publisher (trend weights publish --follow) keeps the topic",
+                        weights.version, exc)
     run(settings, bounded=job.bounded, weights=weights, replace_windows=start.replace_windows)
     return 0
 

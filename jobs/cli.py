@@ -102,12 +102,13 @@ def watch(
         submit_job,
     )
     from jobs.trending import CONSUMER_GROUP_PARAMETER, JOB_NAME, parse_args
+    from trend_tracker.logs import start_logging
     from trend_tracker.settings import load_settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     log = logging.getLogger("trend.job.watch")
     job = parse_args(list(ctx.args))
     settings = load_settings(**job.overrides)
+    start_logging(settings, "trend.job.watch")
     log.info("watching %s for job %s of consumer group %s every %.0f s", jobmanager,
              JOB_NAME, settings.consumer_group, interval_s)
     seen_running = False  # a job of the group was active at some look since the last submit

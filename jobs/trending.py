@@ -425,7 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RegistryError, InvalidWeightsError) as exc:
         log.error("cannot start without weights: %s", exc)
         return 2
-    log.info("weights at start: %s %s", weights.version, weights.as_dict())
+    log.info("weights at start: %s %s", weights.version, weights.as_dict(),
+             extra={"weights_version": weights.version})
     if job.bounded:
         log.info("backfill %s: every window is scored with weights %s, today's, not those it "
                  "had when it was live; output %s and Redis namespace %s%s",

@@ -163,7 +163,29 @@ def formatter(log_format: str) -> logging.Formatter:
 
 
 class _TrendHandler(logging.StreamHandler):
-    """The root handler :func:`configure_logging` installs (and replaces on a second call)."""
+    """The root handler :func:`configure_logging` installs (and replaces on a second call).
+    It writes to ``sys.stderr`` as it is when a record comes, not as it was at start."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass  # always the current stderr
+
+
+def _replaced(handler: logging.Handler) -> bool:
+    """Whether :func:`configure_logging` takes ``handler`` off the root logger: its own, and
+    text handlers on the process's stdout or stderr (a library's ``basicConfig``); others
+    (a file, a test's capture) stay."""
+    if isinstance(handler, _TrendHandler):
+        return True
+    return type(handler) is logging.StreamHandler and handler.stream in (
+        sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
 
 
 def format_from_env(environ: Mapping[str, str] | None = None) -> str:
@@ -175,14 +197,15 @@ def format_from_env(environ: Mapping[str, str] | None = None) -> str:
 
 def configure_logging(log_format: str | None = None, level: int = logging.INFO) -> None:
     """Send every logger's records to stderr in ``log_format`` (default: from the
-    environment). Replaces the handlers of the root logger; calling it again only changes
-    the format."""
+    environment). Replaces the root logger's stderr and stdout handlers; calling it again
+    only changes the format."""
     chosen = format_from_env() if log_format is None else log_format
-    handler = _TrendHandler(sys.stderr)
+    handler = _TrendHandler()
     handler.setFormatter(formatter(chosen))
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if _replaced(old):
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     # Python's warnings (deprecations in libraries) as log records, not bare stderr text.

@@ -143,7 +143,8 @@ def test_configure_logging_replaces_its_handler_and_follows_the_format(monkeypat
         configure_logging("text")
         configure_logging("json")
         ours = [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]
-        assert len(root.handlers) == 1 and len(ours) == 1
+        assert len(ours) == 1
+        assert not [h for h in root.handlers if isinstance(h.formatter, TextFormatter)]
         logging.getLogger("trend.test").warning("a %s", "warning")
         line = json.loads(stream.getvalue())
         assert (line["level"], line["logger"], line["message"]) == (

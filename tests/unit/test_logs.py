@@ -262,3 +262,25 @@ def test_text_mode_logs_no_settings_at_start(monkeypatch):
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
     assert stream.getvalue() == ""
+
+
+def test_the_watcher_relays_flink_run_s_output_as_json_lines(monkeypatch):
+    from jobs.cli import relay_client_output
+
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    job_line = ('{"time": "2026-12-07T10:11:12.345Z", "level": "INFO", "logger": "trend.job", '
+                '"message": "starting"}')
+    try:
+        configure_logging("json")
+        relay_client_output(f"{job_line}\n\nJob has been submitted with JobID 0123abcd\n")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    first, second = stream.getvalue().splitlines()
+    assert first == job_line
+    relayed = json.loads(second)
+    assert (relayed["logger"], relayed["level"], relayed["message"]) == (
+        "flink.client", "INFO", "Job has been submitted with JobID 0123abcd")

@@ -3,7 +3,11 @@ service."""
 
 from __future__ import annotations
 
+import logging
+
 import typer
+
+log = logging.getLogger("trend.api")
 
 
 def serve(host: str | None = typer.Option(None, help="Listen address (TREND_API_HOST)"),
@@ -15,14 +19,17 @@ def serve(host: str | None = typer.Option(None, help="Listen address (TREND_API_
 
     from api.http_protocol import BatchedHttpToolsProtocol
     from api.main import create_app
+    from trend_tracker.logs import start_logging, uvicorn_log_config
     from trend_tracker.settings import load_settings
 
     settings = load_settings(api_host=host, api_port=port, redis_url=redis_url)
-    typer.echo(f"trend api: http://{settings.api_host}:{settings.api_port}/ "
-               "(OpenAPI at /docs)")
+    start_logging(settings, "trend.api")
+    log.info("trend api: http://%s:%d/ (OpenAPI at /docs)", settings.api_host,
+             settings.api_port)
     # uvloop is uvicorn's loop whenever it is installed (a dependency of the project).
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                http=BatchedHttpToolsProtocol, access_log=access_log, log_level="info")
+                http=BatchedHttpToolsProtocol, access_log=access_log, log_level="info",
+                log_config=uvicorn_log_config(settings.log_format))
 
 
 def serve_ingest(
@@ -43,21 +50,25 @@ def serve_ingest(
 
     from api.ingest import create_ingest_app
     from api.ingest_auth import ApiKeyError
+    from trend_tracker.logs import start_logging, uvicorn_log_config
     from trend_tracker.settings import load_settings
 
     settings = load_settings(ingest_host=host, ingest_port=port,
                              bootstrap_servers=bootstrap_servers,
                              ingest_api_keys_file=api_keys_file)
+    start_logging(settings, "trend.ingest")
+    ingest_log = logging.getLogger("trend.ingest")
     try:
         app = create_ingest_app(settings)
     except ApiKeyError as exc:
-        typer.echo(f"error: trend ingest cannot start: {exc}", err=True)
+        ingest_log.error("trend ingest cannot start: %s", exc)
         raise typer.Exit(2) from None
-    typer.echo(f"trend ingest: http://{settings.ingest_host}:{settings.ingest_port}/events "
-               f"-> {settings.bootstrap_servers} (OpenAPI at /docs; "
-               f"{len(app.state.api_keys.keys)} API keys)")
+    ingest_log.info("trend ingest: http://%s:%d/events -> %s (OpenAPI at /docs; %d API keys)",
+                    settings.ingest_host, settings.ingest_port, settings.bootstrap_servers,
+                    len(app.state.api_keys.keys))
     uvicorn.run(app, host=settings.ingest_host,
-                port=settings.ingest_port, access_log=access_log, log_level="info")
+                port=settings.ingest_port, access_log=access_log, log_level="info",
+                log_config=uvicorn_log_config(settings.log_format))
 
 
 def register(app: typer.Typer) -> None:

@@ -128,6 +128,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--z-min", type=float, default=4.0,
                         help="the candidate statistics' least z to enter the ranking")
+    parser.add_argument("--dispersion", type=float, default=1.0,
+                        help="the slice statistic's variance over the Poisson one of its "
+                             "weighted counts")
     parser.add_argument("--recent-slides", type=int, default=DETECT_WITHIN_SLIDES,
                         help="slides the slice statistic compares with the window before")
     parser.add_argument("--phase-timeout-s", type=float, default=3600,
@@ -461,13 +464,16 @@ def window_z_statistic(windows: dict[int, WindowRows], size_ms: int, z_min: floa
 
 
 def slice_z_statistic(windows: dict[int, WindowRows], size_ms: int, slide_ms: int,
-                      recent_slides: int, z_min: float, min_score: float) -> Any:
+                      recent_slides: int, z_min: float, min_score: float,
+                      dispersion: float = 1.0) -> Any:
     """The newest ``recent_slides`` slides against the rate of the window just before them:
     (recent - expected) / sqrt(var + 1), expected = that window's score scaled to the
     recent span, var = the variance of the recent score at that rate plus the expected's.
     Slice scores come from the window scores (a window minus the one a slide earlier is its
     newest slice minus the slice it dropped), which is exact where the per-user cap does
-    not bind. Only z >= ``z_min`` enters."""
+    not bind. ``dispersion`` multiplies the variance: events that come together (a click,
+    its cart and its purchase) make a score vary more than independent events would.
+    Only z >= ``z_min`` enters."""
     ends = sorted(windows)
     slide_score: dict[tuple[int, str], float] = {}
     slices_per_window = size_ms // slide_ms
@@ -493,7 +499,7 @@ def slice_z_statistic(windows: dict[int, WindowRows], size_ms: int, slide_ms: in
         # The variance under the baseline rate (a score test): the recent span's own
         # variance would shrink the evidence of exactly the products that grew.
         z = ((recent_score - scale * base_score)
-             / math.sqrt(scale * base_var + scale * scale * base_var + 1))
+             / math.sqrt(dispersion * (scale + scale * scale) * base_var + 1))
         return z if z >= z_min else None
     return z_score
 
@@ -544,7 +550,7 @@ def run_rate(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
             windows, size_ms, args.z_min, settings.rising_min_score), args.top_k),
         "slice_z": rank_by(windows, slice_z_statistic(
             windows, size_ms, slide_ms, args.recent_slides, args.z_min,
-            settings.rising_min_score), args.top_k),
+            settings.rising_min_score, args.dispersion), args.top_k),
     }
     dead_letters = count_records(settings, settings.topic_dead_letters)
     return {
@@ -575,7 +581,8 @@ def run_rate(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                                     attacked)},
             "slice_z": {
                 "formula": f"newest {args.recent_slides} slides against the window before "
-                           f"them, scaled: (recent - expected) / sqrt(var + 1) >= {args.z_min:g}",
+                           f"them, scaled: (recent - expected) / sqrt({args.dispersion:g} "
+                           f"var + 1) >= {args.z_min:g}",
                 **measure_detection(candidates["slice_z"], plan, size_ms, slide_ms,
                                     attacked)},
         },
@@ -595,7 +602,7 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                   "trends_per_episode": list(TRENDS_PER_EPISODE),
                   "bot_clicks_per_s": BOT_CLICKS_PER_S,
                   "duplicate_copies": DUPLICATE_COPIES, "z_min": args.z_min,
-                  "recent_slides": args.recent_slides},
+                  "recent_slides": args.recent_slides, "dispersion": args.dispersion},
         "goals": {"recall_within_2_slides": ">= 0.95 (trends of 3x or more)",
                   "false_discoveries_per_window_trend_free": "<= 1",
                   "bot_places": 0, "duplicate_places": 0},

@@ -44,8 +44,18 @@ embedded stack (or the running one ``TREND_*`` names):
      duplicated product in any window measured (goal: 0), and the duplicates the job
      turned away (its dead letters, which should be exactly the copies sent).
 
-The statistic measured is the job's own (``rising_prior``, ``rising_min_score`` of the
-settings). Figures print as JSON, with the machine and the load average before and after.
+The statistic measured first is the job's own (``rising_prior``, ``rising_min_score`` of
+the settings); the report checks that a recount of its formula from the job's scores ranks
+exactly as the job did. Beside it, computed the same way on the same run's window counts
+(so their figures differ only by the statistic), two candidates, each admitting only
+products with z >= ``--z-min``:
+
+- ``window_z``: the window against the previous one, (score - previous) / sqrt(var +
+  previous var + 1), Poisson variances of the weighted counts;
+- ``slice_z``: the newest ``--recent-slides`` slides against the rate of the window just
+  before them, with the variance at that rate times ``--dispersion``.
+
+Figures print as JSON, with the machine and the load average before and after.
 """
 
 from __future__ import annotations

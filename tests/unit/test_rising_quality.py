@@ -101,3 +101,11 @@ def test_slice_z_statistic_compares_the_newest_slides_with_the_window_before():
     assert z(8 * S, "b") == pytest.approx((20 - 4) / math.sqrt(7))
     # a: recent 10 against 20 * 0.5 = 10: no growth.
     assert z(8 * S, "a") == pytest.approx(0.0)
+
+
+def test_slice_z_statistic_scales_its_variance_by_the_dispersion():
+    windows = windows_of({"a": [5] * 8, "b": [2] * 6 + [10, 10]})
+    z = slice_z_statistic(windows, SIZE, S, recent_slides=2, z_min=-100.0, min_score=10.0,
+                          dispersion=2.0)
+    # 2 * (8 * 0.5 + 8 * 0.25) + 1 = 13.
+    assert z(8 * S, "b") == pytest.approx((20 - 4) / math.sqrt(13))

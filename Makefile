@@ -106,6 +106,7 @@ bench: venv jar
 	@bash deploy/scripts/ensure-system-tools.sh wrk
 	$(BIN)/python -m benchmarks.simulator_rate
 	$(BIN)/python -m benchmarks.job_throughput
+	$(BIN)/python -m benchmarks.rising_quality
 	$(BIN)/python -m benchmarks.parallelism
 	$(BIN)/python -m benchmarks.api_latency
 	$(BIN)/python -m benchmarks.ingest_rate

@@ -15,13 +15,19 @@ def serve(host: str | None = typer.Option(None, help="Listen address (TREND_API_
 
     from api.http_protocol import BatchedHttpToolsProtocol
     from api.main import create_app
+    from api.tracing import TracingConfigError
     from trend_tracker.settings import load_settings
 
     settings = load_settings(api_host=host, api_port=port, redis_url=redis_url)
+    try:
+        app = create_app(settings)
+    except TracingConfigError as exc:
+        typer.echo(f"error: trend api cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"trend api: http://{settings.api_host}:{settings.api_port}/ "
                "(OpenAPI at /docs)")
     # uvloop is uvicorn's loop whenever it is installed (a dependency of the project).
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port,
                 http=BatchedHttpToolsProtocol, access_log=access_log, log_level="info")
 
 
@@ -43,6 +49,7 @@ def serve_ingest(
 
     from api.ingest import create_ingest_app
     from api.ingest_auth import ApiKeyError
+    from api.tracing import TracingConfigError
     from trend_tracker.settings import load_settings
 
     settings = load_settings(ingest_host=host, ingest_port=port,
@@ -50,7 +57,7 @@ def serve_ingest(
                              ingest_api_keys_file=api_keys_file)
     try:
         app = create_ingest_app(settings)
-    except ApiKeyError as exc:
+    except (ApiKeyError, TracingConfigError) as exc:
         typer.echo(f"error: trend ingest cannot start: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"trend ingest: http://{settings.ingest_host}:{settings.ingest_port}/events "

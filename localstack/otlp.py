@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -54,13 +55,14 @@ class OtlpReceiver:
     """An OTLP/HTTP trace endpoint on a free loopback port, in a thread of this process.
 
     With ``keep`` it keeps every span it receives (:meth:`spans`); without, it only counts
-    them (a benchmark's sink).
+    them by name (:attr:`span_names`: a benchmark's sink).
     """
 
     def __init__(self, keep: bool = True) -> None:
         self.keep = keep
         self.requests = 0
         self.span_count = 0
+        self.span_names: Counter[str] = Counter()
         self._spans: list[ReceivedSpan] = []
         self._lock = threading.Lock()
         receiver = self
@@ -109,6 +111,7 @@ class OtlpReceiver:
         with self._lock:
             self.requests += 1
             self.span_count += len(received)
+            self.span_names.update(r.span.name for r in received)
             if self.keep:
                 self._spans.extend(received)
 

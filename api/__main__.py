@@ -3,6 +3,8 @@
 import typer
 
 from api.cli import serve
+from trend_tracker.logs import configure_logging
 
 if __name__ == "__main__":
+    configure_logging()
     typer.run(serve)

@@ -3,7 +3,11 @@ service."""
 
 from __future__ import annotations
 
+import logging
+
 import typer
+
+log = logging.getLogger("trend.api")
 
 
 def serve(host: str | None = typer.Option(None, help="Listen address (TREND_API_HOST)"),
@@ -16,19 +20,22 @@ def serve(host: str | None = typer.Option(None, help="Listen address (TREND_API_
     from api.http_protocol import BatchedHttpToolsProtocol
     from api.main import create_app
     from api.tracing import TracingConfigError
+    from trend_tracker.logs import start_logging, uvicorn_log_config
     from trend_tracker.settings import load_settings
 
     settings = load_settings(api_host=host, api_port=port, redis_url=redis_url)
+    start_logging(settings, "trend.api")
     try:
         app = create_app(settings)
     except TracingConfigError as exc:
-        typer.echo(f"error: trend api cannot start: {exc}", err=True)
+        log.error("trend api cannot start: %s", exc)
         raise typer.Exit(2) from None
-    typer.echo(f"trend api: http://{settings.api_host}:{settings.api_port}/ "
-               "(OpenAPI at /docs)")
+    log.info("trend api: http://%s:%d/ (OpenAPI at /docs)", settings.api_host,
+             settings.api_port)
     # uvloop is uvicorn's loop whenever it is installed (a dependency of the project).
     uvicorn.run(app, host=settings.api_host, port=settings.api_port,
-                http=BatchedHttpToolsProtocol, access_log=access_log, log_level="info")
+                http=BatchedHttpToolsProtocol, access_log=access_log, log_level="info",
+                log_config=uvicorn_log_config(settings.log_format))
 
 
 def serve_ingest(
@@ -50,21 +57,25 @@ def serve_ingest(
     from api.ingest import create_ingest_app
     from api.ingest_auth import ApiKeyError
     from api.tracing import TracingConfigError
+    from trend_tracker.logs import start_logging, uvicorn_log_config
     from trend_tracker.settings import load_settings
 
     settings = load_settings(ingest_host=host, ingest_port=port,
                              bootstrap_servers=bootstrap_servers,
                              ingest_api_keys_file=api_keys_file)
+    start_logging(settings, "trend.ingest")
+    ingest_log = logging.getLogger("trend.ingest")
     try:
         app = create_ingest_app(settings)
     except (ApiKeyError, TracingConfigError) as exc:
-        typer.echo(f"error: trend ingest cannot start: {exc}", err=True)
+        ingest_log.error("trend ingest cannot start: %s", exc)
         raise typer.Exit(2) from None
-    typer.echo(f"trend ingest: http://{settings.ingest_host}:{settings.ingest_port}/events "
-               f"-> {settings.bootstrap_servers} (OpenAPI at /docs; "
-               f"{len(app.state.api_keys.keys)} API keys)")
+    ingest_log.info("trend ingest: http://%s:%d/events -> %s (OpenAPI at /docs; %d API keys)",
+                    settings.ingest_host, settings.ingest_port, settings.bootstrap_servers,
+                    len(app.state.api_keys.keys))
     uvicorn.run(app, host=settings.ingest_host,
-                port=settings.ingest_port, access_log=access_log, log_level="info")
+                port=settings.ingest_port, access_log=access_log, log_level="info",
+                log_config=uvicorn_log_config(settings.log_format))
 
 
 def register(app: typer.Typer) -> None:

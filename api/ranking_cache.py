@@ -7,6 +7,11 @@ request. The trade-off, documented in docs/API.md: a new window, or a Redis outa
 shows in ``/trending`` at most ``api_cache_ttl_s`` late. ``as_of`` is computed for each
 request, so staleness is always reported against the current time.
 
+A rising ranking is building history while the window just before it (the one its
+momentum compares with, ending at its window_start) has no overall ranking in Redis: the
+job's first window size, or after a stretch without events. Its momenta then compare with
+nothing, and the route says so instead of serving them.
+
 Each scope's entry keeps the stored document's bytes and its :class:`PreparedRanking`,
 which holds the rendered ``/trending`` items for each ``k`` asked. A document is parsed,
 checked and rendered once for as long as Redis holds the same bytes, with the cache on or
@@ -21,7 +26,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 
 from api.rankings import PreparedRanking, prepare_ranking
-from trend_tracker.output_row import POPULAR
+from trend_tracker.output_row import POPULAR, RISING
 from trend_tracker.redis_layout import DEFAULT, RedisLayout
 
 
@@ -62,8 +67,13 @@ class LatestRankings:
             return None
         # The same bytes as last time (no new window yet): keep the prepared copy, which
         # was checked when it was prepared (a ranking Redis should not hold raises here).
-        prepared = entry[2] if entry is not None and entry[1] == stored else prepare_ranking(
-            stored)
+        fresh = entry is None or entry[1] != stored
+        prepared = prepare_ranking(stored) if fresh else entry[2]
+        # Asked again while building: the window before may have been written since (a
+        # replay), with the rising ranking's bytes unchanged.
+        if ranking == RISING and (fresh or prepared.building_history):
+            prepared.building_history = not await self.redis.exists(
+                self.keys.ranking_key(None, prepared.window_start, POPULAR))
         # With ttl_s = 0 the entry expires at once (Redis is read on every call), but its
         # prepared copy still serves as long as Redis holds the same bytes.
         self._entries[key] = (self._clock() + self.ttl_s, stored, prepared)

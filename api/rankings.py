@@ -98,11 +98,17 @@ class PreparedRanking:
     ranking for as long as Redis holds the same document.
     """
 
-    __slots__ = ("_head", "_items", "_rendered_items", "window_end")
+    __slots__ = ("_head", "_items", "_rendered_items", "building_history", "window_end",
+                 "window_start")
 
-    def __init__(self, window_end: int, head: bytes, items: list[dict[str, Any]]) -> None:
+    def __init__(self, window_start: int, window_end: int, head: bytes,
+                 items: list[dict[str, Any]]) -> None:
         """``head``: the head fields as a JSON object without its closing brace."""
+        self.window_start = window_start
         self.window_end = window_end
+        #: A rising ranking whose momentum has no window to compare with
+        #: (:class:`api.ranking_cache.LatestRankings` decides).
+        self.building_history = False
         self._head = head + _AS_OF
         self._items = items
         self._rendered_items: dict[int, bytes] = {}  # k -> ',"items":[...]}', k <= len(items)
@@ -135,7 +141,8 @@ def prepare_ranking(stored: bytes) -> PreparedRanking:
         if not isinstance(item, dict):
             raise StoredDataError(f"ranking item {position}: not a JSON object")
         _check(item, _ITEM_CHECKS, f"ranking item {position}")
-    return PreparedRanking(head["window_end"], orjson.dumps(head)[:-1], items)
+    return PreparedRanking(head["window_start"], head["window_end"], orjson.dumps(head)[:-1],
+                           items)
 
 
 def window_end_of(stored: bytes) -> int:

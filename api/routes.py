@@ -52,7 +52,8 @@ def _error(description: str) -> dict[str, Any]:
 
 INVALID = {422: _error("Invalid or unknown query parameter or path value")}
 UNAVAILABLE = {503: _error("Redis is unreachable or timed out (redis_unavailable), "
-                           "nothing has been ranked yet (no_data), or Redis holds a value "
+                           "nothing has been ranked yet (no_data), rising has no window to "
+                           "compare with yet (building_history), or Redis holds a value "
                            "the job would never write (corrupt_data)")}
 
 router = APIRouter(dependencies=[Depends(reject_unknown_params)],
@@ -98,6 +99,12 @@ async def trending(request: Request,
                 state.keys.latest_key(None, ranking)):
             raise ApiError(404, "unknown_category", f"no ranking for category {category!r}")
         raise _no_data()
+    if latest.building_history:
+        size_s = (latest.window_end - latest.window_start) // 1000
+        raise ApiError(503, "building_history",
+                       f"building history: rising compares each product with the {size_s} s "
+                       "before the newest window, and that window has no ranking yet",
+                       headers=RETRY_SOON)
     # The head and the top k are rendered once per stored ranking (api.ranking_cache):
     # send bytes, skipping the response model's validation (tests check the shape).
     return Response(latest.body(k, now_ms(), settings.api_stale_after_s), media_type=JSON)

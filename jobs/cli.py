@@ -102,12 +102,13 @@ def watch(
         submit_job,
     )
     from jobs.trending import CONSUMER_GROUP_PARAMETER, JOB_NAME, parse_args
+    from trend_tracker.logs import start_logging
     from trend_tracker.settings import load_settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     log = logging.getLogger("trend.job.watch")
     job = parse_args(list(ctx.args))
     settings = load_settings(**job.overrides)
+    start_logging(settings, "trend.job.watch")
     log.info("watching %s for job %s of consumer group %s every %.0f s", jobmanager,
              JOB_NAME, settings.consumer_group, interval_s)
     seen_running = False  # a job of the group was active at some look since the last submit
@@ -136,12 +137,36 @@ def watch(
             continue
         if reason is not None:
             log.info("submitting the job: %s", reason)
-            result = submit_job(settings, jobmanager, capture=False)
+            json_logs = settings.log_format == "json"
+            result = submit_job(settings, jobmanager, capture=json_logs)
+            if json_logs:
+                relay_client_output(result.stdout + result.stderr)
             if result.returncode != 0:
                 log.error("submit failed (exit %d); trying again in %.0f s",
                           result.returncode, interval_s)
             seen_running, lost_at = False, None
         time.sleep(interval_s)
+
+
+def relay_client_output(output: str) -> None:
+    """What ``flink run`` printed, in json mode: the job's own lines (JSON already) as they
+    are, the client's text lines as log lines of ``flink.client``."""
+    import json
+    import logging
+    import sys
+
+    client = logging.getLogger("flink.client")
+    for line in output.splitlines():
+        if not line.strip():
+            continue
+        try:
+            is_json = isinstance(json.loads(line), dict)
+        except ValueError:
+            is_json = False
+        if is_json:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            client.info("%s", line)
 
 
 @app.command(

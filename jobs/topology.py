@@ -20,8 +20,9 @@ them views of a table environment and returns the outputs. The wiring is apart f
    create them), so it is the same whenever the record is read. The event time is ``et``
    (``ts``); the watermark is ``LEAST(et, arrival) - out_of_orderness_s``, so an event stamped
    ahead of its arrival cannot take it past the present of its arrival. An invalid record has
-   ``ts`` 0, so it never moves the watermark. One table per topic, because a bounded read needs
-   per-topic end offsets and the decoder checks that an event's type belongs on its topic.
+   ``ts`` 0 and a ``future_ts`` one counts as 0 there, so neither moves the watermark. One
+   table per topic, because a bounded read needs per-topic end offsets and the decoder checks
+   that an event's type belongs on its topic.
 2. ``checked_<type>``: every record with its reason, in the core's input columns
    (:data:`RECORD_COLUMNS`): the decoder's, or ``future_ts`` for a valid event stamped more
    than ``max_future_skew_s`` after its arrival, and the record's ``traceparent`` header
@@ -174,8 +175,11 @@ def source_ddl(settings: Settings, event_type: str, topic: str,
     record's arrival (``arrival``, its timestamp in the topic: the broker's append time)
     less the out-of-orderness, so an event stamped ahead of its arrival does not make the
     others late, however long after its arrival the record is read. On a backlog arrival
-    is long after ``et``, and the watermark is ``et``'s."""
+    is long after ``et``, and the watermark is ``et``'s. A ``future_ts`` record moves it not
+    at all: in a topic loaded with old events, its arrival would pass every event after it.
+    """
     lateness = sql_interval(settings.out_of_orderness_s)
+    future = future_condition(settings.max_future_skew_s)
     return f"""
 CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   payload STRING,
@@ -190,7 +194,8 @@ CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   `offset` BIGINT METADATA VIRTUAL,
   headers MAP<STRING, BYTES> METADATA VIRTUAL,
   et AS TO_TIMESTAMP_LTZ(ts, 3),
-  WATERMARK FOR et AS LEAST(et, arrival) - {lateness}
+  WATERMARK FOR et AS CASE WHEN {future} THEN TO_TIMESTAMP_LTZ(0, 3)
+    ELSE LEAST(et, arrival) END - {lateness}
 ) WITH (
   {with_clause(source_options(settings, topic, end_offsets, event_type))}
 )"""
@@ -221,6 +226,12 @@ def dead_letter_options(settings: Settings) -> dict[str, str]:
     }
 
 
+def future_condition(max_future_skew_s: int) -> str:
+    """The SQL condition of a ``future_ts`` event: stamped more than ``max_future_skew_s``
+    after its arrival in the topic."""
+    return f"et > arrival + {sql_interval(max_future_skew_s)}"
+
+
 def checked_query(event_type: str, topic: str, max_future_skew_s: int) -> str:
     """Every record of one topic with its dead-letter reason (NULL when valid), in the core's
     input columns (:data:`RECORD_COLUMNS`): the decoder's reason, or ``future_ts`` for a
@@ -234,7 +245,7 @@ def checked_query(event_type: str, topic: str, max_future_skew_s: int) -> str:
 SELECT payload, CAST({sql_string(topic)} AS STRING) AS `topic`, `partition`, `offset`,
   CAST({sql_string(event_type)} AS STRING) AS event_type,
   count_read({EVENT_TYPES.index(event_type)}) AS event_type_code,
-  CASE WHEN reason IS NULL AND et > arrival + {sql_interval(max_future_skew_s)}
+  CASE WHEN reason IS NULL AND {future_condition(max_future_skew_s)}
     THEN {sql_string(Reason.FUTURE_TS.value)} ELSE reason END AS reason,
   product_id, category, event_id, user_id, et,
   CAST(headers[{sql_string(TRACEPARENT)}] AS STRING) AS traceparent

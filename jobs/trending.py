@@ -82,6 +82,7 @@ from jobs.topology import (
     weights_source_ddl,
 )
 from registry.weights import Weights
+from trend_tracker.logs import configure_logging, embedded_flink_log_config, start_logging
 from trend_tracker.settings import (
     Settings,
     add_settings_options,
@@ -305,6 +306,7 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None,
     jars = job_jars(settings.udf_jar)
     bounds = end_offsets(settings) if bounded else None
     expose_reporter_to_embedded_cluster(settings)  # before Configuration() starts the JVM
+    embedded_flink_log_config(settings.log_format)
     if settings.python_execution_mode == "thread":
         os.environ["PYTHONPATH"] = python_path()
     config = flink_config(settings, bounded)
@@ -405,9 +407,10 @@ def check_timestamp_types(settings: Settings) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging()
     job = parse_args(argv)
     settings = load_settings(**job.overrides)
+    start_logging(settings, "trend.job")
     if job.bounded:
         settings = backfill_settings(settings, job.replace)
     log.info("starting %s (%s), topics %s", job_name(settings, job.bounded),
@@ -416,7 +419,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # that would restart forever without weights.
     from jobs.resume import configured_restore_path, start_point
     from registry.client import RegistryError
-    from registry.publisher import ensure_published, load_weights_for_start
+    from registry.publisher import (
+        WeightsTopicError,
+        ensure_published,
+        load_weights_for_start,
+    )
     from registry.weights import InvalidWeightsError
 
     try:
@@ -424,7 +431,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RegistryError, InvalidWeightsError) as exc:
         log.error("cannot start without weights: %s", exc)
         return 2
-    log.info("weights at start: %s %s", weights.version, weights.as_dict())
+    log.info("weights at start: %s %s", weights.version, weights.as_dict(),
+             extra={"weights_version": weights.version})
     if job.bounded:
         log.info("backfill %s: every window is scored with weights %s, today's, not those it "
                  "had when it was live; output %s and Redis namespace %s%s",
@@ -442,7 +450,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings.model_copy(update={"restore_from": start.restore_from})
     if not job.bounded:
         # The weights topic is the job's source of weights from now on (and after a restore).
-        ensure_published(settings, weights)
+        try:
+            ensure_published(settings, weights)
+        except WeightsTopicError as exc:
+            # Where ACLs let only the weights publisher write the topic: the job scores with
+            # these weights until the topic's first record, which the publisher writes.
+            log.warning("the job starts with weights %s but cannot publish them (%s); the "
+                        "weights publisher (trend weights publish --follow) keeps the topic",
+                        weights.version, exc)
     run(settings, bounded=job.bounded, weights=weights, replace_windows=start.replace_windows)
     return 0
 

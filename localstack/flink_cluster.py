@@ -36,6 +36,7 @@ import yaml
 
 from jobs.submit import flink_home
 from trend_tracker.java import ensure_java_env
+from trend_tracker.logs import FLINK_JSON_LOG4J
 from trend_tracker.processes import free_port, pid_alive
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +144,9 @@ class StandaloneCluster:
     rest_port: int = 0
     rpc_port: int = 0
     s3: S3Access | None = None
+    #: How the daemons and ``flink run`` log to their files: ``text`` (Flink's layout) or
+    #: ``json`` (one object a line, :data:`trend_tracker.logs.FLINK_JSON_LOG4J`).
+    log_format: str = "text"
 
     @property
     def conf_dir(self) -> Path:
@@ -198,7 +202,9 @@ class StandaloneCluster:
         home = flink_home()
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         for name in ("log4j.properties", "log4j-cli.properties", "log4j-console.properties"):
-            shutil.copy(home / "conf" / name, self.conf_dir / name)
+            json_file = name != "log4j-console.properties" and self.log_format == "json"
+            shutil.copy(FLINK_JSON_LOG4J if json_file else home / "conf" / name,
+                        self.conf_dir / name)
         base = yaml.safe_load((home / "conf" / "config.yaml").read_text()) or {}
         self.rest_port = self.rest_port or free_port()
         self.rpc_port = self.rpc_port or free_port()

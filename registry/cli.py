@@ -284,9 +284,9 @@ def _follow(settings, metrics_port: int | None) -> None:
     import threading
 
     from registry.publisher import run_publisher
+    from trend_tracker.logs import start_logging
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    start_logging(settings, "trend.weights.publisher")
     stop = threading.Event()
 
     def request_stop(signum, _frame) -> None:

@@ -253,7 +253,7 @@ def publish_weights(settings: Settings, weights: Weights, *,
             f"cannot publish weights {weights.version} to {topic} at "
             f"{settings.bootstrap_servers}: {reason}")
     log.info("published weights %s to topic %s (key %s): %s", weights.version, topic,
-             key.decode(), weights.as_dict())
+             key.decode(), weights.as_dict(), extra={"weights_version": weights.version})
 
 
 def latest_published_record(settings: Settings,
@@ -499,10 +499,11 @@ class WeightsPublisher:
             if written:
                 self._published += 1
         if recovered:
-            log.warning("weights %s published after earlier failures", weights.version)
+            log.warning("weights %s published after earlier failures", weights.version,
+                        extra={"weights_version": weights.version})
         if not written:
             log.info("weights %s already published on topic %s", weights.version,
-                     self.settings.topic_weights)
+                     self.settings.topic_weights, extra={"weights_version": weights.version})
 
     def _retry_loop(self) -> None:
         while not self._stop.wait(self.retry_interval_s):

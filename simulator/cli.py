@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated
 
 import typer
+
+log = logging.getLogger("trend.simulator")
 
 topics_app = typer.Typer(no_args_is_help=True)
 
@@ -90,7 +93,12 @@ def simulate(
     from simulator.options import SimulationOptions, parse_start
     from simulator.runner import run_simulation
     from simulator.traffic import parse_offset_s, parse_trend
+    from trend_tracker.logs import start_logging
 
+    settings = _settings(bootstrap_servers=bootstrap_servers, metrics_port=metrics_port)
+    start_logging(settings, "trend.simulator")
+    # A log shipper reads JSON lines only: no progress bar, the summary as a log line.
+    json_logs = settings.log_format == "json"
     try:
         trends = () if no_trends else (tuple(parse_trend(t) for t in trend or ()) or None)
         options = SimulationOptions(
@@ -100,13 +108,19 @@ def simulate(
             start_ms=parse_start(start) if start is not None else None, throttle=throttle,
             bad_fraction=bad_fraction, trends=trends, cart_rate=cart_rate,
             purchase_rate=purchase_rate, partitions=partitions, compression=compression,
-            progress=progress and not as_json)
-        settings = _settings(bootstrap_servers=bootstrap_servers, metrics_port=metrics_port)
+            progress=progress and not as_json and not json_logs)
+        log.info("simulating %s events/s, %d products, to %s", f"{rate:g}", products,
+                 settings.bootstrap_servers)
         summary = run_simulation(settings, options)
     except ValueError as exc:
+        if json_logs:
+            log.error("trend simulate: %s", exc)
+            raise typer.Exit(2) from None
         raise _fail(f"trend simulate: {exc}") from None
     if as_json:
         typer.echo(json.dumps(summary.as_dict()))
+    elif json_logs:
+        log.info("simulation summary: %s", json.dumps(summary.as_dict()))
     else:
         _print_summary(summary)
     if summary.failed:

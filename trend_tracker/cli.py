@@ -40,8 +40,12 @@ _register_optional()
 def main() -> None:
     from pydantic import ValidationError
 
+    from trend_tracker.logs import configure_logging
     from trend_tracker.settings import RenamedSettingError
 
+    # Before the settings are read (they may warn), in the format the environment names;
+    # a process with settings configures it again from them.
+    configure_logging()
     try:
         app()
     except (ValidationError, RenamedSettingError) as exc:

@@ -240,6 +240,9 @@ def demo(
     settings = settings_from_env(env)
     logs = stack.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    # The job's JVM (its MiniCluster, where the scoring runs) logs beside the demo's other
+    # processes, in TREND_LOG_FORMAT too.
+    env.setdefault("FLINK_LOG_DIR", str(logs))
 
     _run_step("creating topics", _trend("topics", "create"), env)
     _run_step("registering default weights (if no champion yet)",

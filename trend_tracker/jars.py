@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from trend_tracker.logs import configure_logging
+
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -163,7 +165,7 @@ def _module_loader(uris: tuple[str, ...]) -> object:
 
 def main() -> int:
     """``python -m trend_tracker.jars``: print the jars the job ships, one a line."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    configure_logging()
     try:
         for path in job_jars():
             print(path)

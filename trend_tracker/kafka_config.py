@@ -17,9 +17,10 @@ them to each client's keys:
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from trend_tracker.settings import Settings
@@ -39,6 +40,11 @@ LOGIN_MODULES = {
 }
 #: The file an embedded run writes its JAAS configuration to, under ``state_dir``.
 JAAS_FILE_NAME = "kafka-client.jaas"
+
+
+#: The logger of librdkafka's own lines (connection trouble, retries): in the process's log
+#: format, like every other line.
+KAFKA_LOGGER = logging.getLogger("librdkafka")
 
 
 def uses_sasl(settings: Settings) -> bool:
@@ -64,12 +70,14 @@ def sasl_password(settings: Settings) -> str:
     return password.get_secret_value()
 
 
-def client_config(settings: Settings) -> dict[str, str]:
+def client_config(settings: Settings) -> dict[str, Any]:
     """librdkafka's connection settings: ``bootstrap.servers`` and the security keys
     (``security.protocol``, ``sasl.mechanisms``, ``sasl.username``, ``sasl.password``,
-    ``ssl.ca.location``). Every confluent-kafka client starts from this."""
-    config = {"bootstrap.servers": settings.bootstrap_servers,
-              "security.protocol": settings.kafka_security_protocol}
+    ``ssl.ca.location``), and its log lines through Python's logging (:data:`KAFKA_LOGGER`),
+    not written to stderr as its own text. Every confluent-kafka client starts from this."""
+    config: dict[str, Any] = {"bootstrap.servers": settings.bootstrap_servers,
+                              "security.protocol": settings.kafka_security_protocol,
+                              "logger": KAFKA_LOGGER}
     if uses_sasl(settings):
         config.update({
             "sasl.mechanisms": settings.kafka_sasl_mechanism,

@@ -23,6 +23,8 @@ from typing import Any, Literal, get_origin
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from trend_tracker.redaction import REDACTED, redact_url
+
 DEFAULT_STATE_DIR = ".trend"
 STACK_ENV_FILE = "stack.env"
 
@@ -32,6 +34,8 @@ ESCAPED_BYTES_PER_PAYLOAD_BYTE = 6
 #: Room for the rest of a dead letter: its key, topic (at most 249 characters), numbers, hash,
 #: field names and Kafka's record framing take under 1 KiB.
 DEAD_LETTER_OVERHEAD_BYTES = 4096
+#: Settings a log line never shows, beside the ``SecretStr`` ones.
+SUMMARY_SECRETS = frozenset({"s3_access_key"})
 
 
 def _state_dir_from_env() -> Path:
@@ -49,6 +53,9 @@ class Settings(BaseSettings):
 
     # --- where local state, logs and checkpoints live
     state_dir: Path = Field(Path(DEFAULT_STATE_DIR), description="Local state and logs")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="How every process logs: text lines, or json (one object a "
+                            "line, for a log shipper; see docs/OPERATIONS.md)")
 
     # --- Kafka
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
@@ -399,6 +406,17 @@ class Settings(BaseSettings):
             options["endpoint_override"] = rest or scheme
             options["scheme"] = scheme if rest else "http"
         return options
+
+    def summary(self) -> dict[str, Any]:
+        """Every setting, for a log line: secrets replaced by ``***`` (or None when unset),
+        and every URL without its credentials (:mod:`trend_tracker.redaction`)."""
+        values = self.model_dump(mode="json")
+        for name, value in values.items():
+            if name in SUMMARY_SECRETS or isinstance(getattr(self, name), SecretStr):
+                values[name] = None if value is None else REDACTED
+            elif isinstance(value, str) and "://" in value:
+                values[name] = redact_url(value)
+        return values
 
     def as_env(self) -> dict[str, str]:
         """These settings as ``TREND_*`` environment variables (for child processes)."""

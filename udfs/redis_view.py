@@ -177,7 +177,8 @@ class RedisView:
                     raise
                 log.error("Redis refused window %d (%s: %s): skipped; Parquet holds it, and "
                           "`trend redis rebuild` writes it once the cause is fixed",
-                          window_end, type(exc).__name__, exc)
+                          window_end, type(exc).__name__, exc,
+                          extra={"window_end": window_end})
                 self.on_refused()
                 all_taken = False
             self.pending.discard(window_end)

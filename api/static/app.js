@@ -290,10 +290,19 @@ async function refresh() {
       ranking.ranking === "popular" ? markRising(rows, ranking, current) : null]);
   } catch (e) {
     if (current !== generation) return;
-    // A category ranked by score may have no rising ranking (yet): say it plainly.
-    $("status").textContent = e.code === "unknown_category" && view.category
-      ? `No ${view.ranking} ranking for ${view.category} in the recent windows.` : e.message;
-    $("status").className = "";
+    // A category ranked by score may have no rising ranking (yet), and Rising has nothing
+    // to compare with until one window of history exists: say it plainly.
+    const status = $("status");
+    if (e.code === "building_history") {
+      showRankingKind(view.ranking);
+      status.textContent = "Rising is building history: it compares each product with the " +
+        "window before, and that window has no ranking yet. Popular is ready.";
+      status.className = "building";
+    } else {
+      status.textContent = e.code === "unknown_category" && view.category
+        ? `No ${view.ranking} ranking for ${view.category} in the recent windows.` : e.message;
+      status.className = "";
+    }
     $("trending").querySelector("tbody").replaceChildren();
   }
 }

@@ -179,6 +179,8 @@ RISING = [RankedItem(1, "p-100", 9.25, 4, 1, 0, None, 6.5),
 
 def test_trending_rising_is_the_rising_ranking_with_previous_ranks_and_momentum(
         client, writer, end):
+    # The window before, the one rising compares with, has a ranking.
+    writer.write([ranking(end - SIZE_MS, None, OVERALL[1:])])
     writer.write([ranking(end, None, OVERALL), ranking(end, "toys", TOYS),
                   Ranking(end - SIZE_MS, end, None, "v7", tuple(RISING), "rising"),
                   Ranking(end - SIZE_MS, end, "toys", "v7", tuple(RISING[1:]), "rising")])
@@ -204,6 +206,32 @@ def test_trending_rising_is_the_rising_ranking_with_previous_ranks_and_momentum(
     assert error_of(client.get("/trending?ranking=falling"), 422) == {
         "code": "invalid_parameter",
         "message": "ranking: Input should be 'popular' or 'rising'"}
+
+
+def test_rising_is_building_history_until_the_window_before_has_a_ranking(client, writer,
+                                                                         end):
+    """The job's first window size: the rising ranking's momenta compare with a window
+    nobody counted, so the API says so instead of serving them (popular is served)."""
+    # (Weights of their own: the API keeps a ranking it has checked while Redis holds the
+    # same bytes, and other tests store these rankings with v7.)
+    writer.write([ranking(end - SLIDE_MS, None, OVERALL, "v9"), ranking(end, None, OVERALL, "v9"),
+                  Ranking(end - SIZE_MS, end, None, "v9", tuple(RISING), "rising"),
+                  Ranking(end - SIZE_MS, end, "toys", "v9", tuple(RISING[1:]), "rising")])
+    building = {"code": "building_history",
+                "message": "building history: rising compares each product with the 600 s "
+                           "before the newest window, and that window has no ranking yet"}
+    for path in ["/trending?ranking=rising", "/trending?ranking=rising&category=toys"]:
+        response = client.get(path)
+        assert error_of(response, 503) == building
+        assert response.headers["retry-after"] == "5"
+    assert get_ok(client, "/trending?k=1")["items"] == as_json(OVERALL[:1])
+    # The window ending where the rising one starts is written (late, by a replay): the
+    # same stored rising ranking is now served.
+    writer.write([ranking(end - SIZE_MS, None, OVERALL[1:])])
+    assert [i["product_id"] for i in get_ok(client, "/trending?ranking=rising")["items"]] == [
+        "p-100", "p-042"]
+    assert [i["product_id"] for i in get_ok(
+        client, "/trending?ranking=rising&category=toys")["items"]] == ["p-042"]
 
 
 def test_no_rising_ranking_yet_is_a_503_even_with_popular_ones(client, writer, end):

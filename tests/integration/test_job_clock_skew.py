@@ -151,3 +151,62 @@ def test_events_stamped_ahead_do_not_make_on_time_events_late(make_settings, tmp
             (4, "p-3", 3.0, 0, 1, 0)]
     finally:
         job.stop()
+
+
+def test_a_future_ts_record_in_a_topic_of_old_events_moves_no_watermark(make_settings,
+                                                                          tmp_path):
+    """Events loaded long after their time (stamped 2024, arriving now) and, among them, one
+    stamped an hour after its arrival: a ``future_ts`` dead letter. Its arrival, now, used to
+    be its part of the watermark, and every old event read after it was ``late``."""
+    t0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z, a window boundary
+    weights_file = tmp_path / "weights.json"
+    weights_file.write_text(json.dumps({"click": 1, "cart": 3, "purchase": 5,
+                                        "version": "test/old"}))
+    metrics_port = free_port()
+    settings = make_settings(
+        weights_file=weights_file, window_size_s=10, window_slide_s=10, top_n=10,
+        out_of_orderness_s=5, allowed_lateness_s=0, max_future_skew_s=60,
+        source_idle_timeout_s=120, parallelism=1, checkpoint_interval_s=5,
+        flink_metrics_port=metrics_port)
+    ensure_topics(settings, partitions=1)
+    root = Path(settings.parquet_root[len("file://"):])
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    job = start_job(settings, tmp_path)
+
+    def read_at_least(n: int, timeout_s: float) -> None:
+        assert wait_until(lambda: counted(metrics_url, READ_METRIC, "event_type=") >= n
+                          or not job.running(), timeout_s, 0.2), job.log()
+        assert job.running(), job.log()
+
+    try:
+        send(settings, [("click", 0, event("click", "p-1", t0 + 1_000)),
+                        ("click", 0, event("click", "p-2", t0 + 2_000))])
+        read_at_least(2, timeout_s=420)
+        assert wait_until(lambda: source_watermark(metrics_url, "click") >= t0 - 3_000,
+                          60, 0.2), job.log()
+        send(settings, [("click", 0, event("click", "p-ahead", now_ms() + 3_600_000))])
+        read_at_least(3, timeout_s=60)
+        # The watermark is periodic (every 200 ms): a few periods after the record was read,
+        # the clicks source's is still that of the old events.
+        time.sleep(2)
+        assert source_watermark(metrics_url, "click") < t0
+
+        # Old events after it, then every topic past the window's end.
+        send(settings, [("click", 0, event("click", "p-1", t0 + 3_000)),
+                        ("cart", 0, event("cart", "p-2", t0 + 4_000)),
+                        ("purchase", 0, event("purchase", "p-3", t0 + 5_000))])
+        send(settings, [(t, 0, event(t, "p-9", t0 + 30_000)) for t in ("click", "cart",
+                                                                     "purchase")])
+        assert wait_until(lambda: overall_rows(root, t0 + 10_000) or not job.running(),
+                          120, 0.2), job.log()
+        assert job.running(), job.log()
+
+        # The one dead letter is the record stamped ahead; every old event is counted:
+        # p-1 2 clicks = 2, p-3 1 purchase = 5, p-2 1 click + 1 cart = 4.
+        dead = [json.loads(r.value) for r in committed_dead_letters(settings, at_least=1)]
+        assert [(d["topic"], d["reason"]) for d in dead] == [
+            (settings.event_topics["click"], "future_ts")]
+        assert overall_rows(root, t0 + 10_000) == [
+            (1, "p-3", 5.0, 0, 0, 1), (2, "p-2", 4.0, 1, 1, 0), (3, "p-1", 2.0, 2, 0, 0)]
+    finally:
+        job.stop()

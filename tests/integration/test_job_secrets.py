@@ -18,7 +18,6 @@ import orjson
 import pytest
 import redis
 from confluent_kafka import Producer
-from test_kafka_security import secured, secured_broker  # noqa: F401 - fixtures used here
 
 from localstack.stack import redis_server_binary
 from registry.weights import Weights
@@ -67,7 +66,7 @@ def test_the_job_graph_holds_no_secret(make_settings, tmp_path, redis_url):
         assert secret not in plan_json and secret not in explained, secret
 
 
-def test_the_job_graph_holds_no_kafka_password(secured):  # noqa: F811 - the imported fixture
+def test_the_job_graph_holds_no_kafka_password(secured):
     """The connectors say how to log in (protocol, mechanism), never with what: the JVM
     reads the password from the JAAS file the job's process wrote."""
     from jobs.trending import build

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from confluent_kafka import Producer
-from test_registry import private_mlflow, wait_until  # noqa: F401 - a fixture used here
+from test_registry import wait_until
 
 from registry.client import WeightsRegistry
 from registry.publisher import publish_weights
@@ -73,7 +73,7 @@ def overall_rows(root: Path, window_end_ms: int) -> list[tuple]:
 
 
 def test_job_follows_the_champion_and_survives_an_mlflow_outage(
-        make_settings, private_mlflow, tmp_path):  # noqa: F811 - the imported fixture
+        make_settings, private_mlflow, tmp_path):
     model = f"trend-weights-job-{uuid.uuid4().hex[:8]}"
     registry = WeightsRegistry(private_mlflow.uri, model)
     v1 = registry.promote(registry.register(V1, source="manual").version)

@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 from test_job_weights import T0, WINDOW_MS, advance_to, overall_rows, produce, weights_switches
-from test_registry import private_mlflow, wait_until  # noqa: F401 - a fixture used here
+from test_registry import wait_until
 
 from registry.client import WeightsRegistry
 from registry.publisher import publish_weights
@@ -47,7 +47,7 @@ def newest_checkpoint(checkpoints: Path) -> Path | None:
 
 
 def test_a_replayed_window_keeps_its_weights_version_after_a_restore(
-        make_settings, private_mlflow, tmp_path):  # noqa: F811 - the imported fixture
+        make_settings, private_mlflow, tmp_path):
     model = f"trend-weights-replay-{uuid.uuid4().hex[:8]}"
     registry = WeightsRegistry(private_mlflow.uri, model)
     v1 = registry.promote(registry.register(V1, source="manual").version)

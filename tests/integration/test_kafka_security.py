@@ -15,74 +15,30 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 from confluent_kafka import KafkaError, Producer
-from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
 from pydantic import SecretStr
-from secured_kafka import ADMIN, allow, start_secured_broker
+from secured_kafka import ADMIN
+from streaming_job import start_job
 from test_job_bounded import (
     RISING_MIN_SCORE,
     RISING_PRIOR,
     TOP_N,
     VALID,
-    WEIGHTS,
     WEIGHTS_VERSION,
     expected_rows,
     read_parquet_rows,
     row_key,
     write_event_set,
 )
+from test_job_clock_skew import overall_rows
+from test_registry import wait_until
 
-from registry.publisher import WEIGHTS_READER_GROUP_PREFIX, latest_published, publish_weights
+from registry.publisher import latest_published, publish_weights
 from registry.weights import Weights
-from simulator.kafka_io import ensure_topics, read_topic
+from simulator.kafka_io import read_topic
 from trend_tracker.kafka_config import client_config
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def secured_broker(tmp_path_factory):
-    yield from start_secured_broker(tmp_path_factory.mktemp("secured-kafka"))
-
-
-@pytest.fixture
-def secured(secured_broker, make_settings, tmp_path):
-    """user -> settings logging in as that user, with this test's topics created and each
-    component's ACLs on them."""
-    weights_file = tmp_path / "weights.json"
-    weights_file.write_text(json.dumps({**WEIGHTS, "version": WEIGHTS_VERSION}))
-    # A Redis database of its own (test_job_bounded's are 11 and 12).
-    base = make_settings(weights_file=str(weights_file),
-                         redis_url=make_settings().redis_url.rsplit("/", 1)[0] + "/14")
-    redis.Redis.from_url(base.redis_url).flushdb()
-    users = {user: secured_broker.settings(base, user)
-             for user in (ADMIN, "publisher", "ingest", "simulator", "job")}
-    ensure_topics(users[ADMIN], partitions=2)
-    topic, group = ResourceType.TOPIC, ResourceType.GROUP
-    read, write, describe = AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE
-    events = list(base.event_topics.values())
-    allow(secured_broker, "publisher", topic, base.topic_weights, [read, write, describe])
-    for user in ("ingest", "simulator"):
-        for name in events:
-            allow(secured_broker, user, topic, name, [write, describe])
-    for name in [*events, base.topic_weights]:
-        allow(secured_broker, "job", topic, name,
-              [read, describe, AclOperation.DESCRIBE_CONFIGS])
-    allow(secured_broker, "job", topic, base.topic_dead_letters, [write, describe])
-    # The job's consumer groups and dead-letter transactions are named after its group
-    # (a backfill's too: <group>-backfill-<name>).
-    allow(secured_broker, "job", group, base.consumer_group, [read, describe],
-          ResourcePatternType.PREFIXED)
-    allow(secured_broker, "job", ResourceType.TRANSACTIONAL_ID, base.consumer_group,
-          [write, describe], ResourcePatternType.PREFIXED)
-    # Both read the weights topic back (registry.publisher.latest_published).
-    for user in ("publisher", "job"):
-        allow(secured_broker, user, group, WEIGHTS_READER_GROUP_PREFIX, [read],
-              ResourcePatternType.PREFIXED)
-    allow(secured_broker, "job", ResourceType.BROKER, "kafka-cluster",
-          [AclOperation.IDEMPOTENT_WRITE])
-    return users
 
 
 def delivery_error(settings, topic: str) -> int | None:
@@ -166,3 +122,36 @@ def test_a_bounded_job_runs_through_the_secured_broker_over_tls(secured, secured
     root = Path(job.parquet_root[len("file://"):])
     expected = expected_rows([(ms, t, p) for ms, t, p in VALID])
     assert sorted(read_parquet_rows(root), key=row_key) == sorted(expected, key=row_key)
+
+
+def test_a_streaming_job_that_may_not_write_the_weights_topic_runs(secured, tmp_path):
+    """Only the publisher writes the weights topic, which is empty: the job, logged in as its
+    own user, cannot publish the weights it starts with, says so, and scores with them."""
+    t0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z, a window boundary
+    job_settings = secured["job"].model_copy(update={
+        "window_size_s": 10, "window_slide_s": 10, "top_n": TOP_N, "out_of_orderness_s": 5,
+        "parallelism": 1, "checkpoint_interval_s": 5, "source_idle_timeout_s": 120})
+    assert latest_published(job_settings) is None
+    job = start_job(job_settings, tmp_path)
+    try:
+        producer = Producer({**client_config(secured["simulator"]), "linger.ms": 0})
+        topics = job_settings.event_topics
+        for event_type, product, ts in [("click", "p-1", t0 + 1_000), ("cart", "p-2", t0 + 2_000),
+                                        *((t, "p-9", t0 + 60_000) for t in topics)]:
+            producer.produce(topics[event_type], json.dumps({
+                "event_id": f"e-{event_type}-{ts}", "event_type": event_type,
+                "product_id": product, "category": "toys", "user_id": f"u-{ts}",
+                "ts": ts}).encode())
+        assert producer.flush(30) == 0
+        root = Path(job_settings.parquet_root[len("file://"):])
+        assert wait_until(lambda: overall_rows(root, t0 + 10_000) or not job.running(),
+                          420, 0.5), job.log()
+        assert job.running(), job.log()
+        # Scored with the weights file's: a cart 3, a click 1.
+        assert overall_rows(root, t0 + 10_000) == [(1, "p-2", 3.0, 0, 1, 0),
+                                                  (2, "p-1", 1.0, 1, 0, 0)]
+        assert (f"the job starts with weights {WEIGHTS_VERSION} but cannot publish them"
+                in job.log())
+        assert latest_published(job_settings) is None
+    finally:
+        job.stop()

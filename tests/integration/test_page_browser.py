@@ -77,6 +77,9 @@ def live(tmp_path_factory):
                 ranking(end - w * SLIDE_MS, "books", BOOKS, previous=None if first else BOOKS),
                 ranking(end - w * SLIDE_MS, "toys", TOYS, previous=None if first else TOYS)])
             previous = order
+        # The window the newest rising ranking compares with (its size earlier) has a
+        # ranking of its own, of a product shown nowhere else.
+        writer.write([ranking(end - 600_000, None, ["prod-gone"], "v2")])
         writer.write([
             ranking(end - SLIDE_MS, None, RISING_BEFORE, kind="rising"),
             ranking(end, None, RISING_NOW, kind="rising", previous=RISING_BEFORE,
@@ -335,6 +338,34 @@ def test_the_rising_view_shows_rank_changes_new_products_and_momentum(live, brow
         assert page.text_content("#explain").startswith("Popular: by score")
     finally:
         page.close()
+
+
+def test_rising_says_it_is_building_history_until_a_window_before_exists(browser):
+    """The job's first window size: Rising has nothing to compare with, and says so instead
+    of showing a copy of Popular; Popular shows its rows, none marked rising."""
+    end = time.time_ns() // 1_000_000 // SLIDE_MS * SLIDE_MS
+    with RedisServer() as redis_server:
+        writer = RedisRankingWriter(redis.Redis.from_url(redis_server.url), ttl_s=3600)
+        writer.write([ranking(end, None, OVERALL[:3]),
+                      ranking(end, None, OVERALL[:3], kind="rising", momenta=[31.0, 21.0, 11.0])])
+        with ApiServer({"TREND_REDIS_URL": redis_server.url}) as api:
+            page = browser.new_page(viewport={"width": 1280, "height": 520})
+            try:
+                page.goto(api.url + "/?ranking=rising")
+                page.wait_for_selector("#status.building")
+                assert page.text_content("#status") == (
+                    "Rising is building history: it compares each product with the window "
+                    "before, and that window has no ranking yet. Popular is ready.")
+                assert table_rows(page) == []
+                assert page.text_content("#explain").startswith("Rising: by momentum")
+
+                page.click("#ranking label:has(input[value=popular])")
+                page.wait_for_selector("#trending[data-ranking='popular'] tbody tr")
+                assert [row[1] for row in table_rows(page)] == OVERALL[:3]
+                assert page.text_content("#status") == ""
+                assert page.eval_on_selector_all("#trending .badge.rising", "b => b.length") == 0
+            finally:
+                page.close()
 
 
 def test_the_page_uses_the_width_of_the_screen(live, browser, artifacts_dir):

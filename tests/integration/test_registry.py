@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from localstack.stack import free_port, mlflow_healthy
+from localstack.stack import free_port
 from registry.cli import app
 from registry.client import WeightsRegistry
 from registry.errors import NoChampionError, RegistryUnavailableError, VersionNotFoundError
@@ -250,43 +249,6 @@ def test_source_switches_when_a_new_champion_is_promoted(local_stack):
         assert source.current() == Weights(2.0, 1.0, 9.0, f"{model}/2")
         assert source.status.switches == 1
         assert source.healthy
-
-
-@pytest.fixture
-def private_mlflow(tmp_path):
-    """An MLflow server of this test alone, so it can be stopped mid-test."""
-    port = free_port()
-    data = tmp_path / "mlflow"
-    data.mkdir()
-    env = {**os.environ,
-           "MLFLOW_SERVER_ALLOWED_HOSTS": f"127.0.0.1:{port},localhost:{port}"}
-    with open(tmp_path / "mlflow.log", "wb") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{data / 'mlflow.db'}",
-             "--artifacts-destination", (data / "artifacts").as_uri()],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp_path,
-            env=env, start_new_session=True)
-
-    def stop() -> None:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-
-    try:
-        assert wait_until(lambda: mlflow_healthy(port) or process.poll() is not None, 120,
-                          0.2) and process.poll() is None, \
-            (tmp_path / "mlflow.log").read_text()[-2000:]
-        process.uri = f"http://127.0.0.1:{port}"
-        process.stop = stop
-        yield process
-    finally:
-        stop()
 
 
 def test_source_keeps_the_last_good_weights_when_mlflow_goes_down(private_mlflow, caplog):

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
+
+# The private MLflow server (stoppable mid-test) and helpers of the registry tests.
+from test_registry import unique_model, wait_until
 from typer.testing import CliRunner
 
 from jobs.offsets import end_offsets
@@ -33,9 +36,6 @@ from registry.publisher import (
 )
 from registry.weights import Weights
 from simulator.kafka_io import Record, ensure_topics, read_topic, send_records, topic_partitions
-
-# The private MLflow server (stoppable mid-test) and helpers of the registry tests.
-from tests.integration.test_registry import private_mlflow, unique_model, wait_until  # noqa: F401
 
 TREND = Path(sys.executable).parent / "trend"
 POLL_S = 0.5
@@ -102,7 +102,7 @@ def test_topics_include_the_compacted_weights_topic(weights_settings):
 
 
 def test_follow_publishes_each_champion_and_the_topic_outlives_mlflow(
-        private_mlflow, weights_settings, caplog):  # noqa: F811 - the imported fixture
+        private_mlflow, weights_settings, caplog):
     settings = weights_settings(mlflow_tracking_uri=private_mlflow.uri)
     model = settings.weights_model_name
     v1_weights = Weights(1.0, 3.0, 5.0, f"{model}/1")

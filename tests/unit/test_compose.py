@@ -441,6 +441,20 @@ def test_every_trend_variable_is_a_settings_field(services):
 
 @pytest.mark.parametrize("service", ["jobmanager", "taskmanager", "job-submit",
                                      "weights-publisher", "api", "ingest", "simulator"])
+def test_project_containers_log_json_lines_by_default(raw, services, service):
+    assert raw["services"][service]["environment"]["TREND_LOG_FORMAT"] == (
+        "${TREND_LOG_FORMAT:-json}")
+    assert services[service]["environment"]["TREND_LOG_FORMAT"] == "json"
+
+
+def test_the_flink_image_s_console_log_follows_the_switch():
+    dockerfile = (ROOT / "deploy" / "flink" / "Dockerfile").read_text()
+    assert ("COPY --chown=flink:flink deploy/flink/log4j-console.properties "
+            "/opt/flink/conf/log4j-console.properties") in dockerfile
+
+
+@pytest.mark.parametrize("service", ["jobmanager", "taskmanager", "job-submit",
+                                     "weights-publisher", "api", "ingest", "simulator"])
 def test_project_containers_get_valid_settings(services, service):
     """The TREND_ values a container gets build a valid Settings object."""
     env = services[service]["environment"]

@@ -363,6 +363,15 @@ def test_redis_is_persistent():
 # --- configuration -------------------------------------------------------------------------
 
 
+def test_every_container_and_the_job_s_jvms_log_json_lines():
+    assert find("ConfigMap")["data"]["TREND_LOG_FORMAT"] == "json"
+    spec = find("FlinkDeployment")["spec"]
+    console = ROOT / "deploy" / "flink" / "log4j-console.properties"
+    assert spec["logConfiguration"] == {"log4j-console.properties": console.read_text()}
+    containers = spec["podTemplate"]["spec"]["containers"]
+    assert containers[0]["envFrom"] == [{"configMapRef": {"name": "trend-tracker-settings"}}]
+
+
 #: OpenTelemetry's own variables the ConfigMap may set (the API's and ingest's traces).
 OTEL_VARIABLES = {"OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT"}
 

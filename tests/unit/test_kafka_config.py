@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from jobs.topology import dead_letter_options, source_options, weights_source_ddl
 from trend_tracker.kafka_config import (
+    KAFKA_LOGGER,
     MissingKafkaPasswordError,
     client_config,
     jaas_config,
@@ -31,7 +32,8 @@ def sasl_settings(**changes) -> Settings:
 def test_plaintext_is_the_default_and_carries_no_security_keys():
     settings = Settings(_env_file=None, bootstrap_servers="kafka:9092")
     assert client_config(settings) == {"bootstrap.servers": "kafka:9092",
-                                       "security.protocol": "PLAINTEXT"}
+                                       "security.protocol": "PLAINTEXT",
+                                       "logger": KAFKA_LOGGER}
     assert java_client_properties(settings) == {"bootstrap.servers": "kafka:9092",
                                                 "security.protocol": "PLAINTEXT"}
 
@@ -44,6 +46,7 @@ def test_sasl_ssl_maps_to_librdkafka_keys():
         "sasl.username": "trend-job",
         "sasl.password": PASSWORD,
         "ssl.ca.location": "/etc/trend/ca.pem",
+        "logger": KAFKA_LOGGER,
     }
 
 
@@ -56,6 +59,7 @@ def test_sasl_plaintext_sends_no_ca():
         "sasl.mechanisms": "SCRAM-SHA-256",
         "sasl.username": "trend-job",
         "sasl.password": PASSWORD,
+        "logger": KAFKA_LOGGER,
     }
 
 

@@ -32,6 +32,7 @@ import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 import dev.trendtracker.format.EventDecoder;
 
@@ -131,6 +132,7 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
     private transient MetricGroup trend;
     private transient Set<String> versionGauges;
     private transient volatile String lastVersion;
+    private transient WeightsSwitches switches;
     /** The weights of the last window end scored, until the weights change. */
     private transient long cachedEnd;
     private transient WeightsRecord cachedWeights;
@@ -189,6 +191,7 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         weightsInvalid = trend.counter("weights_records_invalid");
         aggregatesScored = trend.counter("aggregates_scored");
         versionGauges = new HashSet<>();
+        switches = new WeightsSwitches();
         cachedWeights = null;
     }
 
@@ -391,7 +394,7 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
             if (!counts.isEmpty()) {
                 ProductSlices.ProductCounts before = cappedWindow(slices, end - spec.sizeMs);
                 WeightsRecord weights = weightsAt(end, ctx);
-                track(weights);
+                track(weights, end);
                 aggregatesScored.inc();
                 out.collect(ProductWindow.scored(end, ctx.getCurrentKey(), counts.category,
                         counts.clicks, counts.carts, counts.purchases,
@@ -412,15 +415,31 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
 
     /**
      * Metrics of the weights in use: {@code weights_in_use{weights_version}} is 1 for the
-     * version the last window was scored with here, 0 for those before.
+     * version the last window was scored with here, 0 for those before. A switch of weights
+     * is logged once per subtask, at the first window it scores (not once per product), with
+     * {@code weights_version} and {@code window_end} in the log context (MDC).
      */
-    private void track(WeightsRecord weights) {
+    private void track(WeightsRecord weights, long end) {
         lastVersion = weights.version;
         if (versionGauges.add(weights.version)) {
             String version = weights.version;
             trend.addGroup("weights_version", version).gauge("weights_in_use",
                     (Gauge<Integer>) () -> version.equals(lastVersion) ? 1 : 0);
-            LOG.info("scoring windows with weights {}", weights);
+        }
+        WeightsSwitches.Switch change = switches.scored(weights.version, end);
+        if (change == null) {
+            return;
+        }
+        try (MDC.MDCCloseable version = MDC.putCloseable("weights_version", change.to());
+                MDC.MDCCloseable windowEnd = MDC.putCloseable("window_end",
+                        Long.toString(end))) {
+            if (change.from() == null) {
+                LOG.info("scoring windows with weights {} from the window ending at {}: {}",
+                        change.to(), end, weights);
+            } else {
+                LOG.info("weights switch from {} to {}: the window ending at {} is the first "
+                        + "scored with it: {}", change.from(), change.to(), end, weights);
+            }
         }
     }
 

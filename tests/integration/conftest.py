@@ -1,0 +1,103 @@
+"""Fixtures of more than one integration test module: a secured Kafka broker with each
+component's user, and an MLflow server a test may stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
+from secured_kafka import ADMIN, allow, start_secured_broker
+from test_job_bounded import WEIGHTS, WEIGHTS_VERSION
+from test_registry import wait_until
+
+from localstack.stack import free_port, mlflow_healthy
+from registry.publisher import WEIGHTS_READER_GROUP_PREFIX
+from simulator.kafka_io import ensure_topics
+
+
+@pytest.fixture(scope="session")
+def secured_broker(tmp_path_factory):
+    yield from start_secured_broker(tmp_path_factory.mktemp("secured-kafka"))
+
+
+@pytest.fixture
+def secured(secured_broker, make_settings, tmp_path):
+    """user -> settings logging in as that user, with this test's topics created and each
+    component's ACLs on them."""
+    weights_file = tmp_path / "weights.json"
+    weights_file.write_text(json.dumps({**WEIGHTS, "version": WEIGHTS_VERSION}))
+    # A Redis database of its own (test_job_bounded's are 11 and 12).
+    base = make_settings(weights_file=str(weights_file),
+                         redis_url=make_settings().redis_url.rsplit("/", 1)[0] + "/14")
+    redis.Redis.from_url(base.redis_url).flushdb()
+    users = {user: secured_broker.settings(base, user)
+             for user in (ADMIN, "publisher", "ingest", "simulator", "job")}
+    ensure_topics(users[ADMIN], partitions=2)
+    topic, group = ResourceType.TOPIC, ResourceType.GROUP
+    read, write, describe = AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE
+    events = list(base.event_topics.values())
+    allow(secured_broker, "publisher", topic, base.topic_weights, [read, write, describe])
+    for user in ("ingest", "simulator"):
+        for name in events:
+            allow(secured_broker, user, topic, name, [write, describe])
+    for name in [*events, base.topic_weights]:
+        allow(secured_broker, "job", topic, name,
+              [read, describe, AclOperation.DESCRIBE_CONFIGS])
+    allow(secured_broker, "job", topic, base.topic_dead_letters, [write, describe])
+    # The job's consumer groups and dead-letter transactions are named after its group
+    # (a backfill's too: <group>-backfill-<name>).
+    allow(secured_broker, "job", group, base.consumer_group, [read, describe],
+          ResourcePatternType.PREFIXED)
+    allow(secured_broker, "job", ResourceType.TRANSACTIONAL_ID, base.consumer_group,
+          [write, describe], ResourcePatternType.PREFIXED)
+    # Both read the weights topic back (registry.publisher.latest_published).
+    for user in ("publisher", "job"):
+        allow(secured_broker, user, group, WEIGHTS_READER_GROUP_PREFIX, [read],
+              ResourcePatternType.PREFIXED)
+    allow(secured_broker, "job", ResourceType.BROKER, "kafka-cluster",
+          [AclOperation.IDEMPOTENT_WRITE])
+    return users
+
+
+@pytest.fixture
+def private_mlflow(tmp_path):
+    """An MLflow server of this test alone, so it can be stopped mid-test."""
+    port = free_port()
+    data = tmp_path / "mlflow"
+    data.mkdir()
+    env = {**os.environ,
+           "MLFLOW_SERVER_ALLOWED_HOSTS": f"127.0.0.1:{port},localhost:{port}"}
+    with open(tmp_path / "mlflow.log", "wb") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", "1",
+             "--backend-store-uri", f"sqlite:///{data / 'mlflow.db'}",
+             "--artifacts-destination", (data / "artifacts").as_uri()],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp_path,
+            env=env, start_new_session=True)
+
+    def stop() -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+    try:
+        assert wait_until(lambda: mlflow_healthy(port) or process.poll() is not None, 120,
+                          0.2) and process.poll() is None, \
+            (tmp_path / "mlflow.log").read_text()[-2000:]
+        process.uri = f"http://127.0.0.1:{port}"
+        process.stop = stop
+        yield process
+    finally:
+        stop()

@@ -19,15 +19,21 @@ def serve(host: str | None = typer.Option(None, help="Listen address (TREND_API_
 
     from api.http_protocol import BatchedHttpToolsProtocol
     from api.main import create_app
+    from api.tracing import TracingConfigError
     from trend_tracker.logs import start_logging, uvicorn_log_config
     from trend_tracker.settings import load_settings
 
     settings = load_settings(api_host=host, api_port=port, redis_url=redis_url)
     start_logging(settings, "trend.api")
+    try:
+        app = create_app(settings)
+    except TracingConfigError as exc:
+        log.error("trend api cannot start: %s", exc)
+        raise typer.Exit(2) from None
     log.info("trend api: http://%s:%d/ (OpenAPI at /docs)", settings.api_host,
              settings.api_port)
     # uvloop is uvicorn's loop whenever it is installed (a dependency of the project).
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port,
                 http=BatchedHttpToolsProtocol, access_log=access_log, log_level="info",
                 log_config=uvicorn_log_config(settings.log_format))
 
@@ -50,6 +56,7 @@ def serve_ingest(
 
     from api.ingest import create_ingest_app
     from api.ingest_auth import ApiKeyError
+    from api.tracing import TracingConfigError
     from trend_tracker.logs import start_logging, uvicorn_log_config
     from trend_tracker.settings import load_settings
 
@@ -60,7 +67,7 @@ def serve_ingest(
     ingest_log = logging.getLogger("trend.ingest")
     try:
         app = create_ingest_app(settings)
-    except ApiKeyError as exc:
+    except (ApiKeyError, TracingConfigError) as exc:
         ingest_log.error("trend ingest cannot start: %s", exc)
         raise typer.Exit(2) from None
     ingest_log.info("trend ingest: http://%s:%d/events -> %s (OpenAPI at /docs; %d API keys)",

@@ -10,7 +10,8 @@ GET of its exact path, the middleware calls the route's request-only dependencie
 are, validates the query with the validators FastAPI built for the route's parameters,
 calls the endpoint and sends the Response it returns; an error goes to the app's own
 exception handlers, so bodies, headers and statuses are those of the FastAPI route.
-(``app.dependency_overrides`` does not reach these routes' dependencies.)
+(``app.dependency_overrides`` does not reach these routes' dependencies.) With tracing on,
+the request's span gets the route's name as the router would give it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, get_origin
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from fastapi.telemetry._api import _route_selected
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -151,6 +153,8 @@ class DirectRoutes:
         scope["route"] = direct.route
         scope["endpoint"] = direct.route.endpoint
         scope["path_params"] = {}
+        if "fastapi.telemetry" in scope:  # tracing on: name the span by its route too
+            _route_selected(scope=scope, path=direct.route.path)
         request = Request(scope, receive, send)
         try:
             response = await direct.response(request)

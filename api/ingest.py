@@ -38,6 +38,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry.trace import SpanKind
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -57,6 +58,13 @@ from api.ingest_batch import BodyError, Record, check_batch, split_events
 from api.metrics import MetricsMiddleware
 from api.models import ErrorResponse, HealthResponse
 from api.page import add_docs
+from api.tracing import (
+    TRACEPARENT,
+    fastapi_telemetry,
+    forwarded_headers,
+    record_headers,
+    tracer_provider,
+)
 from trend_tracker.events import Reason, event_schema
 from trend_tracker.kafka_config import client_config
 from trend_tracker.settings import Settings, load_settings
@@ -255,8 +263,10 @@ class EventProducer:
             self._last_error_log = now
             log.warning("Kafka producer: %s", err.str())
 
-    async def send(self, records: list[Record], deadline: float) -> None:
-        """Produce ``records`` and return once the broker acknowledged all of them.
+    async def send(self, records: list[Record], deadline: float,
+                   headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Produce ``records``, each with the Kafka ``headers`` given, and return once the
+        broker acknowledged all of them.
 
         Raises :class:`ProduceError` when one failed, when the local queue is full, or at
         ``deadline`` (``time.monotonic()``), whichever comes first.
@@ -268,7 +278,8 @@ class EventProducer:
         produce = self._producer.produce
         try:
             for record in records:
-                produce(record.topic, record.value, record.key, on_delivery=delivery)
+                produce(record.topic, record.value, record.key, on_delivery=delivery,
+                        headers=headers)
         except BufferError as exc:
             raise ProduceError("queue_full", "the service is overloaded; retry",
                                RETRY_AFTER_OVERLOAD_S) from exc
@@ -488,7 +499,7 @@ async def _post_events(request: Request, client: str, producer: EventProducer,
     if batch.records:
         started = time.perf_counter()
         try:
-            await producer.send(batch.records, deadline)
+            await send_traced(request, producer, batch.records, deadline)
         except ProduceError as exc:
             metrics.produce_errors.labels(exc.kind).inc()
             log.warning("events not acknowledged (%s): %s", exc.kind, exc.message)
@@ -500,6 +511,22 @@ async def _post_events(request: Request, client: str, producer: EventProducer,
     body_out = {"accepted": len(batch.records), "rejected": len(batch.rejected),
                 "results": batch.results()}
     return Response(orjson.dumps(body_out), status_code=202, media_type=JSON)
+
+
+async def send_traced(request: Request, producer: EventProducer, records: list[Record],
+                      deadline: float) -> None:
+    """Send ``records`` with the request's trace in their ``traceparent`` header: with
+    tracing on, that of a producer span under the request's server span; off, the request's
+    own header, forwarded."""
+    tracer = request.app.state.tracer
+    if tracer is None:
+        await producer.send(records, deadline,
+                            forwarded_headers(request.headers.get(TRACEPARENT)))
+        return
+    with tracer.start_as_current_span("send events", kind=SpanKind.PRODUCER, attributes={
+            "messaging.system": "kafka", "messaging.operation.type": "send",
+            "messaging.batch.message_count": len(records)}):
+        await producer.send(records, deadline, record_headers())
 
 
 @router.get("/health", response_model=HealthResponse)
@@ -578,7 +605,9 @@ def create_ingest_app(settings: Settings | None = None,
     """The ingest service, writing to ``settings.bootstrap_servers``.
 
     Raises :class:`api.ingest_auth.ApiKeyError` when no API key is configured or the keys
-    cannot be read. ``clock`` (seconds) times the rate limits and the keys file's checks.
+    cannot be read, :class:`api.tracing.TracingConfigError` when the ``OTEL_*`` variables
+    ask for traces it cannot send. ``clock`` (seconds) times the rate limits and the keys
+    file's checks.
     """
     settings = settings or load_settings()
     secret = settings.ingest_api_keys
@@ -587,6 +616,7 @@ def create_ingest_app(settings: Settings | None = None,
     metrics = IngestMetrics()
     metrics.api_keys.set_function(lambda: len(api_keys.keys))
     metrics.api_keys_file_error.set_function(lambda: float(api_keys.file_error))
+    traces = tracer_provider("trend-ingest")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -597,16 +627,20 @@ def create_ingest_app(settings: Settings | None = None,
         finally:
             # On the loop's thread: the last reports resolve their requests' futures.
             app.state.producer.close()
+            if traces is not None:
+                traces.shutdown()  # sends the spans still batched
 
     # /docs and /redoc are api.page's, served from the package instead of a CDN.
     app = FastAPI(title="Trend Tracker ingest", version="1", description=DESCRIPTION,
-                  lifespan=lifespan, docs_url=None, redoc_url=None)
+                  lifespan=lifespan, docs_url=None, redoc_url=None,
+                  telemetry=fastapi_telemetry(traces))
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.api_keys = api_keys
     app.state.rate_limiter = RateLimiter(settings.ingest_rate_limit_events_per_s,
                                          settings.ingest_rate_burst, clock)
     app.state.requests_in_flight = 0
+    app.state.tracer = traces.get_tracer(__name__) if traces is not None else None
     app.openapi = partial(openapi_with_body, app, settings.ingest_max_batch)  # type: ignore[method-assign]
     install_common_error_handlers(app)
     app.include_router(router)

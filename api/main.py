@@ -22,14 +22,12 @@ from api.direct_routes import DirectRoutes
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics, HeadAsGet, MetricsMiddleware
 from api.ranking_cache import LatestRankings
+from api.tracing import fastapi_telemetry, tracer_provider
 from trend_tracker.redis_layout import RedisLayout
 from trend_tracker.settings import Settings, load_settings
 
 #: Connections per worker: more than the requests one event loop has in flight at once.
 REDIS_MAX_CONNECTIONS = 64
-
-#: FastAPI's built-in OpenTelemetry spans, metrics and logs, all off.
-NO_OPENTELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 
 DESCRIPTION = """Read-only access to the product trend rankings computed by the Flink job.
 
@@ -71,9 +69,13 @@ def openapi_with_limits(app: FastAPI, top_n: int) -> dict[str, Any]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The API and the page, reading rankings from ``settings.redis_url``."""
+    """The API and the page, reading rankings from ``settings.redis_url``.
+
+    Traces go where the ``OTEL_*`` variables say (:mod:`api.tracing`; off by default).
+    """
     settings = settings or load_settings()
     metrics = ApiMetrics()
+    traces = tracer_provider("trend-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,13 +86,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.redis.aclose()
+            if traces is not None:
+                traces.shutdown()  # sends the spans still batched
 
     # /docs and /redoc are api.page's, served from the package instead of a CDN. The API's
-    # metrics are Prometheus's (api.metrics): FastAPI's own OpenTelemetry is off, which also
-    # spares every request its check for configured providers (three environment reads).
+    # metrics are Prometheus's (api.metrics): FastAPI's own OpenTelemetry only traces, and
+    # only with a provider; off, it spares every request its check for configured
+    # providers (three environment reads).
     app = FastAPI(title="Trend Tracker API", version="1", description=DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None,
-                  telemetry=NO_OPENTELEMETRY)
+                  telemetry=fastapi_telemetry(traces))
     app.state.settings = settings
     app.state.keys = RedisLayout(settings.redis_namespace)
     app.state.metrics = metrics

@@ -1,6 +1,6 @@
 """Latency and throughput of ``GET /trending?k=10``: one uvicorn worker, real Redis, wrk.
 
-    python -m benchmarks.api_latency [--rate 1000] [--duration 20] [--cache-ttl-s 1]
+    python -m benchmarks.api_latency [--rate 1000] [--duration 20] [--cache-ttl-s 1] [--tracing]
 
 Starts a private redis-server, fills it with the job's own Redis sink
 (``RedisRankingWriter``: an overall ranking and 20 category rankings of top_n products,
@@ -16,7 +16,11 @@ server and framework, no Redis); figures are reported as ratios to it. A second 
 process with the ranking cache off (``api_cache_ttl_s = 0``: one Redis GET per request)
 is measured the same way, to show what the cache saves. A micro-benchmark of the JSON
 step (preparing a stored ranking and rendering a k's items once, then the body of each
-request) shows what the response body costs. The result is printed as JSON, with the wrk commands.
+request) shows what the response body costs. With ``--tracing``, a third API process with
+tracing on (``OTEL_TRACES_EXPORTER=otlp``, the SDK's default batching, a new trace per
+request) exporting to a real OTLP/HTTP endpoint in this process (``localstack.otlp``) is
+measured at the fixed rate and at full speed: the cost of tracing is that process against
+the first, tracing off, in the same run. The result is printed as JSON, with the wrk commands.
 
 Needs wrk (Debian/Ubuntu: ``apt-get install -y wrk``; macOS: ``brew install wrk``).
 """
@@ -40,6 +44,7 @@ import redis
 
 from api.rankings import prepare_ranking
 from benchmarks import machine
+from localstack.otlp import OtlpReceiver
 from localstack.servers import ApiServer, RedisServer
 from trend_tracker.settings import Settings
 from udfs.redis_sink import RankedItem, Ranking, RedisRankingWriter
@@ -175,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--cache-ttl-s", type=float, default=None,
                         help="The API's api_cache_ttl_s (default: the settings' default)")
+    parser.add_argument("--tracing", action="store_true",
+                        help="Also measure the API with tracing on (OTLP)")
     args = parser.parse_args(argv)
 
     if shutil.which("wrk") is None:
@@ -218,10 +225,55 @@ def main(argv: list[str] | None = None) -> int:
             runs["trending_fixed_rate_uncached"] = load(api, trending, args.connections,
                                                         args.rate)
             runs["trending_max_uncached"] = load(api, trending, args.max_connections, None)
+        spans = None
+        if args.tracing:
+            with OtlpReceiver(keep=False) as traces:
+                traced_env = {**env, "OTEL_TRACES_EXPORTER": "otlp",
+                              "OTEL_EXPORTER_OTLP_ENDPOINT": traces.url}
+                with ApiServer(traced_env, log_path=workdir / "api-traced.log") as api:
+                    warm_up(api)
+                    runs["trending_fixed_rate_traced"] = load(api, trending, args.connections,
+                                                              args.rate)
+                    runs["health_fixed_rate_traced"] = load(api, "/health", args.connections,
+                                                            args.rate)
+                    runs["trending_max_traced"] = load(api, trending, args.max_connections,
+                                                       None)
+                spans = {name: traces.span_names[name]
+                         for name in ("GET /trending", "GET /health")}
 
     fixed, fixed_base = runs["trending_fixed_rate"], runs["health_fixed_rate"]
     top, top_base = runs["trending_max"], runs["health_max"]
     uncached, uncached_top = runs["trending_fixed_rate_uncached"], runs["trending_max_uncached"]
+    tracing = {}
+    if args.tracing:
+        traced, traced_base = runs["trending_fixed_rate_traced"], runs["health_fixed_rate_traced"]
+        traced_top = runs["trending_max_traced"]
+        cpu = {"off": fixed["cpu_us_per_request"]["api"],
+               "on": traced["cpu_us_per_request"]["api"]}
+        tracing = {"tracing": {
+            "trending_p50_ms_at_rate": {"off": fixed["latency_ms"]["p50"],
+                                        "on": traced["latency_ms"]["p50"]},
+            "trending_p99_ms_at_rate": {"off": fixed["latency_ms"]["p99"],
+                                        "on": traced["latency_ms"]["p99"]},
+            "trending_achieved_rate": {"off": fixed["requests_per_s"],
+                                       "on": traced["requests_per_s"]},
+            "trending_max_requests_per_s": {"off": top["requests_per_s"],
+                                            "on": traced_top["requests_per_s"]},
+            "api_cpu_us_per_trending_request": cpu,
+            "api_cpu_us_per_health_request": {
+                "off": fixed_base["cpu_us_per_request"]["api"],
+                "on": traced_base["cpu_us_per_request"]["api"]},
+            # Spans the endpoint received by the time the traced API stopped.
+            "spans_received": spans,
+            "ratio_on_to_off": {
+                "trending_p50_at_rate": round(traced["latency_ms"]["p50"]
+                                              / fixed["latency_ms"]["p50"], 3),
+                "trending_p99_at_rate": round(traced["latency_ms"]["p99"]
+                                              / fixed["latency_ms"]["p99"], 3),
+                "trending_max_requests_per_s": round(traced_top["requests_per_s"]
+                                                     / top["requests_per_s"], 3),
+                "api_cpu_per_trending_request": round(cpu["on"] / cpu["off"], 3)},
+        }}
     result = {
         "benchmark": "api_latency",
         "command": "python -m benchmarks.api_latency " + " ".join(argv or sys.argv[1:]),
@@ -270,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                     uncached_top["requests_per_s"] / top_base["requests_per_s"], 3),
             },
             "json_step": json_step_us(args.top_n, args.k),
+            **tracing,
         },
         "runs": runs,
     }

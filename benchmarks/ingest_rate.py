@@ -1,7 +1,7 @@
 """The ingest service's accept rate against the simulator's direct produce rate, in one run.
 
     python -m benchmarks.ingest_rate [--events 200000] [--batch 100] [--connections 8]
-        [--repeat 3] [--bootstrap-servers HOST:PORT]
+        [--repeat 3] [--bootstrap-servers HOST:PORT] [--tracing]
 
 Starts a private embedded stack (unless ``--bootstrap-servers`` names a broker) and,
 each on fresh topics, measures:
@@ -30,7 +30,13 @@ full speed: a client in a process of its own sends ``GET /health`` probes at a f
 (``PROBE_RATE``) over one keep-alive connection, ``IDLE_PROBES`` of them on the idle
 server before each ingest run (the baseline), then throughout the run. The latencies of
 every run are pooled: p50, p99 and max of each, and the p99 under load against the idle
-one. Prints JSON.
+one. Each ingest request's latency (from sending it to its answer) is pooled the same way.
+
+With ``--tracing``, a third phase runs the ingest service with tracing on
+(``OTEL_TRACES_EXPORTER=otlp``, the SDK's default batching) exporting to a real OTLP/HTTP
+endpoint in this process (``localstack.otlp``), and every request of both ingest phases
+carries a ``traceparent`` header, as a traced client sends: the cost of tracing is that
+phase against the ingest phase of the same run. Prints JSON.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -58,6 +65,7 @@ from api.ingest_auth import ApiKeyStore, RateLimiter
 from api.ingest_batch import check_batch, split_events
 from benchmarks import SEED, START_MS, interleaved_runs, machine, percentiles
 from benchmarks.simulator_rate import drop_topics, fresh_settings, verify
+from localstack.otlp import OtlpReceiver
 from localstack.servers import IngestServer
 from simulator.encoding import EventEncoder
 from simulator.kafka_io import ensure_topics
@@ -80,6 +88,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--partitions", type=int, default=2)
     parser.add_argument("--bootstrap-servers", default=None,
                         help="use this broker instead of starting a local stack")
+    parser.add_argument("--tracing", action="store_true",
+                        help="also measure the service with tracing on (OTLP), clients "
+                             "sending a traceparent")
     return parser.parse_args(argv)
 
 
@@ -105,19 +116,25 @@ def request_bodies(events: int, products: int, batch: int) -> tuple[list[bytes],
 
 # --- the load generator --------------------------------------------------------------------
 
-def request_head(api_key: str) -> bytes:
+#: The client's trace context a traced request carries (W3C Trace Context).
+TRACEPARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def request_head(api_key: str, traceparent: bool = False) -> bytes:
     """The head of each request, with ``%d`` for the body's length."""
     return (b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Authorization: Bearer " + api_key.encode("ascii") + b"\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")
+            + (b"traceparent: " + TRACEPARENT + b"\r\n" if traceparent else b"")
+            + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")
 
 
 async def _post_all(port: int, head: bytes, bodies: Iterator[bytes],
-                    tally: Counter[str]) -> None:
+                    tally: Counter[str], latencies: list[float]) -> None:
     """POST bodies over one keep-alive connection until ``bodies`` is exhausted."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for body in bodies:  # shared by every connection; asyncio runs one at a time
+            sent = time.perf_counter()
             writer.write(head % len(body) + body)
             status = int((await reader.readline()).split(b" ", 2)[1])
             length = 0
@@ -126,6 +143,7 @@ async def _post_all(port: int, head: bytes, bodies: Iterator[bytes],
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             answer = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - sent)
             tally[f"status_{status}"] += 1
             if status == 202:
                 tally["accepted"] += orjson.loads(answer)["accepted"]
@@ -135,12 +153,16 @@ async def _post_all(port: int, head: bytes, bodies: Iterator[bytes],
 
 
 async def _post_concurrently(port: int, api_key: str, bodies: list[bytes],
-                             connections: int) -> Counter[str]:
+                             connections: int, traceparent: bool = False
+                             ) -> tuple[Counter[str], list[float]]:
+    """The answers' statuses and accepted events, and each request's latency (s)."""
     tally: Counter[str] = Counter()
+    latencies: list[float] = []
     shared = iter(bodies)
-    head = request_head(api_key)
-    await asyncio.gather(*(_post_all(port, head, shared, tally) for _ in range(connections)))
-    return tally
+    head = request_head(api_key, traceparent)
+    await asyncio.gather(*(_post_all(port, head, shared, tally, latencies)
+                           for _ in range(connections)))
+    return tally, latencies
 
 
 # --- the health probe ------------------------------------------------------------------------
@@ -237,8 +259,24 @@ def simulator_direct_run(args: argparse.Namespace, bootstrap: str) -> dict[str, 
 
 
 def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
-               per_type: Counter[str], workdir: Path) -> dict[str, Any]:
-    """The ingest service taking the same events over HTTP, batch by batch."""
+               per_type: Counter[str], workdir: Path, tracing: bool = False) -> dict[str, Any]:
+    """The ingest service taking the same events over HTTP, batch by batch; with
+    ``tracing``, exporting its spans to an OTLP endpoint of this process."""
+    with ExitStack() as stack:
+        traces = stack.enter_context(OtlpReceiver(keep=False)) if tracing else None
+        result = _ingest_run(args, bootstrap, bodies, per_type, workdir, traces)
+    if traces is not None:
+        # Every request's server and producer spans, sent by the time the service stopped
+        # (the /health probes' spans besides).
+        received = {name: traces.span_names[name] for name in ("POST /events", "send events")}
+        result["spans_received"] = received
+        result["verified"] = result["verified"] and set(received.values()) == {len(bodies)}
+    return result
+
+
+def _ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
+                per_type: Counter[str], workdir: Path,
+                traces: OtlpReceiver | None) -> dict[str, Any]:
     settings: Settings = fresh_settings(bootstrap, args.partitions)
     ensure_topics(settings)
     env = settings.as_env()
@@ -250,6 +288,8 @@ def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
         "TREND_INGEST_RATE_BURST": str(max(args.events, args.batch, 1)),
         "TREND_INGEST_RATE_LIMIT_EVENTS_PER_S": str(max(args.events, 1)),
     })
+    if traces is not None:
+        env.update({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": traces.url})
     with IngestServer(env, log_path=workdir / "ingest.log") as server:
         health = HealthProbe(server.port)
         try:
@@ -257,8 +297,8 @@ def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
             cpu_before = _cpu_seconds(server.pid)
             health.start()
             started = time.perf_counter()
-            tally = asyncio.run(_post_concurrently(server.port, api_key, bodies,
-                                                   args.connections))
+            tally, latencies = asyncio.run(_post_concurrently(
+                server.port, api_key, bodies, args.connections, traceparent=args.tracing))
             elapsed = time.perf_counter() - started
             loaded_probes, loaded_statuses = health.stop()
             server_cpu = _cpu_seconds(server.pid) - cpu_before
@@ -272,6 +312,7 @@ def ingest_run(args: argparse.Namespace, bootstrap: str, bodies: list[bytes],
             "requests": len(bodies), "statuses": {k: v for k, v in tally.items()
                                                   if k.startswith("status_")},
             "server_cpu_us_per_event": round(server_cpu / max(accepted, 1) * 1e6, 2),
+            "request_latencies_s": latencies,
             "health_probes_s": {"idle": idle_probes, "under_load": loaded_probes},
             "health_probe_statuses": {"idle": idle_statuses, "under_load": loaded_statuses}}
 
@@ -309,10 +350,33 @@ def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> dict[str
         "simulator_direct": lambda: simulator_direct_run(args, bootstrap),
         "ingest": lambda: ingest_run(args, bootstrap, bodies, per_type, workdir),
     }
+    if args.tracing:
+        phases["ingest_tracing"] = lambda: ingest_run(args, bootstrap, bodies, per_type,
+                                                      workdir, tracing=True)
     runs, rates = interleaved_runs(phases, args.repeat)
     probes_ms = {phase: percentiles([s * 1000 for r in runs["ingest"]
                                      for s in r["health_probes_s"][phase]], 2)
                  for phase in ("idle", "under_load")}
+    latency_ms = {phase: percentiles([s * 1000 for r in runs[phase]
+                                      for s in r.pop("request_latencies_s")], 2)
+                  for phase in phases if phase.startswith("ingest")}
+    tracing = {}
+    if args.tracing:
+        on, off = runs["ingest_tracing"], runs["ingest"]
+        cpu_on = statistics.median(r["server_cpu_us_per_event"] for r in on)
+        cpu_off = statistics.median(r["server_cpu_us_per_event"] for r in off)
+        tracing = {"tracing": {
+            "request_latency_ms": {"off": latency_ms["ingest"], "on": latency_ms["ingest_tracing"]},
+            "server_cpu_us_per_event": {"off": cpu_off, "on": cpu_on},
+            "spans_received": [r["spans_received"] for r in on],
+            "ratio_on_to_off": {
+                "rate": round(rates["ingest_tracing"] / rates["ingest"], 3),
+                "latency_p50": round(latency_ms["ingest_tracing"]["p50"]
+                                     / latency_ms["ingest"]["p50"], 3),
+                "latency_p99": round(latency_ms["ingest_tracing"]["p99"]
+                                     / latency_ms["ingest"]["p99"], 3),
+                "server_cpu_per_event": round(cpu_on / cpu_off, 3)},
+        }}
     return {
         "rates_events_per_s": {k: round(v) for k, v in rates.items()},
         "runs_events_per_s": {k: [round(r["rate"]) for r in rs] for k, rs in runs.items()},
@@ -328,6 +392,8 @@ def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> dict[str
         "health_probe_ms": probes_ms,
         "ratio_health_p99_under_load_to_idle": round(
             probes_ms["under_load"]["p99"] / probes_ms["idle"]["p99"], 3),
+        "ingest_request_latency_ms": latency_ms["ingest"],
+        **tracing,
         "verified": all(r["verified"] for rs in runs.values() for r in rs),
     }
 

@@ -13,20 +13,20 @@ them views of a table environment and returns the outputs. The wiring is apart f
 1. ``src_click`` / ``src_cart`` / ``src_purchase``: one Kafka table per topic, decoded by the
    ``trend-event`` format (the project's Java decoder, ``udfs/java``): one parse per record
    gives the dead-letter ``reason`` (NULL when valid), ``product_id``, ``category``,
-   ``event_id``, ``user_id`` and ``ts``, plus the raw ``payload`` for the dead-letter topic (with
-   ``partition`` and ``offset``). ``arrival`` is the record's timestamp in the topic: the
-   broker's append time on topics created with ``message.timestamp.type=LogAppendTime`` (as
-   ``trend topics create`` and the deployments create them), so it is the same whenever the
-   record is read. The event time is ``et`` (``ts``); the watermark is ``LEAST(et, arrival) -
-   out_of_orderness_s``, so an event stamped ahead of its arrival cannot take it past the
-   present of its arrival. An invalid record has ``ts`` 0 and a ``future_ts`` one counts as
-   0 there, so neither moves the watermark.
-   One table per topic, because a bounded read needs per-topic end offsets and the decoder
-   checks that an event's type belongs on its topic.
+   ``event_id``, ``user_id`` and ``ts``, plus the raw ``payload`` for the dead-letter topic
+   (with ``partition``, ``offset`` and the record's ``headers``). ``arrival`` is the record's
+   timestamp in the topic: the broker's append time on topics created with
+   ``message.timestamp.type=LogAppendTime`` (as ``trend topics create`` and the deployments
+   create them), so it is the same whenever the record is read. The event time is ``et``
+   (``ts``); the watermark is ``LEAST(et, arrival) - out_of_orderness_s``, so an event stamped
+   ahead of its arrival cannot take it past the present of its arrival. An invalid record has
+   ``ts`` 0 and a ``future_ts`` one counts as 0 there, so neither moves the watermark. One
+   table per topic, because a bounded read needs per-topic end offsets and the decoder checks
+   that an event's type belongs on its topic.
 2. ``checked_<type>``: every record with its reason, in the core's input columns
    (:data:`RECORD_COLUMNS`): the decoder's, or ``future_ts`` for a valid event stamped more
-   than ``max_future_skew_s`` after its arrival. ``decoded_records`` is the union of the
-   three.
+   than ``max_future_skew_s`` after its arrival, and the record's ``traceparent`` header
+   (NULL without one). ``decoded_records`` is the union of the three.
 3. The keyed core (Java, ``dev.trendtracker.window.TrendTables`` around ``TrendTopology``),
    a DataStream graph with every operator at the job's parallelism: invalid records go to
    ``invalid_events`` as they are; valid ones are keyed by product_id, counted per slice
@@ -47,8 +47,10 @@ them views of a table environment and returns the outputs. The wiring is apart f
    newest record of the weights topic (``weights_records``, read from the beginning and
    broadcast to the core) that applies from that time or before; before any, the weights
    the job started with. A bounded run reads no weights topic.
-4. ``dead_letter_records`` -> ``dead_letters``: every record with a reason, as JSON, to the
-   dead-letter topic, counted by ``count_dead_letter`` (Java) as it goes.
+4. ``dead_letter_records`` -> ``dead_letters``: every record with a reason, as a JSON
+   envelope written by ``dead_letter_envelope`` (Java), to the dead-letter topic, counted by
+   ``count_dead_letter`` (Java) as it goes. The envelope carries the record's
+   ``traceparent`` when it had one, so a refused event leads back to its request.
    ``dead_letter_payload`` (Java) gives what a dead letter carries of the value: a prefix
    of at most ``dead_letter_payload_prefix_bytes``, the size in bytes and the SHA-256, so
    an envelope always fits the producer's ``max.request.size``. Each is keyed
@@ -87,6 +89,10 @@ EVENT_FORMAT = "trend-event"
 
 #: The dead-letter topic's key column: ``{topic}/{partition}/{offset}`` of the bad record.
 DEAD_LETTER_KEY = "dead_letter_key"
+#: Its value column: the JSON envelope (``dev.trendtracker.deadletter.DeadLetterEnvelope``).
+DEAD_LETTER_ENVELOPE = "envelope"
+#: The record header that carries its request's W3C trace context (written by ingest).
+TRACEPARENT = "traceparent"
 #: The dead-letter topic's table, and the view of the records it takes.
 DEAD_LETTERS = "dead_letters"
 DEAD_LETTER_RECORDS = "dead_letter_records"
@@ -186,6 +192,7 @@ CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
   arrival TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   `partition` INT METADATA VIRTUAL,
   `offset` BIGINT METADATA VIRTUAL,
+  headers MAP<STRING, BYTES> METADATA VIRTUAL,
   et AS TO_TIMESTAMP_LTZ(ts, 3),
   WATERMARK FOR et AS CASE WHEN {future} THEN TO_TIMESTAMP_LTZ(0, 3)
     ELSE LEAST(et, arrival) END - {lateness}
@@ -195,16 +202,16 @@ CREATE TEMPORARY TABLE {SOURCE_TABLES[event_type]} (
 
 
 def dead_letter_options(settings: Settings) -> dict[str, str]:
-    """Kafka sink options of the dead-letter topic: JSON values keyed by the bad record's
-    position (raw key), and the producer's size limit set explicitly."""
+    """Kafka sink options of the dead-letter topic: JSON envelopes (written by the job, raw
+    here) keyed by the bad record's position (raw key), and the producer's size limit set
+    explicitly."""
     return {
         "connector": "kafka",
         "topic": settings.topic_dead_letters,
         **connection_options(settings),
         "key.format": "raw",
         "key.fields": DEAD_LETTER_KEY,
-        "value.format": "json",
-        "value.json.encode.ignore-null-fields": "false",
+        "value.format": "raw",
         "value.fields-include": "EXCEPT_KEY",
         # Exactly once: written in Kafka transactions that commit with the checkpoints, so
         # a read_committed reader sees each dead letter once, across restores. The prefix
@@ -240,14 +247,15 @@ SELECT payload, CAST({sql_string(topic)} AS STRING) AS `topic`, `partition`, `of
   count_read({EVENT_TYPES.index(event_type)}) AS event_type_code,
   CASE WHEN reason IS NULL AND {future_condition(max_future_skew_s)}
     THEN {sql_string(Reason.FUTURE_TS.value)} ELSE reason END AS reason,
-  product_id, category, event_id, user_id, et
+  product_id, category, event_id, user_id, et,
+  CAST(headers[{sql_string(TRACEPARENT)}] AS STRING) AS traceparent
 FROM {SOURCE_TABLES[event_type]}"""
 
 
 #: The core's input columns (``dev.trendtracker.window.TrendTables``), in order.
 RECORD_COLUMNS: tuple[str, ...] = (
     "payload", "topic", "partition", "offset", "event_type", "event_type_code", "reason",
-    "product_id", "category", "event_id", "user_id", "et")
+    "product_id", "category", "event_id", "user_id", "et", "traceparent")
 
 #: The latest time a weights record's event time is stamped from: 9999-12-31T23:59:59.999Z,
 #: the last millisecond of Flink's timestamps. A record applying later is stamped there, and
@@ -278,8 +286,9 @@ def views(settings: Settings) -> list[tuple[str, str | Core]]:
     named here, over the source tables and the steps before it. Pure: it reads the settings
     and builds SQL, nothing else.
 
-    The functions ``count_read``, ``dead_letter_payload`` and ``count_dead_letter`` must be
-    registered before the queries are planned (:func:`jobs.trending.build`).
+    The functions ``count_read``, ``dead_letter_payload``, ``dead_letter_envelope`` and
+    ``count_dead_letter`` must be registered before the queries are planned
+    (:func:`jobs.trending.build`).
     """
     return [
         *((f"checked_{t}", checked_query(t, topic, settings.max_future_skew_s))
@@ -290,15 +299,16 @@ def views(settings: Settings) -> list[tuple[str, str | Core]]:
         (WINDOW_RESULTS, Core(DECODED_RECORDS, "window_results")),
         ("invalid_events", Core(DECODED_RECORDS, "dead_letters")),
         # What the dead-letter topic takes, in its columns' order (see DEAD_LETTER_COLUMNS).
-        # The payload is cut and hashed here, so only dead letters are hashed.
+        # The payload is cut and hashed, and the envelope written, here: only for dead
+        # letters.
         (DEAD_LETTER_RECORDS, f"""
 SELECT CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS STRING))
     AS {DEAD_LETTER_KEY},
-  letter.payload AS payload, `topic`, `partition`, `offset`,
-  count_dead_letter(event_type, reason) AS reason,
-  letter.payload_bytes AS payload_bytes, letter.payload_sha256 AS payload_sha256
+  dead_letter_envelope(letter.payload, `topic`, `partition`, `offset`,
+    count_dead_letter(event_type, reason), letter.payload_bytes, letter.payload_sha256,
+    traceparent) AS {DEAD_LETTER_ENVELOPE}
 FROM (SELECT dead_letter_payload(payload, {settings.dead_letter_payload_prefix_bytes})
-        AS letter, `topic`, `partition`, `offset`, event_type, reason
+        AS letter, `topic`, `partition`, `offset`, event_type, reason, traceparent
       FROM invalid_events)"""),
     ]
 
@@ -403,11 +413,12 @@ def weights_records_query(key: str) -> str:
 
 # --- the wiring: sink tables ---------------------------------------------------------------
 
-#: The dead-letter topic's columns: the key, then the JSON envelope's fields.
+#: The dead-letter topic's columns: the key, and the JSON envelope as written by
+#: ``dead_letter_envelope`` (fields ``payload``, ``topic``, ``partition``, ``offset``,
+#: ``reason``, ``payload_bytes``, ``payload_sha256`` and, when the record had one,
+#: ``traceparent``).
 DEAD_LETTER_COLUMNS: tuple[tuple[str, str], ...] = (
-    (DEAD_LETTER_KEY, "STRING"), ("payload", "STRING"), ("topic", "STRING"),
-    ("partition", "INT"), ("offset", "BIGINT"), ("reason", "STRING"),
-    ("payload_bytes", "BIGINT"), ("payload_sha256", "STRING"),
+    (DEAD_LETTER_KEY, "STRING"), (DEAD_LETTER_ENVELOPE, "BYTES"),
 )
 
 #: The window sink's table: what ``write_window`` returns per window, discarded.

@@ -330,6 +330,8 @@ def build(settings: Settings, bounded: bool, weights: Weights | None = None,
                                          "dev.trendtracker.scoring.CountDeadLetter")
     t_env.create_java_temporary_function("dead_letter_payload",
                                          "dev.trendtracker.deadletter.DeadLetterPayload")
+    t_env.create_java_temporary_function("dead_letter_envelope",
+                                         "dev.trendtracker.deadletter.DeadLetterEnvelope")
     t_env.create_temporary_function(
         "write_window", make_window_writer_function(settings_json, replace_windows))
 

@@ -215,6 +215,8 @@ class ConsumedRecord:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
+    #: The record's headers, (name, value) in order; empty without any.
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def read_topic(settings: Settings, topic: str, *, max_records: int | None = None,
@@ -266,7 +268,8 @@ def read_topic(settings: Settings, topic: str, *, max_records: int | None = None
                     continue
                 last_seen = time.monotonic()
                 yield ConsumedRecord(msg.topic(), msg.partition(), msg.offset(), msg.key(),
-                                     msg.value(), msg.timestamp()[1])
+                                     msg.value(), msg.timestamp()[1],
+                                     tuple(msg.headers() or ()))
                 read += 1
     finally:
         consumer.close()

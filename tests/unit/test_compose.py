@@ -175,13 +175,16 @@ def test_stack_has_every_component(services):
     assert set(services) == {
         "kafka", "kafka-init", "minio", "minio-init", "redis", "mlflow-db", "mlflow",
         "jobmanager", "taskmanager", "job-submit", "weights-publisher", "api", "ingest",
-        "simulator", "kafka-ui", "flink-ui", "prometheus", "grafana",
+        "simulator", "kafka-ui", "flink-ui", "prometheus", "grafana", "otel-collector",
+        "jaeger",
     }
     assert services["simulator"]["profiles"] == ["simulator"]
     assert services["kafka-ui"]["profiles"] == ["ui"]
     assert services["flink-ui"]["profiles"] == ["ui"]
+    assert services["otel-collector"]["profiles"] == ["tracing"]
+    assert services["jaeger"]["profiles"] == ["tracing"]
     assert {name for name, svc in services.items() if "profiles" in svc} == {
-        "simulator", "kafka-ui", "flink-ui"}
+        "simulator", "kafka-ui", "flink-ui", "otel-collector", "jaeger"}
     assert one_shots(services) == {"kafka-init", "minio-init"}
 
 
@@ -338,7 +341,7 @@ def test_published_ports_are_unique_and_on_loopback(services):
             assert host_ip == "127.0.0.1", f"{name} publishes on {host_ip}"
             assert host_port not in seen, f"{name} and {seen[host_port]} both use {host_port}"
             seen[host_port] = name
-    assert len(seen) == 11
+    assert len(seen) == 12
 
 
 @pytest.mark.parametrize("service, container_ports", [
@@ -915,3 +918,22 @@ def test_operations_doc_shows_the_ui_profile_and_the_ingest_service():
     assert "docker compose --profile ui up -d kafka-ui" in text
     assert "KAFKA_UI_HOST_PORT" in text
     assert "INGEST_HOST_PORT" in text
+
+
+def test_the_api_and_ingest_send_traces_to_the_collector_only_when_asked(services):
+    """Off by default (OTEL_TRACES_EXPORTER none); on, to the collector of the profile
+    tracing, which sends them to Jaeger."""
+    for service, name in (("api", "trend-api"), ("ingest", "trend-ingest")):
+        env = services[service]["environment"]
+        assert env["OTEL_TRACES_EXPORTER"] == "none"
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+        assert env["OTEL_SERVICE_NAME"] == name
+        # The collector is optional: nothing waits for it.
+        assert "otel-collector" not in services[service].get("depends_on", {})
+    collector = services["otel-collector"]
+    config_file = next(v.split(":")[0] for v in collector["volumes"])
+    config = yaml.safe_load((ROOT / config_file).read_text())
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "0.0.0.0:4318"
+    assert config["exporters"]["otlp/jaeger"]["endpoint"] == "jaeger:4317"
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["otlp/jaeger"]
+    assert collector["depends_on"] == {"jaeger": {"condition": "service_healthy"}}

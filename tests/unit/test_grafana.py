@@ -95,3 +95,12 @@ def test_every_query_is_valid_promql(dashboard, tmp_path):
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+def test_the_traces_data_source_is_the_jaeger_of_the_profile_tracing():
+    provisioning = yaml.safe_load((GRAFANA / "provisioning/datasources/jaeger.yml").read_text())
+    (source,) = provisioning["datasources"]
+    assert (source["type"], source["url"], source["uid"]) == (
+        "jaeger", "http://jaeger:16686", "trend-jaeger")
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["jaeger"]["profiles"] == ["tracing"]

@@ -56,17 +56,25 @@ def test_dead_letters_are_keyed_by_their_record_and_sized_for_the_producer():
     assert options["properties.max.request.size"] == "2000000"
     assert options["key.format"] == "raw"
     assert options["key.fields"] == "dead_letter_key"
-    assert options["value.format"] == "json"
-    # The key is not repeated in the value: the envelope keeps its fields.
+    # The envelope is JSON the job writes (dead_letter_envelope), taken as it is; the key is
+    # not repeated in it.
+    assert options["value.format"] == "raw"
     assert options["value.fields-include"] == "EXCEPT_KEY"
     table = sink_ddls(s)["dead_letters"]
-    for column in ("`dead_letter_key` STRING", "`payload` STRING", "`topic` STRING",
-                   "`partition` INT", "`offset` BIGINT", "`reason` STRING",
-                   "`payload_bytes` BIGINT", "`payload_sha256` STRING"):
-        assert column in table
+    assert "`dead_letter_key` STRING,\n  `envelope` BYTES\n)" in table
     records = dict(views(s))["dead_letter_records"]
     assert "CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS STRING))" \
         in records
+    assert ("dead_letter_envelope(letter.payload, `topic`, `partition`, `offset`,\n"
+            "    count_dead_letter(event_type, reason), letter.payload_bytes, "
+            "letter.payload_sha256,\n    traceparent) AS envelope") in records
+
+
+def test_each_record_carries_its_traceparent_header_to_the_core():
+    ddl = source_ddl(settings(), "click", "clicks", None)
+    assert "headers MAP<STRING, BYTES> METADATA VIRTUAL," in ddl
+    checked = dict(views(settings()))["checked_click"]
+    assert "CAST(headers['traceparent'] AS STRING) AS traceparent" in checked
 
 
 def test_the_payload_prefix_is_bounded_by_the_producers_request_size():
@@ -83,7 +91,8 @@ def test_the_payload_prefix_is_bounded_by_the_producers_request_size():
 
 def test_the_worst_envelope_of_the_largest_prefix_fits_the_request():
     """Written out independently: every byte a control character (escaped as \\u00XX), the
-    longest topic name, the largest numbers and the longest reason code."""
+    longest topic name, the largest numbers, the longest reason code and a traceparent (the
+    job carries one only in the W3C form, 55 characters)."""
     s = settings()
     prefix = ((s.dead_letter_max_request_bytes - DEAD_LETTER_OVERHEAD_BYTES)
               // ESCAPED_BYTES_PER_PAYLOAD_BYTE)
@@ -91,7 +100,8 @@ def test_the_worst_envelope_of_the_largest_prefix_fits_the_request():
     envelope = json.dumps({
         "payload": "\x01" * prefix, "topic": topic, "partition": 2**31 - 1,
         "offset": 2**63 - 1, "reason": "unknown_event_type", "payload_bytes": 2**63 - 1,
-        "payload_sha256": "f" * 64}, separators=(",", ":")).encode()
+        "payload_sha256": "f" * 64, "traceparent": "00-" + "f" * 32 + "-" + "f" * 16 + "-01"},
+        separators=(",", ":")).encode()
     assert envelope.count(b"\\u0001") == prefix
     key = f"{topic}/{2**31 - 1}/{2**63 - 1}".encode()
     assert len(envelope) + len(key) + KAFKA_RECORD_FRAMING_BYTES <= s.dead_letter_max_request_bytes

@@ -372,12 +372,16 @@ def test_every_container_and_the_job_s_jvms_log_json_lines():
     assert containers[0]["envFrom"] == [{"configMapRef": {"name": "trend-tracker-settings"}}]
 
 
+#: OpenTelemetry's own variables the ConfigMap may set (the API's and ingest's traces).
+OTEL_VARIABLES = {"OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT"}
+
+
 def test_config_map_names_only_settings_fields():
     fields = set(Settings.model_fields)
     data = find("ConfigMap")["data"]
     assert all(isinstance(v, str) for v in data.values())
-    unknown = {k for k in data if not k.startswith("TREND_")
-               or k[len("TREND_"):].lower() not in fields}
+    unknown = {k for k in data if k not in OTEL_VARIABLES and (
+        not k.startswith("TREND_") or k[len("TREND_"):].lower() not in fields)}
     assert unknown == set()
 
 
@@ -597,3 +601,10 @@ def test_nothing_is_exposed_outside_the_cluster():
             for container in spec["containers"]:
                 for port in container.get("ports", []):
                     assert "hostPort" not in port, doc["metadata"]["name"]
+
+
+def test_traces_are_off_until_the_configmap_turns_them_on():
+    settings = find("ConfigMap")["data"]
+    assert settings["OTEL_TRACES_EXPORTER"] == "none"
+    assert settings["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://")
+    assert settings["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith(":4318")

@@ -4,8 +4,8 @@ import java.util.Objects;
 
 /**
  * One valid event as the keyed core reads it: what it counts (product, category, event type
- * and event time) and where it came from (its record's value and position), which a late
- * event's dead letter carries.
+ * and event time) and where it came from (its record's value, position and {@code traceparent}
+ * header), which a late or duplicate event's dead letter carries.
  *
  * <p>A Flink POJO (public fields, no-argument constructor).
  */
@@ -29,6 +29,8 @@ public final class TrendEvent {
     public String topic;
     public int partition;
     public long offset;
+    /** The record's W3C {@code traceparent} header, as read (null without one). */
+    public String traceparent;
 
     public TrendEvent() {}
 
@@ -69,7 +71,8 @@ public final class TrendEvent {
                 && offset == that.offset && Objects.equals(productId, that.productId)
                 && Objects.equals(category, that.category)
                 && Objects.equals(eventId, that.eventId) && Objects.equals(userId, that.userId)
-                && Objects.equals(payload, that.payload) && Objects.equals(topic, that.topic);
+                && Objects.equals(payload, that.payload) && Objects.equals(topic, that.topic)
+                && Objects.equals(traceparent, that.traceparent);
     }
 
     @Override

@@ -38,7 +38,7 @@ import dev.trendtracker.format.EventDecoder;
  * weights records, and gives back two tables: one row per emission of a window, its rankings
  * as one array per output column (what the window sink writes), and the dead letters (every
  * invalid record with its reason, every late event with {@code lateReason} and every
- * duplicate with {@code duplicateReason}). Records
+ * duplicate with {@code duplicateReason}, each with its record's {@code traceparent}). Records
  * cross as Flink's internal {@link RowData}; the record's {@code et} is its event time, with
  * the sources' watermarks.
  */
@@ -46,7 +46,7 @@ public final class TrendTables {
     /** The decoded records' columns, in order. */
     public static final List<String> RECORD_COLUMNS = List.of(
             "payload", "topic", "partition", "offset", "event_type", "event_type_code",
-            "reason", "product_id", "category", "event_id", "user_id", "et");
+            "reason", "product_id", "category", "event_id", "user_id", "et", "traceparent");
 
     static final int PAYLOAD = 0;
     static final int TOPIC = 1;
@@ -60,6 +60,7 @@ public final class TrendTables {
     static final int EVENT_ID = 9;
     static final int USER_ID = 10;
     static final int ET = 11;
+    static final int TRACEPARENT = 12;
 
     /** The uid of the step that splits valid records from invalid ones. */
     public static final String ROUTE = "route-records";
@@ -122,7 +123,8 @@ public final class TrendTables {
                 DataTypes.FIELD("partition", type(schema, "partition")),
                 DataTypes.FIELD("offset", type(schema, "offset")),
                 DataTypes.FIELD("event_type", type(schema, "event_type")),
-                DataTypes.FIELD("reason", DataTypes.STRING()));
+                DataTypes.FIELD("reason", DataTypes.STRING()),
+                DataTypes.FIELD("traceparent", type(schema, "traceparent")));
         InternalTypeInfo<RowData> deadLetterInfo =
                 InternalTypeInfo.of((RowType) deadLetterType.getLogicalType());
         OutputTag<RowData> invalid = new OutputTag<>("invalid", deadLetterInfo);
@@ -213,15 +215,20 @@ public final class TrendTables {
                 ctx.output(invalid, GenericRowData.of(
                         row.isNullAt(PAYLOAD) ? null : row.getString(PAYLOAD),
                         row.getString(TOPIC), row.getInt(PARTITION), row.getLong(OFFSET),
-                        row.getString(EVENT_TYPE), row.getString(REASON)));
+                        row.getString(EVENT_TYPE), row.getString(REASON),
+                        row.isNullAt(TRACEPARENT) ? null : row.getString(TRACEPARENT)));
                 return;
             }
-            out.collect(new TrendEvent(row.getString(PRODUCT_ID).toString(),
+            TrendEvent event = new TrendEvent(row.getString(PRODUCT_ID).toString(),
                     row.getString(CATEGORY).toString(), row.getInt(EVENT_TYPE_CODE),
                     row.getTimestamp(ET, 3).getMillisecond(), row.getString(EVENT_ID).toString(),
                     row.getString(USER_ID).toString(),
                     row.isNullAt(PAYLOAD) ? null : row.getString(PAYLOAD).toString(),
-                    row.getString(TOPIC).toString(), row.getInt(PARTITION), row.getLong(OFFSET)));
+                    row.getString(TOPIC).toString(), row.getInt(PARTITION), row.getLong(OFFSET));
+            if (!row.isNullAt(TRACEPARENT)) {
+                event.traceparent = row.getString(TRACEPARENT).toString();
+            }
+            out.collect(event);
         }
     }
 
@@ -239,7 +246,7 @@ public final class TrendTables {
             return GenericRowData.of(StringData.fromString(event.payload),
                     StringData.fromString(event.topic), event.partition, event.offset,
                     StringData.fromString(EventDecoder.EVENT_TYPES[event.eventType]),
-                    StringData.fromString(reason));
+                    StringData.fromString(reason), StringData.fromString(event.traceparent));
         }
     }
 

@@ -15,6 +15,7 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.table.api.DataTypes;
+import org.apache.flink.table.expressions.Expression;
 import org.apache.flink.table.api.Expressions;
 import org.apache.flink.table.api.Schema;
 import org.apache.flink.table.api.Table;
@@ -37,7 +38,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class TrendTablesTest {
     static final String[] NAMES = {"payload", "topic", "partition", "offset", "event_type",
-        "event_type_code", "reason", "product_id", "category", "event_id", "user_id", "ts"};
+        "event_type_code", "reason", "product_id", "category", "event_id", "user_id", "ts",
+        "traceparent"};
 
     /** A watermark right after each record, at its timestamp. */
     static final class EveryRecord<T> implements WatermarkGenerator<T> {
@@ -54,12 +56,18 @@ class TrendTablesTest {
         return record(offset, reason, productId, type, et, "e-" + offset);
     }
 
+    /** The traceparent header of the record at {@code offset}: odd offsets have one. */
+    static String traceparent(long offset) {
+        return offset % 2 == 0 ? null
+                : String.format("00-4bf92f3577b34da6a3ce929d0e0e%04x-00f067aa0ba902b7-01", offset);
+    }
+
     static Row record(long offset, String reason, String productId, int type, long et,
                       String eventId) {
         return Row.of("{\"n\":" + offset + "}", "clicks", 0, offset,
                 new String[] {"click", "cart", "purchase"}[type], type, reason, productId,
                 productId == null ? null : "toys", reason == null ? eventId : null,
-                reason == null ? "u-" + offset : null, et);
+                reason == null ? "u-" + offset : null, et, traceparent(offset));
     }
 
     static Table records(StreamExecutionEnvironment env, StreamTableEnvironment tEnv,
@@ -67,7 +75,7 @@ class TrendTablesTest {
         DataStream<Row> stream = env.fromData(List.of(rows), Types.ROW_NAMED(NAMES,
                         Types.STRING, Types.STRING, Types.INT, Types.LONG, Types.STRING,
                         Types.INT, Types.STRING, Types.STRING, Types.STRING, Types.STRING,
-                        Types.STRING, Types.LONG))
+                        Types.STRING, Types.LONG, Types.STRING))
                 .assignTimestampsAndWatermarks(WatermarkStrategy
                         .<Row>forGenerator(context -> new EveryRecord<>())
                         .withTimestampAssigner((row, previous) -> (Long) row.getField(11)));
@@ -75,7 +83,8 @@ class TrendTablesTest {
                 .columnByMetadata("et", DataTypes.TIMESTAMP_LTZ(3), "rowtime")
                 .watermark("et", "SOURCE_WATERMARK()")
                 .build());
-        return withTs.dropColumns(Expressions.$("ts"));
+        return withTs.select(TrendTables.RECORD_COLUMNS.stream().map(Expressions::$)
+                .toArray(Expression[]::new));
     }
 
     static Table weights(StreamExecutionEnvironment env, StreamTableEnvironment tEnv,
@@ -147,13 +156,13 @@ class TrendTablesTest {
                 "rank_list", "product_id_list", "score_list", "clicks_list", "carts_list",
                 "purchases_list", "previous_rank_list", "momentum_list", "weights_version"),
                 tables[0].getResolvedSchema().getColumnNames());
-        assertEquals(List.of("payload", "topic", "partition", "offset", "event_type", "reason"),
-                tables[1].getResolvedSchema().getColumnNames());
+        assertEquals(List.of("payload", "topic", "partition", "offset", "event_type", "reason",
+                "traceparent"), tables[1].getResolvedSchema().getColumnNames());
 
         DataStream<String> windows = tEnv.toDataStream(tables[0]).map(TrendTablesTest::window);
         DataStream<String> deadLetters = tEnv.toDataStream(tables[1]).map(
                 row -> "dead " + row.getField(3) + " " + row.getField(4) + " "
-                        + row.getField(5) + " " + row.getField(0));
+                        + row.getField(5) + " " + row.getField(0) + " " + row.getField(6));
         List<String> out = new ArrayList<>();
         try (CloseableIterator<String> results = windows.union(deadLetters)
                 .executeAndCollect()) {
@@ -161,9 +170,12 @@ class TrendTablesTest {
         }
         out.sort(null);
         assertEquals(List.of(
-                "dead 1 click bad_id {\"n\":1}",
-                "dead 5 click late {\"n\":5}",
-                "dead 6 click duplicate {\"n\":6}",
+                // Each with its record's traceparent header, if it had one.
+                "dead 1 click bad_id {\"n\":1}"
+                        + " 00-4bf92f3577b34da6a3ce929d0e0e0001-00f067aa0ba902b7-01",
+                "dead 5 click late {\"n\":5}"
+                        + " 00-4bf92f3577b34da6a3ce929d0e0e0005-00f067aa0ba902b7-01",
+                "dead 6 click duplicate {\"n\":6} null",
                 "window -10000 10000 v0: popular/null/1/p-1/1.0/null/1.5"
                         + " popular/toys/1/p-1/1.0/null/1.5 rising/null/1/p-1/1.0/null/1.5"
                         + " rising/toys/1/p-1/1.0/null/1.5",

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from localstack.stack import free_port, mlflow_healthy
 from trend_tracker.processes import restore_interrupts
 from trend_tracker.settings import Settings, settings_from_env
 
@@ -94,3 +99,43 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/integration" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def private_mlflow(tmp_path):
+    """An MLflow server of this test alone, so it can be stopped mid-test."""
+    port = free_port()
+    data = tmp_path / "mlflow"
+    data.mkdir()
+    env = {**os.environ,
+           "MLFLOW_SERVER_ALLOWED_HOSTS": f"127.0.0.1:{port},localhost:{port}"}
+    with open(tmp_path / "mlflow.log", "wb") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", "1",
+             "--backend-store-uri", f"sqlite:///{data / 'mlflow.db'}",
+             "--artifacts-destination", (data / "artifacts").as_uri()],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp_path,
+            env=env, start_new_session=True)
+
+    def stop() -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+    try:
+        deadline = time.monotonic() + 120
+        while not mlflow_healthy(port) and process.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert mlflow_healthy(port) and process.poll() is None, \
+            (tmp_path / "mlflow.log").read_text()[-2000:]
+        process.uri = f"http://127.0.0.1:{port}"
+        process.stop = stop
+        yield process
+    finally:
+        stop()

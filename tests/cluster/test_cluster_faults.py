@@ -29,7 +29,7 @@ from confluent_kafka import Producer
 
 from simulator.kafka_io import ensure_topics, read_topic
 from tests.integration.test_job_bounded import RISING_MIN_SCORE, RISING_PRIOR, reference_rows
-from tests.integration.test_registry import private_mlflow, wait_until  # noqa: F401
+from tests.integration.test_registry import wait_until
 from trend_tracker import redis_layout as layout
 
 pytestmark = pytest.mark.cluster
@@ -311,7 +311,7 @@ def make_run(flink_cluster, make_settings, tmp_path):
 # --- the failures -------------------------------------------------------------------------
 
 def test_killing_a_taskmanager_with_mlflow_down_changes_nothing(
-        make_run, flink_cluster, private_mlflow):  # noqa: F811 - the imported fixture
+        make_run, flink_cluster, private_mlflow):
     """kill -9 a TaskManager after a checkpoint, with windows in flight, dead letters
     written since that checkpoint (in a transaction not yet committed) and the registry
     down: the job restores its state and its weights version, writes what a run without

@@ -1,23 +1,16 @@
 """Fixtures of more than one integration test module: a secured Kafka broker with each
-component's user, and an MLflow server a test may stop."""
+component's user."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import redis
 from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
 from secured_kafka import ADMIN, allow, start_secured_broker
 from test_job_bounded import WEIGHTS, WEIGHTS_VERSION
-from test_registry import wait_until
 
-from localstack.stack import free_port, mlflow_healthy
 from registry.publisher import WEIGHTS_READER_GROUP_PREFIX
 from simulator.kafka_io import ensure_topics
 
@@ -64,40 +57,3 @@ def secured(secured_broker, make_settings, tmp_path):
     allow(secured_broker, "job", ResourceType.BROKER, "kafka-cluster",
           [AclOperation.IDEMPOTENT_WRITE])
     return users
-
-
-@pytest.fixture
-def private_mlflow(tmp_path):
-    """An MLflow server of this test alone, so it can be stopped mid-test."""
-    port = free_port()
-    data = tmp_path / "mlflow"
-    data.mkdir()
-    env = {**os.environ,
-           "MLFLOW_SERVER_ALLOWED_HOSTS": f"127.0.0.1:{port},localhost:{port}"}
-    with open(tmp_path / "mlflow.log", "wb") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{data / 'mlflow.db'}",
-             "--artifacts-destination", (data / "artifacts").as_uri()],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp_path,
-            env=env, start_new_session=True)
-
-    def stop() -> None:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-
-    try:
-        assert wait_until(lambda: mlflow_healthy(port) or process.poll() is not None, 120,
-                          0.2) and process.poll() is None, \
-            (tmp_path / "mlflow.log").read_text()[-2000:]
-        process.uri = f"http://127.0.0.1:{port}"
-        process.stop = stop
-        yield process
-    finally:
-        stop()

@@ -227,10 +227,14 @@ def test_the_job_source_clamps_its_watermark_by_arrival(corpus_topic, tmp_path):
     t_env = table_env()
     t_env.execute_sql(source_ddl(settings, "click", topic, ends))
     plan = t_env.explain_sql("SELECT product_id, et FROM src_click")
-    # Arrival is the Kafka record's timestamp (metadata), not a column of the format.
-    assert "metadata=[partition, offset, timestamp]" in plan
-    assert ("watermark=[-(LEAST(TO_TIMESTAMP_LTZ(ts, 3), CAST(arrival AS "
-            "TIMESTAMP_WITH_LOCAL_TIME_ZONE(3))), 5000:INTERVAL DAY TO SECOND)]") in plan
+    # Arrival is the Kafka record's timestamp (metadata), not a column of the format. A
+    # future_ts record (more than max_future_skew_s, 60 s, after its arrival) counts as the
+    # epoch in the watermark.
+    assert "metadata=[partition, headers, offset, timestamp]" in plan
+    et, arrival = "TO_TIMESTAMP_LTZ(ts, 3)", "CAST(arrival AS TIMESTAMP_WITH_LOCAL_TIME_ZONE(3))"
+    assert (f"watermark=[-(CASE(>({et}, +({arrival}, 60000:INTERVAL DAY TO SECOND)), "
+            f"TO_TIMESTAMP_LTZ(0, 3), LEAST({et}, {arrival})), 5000:INTERVAL DAY TO SECOND)]"
+            ) in plan
     with t_env.execute_sql("DESCRIBE src_click").collect() as rows:
         columns = {row[0]: (row[1], row[4]) for row in rows}
     assert columns["et"] == ("TIMESTAMP_LTZ(3) *ROWTIME*", "AS `TO_TIMESTAMP_LTZ`(`ts`, 3)")

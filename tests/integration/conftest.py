@@ -4,6 +4,7 @@ component's user."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 import redis
@@ -27,7 +28,10 @@ def secured(secured_broker, make_settings, tmp_path):
     weights_file = tmp_path / "weights.json"
     weights_file.write_text(json.dumps({**WEIGHTS, "version": WEIGHTS_VERSION}))
     # A Redis database of its own (test_job_bounded's are 11 and 12).
+    # A weights topic of its own too: the broker serves the whole session, and a test that
+    # finds it empty must not see another test's weights.
     base = make_settings(weights_file=str(weights_file),
+                         topic_weights=f"trend-weights-{uuid.uuid4().hex[:10]}",
                          redis_url=make_settings().redis_url.rsplit("/", 1)[0] + "/14")
     redis.Redis.from_url(base.redis_url).flushdb()
     users = {user: secured_broker.settings(base, user)

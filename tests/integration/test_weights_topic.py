@@ -118,10 +118,11 @@ def test_follow_publishes_each_champion_and_the_topic_outlives_mlflow(
     before_ms = int(time.time() * 1000)
     result = cli.invoke(app, ["publish"], env=env)
     assert result.exit_code == 0, result.output
-    assert result.output == (f"published {model}/1  click=1 cart=3 purchase=5  "
+    # The command's answer on stdout (its log lines go to stderr).
+    assert result.stdout == (f"published {model}/1  click=1 cart=3 purchase=5  "
                              f"(topic {settings.topic_weights}, key {model})\n")
     again = cli.invoke(app, ["publish"], env=env)
-    assert again.output.startswith(f"already published: {model}/1  click=1 cart=3 purchase=5")
+    assert again.stdout.startswith(f"already published: {model}/1  click=1 cart=3 purchase=5")
     published = records(settings)
     assert [(key, weights) for key, weights, _ in published] == [(model, v1_weights)]
     assert before_ms <= published[0][2] <= int(time.time() * 1000)

@@ -71,6 +71,13 @@ def source_watermark(metrics_url: str, event_type: str) -> float:
                default=float("-inf"))
 
 
+def read_at_least(job, metrics_url: str, n: int, timeout_s: float) -> None:
+    """Wait until the running job has read ``n`` records."""
+    assert wait_until(lambda: counted(metrics_url, READ_METRIC, "event_type=") >= n
+                      or not job.running(), timeout_s, 0.2), job.log()
+    assert job.running(), job.log()
+
+
 def overall_rows(root: Path, window_end_ms: int) -> list[tuple]:
     rows = []
     for path in root.rglob(f"trends-{window_end_ms}.parquet"):
@@ -97,24 +104,18 @@ def test_events_stamped_ahead_do_not_make_on_time_events_late(make_settings, tmp
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     job = start_job(settings, tmp_path)
 
-    def read_at_least(n: int, timeout_s: float) -> None:
-        assert wait_until(lambda: counted(metrics_url, READ_METRIC, "event_type=") >= n
-                          or not job.running(), timeout_s, 0.2), \
-            job.log()
-        assert job.running(), job.log()
-
     try:
         # The job reads as events are sent (records read from a backlog arrive late by
         # definition). A record that is not an event has ts 0: it never moves a watermark.
         send(settings, [(t, 0, WARM_UP) for t in ("click", "cart", "purchase")])
-        read_at_least(3, timeout_s=420)
+        read_at_least(job, metrics_url, 3, timeout_s=420)
 
         # Clicks partition 0 runs 50 s ahead. No other partition has had an event; wait
         # until the clicks source has emitted a watermark past the time of sending, less
         # the lateness (it is periodic, and slower just after start).
         sent = now_ms()
         send(settings, [("click", 0, event("click", "p-ahead", sent + AHEAD_MS))])
-        read_at_least(4, timeout_s=60)
+        read_at_least(job, metrics_url, 4, timeout_s=60)
         assert wait_until(lambda: source_watermark(metrics_url, "click") >= sent - 5_000,
                           60, 0.2), job.log()
 
@@ -123,7 +124,7 @@ def test_events_stamped_ahead_do_not_make_on_time_events_late(make_settings, tmp
         on_time = [("click", 1, "p-1"), ("click", 1, "p-1"), ("cart", 0, "p-2"),
                    ("cart", 1, "p-3"), ("purchase", 0, "p-4"), ("purchase", 1, "p-1")]
         send(settings, [(t, p, event(t, product, ts)) for t, p, product in on_time])
-        read_at_least(4 + len(on_time), timeout_s=60)
+        read_at_least(job, metrics_url, 4 + len(on_time), timeout_s=60)
 
         # Their window fires once the watermark passes its end: the ahead partition's
         # watermark follows the clock (less 5 s), and the others are idle by then.
@@ -173,19 +174,14 @@ def test_a_future_ts_record_in_a_topic_of_old_events_moves_no_watermark(make_set
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     job = start_job(settings, tmp_path)
 
-    def read_at_least(n: int, timeout_s: float) -> None:
-        assert wait_until(lambda: counted(metrics_url, READ_METRIC, "event_type=") >= n
-                          or not job.running(), timeout_s, 0.2), job.log()
-        assert job.running(), job.log()
-
     try:
         send(settings, [("click", 0, event("click", "p-1", t0 + 1_000)),
                         ("click", 0, event("click", "p-2", t0 + 2_000))])
-        read_at_least(2, timeout_s=420)
+        read_at_least(job, metrics_url, 2, timeout_s=420)
         assert wait_until(lambda: source_watermark(metrics_url, "click") >= t0 - 3_000,
                           60, 0.2), job.log()
         send(settings, [("click", 0, event("click", "p-ahead", now_ms() + 3_600_000))])
-        read_at_least(3, timeout_s=60)
+        read_at_least(job, metrics_url, 3, timeout_s=60)
         # The watermark is periodic (every 200 ms): a few periods after the record was read,
         # the clicks source's is still that of the old events.
         time.sleep(2)

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from confluent_kafka import Producer
 
 from localstack.servers import ApiServer, IngestServer
 from registry.client import WeightsRegistry
 from registry.publisher import publish_weights
 from registry.weights import Weights
 from simulator.kafka_io import ensure_topics
+from tests.integration.test_job_weights import T0, advance_to, produce
 from tests.integration.test_registry import wait_until
 from trend_tracker.logs import CONTEXT_FIELDS
 from trend_tracker.processes import free_port, signal_group
@@ -233,28 +233,6 @@ def test_the_simulator_logs_json_lines_and_its_summary(json_settings):
     assert summary["logger"] == "trend.simulator"
     figures = json.loads(summary["message"][len("simulation summary: "):])
     assert (figures["sent"], figures["failed"], figures["seed"]) == (40, 0, 7)
-
-
-T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z; windows of 10 s
-
-
-def produce(settings, events: list[tuple[int, str, str]]) -> None:
-    """(ms after T0, event_type, product_id), in order, each its own user."""
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 0})
-    for offset_ms, event_type, product_id in events:
-        event_id = uuid.uuid4().hex[:12]
-        body = {"event_id": f"e-{event_id}", "event_type": event_type,
-                "product_id": product_id, "category": "gadgets", "user_id": f"u-{event_id}",
-                "ts": T0 + offset_ms}
-        producer.produce(settings.event_topics[event_type], value=json.dumps(body).encode(),
-                         key=product_id.encode())
-        producer.flush(10)
-    assert producer.flush(30) == 0
-
-
-def advance_to(settings, offset_ms: int, product_id: str) -> None:
-    """One event on every topic, so each source's watermark passes the earlier windows."""
-    produce(settings, [(offset_ms, t, product_id) for t in ("click", "cart", "purchase")])
 
 
 @pytest.mark.slow

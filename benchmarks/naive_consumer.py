@@ -25,17 +25,28 @@ read against what a single Python consumer achieves on the same events:
   event increments every window that contains it (``size / slide`` of them), unless its
   user's events of that type on that product already count ``max_events_per_user`` times
   in the window (per-user counts per slice, summed for a window only for a user whose
-  events in the open windows' slices exceed the cap);
+  events in the open windows' slices exceed the cap); and, counted the same way in the
+  same loop, each window's *recent span*, its newest ``r`` slides (``r`` =
+  ``rising_recent_slides``, at most the window's slides: a hop of ``r * slide`` sliding by
+  the slide, the cap applied within each span; nothing more when ``r`` slides are the
+  whole window);
 - whenever the watermark advances, each window whose last millisecond it has reached
   (``window_end - 1 <= watermark``, Flink's rule) is scored with the weights the job uses
   (``w_click*clicks + w_cart*carts + w_purchase*purchases``), ranked with ``heapq``
   (top-N by score descending, ties by product_id ascending, overall and per category, at
   most ``max_categories`` categories: the highest window scores, ties by name), and the
-  same by momentum against the window ``size`` earlier (the rising ranking), each item with
-  its rank in the window one slide earlier
-  and written to Parquet with the job's own writer (:mod:`udfs.parquet_sink`: same file
-  per window, same columns, same row order). At the end of the input every remaining
-  window fires, as in the job's bounded mode.
+  same by momentum (the rising ranking: momentum descending, ties by product_id), each item
+  with its rank in the window one slide earlier, and written to Parquet with the job's own
+  writer (:mod:`udfs.parquet_sink`: same file per window, same columns, same row order).
+  The momentum compares the recent span with the *base*, the window that ends where the
+  span starts (``end - r * slide``), with ``scale = r * slide / size``: ``(recent_score /
+  scale + rising_prior) / (base_score + rising_prior)``; a product enters the rising
+  ranking if its window score is at least ``rising_min_score`` and, unless
+  ``rising_min_z`` is unset, ``z = (recent_score - scale * base_score) /
+  sqrt(rising_dispersion * (scale + scale**2) * base_var + 1) >= rising_min_z``, where
+  ``base_var`` is the base's ``w_click**2*clicks + w_cart**2*carts +
+  w_purchase**2*purchases``. Every row carries its momentum. At the end of the input every
+  remaining window fires, as in the job's bounded mode.
 
 Settings come from ``TREND_*`` variables and flags, as for the job. Prints one JSON line:
 counts, timings (``seconds`` from the first fetch to the last window written) and the
@@ -105,9 +116,13 @@ def decode_fast(raw: Any) -> Any:
 
 # --- windows and rankings (pure, no Kafka) ---------------------------------------------------
 
-#: The job's default rising settings (``rising_prior``, ``rising_min_score``).
+#: The job's default rising settings (``rising_prior``, ``rising_min_score``,
+#: ``rising_recent_slides``, ``rising_min_z``, ``rising_dispersion``).
 RISING_PRIOR: float = Settings.model_fields["rising_prior"].default
 RISING_MIN_SCORE: float = Settings.model_fields["rising_min_score"].default
+RISING_RECENT_SLIDES: int = Settings.model_fields["rising_recent_slides"].default
+RISING_MIN_Z: float | None = Settings.model_fields["rising_min_z"].default
+RISING_DISPERSION: float = Settings.model_fields["rising_dispersion"].default
 
 
 class HopTopN:
@@ -116,13 +131,26 @@ class HopTopN:
     ``weights`` has ``click``, ``cart``, ``purchase`` and ``version`` (a
     :class:`registry.weights.Weights`). Windows are ``[start, start + size)`` with starts on
     multiples of the slide, as Flink's HOP with no offset.
+
+    The rising ranking compares each window's newest ``r`` slides (``r`` =
+    ``rising_recent_slides``, at most the window's slides), the *recent span*
+    ``[end - r * slide, end)``, with the window just before them, the *base*, ending at
+    ``end - r * slide``. Recent spans are counted as windows of their own (size
+    ``r * slide``, sliding by the slide, the per-user cap applied within each), beside the
+    windows and with the same events; a span fires with the window of its end. When ``r``
+    slides are the whole window, the window's counts are its recent span's.
     """
 
     def __init__(self, size_ms: int, slide_ms: int, top_n: int, weights: Any,
                  max_categories: int | None = None, rising_prior: float = RISING_PRIOR,
-                 rising_min_score: float = RISING_MIN_SCORE):
+                 rising_min_score: float = RISING_MIN_SCORE,
+                 rising_recent_slides: int = RISING_RECENT_SLIDES,
+                 rising_min_z: float | None = RISING_MIN_Z,
+                 rising_dispersion: float = RISING_DISPERSION):
         if size_ms <= 0 or slide_ms <= 0 or size_ms % slide_ms:
             raise ValueError("the window size must be a positive multiple of the slide")
+        if rising_recent_slides < 1:
+            raise ValueError("rising_recent_slides must be at least 1")
         self.size_ms = size_ms
         self.slide_ms = slide_ms
         self.top_n = top_n
@@ -130,39 +158,61 @@ class HopTopN:
         self.weights = weights
         self.rising_prior = rising_prior
         self.rising_min_score = rising_min_score
-        #: Fired windows still needed: window_end -> counts (for the momentum of the window
-        #: ``size`` later) and -> {(ranking, scope): {product_id: rank}} (previous ranks).
+        self.rising_min_z = rising_min_z
+        self.rising_dispersion = rising_dispersion
+        #: The recent span's length: r slides, r = min(rising_recent_slides, size / slide).
+        self.recent_ms = min(rising_recent_slides, size_ms // slide_ms) * slide_ms
+        #: Its share of a window (the rate of the base is scaled by it).
+        self.scale = self.recent_ms / size_ms
+        #: Fired windows still needed: window_end -> counts (the base of the window
+        #: ``recent_ms`` later) and -> {(ranking, scope): {product_id: rank}} (previous ranks).
         self.fired_counts: dict[int, Mapping[tuple[str, str], Sequence[int]]] = {}
         self.fired_ranks: dict[int, dict[tuple[str, str | None], dict[str, int]]] = {}
         #: window_end -> {(product_id, category): [clicks, carts, purchases]}
         self.windows: dict[int, dict[tuple[str, str], list[int]]] = {}
+        #: recent span end -> the same, when a span is shorter than a window (else the
+        #: window's counts are the span's, and this stays empty). A span's end always has
+        #: its window in ``windows`` (both made for the same events).
+        self.recent: dict[int, dict[tuple[str, str], list[int]]] = {}
+        #: (counts by end, span length) of each kind of span an event is counted in.
+        self._spans: list[tuple[dict[int, dict[tuple[str, str], list[int]]], int]] = [
+            (self.windows, size_ms)]
+        if self.recent_ms < size_ms:
+            self._spans.append((self.recent, self.recent_ms))
         #: Every window ending at or before this has fired (and takes no more events).
         self.fired_through: int | None = None
         self._base: int | None = None
         self._current: list[dict[tuple[str, str], list[int]]] = []
-        #: The window ends of ``_current``, in the same order.
+        #: The span ends of ``_current``, and each span's slice ends, in the same order.
         self.current_ends: list[int] = []
+        self.current_slices: list[range] = []
 
     def windows_of(self, ts: int) -> list[dict[tuple[str, str], list[int]]]:
-        """The count dicts of the open windows containing ``ts`` (created when missing)."""
-        base = ts - ts % self.slide_ms
+        """The count dicts of the open windows and recent spans containing ``ts`` (created
+        when missing)."""
+        slide = self.slide_ms
+        base = ts - ts % slide
         if base == self._base:
             return self._current
-        current, ends = [], []
+        current, ends, slices = [], [], []
         fired = self.fired_through
-        for end in range(base + self.slide_ms, base + self.size_ms + 1, self.slide_ms):
-            if fired is not None and end <= fired:
-                continue  # that window has fired: the event is late for it
-            counts = self.windows.get(end)
-            if counts is None:
-                counts = self.windows[end] = {}
-            current.append(counts)
-            ends.append(end)
-        self._base, self._current, self.current_ends = base, current, ends
+        for spans, length in self._spans:
+            for end in range(base + slide, base + length + 1, slide):
+                if fired is not None and end <= fired:
+                    continue  # that window has fired: the event is late for it
+                counts = spans.get(end)
+                if counts is None:
+                    counts = spans[end] = {}
+                current.append(counts)
+                ends.append(end)
+                slices.append(range(end - length + slide, end + 1, slide))
+        self._base, self._current = base, current
+        self.current_ends, self.current_slices = ends, slices
         return current
 
     def add(self, ts: int, type_index: int, product_id: str, category: str) -> None:
-        """Count one valid, on-time event in every window containing ``ts``."""
+        """Count one valid, on-time event in every window (and recent span) containing
+        ``ts``."""
         key = (product_id, category)
         for counts in self.windows_of(ts):
             entry = counts.get(key)
@@ -177,29 +227,33 @@ class HopTopN:
         if not due:
             return []
         fired = []
+        recent_ms = self.recent_ms
         for end in due:
             counts = self.windows.pop(end)
-            fired.append((end, self.rank(end, counts)))
+            recent = self.recent.pop(end, {}) if self.recent_ms < self.size_ms else counts
+            fired.append((end, self.rank(end, counts, recent)))
             self.fired_counts[end] = counts
-            for old in [e for e in self.fired_counts if e <= end - self.size_ms]:
+            for old in [e for e in self.fired_counts if e <= end - recent_ms]:
                 del self.fired_counts[old]
             for old in [e for e in self.fired_ranks if e < end]:
                 del self.fired_ranks[old]
         if self.fired_through is None or due[-1] > self.fired_through:
             self.fired_through = due[-1]
-        self._base, self._current, self.current_ends = None, [], []
+        self._base, self._current, self.current_ends, self.current_slices = None, [], [], []
         return fired
 
     def fire_all(self) -> list[tuple[int, list[dict[str, Any]]]]:
         """The end of the input: every remaining window fires."""
         return self.fire(math.inf)
 
-    def rank(self, end: int, counts: Mapping[tuple[str, str], Sequence[int]]
+    def rank(self, end: int, counts: Mapping[tuple[str, str], Sequence[int]],
+             recent: Mapping[tuple[str, str], Sequence[int]] | None = None
              ) -> list[dict[str, Any]]:
         """The rows of one window: the overall top-N (category None), then each
         category's top-N in category order; score descending, ties by product_id. At most
         ``max_categories`` categories: those whose summed counts score highest, ties by
-        name."""
+        name. Then the same by momentum (the rising ranking, see :meth:`momentum_of`);
+        ``recent``: the counts of the window's recent span (default: the window's)."""
         weights = self.weights
         w_click, w_cart, w_purchase = weights.click, weights.cart, weights.purchase
         # (-score, product_id, category, counts): the natural tuple order is the rank order.
@@ -222,14 +276,8 @@ class HopTopN:
                                 [:self.max_categories])
         scopes = [(None, scored)] + [(category, by_category[category])
                                      for category in categories]
-        # Momentum against the window `size` earlier; previous ranks from one slide earlier.
-        base = self.fired_counts.get(end - self.size_ms, {})
-        prior = self.rising_prior
-        momentum = {}
-        for negative, product, category, _c in scored:
-            b = base.get((product, category))
-            before = 0.0 if b is None else w_click * b[0] + w_cart * b[1] + w_purchase * b[2]
-            momentum[product, category] = (-negative + prior) / (before + prior)
+        momentum, rising = self.momentum_of(end, scored, counts if recent is None else recent)
+        # Previous ranks from one slide earlier.
         previous = self.fired_ranks.get(end - self.slide_ms, {})
         ranks: dict[tuple[str, str | None], dict[str, int]] = {}
         for kind in ("popular", "rising"):
@@ -238,7 +286,7 @@ class HopTopN:
                     ranked = heapq.nsmallest(top_n, members)
                 else:
                     ranked = heapq.nsmallest(
-                        top_n, (m for m in members if -m[0] >= self.rising_min_score),
+                        top_n, (m for m in members if (m[1], m[2]) in rising),
                         key=lambda m: (-momentum[m[1], m[2]], m[1]))
                 before = previous.get((kind, scope), {})
                 ranks[kind, scope] = {}
@@ -253,6 +301,50 @@ class HopTopN:
                     })
         self.fired_ranks[end] = ranks
         return rows
+
+    def momentum_of(self, end: int, scored: Sequence[tuple],
+                    recent: Mapping[tuple[str, str], Sequence[int]]
+                    ) -> tuple[dict[tuple[str, str], float], set[tuple[str, str]]]:
+        """Each scored product's momentum, and those that may enter the rising ranking.
+
+        ``scored``: (-score, product, category, counts) of the window ending at ``end``;
+        ``recent``: its recent span's counts. The base is the fired window ending at
+        ``end - recent_ms``. With ``scale`` the span's share of a window::
+
+            momentum = (recent_score / scale + prior) / (base_score + prior)
+            z = (recent_score - scale * base_score)
+                / sqrt(dispersion * (scale + scale**2) * base_var + 1)
+
+        ``base_var`` = ``w_click**2 * clicks + w_cart**2 * carts + w_purchase**2 *
+        purchases`` of the base. A product enters if its score is at least
+        ``rising_min_score`` and (without a ``rising_min_z``, always) z >= ``rising_min_z``.
+        """
+        weights = self.weights
+        w_click, w_cart, w_purchase = weights.click, weights.cart, weights.purchase
+        base = self.fired_counts.get(end - self.recent_ms, {})
+        prior, scale, min_score = self.rising_prior, self.scale, self.rising_min_score
+        min_z = self.rising_min_z
+        spread = self.rising_dispersion * (scale + scale * scale)
+        momentum: dict[tuple[str, str], float] = {}
+        rising: set[tuple[str, str]] = set()
+        for negative, product, category, _c in scored:
+            key = (product, category)
+            r = recent.get(key)
+            recent_score = (0.0 if r is None
+                            else w_click * r[0] + w_cart * r[1] + w_purchase * r[2])
+            b = base.get(key)
+            base_score = 0.0 if b is None else w_click * b[0] + w_cart * b[1] + w_purchase * b[2]
+            momentum[key] = (recent_score / scale + prior) / (base_score + prior)
+            if -negative < min_score:
+                continue
+            if min_z is not None:
+                base_var = (0.0 if b is None else w_click * w_click * b[0]
+                            + w_cart * w_cart * b[1] + w_purchase * w_purchase * b[2])
+                z = (recent_score - scale * base_score) / math.sqrt(spread * base_var + 1)
+                if z < min_z:
+                    continue
+            rising.add(key)
+        return momentum, rising
 
 
 class PartitionWatermarks:
@@ -332,7 +424,9 @@ class Backfill:
             for partition, end in parts.items() if end > 0}
         self.hop = HopTopN(settings.window_size_s * 1000, settings.window_slide_s * 1000,
                            settings.top_n, weights, settings.max_categories,
-                           settings.rising_prior, settings.rising_min_score)
+                           settings.rising_prior, settings.rising_min_score,
+                           settings.rising_recent_slides, settings.rising_min_z,
+                           settings.rising_dispersion)
         self.marks = PartitionWatermarks(self.remaining, settings.out_of_orderness_s * 1000)
         self.skew_ms = settings.max_future_skew_s * 1000
         self.weights = weights
@@ -424,7 +518,8 @@ class Backfill:
                 if due is None:
                     ids_by_expiry[expiry] = due = []
                 due.append((id_key, ts))
-            # Every window containing ts (the list is reused while ts stays in one slide).
+            # Every window and recent span containing ts (the list is reused while ts stays
+            # in one slide).
             slide_base = ts - ts % slide
             if slide_base != base:
                 base, current = slide_base, windows_of(ts)
@@ -435,12 +530,13 @@ class Backfill:
                 user_key = (product, index, event["user_id"])  # type: ignore[index]
                 total = user_totals.get(user_key, 0)
                 if total >= cap:
-                    # Count it only in the windows where the user is below the cap.
+                    # Count it only in the windows and recent spans where the user is
+                    # below the cap.
                     counted_in = [
-                        counts for counts, end in zip(current, hop.current_ends, strict=True)
+                        counts for counts, slices in zip(current, hop.current_slices,
+                                                         strict=True)
                         if sum(user_slices.get(s_end, {}).get(user_key, 0)
-                               for s_end in range(end - self.hop.size_ms + slide, end + 1,
-                                                  slide)) < cap]
+                               for s_end in slices) < cap]
                 slice_counts = user_slices.get(slide_base + slide)
                 if slice_counts is None:
                     user_slices[slide_base + slide] = slice_counts = {}

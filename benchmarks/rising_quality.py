@@ -2,6 +2,7 @@
 
     python -m benchmarks.rising_quality [--rates 500 5000] [--episodes 3]
         [--window-size-s 120 --window-slide-s 10] [--products 500] [--top-k 10]
+        [--z-min 4] [--recent-slides 2] [--dispersion 1.7]
 
 For each rate (by default the demo's, 500 events/s, and ten times it), on a private
 embedded stack (or the running one ``TREND_*`` names):
@@ -44,16 +45,26 @@ embedded stack (or the running one ``TREND_*`` names):
      duplicated product in any window measured (goal: 0), and the duplicates the job
      turned away (its dead letters, which should be exactly the copies sent).
 
-The statistic measured first is the job's own (``rising_prior``, ``rising_min_score`` of
-the settings); the report checks that a recount of its formula from the job's scores ranks
-exactly as the job did. Beside it, computed the same way on the same run's window counts
-(so their figures differ only by the statistic), two candidates, each admitting only
-products with z >= ``--z-min``:
+The statistic measured first is the job's own, "recent slides": the newest
+``rising_recent_slides`` slides against the window just before them, products of score at
+least ``rising_min_score`` entering if z >= ``rising_min_z`` (the variance of the base's
+weighted counts times ``rising_dispersion``), ranked by ``(recent / scale + rising_prior) /
+(base + rising_prior)``, scale the slides' share of a window. The job runs with the
+settings' defaults of these, unless ``--z-min``, ``--recent-slides`` or ``--dispersion``
+set them (each sets the job's setting and the candidates' parameter alike). The report
+checks that a recount of the statistic from the job's window counts ranks as the job did
+(the recent slides' scores derived from the window scores: exact where the per-user cap
+does not bind).
+Beside it, computed the same way on the same run's window counts (so their figures differ
+only by the statistic), three candidates:
 
+- ``previous_ratio``: the formula before, the window against the previous one, ``(score +
+  rising_prior) / (previous + rising_prior)``, score >= ``rising_min_score``;
 - ``window_z``: the window against the previous one, (score - previous) / sqrt(var +
-  previous var + 1), Poisson variances of the weighted counts;
+  previous var + 1), Poisson variances of the weighted counts, z >= ``--z-min``;
 - ``slice_z``: the newest ``--recent-slides`` slides against the rate of the window just
-  before them, with the variance at that rate times ``--dispersion``.
+  before them, with the variance at that rate times ``--dispersion``, z >= ``--z-min``,
+  ranked by z (the job's statistic ranks the same products by momentum).
 
 Figures print as JSON, with the machine and the load average before and after.
 """
@@ -122,6 +133,17 @@ class Plan:
     end_ms: int  # events stop before this
 
 
+#: The settings' defaults of the job's rising statistic: the flags' defaults.
+DEFAULT_MIN_Z: float | None = Settings.model_fields["rising_min_z"].default
+DEFAULT_RECENT_SLIDES: int = Settings.model_fields["rising_recent_slides"].default
+DEFAULT_DISPERSION: float = Settings.model_fields["rising_dispersion"].default
+
+
+def z_min_arg(text: str) -> float | None:
+    """``--z-min``: a number, or ``none`` (no significance test)."""
+    return None if text.strip().lower() in ("none", "null") else float(text)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.rising_quality",
                                      description=__doc__.split("\n")[0])
@@ -136,13 +158,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-slide-s", type=int, default=DEMO_WINDOW_SLIDE_S)
     parser.add_argument("--top-k", type=int, default=10, help="the Rising places measured")
     parser.add_argument("--parallelism", type=int, default=1)
-    parser.add_argument("--z-min", type=float, default=4.0,
-                        help="the candidate statistics' least z to enter the ranking")
-    parser.add_argument("--dispersion", type=float, default=1.0,
-                        help="the slice statistic's variance over the Poisson one of its "
-                             "weighted counts")
-    parser.add_argument("--recent-slides", type=int, default=DETECT_WITHIN_SLIDES,
-                        help="slides the slice statistic compares with the window before")
+    parser.add_argument("--z-min", type=z_min_arg, default=DEFAULT_MIN_Z,
+                        help="the least z to enter the ranking, of the job (its "
+                             "rising_min_z; 'none': no test) and of the candidates "
+                             f"(default {DEFAULT_MIN_Z})")
+    parser.add_argument("--dispersion", type=float, default=DEFAULT_DISPERSION,
+                        help="the variance over the Poisson one of the base's weighted "
+                             "counts, in the job (its rising_dispersion) and slice_z "
+                             f"(default {DEFAULT_DISPERSION:g})")
+    parser.add_argument("--recent-slides", type=int, default=DEFAULT_RECENT_SLIDES,
+                        help="slides compared with the window before them, by the job (its "
+                             "rising_recent_slides) and slice_z "
+                             f"(default {DEFAULT_RECENT_SLIDES})")
     parser.add_argument("--phase-timeout-s", type=float, default=3600,
                         help="longest one job run may take before it is stopped")
     parser.add_argument("--state-dir", type=Path, default=None,
@@ -444,73 +471,123 @@ def rank_by(windows: dict[int, WindowRows], statistic: Any, top_k: int
     return tops
 
 
-def ratio_statistic(windows: dict[int, WindowRows], size_ms: int, prior: float,
-                    min_score: float) -> Any:
-    """Today's momentum, recounted from the scores: (score + prior) / (previous + prior)."""
+def window_at(windows: dict[int, WindowRows], end: int, product: str
+              ) -> tuple[float, int, int, int]:
+    """The product's (score, clicks, carts, purchases) in the window ending at ``end``
+    (nothing, if the window or the product is not there)."""
+    rows = windows.get(end)
+    return rows.counts.get(product, NONE) if rows else NONE
+
+
+def slice_scores(windows: dict[int, WindowRows], size_ms: int, slide_ms: int
+                 ) -> dict[tuple[int, str], float]:
+    """(slice end, product) -> the product's score in the slice ending there, from the
+    window scores: a window minus the one a slide earlier is its newest slice minus the
+    slice it dropped, the window's size earlier. Exact where the per-user cap does not
+    bind (a capped user's events count in a window as a whole, not slice by slice)."""
+    ends = sorted(windows)
+    products = {p for rows in windows.values() for p in rows.counts}
+    scores: dict[tuple[int, str], float] = {}
+    for end in range(ends[0], ends[-1] + slide_ms, slide_ms):
+        for product in products:
+            scores[(end, product)] = (window_at(windows, end, product)[0]
+                                      - window_at(windows, end - slide_ms, product)[0]
+                                      + scores.get((end - size_ms, product), 0.0))
+    return scores
+
+
+def recent_slides_statistic(windows: dict[int, WindowRows], size_ms: int, slide_ms: int,
+                            recent_slides: int, prior: float, min_score: float,
+                            min_z: float | None, dispersion: float) -> Any:
+    """The job's rising statistic, recounted from the window counts.
+
+    The recent span is the newest ``r`` slides (``r`` = ``recent_slides``, at most a
+    window's), the base the window just before them (ending ``r`` slides earlier), ``scale``
+    = ``r`` slides over the window size. A product of score >= ``min_score`` enters when
+    (``min_z`` None: always) z = (recent - scale * base) / sqrt(``dispersion`` * (scale +
+    scale**2) * base variance + 1) >= ``min_z``; its value is the job's momentum, (recent /
+    scale + ``prior``) / (base + ``prior``). The recent score is the sum of the slice
+    scores (:func:`slice_scores`: exact where the per-user cap does not bind), or the
+    window's own score when the ``r`` slides are the whole window."""
+    r = min(recent_slides, size_ms // slide_ms)
+    recent_ms = r * slide_ms
+    scale = recent_ms / size_ms
+    spread = dispersion * (scale + scale * scale)
+    slices = slice_scores(windows, size_ms, slide_ms) if recent_ms < size_ms else {}
+
     def momentum(end: int, product: str) -> float | None:
         score = windows[end].counts[product][0]
         if score < min_score:
             return None
-        previous = windows.get(end - size_ms)
-        before = previous.counts.get(product, NONE)[0] if previous else 0.0
-        return (score + prior) / (before + prior)
+        if recent_ms < size_ms:
+            recent_score = sum(slices.get((end - i * slide_ms, product), 0.0)
+                               for i in range(r))
+        else:
+            recent_score = score
+        base = window_at(windows, end - recent_ms, product)
+        base_score = base[0]
+        if min_z is not None:
+            z = ((recent_score - scale * base_score)
+                 / math.sqrt(spread * score_variance(base) + 1))
+            if z < min_z:
+                return None
+        return (recent_score / scale + prior) / (base_score + prior)
     return momentum
 
 
-def window_z_statistic(windows: dict[int, WindowRows], size_ms: int, z_min: float,
+def ratio_statistic(windows: dict[int, WindowRows], size_ms: int, prior: float,
+                    min_score: float) -> Any:
+    """The formula before the job's statistic, from the scores: the window against the
+    previous one, (score + prior) / (previous + prior), score >= ``min_score``."""
+    def momentum(end: int, product: str) -> float | None:
+        score = windows[end].counts[product][0]
+        if score < min_score:
+            return None
+        return (score + prior) / (window_at(windows, end - size_ms, product)[0] + prior)
+    return momentum
+
+
+def window_z_statistic(windows: dict[int, WindowRows], size_ms: int, z_min: float | None,
                        min_score: float) -> Any:
     """A significance test of the window against the previous one: (score - previous) /
     sqrt(var + previous var + 1), Poisson variances of the weighted counts; only products
-    with z >= ``z_min`` (and score >= ``min_score``) enter."""
+    with z >= ``z_min`` (None: any z) and score >= ``min_score`` enter."""
     def z_score(end: int, product: str) -> float | None:
         now = windows[end].counts[product]
         if now[0] < min_score:
             return None
-        previous = windows.get(end - size_ms)
-        before = previous.counts.get(product, NONE) if previous else NONE
+        before = window_at(windows, end - size_ms, product)
         z = (now[0] - before[0]) / math.sqrt(score_variance(now) + score_variance(before) + 1)
-        return z if z >= z_min else None
+        return z if z_min is None or z >= z_min else None
     return z_score
 
 
 def slice_z_statistic(windows: dict[int, WindowRows], size_ms: int, slide_ms: int,
-                      recent_slides: int, z_min: float, min_score: float,
+                      recent_slides: int, z_min: float | None, min_score: float,
                       dispersion: float = 1.0) -> Any:
     """The newest ``recent_slides`` slides against the rate of the window just before them:
     (recent - expected) / sqrt(var + 1), expected = that window's score scaled to the
     recent span, var = the variance of the recent score at that rate plus the expected's.
-    Slice scores come from the window scores (a window minus the one a slide earlier is its
-    newest slice minus the slice it dropped), which is exact where the per-user cap does
-    not bind. ``dispersion`` multiplies the variance: events that come together (a click,
-    its cart and its purchase) make a score vary more than independent events would.
-    Only z >= ``z_min`` enters."""
-    ends = sorted(windows)
-    slide_score: dict[tuple[int, str], float] = {}
-    slices_per_window = size_ms // slide_ms
-
-    def at(end: int, product: str) -> tuple[float, int, int, int]:
-        rows = windows.get(end)
-        return rows.counts.get(product, NONE) if rows else NONE
-
-    products = {p for rows in windows.values() for p in rows.counts}
-    for end in range(ends[0], ends[-1] + slide_ms, slide_ms):
-        for product in products:
-            slide_score[(end, product)] = (at(end, product)[0] - at(end - slide_ms, product)[0]
-                                           + slide_score.get((end - size_ms, product), 0.0))
-    scale = recent_slides / slices_per_window
+    Slice scores come from the window scores (:func:`slice_scores`), which is exact where
+    the per-user cap does not bind. ``dispersion`` multiplies the variance: events that
+    come together (a click, its cart and its purchase) make a score vary more than
+    independent events would. Only z >= ``z_min`` (None: any z) enters: with the same
+    parameters, the products the job's statistic admits, ranked by z, not momentum."""
+    slide_score = slice_scores(windows, size_ms, slide_ms)
+    scale = recent_slides / (size_ms // slide_ms)
 
     def z_score(end: int, product: str) -> float | None:
         if windows[end].counts[product][0] < min_score:
             return None
         recent_score = sum(slide_score.get((end - i * slide_ms, product), 0.0)
                            for i in range(recent_slides))
-        base = at(end - recent_slides * slide_ms, product)
+        base = window_at(windows, end - recent_slides * slide_ms, product)
         base_score, base_var = base[0], score_variance(base)
         # The variance under the baseline rate (a score test): the recent span's own
         # variance would shrink the evidence of exactly the products that grew.
         z = ((recent_score - scale * base_score)
              / math.sqrt(dispersion * (scale + scale * scale) * base_var + 1))
-        return z if z >= z_min else None
+        return z if z_min is None or z >= z_min else None
     return z_score
 
 
@@ -520,7 +597,9 @@ def slice_z_statistic(windows: dict[int, WindowRows], size_ms: int, slide_ms: in
 def rate_settings(stack_env: dict[str, str], work_dir: Path, args: argparse.Namespace,
                   rate: float) -> Settings:
     """Settings on the stack for one rate's run: fresh topics, state and Parquet root, the
-    benchmark's windows, every product in the popular ranking."""
+    benchmark's windows, every product in the popular ranking, and the rising statistic's
+    ``--z-min``, ``--recent-slides`` and ``--dispersion`` (the settings' defaults unless
+    given)."""
     suffix = f"{int(rate)}-{uuid.uuid4().hex[:8]}"
     run_dir = work_dir / f"rising-{suffix}"
     return settings_from_env(
@@ -533,6 +612,8 @@ def rate_settings(stack_env: dict[str, str], work_dir: Path, args: argparse.Name
         metrics_port=0, parallelism=args.parallelism,
         window_size_s=args.window_size_s, window_slide_s=args.window_slide_s,
         top_n=args.products, checkpoint_interval_s=600,
+        rising_min_z=args.z_min, rising_recent_slides=args.recent_slides,
+        rising_dispersion=args.dispersion,
     )
 
 
@@ -553,16 +634,21 @@ def run_rate(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     attacked, attack_check = attacked_windows(windows, plan, own_events, bot_clicks,
                                               size_ms, slide_ms)
     job_tops = {end: rows.rising[:args.top_k] for end, rows in windows.items()}
-    recount = rank_by(windows, ratio_statistic(windows, size_ms, settings.rising_prior,
-                                               settings.rising_min_score), args.top_k)
+    prior, min_score = settings.rising_prior, settings.rising_min_score
+    recount = rank_by(windows, recent_slides_statistic(
+        windows, size_ms, slide_ms, settings.rising_recent_slides, prior, min_score,
+        settings.rising_min_z, settings.rising_dispersion), args.top_k)
     candidates = {
+        "previous_ratio": rank_by(windows, ratio_statistic(windows, size_ms, prior, min_score),
+                                  args.top_k),
         "window_z": rank_by(windows, window_z_statistic(
-            windows, size_ms, args.z_min, settings.rising_min_score), args.top_k),
+            windows, size_ms, args.z_min, min_score), args.top_k),
         "slice_z": rank_by(windows, slice_z_statistic(
-            windows, size_ms, slide_ms, args.recent_slides, args.z_min,
-            settings.rising_min_score, args.dispersion), args.top_k),
+            windows, size_ms, slide_ms, args.recent_slides, args.z_min, min_score,
+            args.dispersion), args.top_k),
     }
     dead_letters = count_records(settings, settings.topic_dead_letters)
+    z_test = "" if args.z_min is None else f" >= {args.z_min:g}"
     return {
         "rate": rate,
         "produced": produced,
@@ -573,26 +659,41 @@ def run_rate(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         "dead_letters": dead_letters,
         "duplicates_turned_away": dead_letters == produced["duplicates"],
         **attack_check,
-        # Today's formula recounted from the job's scores ranks as the job did: the
-        # candidates below are computed the same way, on the same counts.
-        "ratio_recount_windows_equal_to_job": sum(
+        # The job's statistic recounted from its window counts ranks as the job did: the
+        # candidates below are computed the same way, on the same counts. The recent
+        # slides' scores are derived from the window scores, exact where the per-user cap
+        # does not bind: a window whose top k a capped user (the bot) decides may differ.
+        "recount_windows_equal_to_job": sum(
             1 for end in windows if recount[end] == job_tops[end]),
         "statistics": {
-            "ratio (the job's rising ranking)": {
+            "recent slides (the job's rising ranking)": {
+                "formula": "(recent / scale + rising_prior) / (base + rising_prior), "
+                           "score >= rising_min_score and (recent - scale * base) / "
+                           "sqrt(rising_dispersion * (scale + scale**2) * base var + 1) >= "
+                           "rising_min_z; recent: the newest rising_recent_slides slides, "
+                           "base: the window before them, scale: the slides' share of a "
+                           "window",
+                "rising_recent_slides": settings.rising_recent_slides,
+                "rising_min_z": settings.rising_min_z,
+                "rising_dispersion": settings.rising_dispersion,
+                "rising_prior": prior,
+                "rising_min_score": min_score,
+                **measure_detection(job_tops, plan, size_ms, slide_ms, attacked)},
+            "previous_ratio (the formula before)": {
                 "formula": "(score + rising_prior) / (previous_score + rising_prior), "
                            "score >= rising_min_score",
-                "rising_prior": settings.rising_prior,
-                "rising_min_score": settings.rising_min_score,
-                **measure_detection(job_tops, plan, size_ms, slide_ms, attacked)},
+                "rising_prior": prior,
+                "rising_min_score": min_score,
+                **measure_detection(candidates["previous_ratio"], plan, size_ms, slide_ms,
+                                    attacked)},
             "window_z": {
-                "formula": "(score - previous_score) / sqrt(var + previous var + 1) "
-                           f">= {args.z_min:g}",
+                "formula": f"(score - previous_score) / sqrt(var + previous var + 1){z_test}",
                 **measure_detection(candidates["window_z"], plan, size_ms, slide_ms,
                                     attacked)},
             "slice_z": {
                 "formula": f"newest {args.recent_slides} slides against the window before "
                            f"them, scaled: (recent - expected) / sqrt({args.dispersion:g} "
-                           f"var + 1) >= {args.z_min:g}",
+                           f"var + 1){z_test}",
                 **measure_detection(candidates["slice_z"], plan, size_ms, slide_ms,
                                     attacked)},
         },

@@ -75,9 +75,11 @@ def row(end_s: int, category, rank, product, score, clicks, carts, purchases,
 #   window [0, 20):   p-a 6 (click + purchase), p-b 2 (2 clicks), p-c 4 (cart + click)
 #   window [10, 30):  p-a 5 (purchase), p-b 1 (click), p-c 1 (click)
 # Top 2, score descending, ties by product_id ascending.
-# Momentum (prior 10): (score + 10) / (score 20 s earlier + 10); windows 10 and 20 have no
-# window 20 s earlier, window 30 compares with window 10. Previous ranks: one window (10 s)
-# earlier, same scope. No score reaches the least score of the rising ranking (10).
+# Momentum (prior 10): the recent span is the newest 2 slides, here the whole window
+# (scale 1), against the window that ends where it starts, 20 s earlier: (score + 10) /
+# (score 20 s earlier + 10); windows 10 and 20 have no window 20 s earlier, window 30
+# compares with window 10. Previous ranks: one window (10 s) earlier, same scope. No score
+# reaches the least score of the rising ranking (10).
 EXPECTED = {
     10: [row(10, None, 1, "p-c", 3.0, 0, 1, 0, None, 1.3),
          row(10, None, 2, "p-a", 1.0, 1, 0, 0, None, 1.1),
@@ -110,6 +112,81 @@ def test_hop_windows_rank_by_score_then_product_id():
     assert hop.fire(T0 + 10 * S - 1) == [(T0 + 10 * S, EXPECTED[10])]
     assert hop.fire(math.inf) == [(T0 + 20 * S, EXPECTED[20]), (T0 + 30 * S, EXPECTED[30])]
     assert hop.windows == {}
+
+
+def test_the_recent_span_is_at_most_the_window():
+    assert HopTopN(20 * S, 10 * S, 2, WEIGHTS, rising_recent_slides=5).recent_ms == 20 * S
+    hop = HopTopN(40 * S, 10 * S, 2, WEIGHTS, rising_recent_slides=3)
+    assert (hop.recent_ms, hop.scale) == (30 * S, 0.75)
+
+
+# The rising example: HOP 40 s sliding by 10 s (4 slices), the newest 2 slides against the
+# window before them (scale 2 / 4 = 0.5), prior 10, least score 10, z >= 4, dispersion 1.7.
+# Events per slice (slice k is [10k s, 10k + 10 s)), all clicks but one cart:
+#   p-a (shoes): 4 clicks in each of slices 0-5 (steady)
+#   p-b (shoes): 1 click in each of slices 0-3 and a cart in slice 0, 15 clicks in slices 4, 5
+#   p-c (books): 3 clicks in each of slices 0-3, 5 in slices 4, 5
+RISING_SLICES = {"p-a": [4, 4, 4, 4, 4, 4], "p-b": [1, 1, 1, 1, 15, 15],
+                 "p-c": [3, 3, 3, 3, 5, 5]}
+
+
+def rising_example(**rising) -> HopTopN:
+    hop = HopTopN(40 * S, 10 * S, 3, WEIGHTS, rising_recent_slides=2, rising_prior=10.0,
+                  rising_min_score=10.0, rising_dispersion=1.7, **rising)
+    for product, per_slice in RISING_SLICES.items():
+        for k, clicks in enumerate(per_slice):
+            for i in range(clicks):
+                hop.add(T0 + (10 * k + 1) * S + i, 0, product, CATEGORY[product])
+    hop.add(T0 + 5 * S, 1, "p-b", "shoes")
+    return hop
+
+
+def ranked(rows: list[dict], ranking: str, category=None) -> list[tuple]:
+    return [(r["product_id"], r["score"], r["previous_rank"], r["momentum"]) for r in rows
+            if r["ranking"] == ranking and r["category"] == category]
+
+
+def test_rising_compares_the_newest_slides_with_the_window_before_them():
+    fired = dict(rising_example(rising_min_z=4.0).fire_all())
+    rows = fired[T0 + 60 * S]  # the window [20 s, 60 s); recent span [40 s, 60 s)
+    # Base: the window [0 s, 40 s).
+    # p-a: recent 8, base 16: momentum (8 / 0.5 + 10) / (16 + 10) = 1; z = 0.
+    # p-b: recent 30, base 4 clicks + a cart = 7 (variance 4 * 1 + 1 * 9 = 13): momentum
+    #      (30 / 0.5 + 10) / (7 + 10) = 70 / 17; z = (30 - 3.5) / sqrt(1.7 * 0.75 * 13 + 1)
+    #      = 26.5 / sqrt(17.575) = 6.32 >= 4: rising.
+    # p-c: recent 10, base 12: momentum (20 + 10) / (12 + 10) = 15 / 11; z = (10 - 6) /
+    #      sqrt(1.7 * 0.75 * 12 + 1) = 4 / sqrt(16.3) = 0.99 < 4.
+    # Previous ranks from the window [10 s, 50 s): popular p-b 18, p-a 16, p-c 14; no rising
+    # product there (p-b: recent 16 against the window [-10 s, 30 s), 6 with variance 12:
+    # z = (16 - 3) / sqrt(16.3) = 3.22).
+    assert ranked(rows, "popular") == [("p-b", 32.0, 1, 70 / 17), ("p-a", 16.0, 2, 1.0),
+                                       ("p-c", 16.0, 3, 15 / 11)]
+    assert ranked(rows, "popular", "books") == [("p-c", 16.0, 1, 15 / 11)]
+    assert ranked(rows, "popular", "shoes") == [("p-b", 32.0, 1, 70 / 17),
+                                                ("p-a", 16.0, 2, 1.0)]
+    assert ranked(rows, "rising") == [("p-b", 32.0, None, 70 / 17)]
+    assert ranked(rows, "rising", "books") == []
+    assert ranked(rows, "rising", "shoes") == [("p-b", 32.0, None, 70 / 17)]
+    assert [r["ranking"] for r in rows] == ["popular"] * 6 + ["rising"] * 2
+    assert all(r["window_start"] == T0 + 20 * S for r in rows)
+
+
+def test_without_a_least_z_every_product_of_the_least_score_is_rising():
+    fired = dict(rising_example(rising_min_z=None).fire_all())
+    # Window [0 s, 40 s), recent [20 s, 40 s), base [-20 s, 20 s): p-a 16 (recent 8, base 8:
+    # 26 / 18), p-c 12 (recent 6, base 6: 22 / 16); p-b scores 7 < 10. The window [-10 s,
+    # 30 s) before it held p-a alone (12; p-c 9, p-b 6).
+    assert ranked(fired[T0 + 40 * S], "rising") == [("p-a", 16.0, 1, 26 / 18),
+                                                    ("p-c", 12.0, None, 22 / 16)]
+    # Window [10 s, 50 s), base [-10 s, 30 s): p-b (16 / 0.5 + 10) / (6 + 10) = 42 / 16,
+    # p-c (16 + 10) / (9 + 10) = 26 / 19, p-a (16 + 10) / (12 + 10) = 26 / 22.
+    assert ranked(fired[T0 + 50 * S], "rising") == [("p-b", 18.0, None, 42 / 16),
+                                                    ("p-c", 14.0, 2, 26 / 19),
+                                                    ("p-a", 16.0, 1, 26 / 22)]
+    # Window [20 s, 60 s): as above, all three, by momentum.
+    assert ranked(fired[T0 + 60 * S], "rising") == [("p-b", 32.0, 1, 70 / 17),
+                                                    ("p-c", 16.0, 2, 15 / 11),
+                                                    ("p-a", 16.0, 3, 1.0)]
 
 
 def test_an_event_counts_only_in_windows_that_have_not_fired():
@@ -245,6 +322,31 @@ def test_each_window_counts_a_users_events_of_a_type_at_most_the_cap_times():
     backfill.finish()
     # [-10 s, 10 s): min(3, 2) + 1; [0 s, 20 s): min(5, 2) + 1; [10 s, 30 s): min(2, 2).
     assert overall_clicks(written) == {(10, "p-a"): 3, (20, "p-a"): 3, (30, "p-a"): 2}
+
+
+def test_the_cap_applies_within_the_recent_span():
+    written: list[tuple[int, list[dict]]] = []
+    # u-1 clicks p-a at 1 s and 2 s, then at 21, 22 and 23 s; cap 2. HOP 40 s / 10 s, the
+    # newest 2 slides against the window before them (scale 0.5), prior 10.
+    seconds = [1, 2, 21, 22, 23]
+    values = [event(n, at, "click", "p-a", user_id="u-1") for n, at in enumerate(seconds)]
+    ends = {"clicks": {0: len(values)}, "carts": {}, "purchases": {}}
+    backfill = Backfill(settings(window_size_s=40, window_slide_s=10, max_events_per_user=2,
+                                 rising_recent_slides=2, rising_prior=10, rising_min_z=None),
+                        WEIGHTS, ends, lambda end, rows: written.append((end, rows)))
+    for offset, value in enumerate(values):
+        backfill.process([Message("clicks", 0, offset, value)], NOW_MS)
+    backfill.finish()
+    momentum = {(end - T0) // S: r["momentum"] for end, rows in written for r in rows
+                if r["ranking"] == "popular" and r["category"] is None}
+    # Every window counts the first 2 of the user's clicks in it: 2.
+    assert set(overall_clicks(written).values()) == {2}
+    # Windows 10 s and 20 s: recent 2 (the clicks at 1 s and 2 s), no base: (4 + 10) / 10.
+    # Windows 30 s and 40 s: the recent span ([10 s, 30 s), [20 s, 40 s)) counts 2 of the
+    # clicks at 21-23 s, which the window does not count (its 2 are at 1 s and 2 s); base 2
+    # (windows 10 s and 20 s): (2 / 0.5 + 10) / (2 + 10) = 14 / 12.
+    # Windows 50 s and 60 s: recent 0, base 2 (windows 30 s, 40 s): 10 / 12.
+    assert momentum == {10: 1.4, 20: 1.4, 30: 14 / 12, 40: 14 / 12, 50: 10 / 12, 60: 10 / 12}
 
 
 CORPUS_SETTINGS = settings(max_future_skew_s=CORPUS_SKEW_MS // 1000)

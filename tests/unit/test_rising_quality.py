@@ -12,11 +12,16 @@ from benchmarks.rising_quality import (
     Plan,
     WindowRows,
     measure_detection,
+    parse_args,
     rank_by,
+    rate_settings,
     ratio_statistic,
+    recent_slides_statistic,
+    slice_scores,
     slice_z_statistic,
     window_z_statistic,
 )
+from trend_tracker.settings import Settings
 
 S = 1000  # one slide, ms
 SIZE = 4 * S
@@ -74,7 +79,7 @@ def windows_of(per_slice: dict[str, list[int]]) -> dict[int, WindowRows]:
     return windows
 
 
-def test_ratio_statistic_is_todays_momentum():
+def test_ratio_statistic_is_the_formula_before():
     windows = windows_of({"a": [5] * 8, "b": [1] * 4 + [10] * 4})
     momentum = ratio_statistic(windows, SIZE, prior=10.0, min_score=10.0)
     assert momentum(8 * S, "a") == pytest.approx((20 + 10) / (20 + 10))
@@ -109,3 +114,80 @@ def test_slice_z_statistic_scales_its_variance_by_the_dispersion():
                           dispersion=2.0)
     # 2 * (8 * 0.5 + 8 * 0.25) + 1 = 13.
     assert z(8 * S, "b") == pytest.approx((20 - 4) / math.sqrt(13))
+
+
+def test_slice_scores_come_from_the_window_scores():
+    windows = windows_of({"a": [0, 0, 3, 1, 0, 0, 0, 2], "b": [1, 2, 3, 4, 5, 6, 7, 8]})
+    scores = slice_scores(windows, SIZE, S)
+    assert [scores[(end * S, "a")] for end in range(1, 9)] == [0, 0, 3, 1, 0, 0, 0, 2]
+    assert [scores[(end * S, "b")] for end in range(1, 9)] == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def recent_slides(windows, **changes):
+    parameters = {"recent_slides": 2, "prior": 10.0, "min_score": 10.0, "min_z": 4.0,
+                  "dispersion": 1.7}
+    parameters.update(changes)
+    return recent_slides_statistic(windows, SIZE, S, **parameters)
+
+
+def test_recent_slides_statistic_is_the_jobs_momentum_of_significant_growth():
+    # "b": 2 clicks a slice, then 10 in the last two slides; "a" steady at 5; "c" as "b".
+    windows = windows_of({"a": [5] * 8, "b": [2] * 6 + [10, 10], "c": [2] * 6 + [10, 10]})
+    momentum = recent_slides(windows)
+    # b at 8 s: score 2 + 2 + 10 + 10 = 24; recent (the last 2 slides) 20; base (the window
+    # of slices 3-6, ending at 6 s) 8, variance 8; scale 2 / 4 = 0.5.
+    # z = (20 - 0.5 * 8) / sqrt(1.7 * (0.5 + 0.25) * 8 + 1) = 16 / sqrt(11.2) = 4.78 >= 4;
+    # momentum (20 / 0.5 + 10) / (8 + 10) = 50 / 18.
+    assert momentum(8 * S, "b") == pytest.approx(50 / 18)
+    # a: recent 10 against 0.5 * 20: z = 0 < 4.
+    assert momentum(8 * S, "a") is None
+    # b at 4 s scores 8, below the least score.
+    assert momentum(4 * S, "b") is None
+    # Ties by product id.
+    assert rank_by(windows, momentum, 10)[8 * S] == ["b", "c"]
+
+
+def test_recent_slides_statistic_without_a_least_z_ranks_every_product_of_the_least_score():
+    windows = windows_of({"a": [5] * 8, "b": [2] * 6 + [10, 10]})
+    momentum = recent_slides(windows, min_z=None)
+    # a: (10 / 0.5 + 10) / (20 + 10) = 1.
+    assert momentum(8 * S, "a") == pytest.approx(1.0)
+    assert rank_by(windows, momentum, 10)[8 * S] == ["b", "a"]
+    # At 4 s: a scores 20, recent 10, base the window [-2 s, 2 s) of slices 0-1, 10:
+    # (10 / 0.5 + 10) / (10 + 10) = 1.5; b scores 8.
+    assert rank_by(windows, momentum, 10)[4 * S] == ["a"]
+    assert momentum(4 * S, "a") == pytest.approx(1.5)
+
+
+def test_recent_slides_statistic_scales_its_variance_by_the_dispersion():
+    windows = windows_of({"b": [2] * 6 + [10, 10]})
+    # z of b at 8 s: 16 / sqrt(1.7 * 0.75 * 8 + 1) = 4.78 with dispersion 1.7,
+    # 16 / sqrt(0.75 * 8 + 1) = 6.05 with 1.
+    assert recent_slides(windows, min_z=5.0)(8 * S, "b") is None
+    assert recent_slides(windows, min_z=5.0, dispersion=1.0)(8 * S, "b") == pytest.approx(
+        50 / 18)
+
+
+def test_recent_slides_of_a_whole_window_are_the_formula_before():
+    windows = windows_of({"b": [2] * 4 + [1] * 4 + [10] * 4})
+    # 6 slides, at most the window's 4: recent = the window (score 40 at 12 s), base = the
+    # window before (4), scale 1. z = (40 - 4) / sqrt(1.7 * 2 * 4 + 1) = 36 / sqrt(14.6).
+    momentum = recent_slides(windows, recent_slides=6)
+    assert momentum(12 * S, "b") == pytest.approx((40 + 10) / (4 + 10))
+    assert momentum(12 * S, "b") == ratio_statistic(windows, SIZE, 10.0, 10.0)(12 * S, "b")
+    # At 8 s: score 4 < 10.
+    assert momentum(8 * S, "b") is None
+
+
+def test_the_flags_set_the_jobs_rising_statistic(tmp_path):
+    args = parse_args([])
+    settings = rate_settings({}, tmp_path, args, 500.0)
+    defaults = Settings.model_fields
+    assert (settings.rising_min_z, settings.rising_recent_slides, settings.rising_dispersion
+            ) == (defaults["rising_min_z"].default, defaults["rising_recent_slides"].default,
+                  defaults["rising_dispersion"].default) == (4.0, 2, 1.7)
+    args = parse_args(["--z-min", "none", "--recent-slides", "3", "--dispersion", "2"])
+    settings = rate_settings({}, tmp_path, args, 500.0)
+    assert (settings.rising_min_z, settings.rising_recent_slides,
+            settings.rising_dispersion) == (None, 3, 2.0)
+    assert (args.z_min, args.recent_slides, args.dispersion) == (None, 3, 2.0)

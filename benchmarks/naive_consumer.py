@@ -25,11 +25,16 @@ read against what a single Python consumer achieves on the same events:
   event increments every window that contains it (``size / slide`` of them), unless its
   user's events of that type on that product already count ``max_events_per_user`` times
   in the window (per-user counts per slice, summed for a window only for a user whose
-  events in the open windows' slices exceed the cap); and, counted the same way in the
-  same loop, each window's *recent span*, its newest ``r`` slides (``r`` =
-  ``rising_recent_slides``, at most the window's slides: a hop of ``r * slide`` sliding by
-  the slide, the cap applied within each span; nothing more when ``r`` slides are the
-  whole window);
+  events in the open windows' slices exceed the cap); and, in the same loop, each window's
+  *recent counts*: its counts less those of its *older part* (the window but its newest
+  ``r`` slides, ``r`` = ``rising_recent_slides``, at most the window's slides), each capped
+  within itself, so a user already at the cap in the older part adds nothing recent.
+  Below the cap everywhere (the common case) that is the event counted in the recent
+  spans (the newest ``r`` slides) of the windows containing it; a user at the cap in a
+  window adds nothing to it or its recent counts, and an event in a window's older part
+  that the window's cap turns away but the older part's does not takes one from its
+  recent counts (see :meth:`HopTopN.windows_of`). Nothing more when ``r`` slides are the
+  whole window;
 - whenever the watermark advances, each window whose last millisecond it has reached
   (``window_end - 1 <= watermark``, Flink's rule) is scored with the weights the job uses
   (``w_click*clicks + w_cart*carts + w_purchase*purchases``), ranked with ``heapq``
@@ -38,8 +43,8 @@ read against what a single Python consumer achieves on the same events:
   same by momentum (the rising ranking: momentum descending, ties by product_id), each item
   with its rank in the window one slide earlier, and written to Parquet with the job's own
   writer (:mod:`udfs.parquet_sink`: same file per window, same columns, same row order).
-  The momentum compares the recent span with the *base*, the window that ends where the
-  span starts (``end - r * slide``), with ``scale = r * slide / size``: ``(recent_score /
+  The momentum compares the recent counts with the *base*, the window that ends where the
+  recent span starts (``end - r * slide``), with ``scale = r * slide / size``: ``(recent_score /
   scale + rising_prior) / (base_score + rising_prior)``; a product enters the rising
   ranking if its window score is at least ``rising_min_score`` and, unless
   ``rising_min_z`` is unset, ``z = (recent_score - scale * base_score) /
@@ -132,13 +137,16 @@ class HopTopN:
     :class:`registry.weights.Weights`). Windows are ``[start, start + size)`` with starts on
     multiples of the slide, as Flink's HOP with no offset.
 
-    The rising ranking compares each window's newest ``r`` slides (``r`` =
-    ``rising_recent_slides``, at most the window's slides), the *recent span*
-    ``[end - r * slide, end)``, with the window just before them, the *base*, ending at
-    ``end - r * slide``. Recent spans are counted as windows of their own (size
-    ``r * slide``, sliding by the slide, the per-user cap applied within each), beside the
-    windows and with the same events; a span fires with the window of its end. When ``r``
-    slides are the whole window, the window's counts are its recent span's.
+    The rising ranking compares each window's *recent counts* with the window just before
+    its newest ``r`` slides (``r`` = ``rising_recent_slides``, at most the window's slides),
+    the *base*, ending at ``end - r * slide``. The recent counts are the window's counts
+    less those of its *older part* ``[end - size, end - r * slide)``, each capped within
+    itself (a user's events of one type on one product count at most the cap times), so
+    a user already at the cap in the older part adds nothing recent. Without a cap (as
+    :meth:`add` counts) that is the count of the *recent span* ``[end - r * slide, end)``.
+    They are kept per window end beside the windows and fire with the window. When ``r``
+    slides are the whole window, the older part is empty and the window's counts are its
+    recent counts.
     """
 
     def __init__(self, size_ms: int, slide_ms: int, top_n: int, weights: Any,
@@ -170,49 +178,71 @@ class HopTopN:
         self.fired_ranks: dict[int, dict[tuple[str, str | None], dict[str, int]]] = {}
         #: window_end -> {(product_id, category): [clicks, carts, purchases]}
         self.windows: dict[int, dict[tuple[str, str], list[int]]] = {}
-        #: recent span end -> the same, when a span is shorter than a window (else the
-        #: window's counts are the span's, and this stays empty). A span's end always has
-        #: its window in ``windows`` (both made for the same events).
+        #: window_end -> the window's recent counts, the same way, when the recent span is
+        #: shorter than a window (else the window's counts are its recent counts, and this
+        #: stays empty). Made with the window, for the same events.
         self.recent: dict[int, dict[tuple[str, str], list[int]]] = {}
-        #: (counts by end, span length) of each kind of span an event is counted in.
-        self._spans: list[tuple[dict[int, dict[tuple[str, str], list[int]]], int]] = [
-            (self.windows, size_ms)]
-        if self.recent_ms < size_ms:
-            self._spans.append((self.recent, self.recent_ms))
         #: Every window ending at or before this has fired (and takes no more events).
         self.fired_through: int | None = None
         self._base: int | None = None
+        #: The count dicts an event of the current slice increments when its user is below
+        #: the cap everywhere: the open windows containing it, then the recent counts of
+        #: those among them whose recent span contains it.
         self._current: list[dict[tuple[str, str], list[int]]] = []
-        #: The span ends of ``_current``, and each span's slice ends, in the same order.
-        self.current_ends: list[int] = []
-        self.current_slices: list[range] = []
+        #: Per open window containing the current slice, for a user who may be at the cap:
+        #: (window counts, its slice ends, recent counts, the older part's slice ends).
+        #: Recent counts: None when they are the window's; the older part's slice ends:
+        #: None unless the slice is in the window's older part.
+        self.current_windows: list[tuple[dict[tuple[str, str], list[int]], range,
+                                         dict[tuple[str, str], list[int]] | None,
+                                         range | None]] = []
 
     def windows_of(self, ts: int) -> list[dict[tuple[str, str], list[int]]]:
-        """The count dicts of the open windows and recent spans containing ``ts`` (created
-        when missing)."""
+        """The count dicts an event at ``ts`` increments when its user is below the cap in
+        every open window containing it: those windows' counts, and the recent counts of
+        those whose recent span contains ``ts`` (created when missing). Also sets
+        :attr:`current_windows`, for a user who may be at the cap; there, per window (with
+        ``n`` the user's events of the type on the product in the window and ``o`` in its
+        older part, before this event), the event adds 1 to the window if ``n < cap``, and
+        to its recent counts ``[n < cap] - [o < cap]`` if ``ts`` is in the older part (so
+        -1 when only the window's cap binds; ``o <= n``), else ``[n < cap]``: exactly
+        ``min(cap, n) - min(cap, o)`` in the end, whatever order the events come in."""
         slide = self.slide_ms
         base = ts - ts % slide
         if base == self._base:
             return self._current
-        current, ends, slices = [], [], []
+        size, recent_ms = self.size_ms, self.recent_ms
+        windows, recent = self.windows, self.recent
+        separate = recent_ms < size
+        current, spans, per_window = [], [], []
         fired = self.fired_through
-        for spans, length in self._spans:
-            for end in range(base + slide, base + length + 1, slide):
-                if fired is not None and end <= fired:
-                    continue  # that window has fired: the event is late for it
-                counts = spans.get(end)
-                if counts is None:
-                    counts = spans[end] = {}
-                current.append(counts)
-                ends.append(end)
-                slices.append(range(end - length + slide, end + 1, slide))
-        self._base, self._current = base, current
-        self.current_ends, self.current_slices = ends, slices
+        for end in range(base + slide, base + size + 1, slide):
+            if fired is not None and end <= fired:
+                continue  # that window has fired: the event is late for it
+            counts = windows.get(end)
+            if counts is None:
+                counts = windows[end] = {}
+            current.append(counts)
+            slices = range(end - size + slide, end + 1, slide)
+            if not separate:
+                per_window.append((counts, slices, None, None))
+                continue
+            recent_counts = recent.get(end)
+            if recent_counts is None:
+                recent_counts = recent[end] = {}
+            if end - recent_ms <= base:  # ts in the recent span
+                spans.append(recent_counts)
+                per_window.append((counts, slices, recent_counts, None))
+            else:  # ts in the older part
+                per_window.append((counts, slices, recent_counts,
+                                   range(end - size + slide, end - recent_ms + 1, slide)))
+        current += spans
+        self._base, self._current, self.current_windows = base, current, per_window
         return current
 
     def add(self, ts: int, type_index: int, product_id: str, category: str) -> None:
-        """Count one valid, on-time event in every window (and recent span) containing
-        ``ts``."""
+        """Count one valid, on-time event, without a cap, in every window containing
+        ``ts`` and the recent counts of those whose recent span contains it."""
         key = (product_id, category)
         for counts in self.windows_of(ts):
             entry = counts.get(key)
@@ -239,7 +269,7 @@ class HopTopN:
                 del self.fired_ranks[old]
         if self.fired_through is None or due[-1] > self.fired_through:
             self.fired_through = due[-1]
-        self._base, self._current, self.current_ends, self.current_slices = None, [], [], []
+        self._base, self._current, self.current_windows = None, [], []
         return fired
 
     def fire_all(self) -> list[tuple[int, list[dict[str, Any]]]]:
@@ -253,7 +283,7 @@ class HopTopN:
         category's top-N in category order; score descending, ties by product_id. At most
         ``max_categories`` categories: those whose summed counts score highest, ties by
         name. Then the same by momentum (the rising ranking, see :meth:`momentum_of`);
-        ``recent``: the counts of the window's recent span (default: the window's)."""
+        ``recent``: the window's recent counts (default: the window's)."""
         weights = self.weights
         w_click, w_cart, w_purchase = weights.click, weights.cart, weights.purchase
         # (-score, product_id, category, counts): the natural tuple order is the rank order.
@@ -308,7 +338,7 @@ class HopTopN:
         """Each scored product's momentum, and those that may enter the rising ranking.
 
         ``scored``: (-score, product, category, counts) of the window ending at ``end``;
-        ``recent``: its recent span's counts. The base is the fired window ending at
+        ``recent``: its recent counts. The base is the fired window ending at
         ``end - recent_ms``. With ``scale`` the span's share of a window::
 
             momentum = (recent_score / scale + prior) / (base_score + prior)
@@ -518,8 +548,8 @@ class Backfill:
                 if due is None:
                     ids_by_expiry[expiry] = due = []
                 due.append((id_key, ts))
-            # Every window and recent span containing ts (the list is reused while ts stays
-            # in one slide).
+            # Every window containing ts, and the recent counts of those whose recent span
+            # holds it (the list is reused while ts stays in one slide).
             slide_base = ts - ts % slide
             if slide_base != base:
                 base, current = slide_base, windows_of(ts)
@@ -530,13 +560,25 @@ class Backfill:
                 user_key = (product, index, event["user_id"])  # type: ignore[index]
                 total = user_totals.get(user_key, 0)
                 if total >= cap:
-                    # Count it only in the windows and recent spans where the user is
-                    # below the cap.
-                    counted_in = [
-                        counts for counts, slices in zip(current, hop.current_slices,
-                                                         strict=True)
+                    # The user may be at the cap somewhere: per window (HopTopN.windows_of),
+                    # count it where the user is below the window's cap, in the window and,
+                    # if ts is in its recent span, its recent counts; where the window's cap
+                    # binds and ts is in its older part, below the older part's cap, take
+                    # one from its recent counts (the older part's capped count grows, the
+                    # window's does not).
+                    counted_in = []
+                    for counts, slices, recent, older in hop.current_windows:
                         if sum(user_slices.get(s_end, {}).get(user_key, 0)
-                               for s_end in slices) < cap]
+                               for s_end in slices) < cap:
+                            counted_in.append(counts)
+                            if recent is not None and older is None:
+                                counted_in.append(recent)
+                        elif older is not None and sum(
+                                user_slices.get(s_end, {}).get(user_key, 0)
+                                for s_end in older) < cap:
+                            # The user's recent share, cap - older, is at least 1: the entry
+                            # is there.
+                            recent[product_key][index] -= 1  # type: ignore[index]
                 slice_counts = user_slices.get(slide_base + slide)
                 if slice_counts is None:
                     user_slices[slide_base + slide] = slice_counts = {}

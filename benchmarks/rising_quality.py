@@ -49,12 +49,14 @@ The statistic measured first is the job's own, "recent slides": the newest
 ``rising_recent_slides`` slides against the window just before them, products of score at
 least ``rising_min_score`` entering if z >= ``rising_min_z`` (the variance of the base's
 weighted counts times ``rising_dispersion``), ranked by ``(recent / scale + rising_prior) /
-(base + rising_prior)``, scale the slides' share of a window. The job runs with the
-settings' defaults of these, unless ``--z-min``, ``--recent-slides`` or ``--dispersion``
-set them (each sets the job's setting and the candidates' parameter alike). The report
-checks that a recount of the statistic from the job's window counts ranks as the job did
-(the recent slides' scores derived from the window scores: exact where the per-user cap
-does not bind).
+(base + rising_prior)``, scale the slides' share of a window; recent: the window's counts
+less those of its older part (the window but the newest slides), each capped per user.
+The job runs with the settings' defaults of these, unless ``--z-min``, ``--recent-slides``
+or ``--dispersion`` set them (each sets the job's setting and the candidates' parameter
+alike). The report checks that a recount of the statistic from the job's window counts
+gives the job's whole rising ranking in every window, the bot's product aside (the
+recent scores are derived from the window scores, exact for a product whose counts the
+per-user cap does not bind; the bot's are capped, and its places are measured apart).
 Beside it, computed the same way on the same run's window counts (so their figures differ
 only by the statistic), three candidates:
 
@@ -458,10 +460,11 @@ def score_variance(counts: tuple[float, int, int, int]) -> float:
 NONE = (0.0, 0, 0, 0)
 
 
-def rank_by(windows: dict[int, WindowRows], statistic: Any, top_k: int
+def rank_by(windows: dict[int, WindowRows], statistic: Any, top_k: int | None
             ) -> dict[int, list[str]]:
-    """window_end -> the ``top_k`` products by ``statistic(end, product)`` descending (ties
-    by product id), among those it returns a number for (None: not eligible)."""
+    """window_end -> the ``top_k`` (None: all) products by ``statistic(end, product)``
+    descending (ties by product id), among those it returns a number for (None: not
+    eligible)."""
     tops = {}
     for end, rows in windows.items():
         scored = [(value, product) for product in rows.counts
@@ -506,9 +509,16 @@ def recent_slides_statistic(windows: dict[int, WindowRows], size_ms: int, slide_
     = ``r`` slides over the window size. A product of score >= ``min_score`` enters when
     (``min_z`` None: always) z = (recent - scale * base) / sqrt(``dispersion`` * (scale +
     scale**2) * base variance + 1) >= ``min_z``; its value is the job's momentum, (recent /
-    scale + ``prior``) / (base + ``prior``). The recent score is the sum of the slice
-    scores (:func:`slice_scores`: exact where the per-user cap does not bind), or the
-    window's own score when the ``r`` slides are the whole window."""
+    scale + ``prior``) / (base + ``prior``).
+
+    The job's recent score is the window's score less its older part's (the window but its
+    newest ``r`` slides), each counted with the per-user cap. Here the older part's score
+    is the sum of its slices' scores (:func:`slice_scores`), and since the slice scores of
+    a window sum to its score, window - older = the sum of the newest ``r`` slice scores,
+    which is what is summed (``r`` terms, not ``size / slide - r``). Both equal the job's
+    for a product whose counts the cap does not bind; for a capped one (the bot's) the
+    derived slice scores are not its slices' and the recent score is not the job's. When
+    the ``r`` slides are the whole window, the older part is empty: recent = the window."""
     r = min(recent_slides, size_ms // slide_ms)
     recent_ms = r * slide_ms
     scale = recent_ms / size_ms
@@ -533,6 +543,16 @@ def recent_slides_statistic(windows: dict[int, WindowRows], size_ms: int, slide_
                 return None
         return (recent_score / scale + prior) / (base_score + prior)
     return momentum
+
+
+def windows_equal_aside(windows: dict[int, WindowRows], tops: dict[int, list[str]],
+                        aside: str) -> int:
+    """How many windows' whole rising ranking as the job wrote it equals ``tops``' (a
+    ranking per window end), both without the product ``aside``."""
+    def without(products: list[str]) -> list[str]:
+        return [p for p in products if p != aside]
+    return sum(1 for end, rows in windows.items()
+               if without(tops.get(end, [])) == without(rows.rising))
 
 
 def ratio_statistic(windows: dict[int, WindowRows], size_ms: int, prior: float,
@@ -635,9 +655,14 @@ def run_rate(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                                               size_ms, slide_ms)
     job_tops = {end: rows.rising[:args.top_k] for end, rows in windows.items()}
     prior, min_score = settings.rising_prior, settings.rising_min_score
+    # The job ranks at most top_n products: with top_n = every product its rising rows are
+    # the whole ranking, which the recount is compared with.
+    if settings.top_n < args.products:
+        raise RuntimeError(f"top_n {settings.top_n} < {args.products} products: the job's "
+                           "rising rows would not be its whole ranking")
     recount = rank_by(windows, recent_slides_statistic(
         windows, size_ms, slide_ms, settings.rising_recent_slides, prior, min_score,
-        settings.rising_min_z, settings.rising_dispersion), args.top_k)
+        settings.rising_min_z, settings.rising_dispersion), None)
     candidates = {
         "previous_ratio": rank_by(windows, ratio_statistic(windows, size_ms, prior, min_score),
                                   args.top_k),
@@ -659,12 +684,15 @@ def run_rate(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
         "dead_letters": dead_letters,
         "duplicates_turned_away": dead_letters == produced["duplicates"],
         **attack_check,
-        # The job's statistic recounted from its window counts ranks as the job did: the
-        # candidates below are computed the same way, on the same counts. The recent
-        # slides' scores are derived from the window scores, exact where the per-user cap
-        # does not bind: a window whose top k a capped user (the bot) decides may differ.
-        "recount_windows_equal_to_job": sum(
-            1 for end in windows if recount[end] == job_tops[end]),
+        # The job's statistic recounted from its window counts gives the job's whole
+        # rising ranking (every product it admits, in its order), so the candidates below,
+        # computed the same way on the same counts, differ from it only by the statistic.
+        # The bot's product is set aside in both: its counts are capped, so a recount from
+        # window scores cannot reproduce its recent score (nor whether it enters or where);
+        # its places are measured by bot_places. Every other product's is exact while no
+        # ordinary user reaches the cap on it (the bot is the one meant to).
+        "recount_windows_equal_to_job_bot_aside": windows_equal_aside(
+            windows, recount, plan.bot_product),
         "statistics": {
             "recent slides (the job's rising ranking)": {
                 "formula": "(recent / scale + rising_prior) / (base + rising_prior), "

@@ -324,29 +324,144 @@ def test_each_window_counts_a_users_events_of_a_type_at_most_the_cap_times():
     assert overall_clicks(written) == {(10, "p-a"): 3, (20, "p-a"): 3, (30, "p-a"): 2}
 
 
-def test_the_cap_applies_within_the_recent_span():
+def capped_backfill(written: list, values: list[bytes], **changes) -> Backfill:
+    """A backfill of clicks on one partition, HOP 40 s / 10 s, cap 2, the newest 2 slides
+    against the window before them (scale 0.5), prior 10, no least z."""
+    values_settings = {"window_size_s": 40, "window_slide_s": 10, "max_events_per_user": 2,
+                       "rising_recent_slides": 2, "rising_prior": 10, "rising_min_z": None}
+    values_settings.update(changes)
+    ends = {"clicks": {0: len(values)}, "carts": {}, "purchases": {}}
+    return Backfill(settings(**values_settings), WEIGHTS, ends,
+                    lambda end, rows: written.append((end, rows)))
+
+
+def recent_clicks_by_window(backfill: Backfill) -> dict[int, int]:
+    """Window end (s) -> the clicks of p-a in its recent counts, as handed to the momentum,
+    recorded as the windows fire."""
+    seen: dict[int, int] = {}
+    momentum_of = backfill.hop.momentum_of
+
+    def spy(end, scored, recent):
+        seen[(end - T0) // S] = sum(c[0] for (product, _), c in recent.items()
+                                    if product == "p-a")
+        return momentum_of(end, scored, recent)
+    backfill.hop.momentum_of = spy  # type: ignore[method-assign]
+    return seen
+
+
+def test_a_user_at_the_cap_in_the_older_part_adds_nothing_recent():
     written: list[tuple[int, list[dict]]] = []
-    # u-1 clicks p-a at 1 s and 2 s, then at 21, 22 and 23 s; cap 2. HOP 40 s / 10 s, the
-    # newest 2 slides against the window before them (scale 0.5), prior 10.
+    # u-1 clicks p-a at 1 s and 2 s, then at 21, 22 and 23 s; cap 2.
     seconds = [1, 2, 21, 22, 23]
     values = [event(n, at, "click", "p-a", user_id="u-1") for n, at in enumerate(seconds)]
-    ends = {"clicks": {0: len(values)}, "carts": {}, "purchases": {}}
-    backfill = Backfill(settings(window_size_s=40, window_slide_s=10, max_events_per_user=2,
-                                 rising_recent_slides=2, rising_prior=10, rising_min_z=None),
-                        WEIGHTS, ends, lambda end, rows: written.append((end, rows)))
+    backfill = capped_backfill(written, values)
+    recent = recent_clicks_by_window(backfill)
     for offset, value in enumerate(values):
         backfill.process([Message("clicks", 0, offset, value)], NOW_MS)
     backfill.finish()
     momentum = {(end - T0) // S: r["momentum"] for end, rows in written for r in rows
                 if r["ranking"] == "popular" and r["category"] is None}
-    # Every window counts the first 2 of the user's clicks in it: 2.
+    # Every window counts 2 of the user's clicks (the cap).
     assert set(overall_clicks(written).values()) == {2}
-    # Windows 10 s and 20 s: recent 2 (the clicks at 1 s and 2 s), no base: (4 + 10) / 10.
-    # Windows 30 s and 40 s: the recent span ([10 s, 30 s), [20 s, 40 s)) counts 2 of the
-    # clicks at 21-23 s, which the window does not count (its 2 are at 1 s and 2 s); base 2
-    # (windows 10 s and 20 s): (2 / 0.5 + 10) / (2 + 10) = 14 / 12.
-    # Windows 50 s and 60 s: recent 0, base 2 (windows 30 s, 40 s): 10 / 12.
-    assert momentum == {10: 1.4, 20: 1.4, 30: 14 / 12, 40: 14 / 12, 50: 10 / 12, 60: 10 / 12}
+    # Recent = the window's capped count less its older part's (the window but its newest
+    # 20 s), capped within itself:
+    #   window 10 s [-30 s, 10 s): 2, older [-30 s, -10 s) 0: recent 2; window 20 s alike.
+    #   window 30 s [-10 s, 30 s): min(5, 2) = 2, older [-10 s, 10 s) min(2, 2) = 2: 0.
+    #   window 40 s [0 s, 40 s): 2, older [0 s, 20 s) 2: 0.
+    #   window 50 s [10 s, 50 s): min(3, 2), older [10 s, 30 s) min(3, 2): 0; window 60 s
+    #   alike (older [20 s, 40 s)).
+    assert recent == {10: 2, 20: 2, 30: 0, 40: 0, 50: 0, 60: 0}
+    # Windows 10 s and 20 s: no base: (2 / 0.5 + 10) / 10. Later: base 2 (the window 20 s
+    # earlier): (0 + 10) / (2 + 10). (Capped per span, windows 30 s and 40 s would have
+    # counted 2 recent clicks at 21-23 s: a steady user at the cap looked like growth.)
+    assert momentum == {10: 1.4, 20: 1.4, 30: 10 / 12, 40: 10 / 12, 50: 10 / 12, 60: 10 / 12}
+
+
+# Clicks on p-a, cap 2 (seconds after T0, user):
+#   u-1: 5 s                       (one click, in the older part of the window 40 s)
+#   u-2: 1, 2, 3 s and 21, 22 s    (at the cap in the older part, 2 more in the recent span)
+#   u-3: 25, 26, 27 s              (new in the recent span of the window 40 s)
+#   u-4: 6 s and 31, 32, 33 s      (one below the cap in the older part)
+CAPPED_CLICKS = [(5, "u-1"), (1, "u-2"), (2, "u-2"), (3, "u-2"), (21, "u-2"), (22, "u-2"),
+                 (25, "u-3"), (26, "u-3"), (27, "u-3"), (6, "u-4"), (31, "u-4"), (32, "u-4"),
+                 (33, "u-4")]
+
+
+@pytest.mark.parametrize("arrival", ["in ts order, one record a batch",
+                                     "newest first, one batch"])
+def test_recent_counts_are_the_window_less_its_older_part_each_capped(arrival):
+    clicks = sorted(CAPPED_CLICKS)
+    if arrival == "newest first, one batch":
+        clicks.reverse()
+    written: list[tuple[int, list[dict]]] = []
+    values = [event(n, at, "click", "p-a", user_id=user) for n, (at, user) in enumerate(clicks)]
+    backfill = capped_backfill(written, values)
+    recent = recent_clicks_by_window(backfill)
+    messages = [Message("clicks", 0, offset, value) for offset, value in enumerate(values)]
+    if arrival == "newest first, one batch":
+        backfill.process(messages, NOW_MS)  # no watermark yet: none of them late
+    else:
+        for message in messages:
+            backfill.process([message], NOW_MS)
+    backfill.finish()
+    # The window 40 s, [0 s, 40 s): older part [0 s, 20 s), recent span [20 s, 40 s).
+    #   u-1: window 1, older 1: recent 0.
+    #   u-2: window min(5, 2) = 2, older min(3, 2) = 2: recent 0.
+    #   u-3: window 2, older 0: recent min(3, 2) = 2.
+    #   u-4: window min(4, 2) = 2, older 1: recent 1.
+    #   Window 1 + 2 + 2 + 2 = 7, recent 0 + 0 + 2 + 1 = 3.
+    # The window 30 s, [-10 s, 30 s), older [-10 s, 10 s): u-1 1 - 1, u-2 2 - 2, u-3 2 - 0,
+    #   u-4 1 - 1 (its clicks at 31-33 s are not in it): window 6, recent 2.
+    # The window 50 s, [10 s, 50 s), older [10 s, 30 s): u-2 2 - 2, u-3 2 - 2, u-4 2 - 0:
+    #   window 6, recent 2.
+    # The window 60 s, [20 s, 60 s), older [20 s, 40 s): every click is in the older part:
+    #   window 6, recent 0. The window 70 s, [30 s, 70 s): u-4's 2 of 3, all older: recent 0.
+    # The windows 10 s and 20 s: older parts [-30 s, -10 s), [-20 s, 0 s) empty: recent =
+    #   window = u-1 1 + u-2 2 + u-4 1 = 4.
+    assert overall_clicks(written) == {(10, "p-a"): 4, (20, "p-a"): 4, (30, "p-a"): 6,
+                                       (40, "p-a"): 7, (50, "p-a"): 6, (60, "p-a"): 6,
+                                       (70, "p-a"): 2}
+    assert recent == {10: 4, 20: 4, 30: 2, 40: 3, 50: 2, 60: 0, 70: 0}
+    momentum = {(end - T0) // S: r["momentum"] for end, rows in written for r in rows
+                if r["ranking"] == "popular" and r["category"] is None}
+    # The window 40 s against the window 20 s (4): (3 / 0.5 + 10) / (4 + 10).
+    assert momentum[40] == 16 / 14
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_recent_counts_agree_with_their_definition_on_random_clicks(shuffled):
+    """A cross-check of the incremental recent counts against the definition counted
+    directly: min(cap, window) - min(cap, older part) per user, summed. Clicks come nearly
+    in ts order (within the out-of-orderness, 7 a batch), or shuffled in one batch."""
+    import random
+
+    rng = random.Random(7)
+    clicks = [(rng.randrange(0, 80_000), f"u-{rng.randrange(4)}") for _ in range(120)]
+    if shuffled:
+        arrival = rng.sample(clicks, len(clicks))
+        batch = len(clicks)  # one batch: no watermark yet, none late
+    else:
+        arrival = sorted(clicks, key=lambda c: c[0] + rng.randrange(4_000))
+        batch = 7
+    written: list[tuple[int, list[dict]]] = []
+    values = [event(n, ms / S, "click", "p-a", user_id=user)
+              for n, (ms, user) in enumerate(arrival)]
+    backfill = capped_backfill(written, values, max_events_per_user=3)
+    recent = recent_clicks_by_window(backfill)
+    for offset in range(0, len(values), batch):
+        backfill.process([Message("clicks", 0, o, values[o])
+                          for o in range(offset, min(offset + batch, len(values)))], NOW_MS)
+    backfill.finish()
+    assert backfill.late == 0
+
+    def capped(start_s: int, end_s: int) -> int:
+        users = {user for _, user in clicks}
+        return sum(min(3, sum(1 for ms, u in clicks if u == user
+                              and start_s * S <= ms < end_s * S)) for user in users)
+    expected = {end: capped(end - 40, end) - capped(end - 40, end - 20)
+                for end in range(10, 130, 10)}
+    assert recent == {end: n for end, n in expected.items() if capped(end - 40, end)}
+    assert len(recent) == 11  # windows ending 10 s to 110 s
 
 
 CORPUS_SETTINGS = settings(max_future_skew_s=CORPUS_SKEW_MS // 1000)

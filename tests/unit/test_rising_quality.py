@@ -20,6 +20,7 @@ from benchmarks.rising_quality import (
     slice_scores,
     slice_z_statistic,
     window_z_statistic,
+    windows_equal_aside,
 )
 from trend_tracker.settings import Settings
 
@@ -166,6 +167,46 @@ def test_recent_slides_statistic_scales_its_variance_by_the_dispersion():
     assert recent_slides(windows, min_z=5.0)(8 * S, "b") is None
     assert recent_slides(windows, min_z=5.0, dispersion=1.0)(8 * S, "b") == pytest.approx(
         50 / 18)
+
+
+def test_the_recent_score_is_the_window_less_its_older_part():
+    # Clicks per slice (slice i ends at (i + 1) s), no user capped.
+    windows = windows_of({"a": [0, 0, 3, 1, 0, 0, 4, 2], "b": [2] * 6 + [10, 10]})
+    slices = slice_scores(windows, SIZE, S)
+    # (window end s, product, window score, older part: its 2 oldest slices, recent):
+    #   a at 7 s: slices ending 4-7 s hold 1, 0, 0, 4: window 5, older 1 + 0, recent 4.
+    #   a at 8 s: 0, 0, 4, 2: window 6, older 0, recent 6.
+    #   b at 8 s: 2, 2, 10, 10: window 24, older 4, recent 20.
+    for end, product, window, older, recent in [(7, "a", 5, 1, 4), (8, "a", 6, 0, 6),
+                                                (8, "b", 24, 4, 20)]:
+        assert windows[end * S].counts[product][0] == window
+        assert slices[(end - 3) * S, product] + slices[(end - 2) * S, product] == older
+        # The window less its older part is the sum of its newest 2 slices.
+        assert (window - older == slices[(end - 1) * S, product] + slices[end * S, product]
+                == recent)
+    momentum = recent_slides(windows, min_z=None, min_score=0.0)
+    # a at 7 s: recent 4; base the window ending 5 s (slices ending 2-5 s: 0, 3, 1, 0), 4:
+    # (4 / 0.5 + 10) / (4 + 10).
+    assert momentum(7 * S, "a") == pytest.approx(18 / 14)
+    # b at 8 s: (20 / 0.5 + 10) / (8 + 10); a at 8 s: recent 6, base (slices ending 3-6 s:
+    # 3, 1, 0, 0) 4: (6 / 0.5 + 10) / (4 + 10).
+    assert momentum(8 * S, "b") == pytest.approx(50 / 18)
+    assert momentum(8 * S, "a") == pytest.approx(22 / 14)
+    # Every product admitted, when no top k is asked.
+    assert rank_by(windows, momentum, None)[8 * S] == ["b", "a"]
+
+
+def test_the_recount_is_compared_with_the_whole_ranking_one_product_aside():
+    windows = {end: WindowRows(rising=rising, counts={}) for end, rising in
+               [(1, ["b", "x", "y"]), (2, ["x", "y"]), (3, ["x", "y"]), (4, ["x"])]}
+    # Equal but for "b" at 1 s and 2 s; "y" and "x" swapped at 3 s; "y" more at 4 s.
+    tops = {1: ["x", "b", "y"], 2: ["x", "y", "b"], 3: ["y", "x"], 4: ["x", "y"]}
+    assert windows_equal_aside(windows, tops, "b") == 2  # at 1 s and 2 s
+    # "y" aside: "b" still differs at 1 s and 2 s; 3 s and 4 s are equal.
+    assert windows_equal_aside(windows, tops, "y") == 2
+    # A window the recount has no ranking for equals only an empty one.
+    assert windows_equal_aside({5: WindowRows(rising=["b"], counts={})}, {}, "b") == 1
+    assert windows_equal_aside({5: WindowRows(rising=["x"], counts={})}, {}, "b") == 0
 
 
 def test_recent_slides_of_a_whole_window_are_the_formula_before():

@@ -69,6 +69,7 @@ read once. Hosts, ports and topics come from the settings, never from here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -362,8 +363,10 @@ def keyed_core(t_env, records, weights, settings: Settings,
         settings.window_size_s * 1000, settings.window_slide_s * 1000,
         settings.allowed_lateness_s * 1000, settings.top_n, settings.max_categories,
         float(settings.rising_prior), float(settings.rising_min_score),
-        settings.dedup_horizon_s * 1000, settings.max_events_per_user, initial_weights,
-        Reason.LATE.value,
+        settings.rising_recent_slides,
+        -math.inf if settings.rising_min_z is None else float(settings.rising_min_z),
+        float(settings.rising_dispersion), settings.dedup_horizon_s * 1000,
+        settings.max_events_per_user, initial_weights, Reason.LATE.value,
         Reason.DUPLICATE.value)
     return {"window_results": Table(window_results, t_env),
             "dead_letters": Table(dead_letters, t_env)}

@@ -11,8 +11,8 @@ Roles:
   score, or ``rising``, by momentum) and scope (``category``: null for the overall one).
 - ``item``: the product's place and values in that ranking (``rank``, ``product_id``,
   ``score``; ``previous_rank``, its rank in the same ranking of the previous window, null
-  when it was not in that top-N; ``momentum``, its growth against the previous
-  non-overlapping window, see docs/ARCHITECTURE.md).
+  when it was not in that top-N; ``momentum``, the rate of its newest slides
+  against the window before them, see docs/ARCHITECTURE.md).
 - ``count``: the window's event counts of the product; items too, and the training features.
 - ``window value``: one value for the whole window (``weights_version``).
 

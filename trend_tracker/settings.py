@@ -183,12 +183,31 @@ class Settings(BaseSettings):
     # stays below ~2.8e31, finite; a prior of 1e-320 made it infinite from a score of 10.
     rising_prior: float = Field(
         10.0, ge=1e-6, le=1e12,
-        description="Score added to a product's score in both windows before the rising "
-                    "momentum divides them: (score + prior) / (previous score + prior); "
-                    "1e-6 to 1e12, so momentum is finite")
+        description="Score added to both rates before the rising momentum divides them: "
+                    "(recent score / scale + prior) / (base score + prior); 1e-6 to 1e12, so "
+                    "momentum is finite")
     rising_min_score: float = Field(
         10.0, ge=0, le=1e15,
         description="Least score in the window for a product to enter the rising ranking")
+    # The Rising statistic (docs/ARCHITECTURE.md): the newest slides against the window just
+    # before them. 2 slides, z >= 4 and a variance 1.7 times the Poisson one met the
+    # detection goals at 5,000 events/s in benchmarks/rising_quality.py (docs/BENCHMARKS.md):
+    # one slide is too noisy, a whole window too slow, and the funnel's events come together
+    # (a click, its cart, its purchase), so a score varies more than independent counts would.
+    rising_recent_slides: int = Field(
+        2, ge=1, le=10_000,
+        description="How many of the newest slides the rising ranking compares with the "
+                    "window just before them (a window's slides, if it has fewer)")
+    rising_min_z: float | None = Field(
+        4.0, ge=-1e6, le=1e6,
+        description="Least significance of a product's recent growth for the rising "
+                    "ranking: (recent score - scale * base score) / sqrt(rising_dispersion * "
+                    "(scale + scale**2) * base variance + 1), scale = the recent slides' share "
+                    "of a window; none: no significance test")
+    rising_dispersion: float = Field(
+        1.7, ge=1.0, le=1e6,
+        description="Factor on the base score's Poisson variance in the rising test: how "
+                    "much more than independent counts a score varies")
     parallelism: int = Field(1, ge=1)
     checkpoint_interval_s: int = Field(30, ge=1)
     checkpoint_dir: str | None = None
@@ -290,6 +309,14 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("rising_min_z", mode="before")
+    @classmethod
+    def _no_significance_test(cls, value: object) -> object:
+        # From the environment or a flag: "none" (or empty) turns the test off.
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "null"):
+            return None
         return value
 
     @model_validator(mode="after")

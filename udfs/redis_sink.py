@@ -43,7 +43,7 @@ class RankedItem:
     purchases: int
     #: Its rank in the same ranking of the previous window; None when it was not in it.
     previous_rank: int | None = None
-    #: Its momentum in the window (1.0: as in the previous non-overlapping window).
+    #: Its momentum in the window (1.0: its newest slides as fast as the window before them).
     momentum: float = 1.0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -35,8 +36,13 @@ CATEGORY = {"p-a": "shoes", "p-b": "shoes", "p-c": "books", "p-d": "books",
             "p-e": "toys", "p-f": "toys"}
 COLUMNS = ["window_start", "window_end", "ranking", "category", "rank", "product_id", "score",
            "clicks", "carts", "purchases", "previous_rank", "momentum", "weights_version"]
-#: The rising ranking's settings in this test (score units of WEIGHTS).
+#: The rising ranking's settings in this test (score units of WEIGHTS), and the job's
+#: defaults of its significance test.
 RISING_PRIOR, RISING_MIN_SCORE = 2.0, 3.0
+RISING_RECENT_SLIDES, RISING_MIN_Z, RISING_DISPERSION = 2, 4.0, 1.7
+#: A least z that this event set, a few events per product and window, passes only in some
+#: windows past the first (at 4, only products with nothing in the window before rise).
+LOW_MIN_Z = 0.5
 #: How many times a user's events of one type on one product count in a window at most
 #: (the job's default max_events_per_user).
 MAX_EVENTS_PER_USER = 5
@@ -118,12 +124,13 @@ def produce(settings, records: list[tuple[str, int, bytes]], flush_s: float = 30
     return [delivered[i] for i in range(len(records))]
 
 
-def expected_rows(valid: list[tuple[int, str, str]]) -> list[dict]:
-    """The reference rows of this test's event set and settings (:func:`reference_rows`):
-    ``valid`` is :data:`VALID`, whose n-th event has the user of :func:`event`."""
+def expected_rows(valid: list[tuple[int, str, str]], **options) -> list[dict]:
+    """The reference rows of this test's event set and settings (:func:`reference_rows`,
+    with ``options``): ``valid`` is :data:`VALID`, whose n-th event has the user of
+    :func:`event`."""
     last = max(ts for ts, _, _ in valid)
     return reference_rows([(ts, t, p, f"u-{n % 5}") for n, (ts, t, p) in enumerate(valid)],
-                          last_end_ms=last + SIZE_MS)
+                          last_end_ms=last + SIZE_MS, **options)
 
 
 def reference_rows(valid: list[tuple], *, last_end_ms: int,
@@ -131,37 +138,55 @@ def reference_rows(valid: list[tuple], *, last_end_ms: int,
                    weights: dict[str, float] = WEIGHTS, category_of: dict[str, str] = CATEGORY,
                    version: str = WEIGHTS_VERSION, prior: float = RISING_PRIOR,
                    min_score: float = RISING_MIN_SCORE, t0: int = T0,
-                   cap: int = MAX_EVENTS_PER_USER) -> list[dict]:
+                   cap: int = MAX_EVENTS_PER_USER, recent_slides: int = RISING_RECENT_SLIDES,
+                   min_z: float | None = RISING_MIN_Z,
+                   dispersion: float = RISING_DISPERSION) -> list[dict]:
     """The reference: HOP windows [end - size, end) ending up to ``last_end_ms`` (ms after
-    ``t0``), top-N overall and per category, by score (popular) and by momentum against the
-    window ``size_ms`` earlier (rising), each item with its rank in the same ranking of the
-    window ``slide_ms`` earlier.
+    ``t0``), top-N overall and per category, by score (popular) and by momentum (rising),
+    each item with its rank in the same ranking of the window ``slide_ms`` earlier.
 
-    ``valid`` holds ``(ts, event_type, product_id, user_id)``; in each window a user's events
-    of one type on one product count at most ``cap`` times (0: no cap). An event given as
-    ``(ts, event_type, product_id)`` is its own user."""
-    counts_at: dict[int, dict[str, dict[str, int]]] = {}
-    for end in range(slide_ms, last_end_ms + slide_ms, slide_ms):
+    Rising compares the newest ``recent_slides`` slides (the recent score: the window's
+    counts less those of its older part, each capped) with the window just before them (the
+    base score), at scale = their share of a window: momentum
+    (recent / scale + prior) / (base + prior); a product enters with a score of at least
+    ``min_score`` and z = (recent - scale * base) / sqrt(dispersion * (scale + scale**2) *
+    base variance + 1) of at least ``min_z`` (None: any), the base variance being
+    sum(weight**2 * count).
+
+    ``valid`` holds ``(ts, event_type, product_id, user_id)``; in each window, and in each
+    recent span, a user's events of one type on one product count at most ``cap`` times (0:
+    no cap). An event given as ``(ts, event_type, product_id)`` is its own user."""
+    def counts_in(start: int, end: int) -> dict[str, dict[str, int]]:
         by_user: dict[tuple, int] = defaultdict(int)
         for index, (ts, event_type, product, *user) in enumerate(valid):
-            if end - size_ms <= ts < end:
+            if start <= ts < end:
                 by_user[(product, event_type, user[0] if user else ("event", index))] += 1
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for (product, event_type, _), n in by_user.items():
             counts[product][event_type] += min(n, cap) if cap else n
-        if counts:
-            counts_at[end] = counts
+        return counts
+
+    counts_at = {end: counts for end in range(slide_ms, last_end_ms + slide_ms, slide_ms)
+                 if (counts := counts_in(end - size_ms, end))}
 
     def score(c) -> float:
         return float(sum(weights[t] * n for t, n in c.items()))
 
+    span = min(recent_slides, size_ms // slide_ms) * slide_ms
+    scale = span / size_ms
     rankings: dict[int, dict[tuple, list[tuple]]] = {}
     for end, counts in counts_at.items():
-        base = counts_at.get(end - size_ms, {})
+        older = counts_in(end - size_ms, end - span)
+        base_counts = counts_at.get(end - span, {})
         scored = []
         for product, c in counts.items():
-            before = score(base[product]) if product in base else 0.0
-            scored.append((score(c), (score(c) + prior) / (before + prior), product, c))
+            recent = score({t: n - older.get(product, {}).get(t, 0) for t, n in c.items()})
+            base = base_counts.get(product, {})
+            variance = sum(weights[t] ** 2 * n for t, n in base.items())
+            z = ((recent - scale * score(base))
+                 / math.sqrt(dispersion * (scale + scale * scale) * variance + 1))
+            scored.append((score(c), (recent / scale + prior) / (score(base) + prior),
+                           product, c, min_z is None or z >= min_z))
         scopes = [None, *sorted({category_of[p] for p in counts})]
         rankings[end] = {}
         for category in scopes:
@@ -169,13 +194,13 @@ def reference_rows(valid: list[tuple], *, last_end_ms: int,
             rankings[end][("popular", category)] = sorted(
                 members, key=lambda m: (-m[0], m[2]))[:top_n]
             rankings[end][("rising", category)] = sorted(
-                (m for m in members if m[0] >= min_score),
+                (m for m in members if m[0] >= min_score and m[4]),
                 key=lambda m: (-m[1], m[2]))[:top_n]
     rows = []
     for end, by_ranking in rankings.items():
         for (kind, category), ranked in by_ranking.items():
             before = [m[2] for m in rankings.get(end - slide_ms, {}).get((kind, category), [])]
-            for rank, (value, momentum, product, c) in enumerate(ranked, start=1):
+            for rank, (value, momentum, product, c, _) in enumerate(ranked, start=1):
                 rows.append({"window_start": t0 + end - size_ms, "window_end": t0 + end,
                              "ranking": kind, "category": category, "rank": rank,
                              "product_id": product, "score": value, "clicks": c["click"],
@@ -258,6 +283,7 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
                              out_of_orderness_s=5, parallelism=parallelism,
                              weights_file=str(weights_file), checkpoint_interval_s=1,
                              rising_prior=RISING_PRIOR, rising_min_score=RISING_MIN_SCORE,
+                             rising_min_z=LOW_MIN_Z,
                              # A bounded run needs no idleness (an empty partition ends at
                              # once); a long timeout keeps a slow machine from marking a
                              # partition idle mid-read, which would make its events late.
@@ -298,7 +324,7 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
                  for r in read_topic(settings, settings.topic_dead_letters, idle_timeout_s=3))
     assert dlq == expected_dlq
 
-    expected = expected_rows([(ms, t, p) for ms, t, p in VALID])
+    expected = expected_rows([(ms, t, p) for ms, t, p in VALID], min_z=LOW_MIN_Z)
     # The data has ties broken by product_id.
     assert any(a["score"] == b["score"] and a["window_end"] == b["window_end"]
                and a["category"] == b["category"] and b["rank"] == a["rank"] + 1
@@ -306,9 +332,16 @@ def test_bounded_run_gives_the_exact_rankings_and_dead_letters(make_settings, tm
     actual = read_parquet_rows(Path(settings.parquet_root[len("file://"):]))
     assert sorted(actual, key=row_key) == sorted(expected, key=row_key)
 
-    # The data has products rising from nothing, falling, and previous ranks of both kinds.
+    # The data has products rising from nothing and from a base, products growing too
+    # little to rise, and previous ranks of both kinds.
     rising = [r for r in expected if r["ranking"] == "rising"]
-    assert {r["momentum"] > 1 for r in rising} == {True, False}
+    assert {r["momentum"] > 1 for r in rising} == {True}
+    # Both before the window before the newest slides holds events (end 30 s) and after.
+    assert {r["window_end"] >= T0 + 3 * SLIDE_MS for r in rising} == {True, False}
+    growing = [r for r in expected_rows([(ms, t, p) for ms, t, p in VALID], min_z=None)
+               if r["ranking"] == "rising" and r["momentum"] > 1]
+    assert ({(r["window_end"], r["category"], r["product_id"]) for r in rising}
+            < {(r["window_end"], r["category"], r["product_id"]) for r in growing})
     assert any(r["previous_rank"] is None for r in rising)
     assert any(r["previous_rank"] not in (None, r["rank"]) for r in rising)
 

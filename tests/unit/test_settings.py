@@ -66,6 +66,9 @@ def test_stack_env_file_beats_dot_env(monkeypatch, tmp_path):
         ("top_n", 0, "greater than or equal to 1"),
         ("rising_prior", 1e-320, "greater than or equal to 0.000001"),
         ("rising_prior", 0, "greater than or equal to 0.000001"),
+        ("rising_recent_slides", 0, "greater than or equal to 1"),
+        ("rising_dispersion", 0.5, "greater than or equal to 1"),
+        ("rising_min_z", "high", "valid number"),
     ],
 )
 def test_invalid_values_fail_fast_with_a_clear_message(field, value, message):
@@ -81,8 +84,16 @@ def test_the_least_rising_prior_keeps_every_momentum_finite():
     greatest = Settings(_env_file=None, rising_prior=1e12).rising_prior
     for prior in (least, greatest):
         assert math.isfinite((largest_score + prior) / (0.0 + prior))
+        # A recent span of one slide of a day's window sliding by a second.
+        assert math.isfinite((largest_score / (1 / 86_400) + prior) / (0.0 + prior))
     # The control: below the bound it was not.
     assert math.isinf((10.0 + 1e-320) / (0.0 + 1e-320))
+
+
+@pytest.mark.parametrize(("value", "expected"), [("none", None), ("", None), ("2.5", 2.5)])
+def test_the_significance_test_is_turned_off_with_none(monkeypatch, value, expected):
+    monkeypatch.setenv("TREND_RISING_MIN_Z", value)
+    assert Settings(_env_file=None).rising_min_z == expected
 
 
 def test_window_size_must_be_a_multiple_of_the_slide():

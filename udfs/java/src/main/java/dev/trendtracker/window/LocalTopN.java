@@ -145,7 +145,7 @@ public class LocalTopN extends AbstractStreamOperator<ProductWindow>
         }
         List<ProductWindow> best = new ArrayList<>();
         TopLists.popular(products, spec.topN).addAllTo(best);
-        TopLists.rising(products, spec.topN, spec.risingMinScore).addAllTo(best);
+        TopLists.rising(products, spec).addAllTo(best);
         for (ProductWindow product : best) {
             candidates.put(product.productId, product);
         }

@@ -92,9 +92,18 @@ public final class ProductSlices {
      * long: every part of its slices that counts in it.
      */
     public ProductCounts window(long end, long sizeMs) {
+        return counts(end - sizeMs, end, end);
+    }
+
+    /**
+     * The product's counts and category in the slices ending in {@code (from, to]}, as they
+     * count in the window ending at {@code windowEnd}: a part that came while that window
+     * was final is left out.
+     */
+    public ProductCounts counts(long from, long to, long windowEnd) {
         ProductCounts counts = new ProductCounts();
         for (int i = 0; i < sliceEnds.length; i++) {
-            if (sliceEnds[i] > end - sizeMs && sliceEnds[i] <= end && minEnds[i] <= end) {
+            if (sliceEnds[i] > from && sliceEnds[i] <= to && minEnds[i] <= windowEnd) {
                 counts.clicks += clicks[i];
                 counts.carts += carts[i];
                 counts.purchases += purchases[i];
@@ -141,6 +150,17 @@ public final class ProductSlices {
 
         public boolean isEmpty() {
             return clicks == 0 && carts == 0 && purchases == 0;
+        }
+
+        /** These counts less {@code part}'s, in this category. */
+        public ProductCounts minus(ProductCounts part) {
+            ProductCounts rest = new ProductCounts();
+            rest.clicks = clicks - part.clicks;
+            rest.carts = carts - part.carts;
+            rest.purchases = purchases - part.purchases;
+            rest.category = category;
+            rest.categoryTime = categoryTime;
+            return rest;
         }
     }
 }

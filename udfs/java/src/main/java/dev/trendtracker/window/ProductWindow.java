@@ -23,8 +23,10 @@ public final class ProductWindow {
     public long carts;
     public long purchases;
     public double score;
-    /** {@code (score + prior) / (previousScore + prior)}, previous: the window size earlier. */
+    /** {@code (recent / scale + prior) / (base + prior)} ({@link WindowSpec}). */
     public double momentum;
+    /** Whether its recent growth is significant: z at least the least one ({@link WindowSpec}). */
+    public boolean significantGrowth;
     public String weightsVersion;
     public double weightClick;
     public double weightCart;
@@ -34,11 +36,15 @@ public final class ProductWindow {
 
     public ProductWindow() {}
 
-    /** A product's entry, scored with {@code weights}. */
+    /**
+     * A product's entry, scored with {@code weights}: {@code recent} holds its counts in the
+     * rising ranking's recent span, {@code base} in the window just before that span.
+     */
     public static ProductWindow scored(long windowEnd, String productId, String category,
                                        long clicks, long carts, long purchases,
-                                       double previousScore, WeightsRecord weights,
-                                       double prior) {
+                                       ProductSlices.ProductCounts recent,
+                                       ProductSlices.ProductCounts base,
+                                       WeightsRecord weights, WindowSpec spec) {
         ProductWindow entry = new ProductWindow();
         entry.windowEnd = windowEnd;
         entry.productId = productId;
@@ -51,7 +57,17 @@ public final class ProductWindow {
         entry.weightCart = weights.cart;
         entry.weightPurchase = weights.purchase;
         entry.score = weights.score(clicks, carts, purchases);
-        entry.momentum = (entry.score + prior) / (previousScore + prior);
+        double recentScore = weights.score(recent.clicks, recent.carts, recent.purchases);
+        double baseScore = weights.score(base.clicks, base.carts, base.purchases);
+        double baseVariance = weights.click * weights.click * base.clicks
+                + weights.cart * weights.cart * base.carts
+                + weights.purchase * weights.purchase * base.purchases;
+        double scale = spec.risingScale();
+        entry.momentum = (recentScore / scale + spec.risingPrior)
+                / (baseScore + spec.risingPrior);
+        double z = (recentScore - scale * baseScore)
+                / Math.sqrt(spec.risingDispersion * (scale + scale * scale) * baseVariance + 1);
+        entry.significantGrowth = z >= spec.risingMinZ;
         return entry;
     }
 
@@ -85,7 +101,8 @@ public final class ProductWindow {
         ProductWindow that = (ProductWindow) other;
         return windowEnd == that.windowEnd && clicks == that.clicks && carts == that.carts
                 && purchases == that.purchases && score == that.score
-                && momentum == that.momentum && weightClick == that.weightClick
+                && momentum == that.momentum && significantGrowth == that.significantGrowth
+                && weightClick == that.weightClick
                 && weightCart == that.weightCart && weightPurchase == that.weightPurchase
                 && total == that.total && Objects.equals(productId, that.productId)
                 && Objects.equals(category, that.category)
@@ -101,6 +118,7 @@ public final class ProductWindow {
     public String toString() {
         return (total ? "total{" + category : "{" + productId + " " + category) + " @" + windowEnd
                 + " " + clicks + "/" + carts + "/" + purchases + " score " + score
-                + " momentum " + momentum + " " + weightsVersion + "}";
+                + " momentum " + momentum + (significantGrowth ? "" : " not significant") + " "
+                + weightsVersion + "}";
     }
 }

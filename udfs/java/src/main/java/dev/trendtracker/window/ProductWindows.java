@@ -42,9 +42,9 @@ import dev.trendtracker.format.EventDecoder;
  *
  * <p>Per product it keeps {@link ProductSlices} (a counter array and the category per slice)
  * and one event-time timer per window end. When a window fires, the product's counts in it,
- * its category there, and its score and momentum (against its counts in the window
- * {@code size} earlier) go out as a {@link ProductWindow}, scored with the weights in force at
- * the window's end: the newest weights record of the broadcast input whose
+ * its category there, and its score, momentum and rising test (its recent span against the
+ * window before it, {@link WindowSpec}) go out as a {@link ProductWindow}, scored with the
+ * weights in force at the window's end: the newest weights record of the broadcast input whose
  * {@code appliesFromMs} is at or before the end (before any: the weights the job first started
  * with, {@code initialWeights} or, after a restore, those kept in the checkpoint, so a window
  * replayed after a restore is scored as before whatever the registry holds then). A slice
@@ -57,8 +57,8 @@ import dev.trendtracker.format.EventDecoder;
  * past {@code end - 1 + allowedLateness}) goes to the {@link #LATE} side output; any other
  * counts in its windows that are not final, and only in those (see {@link ProductSlices}). A
  * window that fired and is counted in again fires again at the next watermark: an update,
- * with the whole corrected counts. The same holds for the window {@code size} later, whose
- * momentum the event changes. So every event is counted or late, exactly one of the two, and
+ * with the whole corrected counts. The same holds for the windows a recent span later, whose
+ * base the event changes. So every event is counted or late, exactly one of the two, and
  * what a window holds depends on the events and their watermark only, not on when the
  * weights input let the window fire.
  *
@@ -241,10 +241,11 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         if (spec.caps() && event.userId != null) {
             countUserEvent(event, sliceEnd, firstEnd, timers);
         }
-        // The windows size later compare with these: those that may have fired (possible when
-        // the allowed lateness reaches a window size) and hold the product fire again.
-        for (long end = firstEnd + spec.sizeMs; end <= lastEnd + spec.sizeMs;
-             end += spec.slideMs) {
+        // The windows a recent span later compare with these (their base): those that may have
+        // fired (possible when the allowed lateness exceeds the recent span) and hold the
+        // product fire again.
+        long span = spec.risingSpanMs();
+        for (long end = firstEnd + span; end <= lastEnd + span; end += spec.slideMs) {
             if (spec.fireTime(end) <= eventWatermark
                     && !slices.window(end, spec.sizeMs).isEmpty()) {
                 timers.registerEventTimeTimer(spec.fireTime(end));
@@ -294,15 +295,18 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         }
     }
 
-    /** The product's counts in the window ending at {@code end}, each user's capped. */
-    private ProductSlices.ProductCounts cappedWindow(ProductSlices slices, long end)
-            throws Exception {
-        ProductSlices.ProductCounts counts = slices.window(end, spec.sizeMs);
+    /**
+     * The product's counts in the slices ending in {@code (from, to]} as the window ending at
+     * {@code windowEnd} counts them, each user's capped there.
+     */
+    private ProductSlices.ProductCounts capped(ProductSlices slices, long from, long to,
+                                               long windowEnd) throws Exception {
+        ProductSlices.ProductCounts counts = slices.counts(from, to, windowEnd);
         if (!spec.caps()) {
             return counts;
         }
         for (String user : cappedUsers.keys()) {
-            long excess = UserCounts.inWindow(userEvents.get(user), end, spec.sizeMs)
+            long excess = UserCounts.inSpan(userEvents.get(user), from, to, windowEnd)
                     - spec.maxEventsPerUser;
             if (excess > 0) {
                 switch (user.charAt(0) - '0') {
@@ -390,16 +394,21 @@ public class ProductWindows extends KeyedBroadcastProcessFunction<String, TrendE
         }
         long end = timestamp + 1;
         if (spec.isWindowEnd(end)) {
-            ProductSlices.ProductCounts counts = cappedWindow(slices, end);
+            ProductSlices.ProductCounts counts = capped(slices, end - spec.sizeMs, end, end);
             if (!counts.isEmpty()) {
-                ProductSlices.ProductCounts before = cappedWindow(slices, end - spec.sizeMs);
+                // The recent span: the window less its older part, each capped as a window
+                // is, so a user at the cap in the older part adds nothing recent.
+                long span = spec.risingSpanMs();
+                ProductSlices.ProductCounts recent = span == spec.sizeMs ? counts
+                        : counts.minus(capped(slices, end - spec.sizeMs, end - span, end));
+                ProductSlices.ProductCounts base =
+                        capped(slices, end - span - spec.sizeMs, end - span, end - span);
                 WeightsRecord weights = weightsAt(end, ctx);
                 track(weights, end);
                 aggregatesScored.inc();
                 out.collect(ProductWindow.scored(end, ctx.getCurrentKey(), counts.category,
-                        counts.clicks, counts.carts, counts.purchases,
-                        weights.score(before.clicks, before.carts, before.purchases), weights,
-                        spec.risingPrior));
+                        counts.clicks, counts.carts, counts.purchases, recent, base, weights,
+                        spec));
             }
         }
         // Slices no window needs any more: those that expire at this timer or before. (Not

@@ -10,7 +10,8 @@ import java.util.Map;
 /**
  * The best {@code n} products of a window, overall and in each category, in one order:
  * popular (score descending) or rising (momentum descending, only products whose score is at
- * least the least rising score); ties by product_id ascending.
+ * least the least rising score and whose growth is significant); ties by product_id
+ * ascending.
  *
  * <p>Plain logic: {@link LocalTopN} takes the union of a subtask's lists as its candidates,
  * {@link WindowRanker} ranks the window from the candidates of every subtask. The global
@@ -39,22 +40,22 @@ public final class TopLists {
 
     /** The popular lists of {@code products}. */
     public static TopLists popular(Collection<ProductWindow> products, int n) {
-        return of(products, POPULAR, n, Double.NEGATIVE_INFINITY);
+        return of(new ArrayList<>(products), POPULAR, n);
     }
 
-    /** The rising lists of {@code products} (score at least {@code minScore}). */
-    public static TopLists rising(Collection<ProductWindow> products, int n, double minScore) {
-        return of(products, RISING, n, minScore);
-    }
-
-    private static TopLists of(Collection<ProductWindow> products,
-                               Comparator<ProductWindow> order, int n, double minScore) {
-        List<ProductWindow> sorted = new ArrayList<>(products.size());
+    /** The rising lists of {@code products}: those rising enough for {@code spec}. */
+    public static TopLists rising(Collection<ProductWindow> products, WindowSpec spec) {
+        List<ProductWindow> rising = new ArrayList<>(products.size());
         for (ProductWindow product : products) {
-            if (product.score >= minScore) {
-                sorted.add(product);
+            if (product.score >= spec.risingMinScore && product.significantGrowth) {
+                rising.add(product);
             }
         }
+        return of(rising, RISING, spec.topN);
+    }
+
+    private static TopLists of(List<ProductWindow> sorted, Comparator<ProductWindow> order,
+                               int n) {
         sorted.sort(order);
         TopLists lists = new TopLists();
         for (ProductWindow product : sorted) {

@@ -104,8 +104,9 @@ public final class TrendTables {
     public static Table[] attach(StreamTableEnvironment tEnv, Table records, Table weights,
                                  long sizeMs, long slideMs, long allowedLatenessMs, int topN,
                                  int maxCategories, double risingPrior, double risingMinScore,
-                                 long dedupHorizonMs, int maxEventsPerUser,
-                                 String initialWeights, String lateReason,
+                                 int risingRecentSlides, double risingMinZ,
+                                 double risingDispersion, long dedupHorizonMs,
+                                 int maxEventsPerUser, String initialWeights, String lateReason,
                                  String duplicateReason) {
         ResolvedSchema schema = records.getResolvedSchema();
         if (!schema.getColumnNames().equals(RECORD_COLUMNS)) {
@@ -113,7 +114,8 @@ public final class TrendTables {
                     + ", not " + schema.getColumnNames());
         }
         WindowSpec spec = new WindowSpec(sizeMs, slideMs, allowedLatenessMs, topN,
-                maxCategories, risingPrior, risingMinScore, dedupHorizonMs, maxEventsPerUser);
+                maxCategories, risingPrior, risingMinScore, risingRecentSlides, risingMinZ,
+                risingDispersion, dedupHorizonMs, maxEventsPerUser);
         // Fail when the job is built, not in a worker.
         WeightsRecord initial = WeightsRecord.parse(initialWeights);
 

@@ -46,9 +46,17 @@ final class UserCounts {
 
     /** The events in the window ending at {@code end}, {@code sizeMs} long. */
     static long inWindow(long[] parts, long end, long sizeMs) {
+        return inSpan(parts, end - sizeMs, end, end);
+    }
+
+    /**
+     * The events of the slices ending in {@code (from, to]} that count in the window ending at
+     * {@code windowEnd} (see {@link ProductSlices#counts}).
+     */
+    static long inSpan(long[] parts, long from, long to, long windowEnd) {
         long count = 0;
         for (int i = 0; i < parts.length; i += WIDTH) {
-            if (parts[i] > end - sizeMs && parts[i] <= end && parts[i + 1] <= end) {
+            if (parts[i] > from && parts[i] <= to && parts[i + 1] <= windowEnd) {
                 count += parts[i + 2];
             }
         }

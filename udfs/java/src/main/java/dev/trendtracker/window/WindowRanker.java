@@ -36,7 +36,7 @@ public final class WindowRanker {
                 .min((a, b) -> TextOrder.compare(a.productId, b.productId)).orElseThrow();
         List<String> categories = rankedCategories(categoryTotals, weights, spec.maxCategories);
         TopLists popular = TopLists.popular(products, spec.topN);
-        TopLists rising = TopLists.rising(products, spec.topN, spec.risingMinScore);
+        TopLists rising = TopLists.rising(products, spec);
         Rows rows = new Rows();
         rows.add(RankedWindow.POPULAR, null, popular.overall);
         for (String category : categories) {

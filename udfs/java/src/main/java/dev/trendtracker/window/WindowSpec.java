@@ -15,11 +15,17 @@ import java.io.Serializable;
  * watermark is below {@code end - 1 + allowedLateness} and is final from then on
  * ({@link #isFinal}). With no allowed lateness a window is final as it fires.
  *
- * <p>Rankings: top {@code topN} by score (popular) and by momentum (rising, only products
- * whose score is at least {@code risingMinScore}), overall and in at most
- * {@code maxCategories} categories; momentum is {@code (score + risingPrior) /
- * (previousScore + risingPrior)}, the previous score being the product's in the window
- * {@code size} earlier.
+ * <p>Rankings: top {@code topN} by score (popular) and by momentum (rising), overall and in
+ * at most {@code maxCategories} categories. Rising compares a product's newest
+ * {@code risingRecentSlides} slides (its recent score: the window's counts less those of its
+ * older part, each capped as a window is) with the window just before them (its base
+ * score), at {@code scale = recent span / size}: momentum is
+ * {@code (recent / scale + risingPrior) / (base + risingPrior)}, and only products whose
+ * window score is at least {@code risingMinScore} and whose growth is significant,
+ * {@code z = (recent - scale * base) / sqrt(risingDispersion * (scale + scale^2) * baseVariance
+ * + 1) >= risingMinZ}, enter ({@link ProductWindow#scored}). The base variance is the Poisson
+ * one of the weighted counts, {@code sum(weight^2 * count)}. With a whole window as the recent
+ * span, momentum is the window's score against the previous window's.
  *
  * <p>Duplicates: an event whose {@code event_id} (with its product and event type) was counted
  * before, with a {@code ts} less than {@code dedupHorizon} away from that first copy's, is a
@@ -41,18 +47,36 @@ public final class WindowSpec implements Serializable {
     public final int maxCategories;
     public final double risingPrior;
     public final double risingMinScore;
+    /** The recent span's slides: at most a window's. */
+    public final int risingRecentSlides;
+    /** Least z to enter the rising ranking; negative infinity: no significance test. */
+    public final double risingMinZ;
+    public final double risingDispersion;
     public final long dedupHorizonMs;
     public final int maxEventsPerUser;
 
-    /** A spec that counts every copy of an event and every event of a user (no cap). */
+    /**
+     * A spec that counts every copy of an event and every event of a user (no cap), and
+     * ranks rising by the window against the previous one, with no significance test.
+     */
     public WindowSpec(long sizeMs, long slideMs, long allowedLatenessMs, int topN,
                       int maxCategories, double risingPrior, double risingMinScore) {
         this(sizeMs, slideMs, allowedLatenessMs, topN, maxCategories, risingPrior,
                 risingMinScore, 0, 0);
     }
 
+    /** The same, with duplicates and the per-user cap. */
     public WindowSpec(long sizeMs, long slideMs, long allowedLatenessMs, int topN,
                       int maxCategories, double risingPrior, double risingMinScore,
+                      long dedupHorizonMs, int maxEventsPerUser) {
+        this(sizeMs, slideMs, allowedLatenessMs, topN, maxCategories, risingPrior,
+                risingMinScore, slideMs > 0 ? (int) Math.min(sizeMs / slideMs, 1_000_000) : 1,
+                Double.NEGATIVE_INFINITY, 1.0, dedupHorizonMs, maxEventsPerUser);
+    }
+
+    public WindowSpec(long sizeMs, long slideMs, long allowedLatenessMs, int topN,
+                      int maxCategories, double risingPrior, double risingMinScore,
+                      int risingRecentSlides, double risingMinZ, double risingDispersion,
                       long dedupHorizonMs, int maxEventsPerUser) {
         if (slideMs <= 0 || sizeMs <= 0 || sizeMs % slideMs != 0) {
             throw new IllegalArgumentException("window size must be a positive multiple of "
@@ -69,6 +93,13 @@ public final class WindowSpec implements Serializable {
             throw new IllegalArgumentException("risingPrior must be positive and "
                     + "risingMinScore not negative, both finite");
         }
+        if (risingRecentSlides < 1 || Double.isNaN(risingMinZ)
+                || risingMinZ == Double.POSITIVE_INFINITY || !(risingDispersion >= 1)
+                || Double.isInfinite(risingDispersion)) {
+            throw new IllegalArgumentException("risingRecentSlides must be positive, "
+                    + "risingMinZ a number below infinity, risingDispersion finite and at "
+                    + "least 1");
+        }
         if (dedupHorizonMs < 0) {
             throw new IllegalArgumentException("the dedup horizon must not be negative");
         }
@@ -82,8 +113,21 @@ public final class WindowSpec implements Serializable {
         this.maxCategories = maxCategories;
         this.risingPrior = risingPrior;
         this.risingMinScore = risingMinScore;
+        this.risingRecentSlides = (int) Math.min(risingRecentSlides, sizeMs / slideMs);
+        this.risingMinZ = risingMinZ;
+        this.risingDispersion = risingDispersion;
         this.dedupHorizonMs = dedupHorizonMs;
         this.maxEventsPerUser = maxEventsPerUser;
+    }
+
+    /** The rising ranking's recent span: its newest slides. */
+    public long risingSpanMs() {
+        return risingRecentSlides * slideMs;
+    }
+
+    /** The recent span's share of a window. */
+    public double risingScale() {
+        return (double) risingSpanMs() / sizeMs;
     }
 
     /** The end of the slice that holds event time {@code ts}. */

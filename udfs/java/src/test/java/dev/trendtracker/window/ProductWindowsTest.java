@@ -117,6 +117,7 @@ class ProductWindowsTest {
         row.purchases = purchases;
         row.score = score;
         row.momentum = momentum;
+        row.significantGrowth = true;
         row.weightsVersion = weights.version;
         row.weightClick = weights.click;
         row.weightCart = weights.cart;
@@ -423,6 +424,95 @@ class ProductWindowsTest {
                     row(10_000, "p-a", "toys", 5, 1, 0, 8, 5.0, V0),
                     row(10_000, "p-b", "toys", 1, 0, 0, 1, 1.5, V0)), h.fire(9_999));
             assertEquals(List.of(), h.duplicates());
+        }
+    }
+
+    /**
+     * Windows of 40 s sliding by 10 s; rising compares the newest 2 slides (scale 0.5) with
+     * the window before them, least z 2, variance times 1.5; at most {@code cap} events of a
+     * user and type per window (0: no cap).
+     */
+    static WindowSpec recentSpec(int cap) {
+        return new WindowSpec(40_000, 10_000, 0, 3, 10, PRIOR, 0.0, 2, 2.0, 1.5, 0, cap);
+    }
+
+    static ProductWindow notSignificant(ProductWindow row) {
+        row.significantGrowth = false;
+        return row;
+    }
+
+    @Test
+    void risingComparesTheNewestSlidesWithTheWindowBeforeThem() throws Exception {
+        try (Harness h = new Harness(recentSpec(0)).open()) {
+            // p-a: a click in each slice of [0 s, 40 s), then 5 clicks and a cart in
+            // [40 s, 60 s). p-b: 3 clicks in each slice of [0 s, 40 s), then 8 clicks.
+            for (long ts : new long[] {1_000, 11_000, 21_000, 31_000}) {
+                h.event("p-a", "toys", TrendEvent.CLICK, ts);
+                for (int i = 0; i < 3; i++) {
+                    h.event("p-b", "toys", TrendEvent.CLICK, ts + i);
+                }
+            }
+            for (long ts : new long[] {41_000, 42_000, 51_000, 52_000, 53_000}) {
+                h.event("p-a", "toys", TrendEvent.CLICK, ts);
+            }
+            h.event("p-a", "toys", TrendEvent.CART, 54_000);
+            for (long ts = 41_000; ts < 49_000; ts += 1_000) {
+                h.event("p-b", "toys", TrendEvent.CLICK, ts);
+            }
+            h.fire(49_999);
+            // Window [20 s, 60 s). p-a: recent [40 s, 60 s) 5 + 3 = 8, base [0 s, 40 s) 4
+            // (variance 4): momentum (8 / 0.5 + 2) / (4 + 2) = 3, z = (8 - 0.5 * 4) /
+            // sqrt(1.5 * 0.75 * 4 + 1) = 2.56 >= 2. p-b: recent 8, base 12 (variance 12):
+            // momentum (16 + 2) / (12 + 2), z = (8 - 6) / sqrt(1.5 * 0.75 * 12 + 1) = 0.53.
+            assertEquals(List.of(
+                    row(60_000, "p-a", "toys", 7, 1, 0, 10, 3.0, V0),
+                    notSignificant(row(60_000, "p-b", "toys", 14, 0, 0, 14, 9.0 / 7, V0))),
+                    h.fire(59_999));
+        }
+    }
+
+    @Test
+    void anEventInTheBaseOfAFiredWindowFiresItAgainWithItsNewMomentum() throws Exception {
+        // Lateness 25 s, more than the recent span (20 s): at 49.999 s [10 s, 50 s) has
+        // fired, and a click at 5 s still counts in [-10 s, 30 s) and [0 s, 40 s).
+        WindowSpec spec = new WindowSpec(40_000, 10_000, 25_000, 3, 10, PRIOR, 0.0, 2,
+                Double.NEGATIVE_INFINITY, 1.0, 0, 0);
+        try (Harness h = new Harness(spec).open()) {
+            h.event("p-a", "toys", TrendEvent.CLICK, 1_000);
+            h.event("p-a", "toys", TrendEvent.CART, 45_000);
+            // [10 s, 50 s): recent 3 against the base [-10 s, 30 s), 1: (3 / 0.5 + 2) / 3.
+            List<ProductWindow> fired = h.fire(49_999);
+            assertEquals(row(50_000, "p-a", "toys", 0, 1, 0, 3, 8.0 / 3, V0),
+                    fired.get(fired.size() - 1));
+            h.event("p-a", "toys", TrendEvent.CLICK, 5_000);
+            // The windows it counts in (their bases, ending at 10 s and 20 s, are final and
+            // keep 1), and the window whose base now holds 2: (3 / 0.5 + 2) / (2 + 2).
+            assertEquals(List.of(
+                    row(30_000, "p-a", "toys", 2, 0, 0, 2, 2.0 / 3, V0),
+                    row(40_000, "p-a", "toys", 2, 0, 0, 2, 2.0 / 3, V0),
+                    row(50_000, "p-a", "toys", 0, 1, 0, 3, 2.0, V0)), h.fire(50_000));
+        }
+    }
+
+    @Test
+    void theRecentSpanIsTheCappedWindowLessItsCappedOlderPart() throws Exception {
+        try (Harness h = new Harness(recentSpec(2)).open()) {
+            // u-1: 5 clicks on p-c in [40 s, 60 s), nothing before: 2 count in the window,
+            // all of them recent: momentum (2 / 0.5 + 2) / (0 + 2) = 3, z = 2 / sqrt(1) = 2.
+            for (long ts : new long[] {41_000, 42_000, 51_000, 52_000, 53_000}) {
+                h.userEvent("p-c", TrendEvent.CLICK, ts, "u-1");
+            }
+            // u-2: 3 clicks on p-d in [20 s, 40 s), 2 in [40 s, 60 s): at the cap in the
+            // older part, so nothing recent, with a base [0 s, 40 s) of 2: momentum
+            // (0 + 2) / (2 + 2), z = -1 / sqrt(1.5 * 0.75 * 2 + 1).
+            for (long ts : new long[] {21_000, 22_000, 23_000, 51_000, 52_000}) {
+                h.userEvent("p-d", TrendEvent.CLICK, ts, "u-2");
+            }
+            h.fire(49_999);
+            assertEquals(List.of(
+                    row(60_000, "p-c", "toys", 2, 0, 0, 2, 3.0, V0),
+                    notSignificant(row(60_000, "p-d", "toys", 2, 0, 0, 2, 0.5, V0))),
+                    h.fire(59_999));
         }
     }
 

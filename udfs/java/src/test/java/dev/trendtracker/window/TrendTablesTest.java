@@ -150,7 +150,8 @@ class TrendTablesTest {
         Table weights = weights(env, tEnv, "{\"weights_version\": \"v1\", \"click\": 2, "
                 + "\"cart\": 0, \"purchase\": 1, \"applies_from_ms\": 20000}");
         Table[] tables = TrendTables.attach(tEnv, records, weights, 20_000, 10_000, 0, 2, 10,
-                2.0, 0.0, 60_000, 5, "{\"weights_version\": \"v0\", \"click\": 1, \"cart\": 3, "
+                2.0, 0.0, 2, Double.NEGATIVE_INFINITY, 1.0, 60_000, 5,
+                "{\"weights_version\": \"v0\", \"click\": 1, \"cart\": 3, "
                         + "\"purchase\": 5, \"published_ms\": 0}", "late", "duplicate");
         assertEquals(List.of("window_start", "window_end", "ranking_list", "category_list",
                 "rank_list", "product_id_list", "score_list", "clicks_list", "carts_list",
@@ -207,7 +208,8 @@ class TrendTablesTest {
                 records(env, tEnv, record(0, null, "p-1", TrendEvent.CLICK, 1_000)),
                 weights(env, tEnv, "{\"weights_version\": \"v1\", \"click\": 2, "
                         + "\"cart\": 0, \"purchase\": 1, \"applies_from_ms\": 0}"),
-                20_000, 10_000, 0, 2, 10, 2.0, 0.0, 60_000, 5, "{\"weights_version\": \"v0\", "
+                20_000, 10_000, 0, 2, 10, 2.0, 0.0, 2, Double.NEGATIVE_INFINITY, 1.0, 60_000,
+                5, "{\"weights_version\": \"v0\", "
                         + "\"click\": 1, \"cart\": 3, \"purchase\": 5, \"published_ms\": 0}",
                 "late", "duplicate");
         tEnv.toDataStream(tables[0]).sinkTo(new DiscardingSink<>());

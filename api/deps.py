@@ -53,8 +53,8 @@ CategoryFilter = Annotated[str | None, Query(
     pattern=ID_PATTERN, description="A category; omit for the overall ranking")]
 ProductId = Annotated[str, Path(pattern=ID_PATTERN, description="A product id")]
 RankingKind = Annotated[Ranking, Query(
-    description="popular: by score (weighted events in the window); rising: by momentum "
-                "against the previous non-overlapping window")]
+    description="popular: by score (weighted events in the window); rising: products "
+                "whose recent growth is significant, by momentum")]
 WindowCount = Annotated[int, Query(
     ge=1, le=MAX_WINDOWS, description="How many of the most recent windows")]
 

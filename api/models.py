@@ -26,8 +26,9 @@ class RankedProduct(BaseModel):
         ge=1, description="Its rank in the same ranking of the previous window (one slide "
                           "earlier); null when it was not in that top-N")
     momentum: float = Field(
-        ge=0, description="(score + rising_prior) / (score in the previous non-overlapping "
-                          "window + rising_prior): 1 is flat, 2 is twice as much")
+        ge=0, description="Its rate in the newest slides against its rate in the window "
+                          "before them, (recent / scale + rising_prior) / (base + "
+                          "rising_prior): 1 is flat, 2 is twice as fast")
 
 
 class AsOf(BaseModel):

@@ -7,10 +7,10 @@ request. The trade-off, documented in docs/API.md: a new window, or a Redis outa
 shows in ``/trending`` at most ``api_cache_ttl_s`` late. ``as_of`` is computed for each
 request, so staleness is always reported against the current time.
 
-A rising ranking is building history while the window just before it (the one its
-momentum compares with, ending at its window_start) has no overall ranking in Redis: the
-job's first window size, or after a stretch without events. Its momenta then compare with
-nothing, and the route says so instead of serving them.
+A rising ranking is building history while the window ending at its window_start has no
+overall ranking in Redis: the job's first window size, or after a stretch without events.
+The windows its momenta compare with (ending a few slides before its window_end) are then
+empty or partial, and the route says so instead of serving them.
 
 Each scope's entry keeps the stored document's bytes and its :class:`PreparedRanking`,
 which holds the rendered ``/trending`` items for each ``k`` asked. A document is parsed,

@@ -102,8 +102,8 @@ async def trending(request: Request,
     if latest.building_history:
         size_s = (latest.window_end - latest.window_start) // 1000
         raise ApiError(503, "building_history",
-                       f"building history: rising compares each product with the {size_s} s "
-                       "before the newest window, and that window has no ranking yet",
+                       f"building history: rising compares each product's newest slides "
+                       f"with the {size_s} s before them, and that stretch has no ranking yet",
                        headers=RETRY_SOON)
     # The head and the top k are rendered once per stored ranking (api.ranking_cache):
     # send bytes, skipping the response model's validation (tests check the shape).

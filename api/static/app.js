@@ -18,8 +18,8 @@ const DEFAULT_VIEW = Object.freeze({ category: "", ranking: "popular", k: "10" }
 const VIEW_PARAMS = ["category", "ranking", "k"];
 const EXPLAIN = {
   popular: "Popular: by score, the weighted clicks, carts and purchases of the window.",
-  rising: "Rising: by momentum, the window's score against the same length of time just " +
-          "before it (×2: twice as much).",
+  rising: "Rising: by momentum, the newest slides against the window just before them " +
+          "(×2: twice as fast), only products whose growth is beyond their usual noise.",
 };
 
 const $ = (id) => document.getElementById(id);
@@ -295,8 +295,8 @@ async function refresh() {
     const status = $("status");
     if (e.code === "building_history") {
       showRankingKind(view.ranking);
-      status.textContent = "Rising is building history: it compares each product with the " +
-        "window before, and that window has no ranking yet. Popular is ready.";
+      status.textContent = "Rising is building history: it compares each product's newest " +
+        "slides with the window before them, which has no ranking yet. Popular is ready.";
       status.className = "building";
     } else {
       status.textContent = e.code === "unknown_category" && view.category

@@ -218,8 +218,8 @@ def test_rising_is_building_history_until_the_window_before_has_a_ranking(client
                   Ranking(end - SIZE_MS, end, None, "v9", tuple(RISING), "rising"),
                   Ranking(end - SIZE_MS, end, "toys", "v9", tuple(RISING[1:]), "rising")])
     building = {"code": "building_history",
-                "message": "building history: rising compares each product with the 600 s "
-                           "before the newest window, and that window has no ranking yet"}
+                "message": "building history: rising compares each product's newest slides "
+                           "with the 600 s before them, and that stretch has no ranking yet"}
     for path in ["/trending?ranking=rising", "/trending?ranking=rising&category=toys"]:
         response = client.get(path)
         assert error_of(response, 503) == building

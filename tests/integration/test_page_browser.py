@@ -354,8 +354,8 @@ def test_rising_says_it_is_building_history_until_a_window_before_exists(browser
                 page.goto(api.url + "/?ranking=rising")
                 page.wait_for_selector("#status.building")
                 assert page.text_content("#status") == (
-                    "Rising is building history: it compares each product with the window "
-                    "before, and that window has no ranking yet. Popular is ready.")
+                    "Rising is building history: it compares each product's newest slides "
+                    "with the window before them, which has no ranking yet. Popular is ready.")
                 assert table_rows(page) == []
                 assert page.text_content("#explain").startswith("Rising: by momentum")
 

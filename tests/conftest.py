@@ -84,6 +84,9 @@ def make_settings(local_stack, tmp_path: Path) -> Callable[..., Settings]:
             "topic_carts": f"carts-{suffix}",
             "topic_purchases": f"purchases-{suffix}",
             "topic_dead_letters": f"events-dlq-{suffix}",
+            # A weights topic of its own: a streaming job reads its topic from the start, and
+            # another test's weights there would score its windows.
+            "topic_weights": f"weights-{suffix}",
             # A fresh consumer group too: streaming jobs start from the group's offsets.
             "consumer_group": f"trend-{suffix}",
             "parquet_root_uri": f"file://{tmp_path / 'parquet'}",

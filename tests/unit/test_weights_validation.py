@@ -138,8 +138,9 @@ def window():
 
     from trend_tracker.jars import ModuleClass
 
-    return SimpleNamespace(**{name: ModuleClass(f"dev.trendtracker.window.{name}")
-                              for name in ("WeightsRecord", "ProductWindow")})
+    return SimpleNamespace(**{name.replace("$", "_"): ModuleClass(
+        f"dev.trendtracker.window.{name}") for name in (
+            "WeightsRecord", "ProductWindow", "WindowSpec", "ProductSlices$ProductCounts")})
 
 
 def _record(click) -> str:
@@ -179,16 +180,22 @@ def test_java_weights_cannot_be_built_out_of_bounds(window, click):
 
 
 def test_java_scores_stay_finite_at_the_largest_weights_and_counts(window):
-    from py4j.java_gateway import get_field
+    from py4j.java_gateway import get_field, set_field
 
     weights = window.WeightsRecord("max/1", MAX_WEIGHT, MAX_WEIGHT, MAX_WEIGHT, 0)
     longest = 2**63 - 1
     assert weights.score(longest, longest, longest) == float(3 * 10**6 * 2**63)
-    # The least prior the settings allow: momentum stays finite too.
+    # The least prior the settings allow, and the smallest recent span (one slide of a
+    # day's window sliding by a second), all recent: momentum stays finite too.
+    spec = window.WindowSpec(86_400_000, 1_000, 0, 1, 1, 1e-6, 0.0, 1, 4.0, 1.7, 0, 0)
+    recent, base = window.ProductSlices_ProductCounts(), window.ProductSlices_ProductCounts()
+    for name in ("clicks", "carts", "purchases"):
+        set_field(recent, name, longest)
     product = window.ProductWindow.scored(10_000, "p-1", "toys", longest, longest, longest,
-                                          0.0, weights, 1e-6)
+                                          recent, base, weights, spec)
     assert get_field(product, "score") == float(3 * 10**6 * 2**63)
     assert math.isfinite(get_field(product, "momentum"))
+    assert get_field(product, "significantGrowth") is True
 
 
 def test_java_reads_from_when_the_publishers_records_apply(window):

@@ -36,6 +36,7 @@ from benchmarks import benchmark_main, interleaved_runs, machine, run_on_stack
 from benchmarks.backlog import produce_backlog, run_streaming_backlog
 from benchmarks.job_throughput import compare_rows, local_root, parquet_windows, progress
 from benchmarks.live import live_settings
+from trend_tracker.settings import Settings
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -52,6 +53,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-slide-s", type=int, default=30)
     parser.add_argument("--top-n", type=int, default=100)
     parser.add_argument("--parallelism", type=int, default=2)
+    parser.add_argument("--dedup-horizon-s", type=int,
+                        default=Settings.model_fields["dedup_horizon_s"].default,
+                        help="the job's dedup horizon (0: off), whose ids are state")
+    parser.add_argument("--max-events-per-user", type=int,
+                        default=Settings.model_fields["max_events_per_user"].default,
+                        help="the job's per-user cap (0: off), whose user counts are state")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--run-timeout-s", type=float, default=1200)
     parser.add_argument("--state-dir", type=Path, default=None)
@@ -89,7 +96,8 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
     settings = live_settings(
         stack_env, work_dir, parallelism=args.parallelism, window_size_s=args.window_size_s,
         window_slide_s=args.window_slide_s, top_n=args.top_n,
-        state_backend=args.state_backend)
+        state_backend=args.state_backend, dedup_horizon_s=args.dedup_horizon_s,
+        max_events_per_user=args.max_events_per_user)
     ensure_default_weights(settings)
     progress(f"producing {args.events} events, {args.products} products")
     produced = produce_backlog(settings, args.events, args.products, args.event_rate)
@@ -122,6 +130,8 @@ def measure(args: argparse.Namespace, stack_env: dict[str, str], work_dir: Path
                   "event_rate": args.event_rate, "window_size_s": args.window_size_s,
                   "window_slide_s": args.window_slide_s, "top_n": args.top_n,
                   "parallelism": args.parallelism, "state_backend": args.state_backend,
+                  "dedup_horizon_s": args.dedup_horizon_s,
+                  "max_events_per_user": args.max_events_per_user,
                   "repeat": args.repeat},
         "produce": {"seconds": round(produced["elapsed_s"], 1),
                     "events_per_s": round(produced["rate"])},

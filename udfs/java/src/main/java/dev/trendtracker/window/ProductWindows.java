@@ -48,9 +48,10 @@ import dev.trendtracker.format.EventDecoder;
  * {@code appliesFromMs} is at or before the end (before any: the weights the job first started
  * with, {@code initialWeights} or, after a restore, those kept in the checkpoint, so a window
  * replayed after a restore is scored as before whatever the registry holds then). A slice
- * is dropped once every window that holds it or compares with it is final; a product whose
- * slices are all dropped has no state left, so the state grows with the products active
- * within about two window sizes, not with every product ever seen.
+ * is dropped once every window that holds it or whose rising base holds it is final; a
+ * product whose slices are all dropped has no state left, so the state grows with the
+ * products active within about a window size and the recent span, not with every product
+ * ever seen.
  *
  * <p>Lateness is decided here, against the watermark of the events input (the events'
  * watermark, restored after a failure): an event whose every window is final (watermark at or

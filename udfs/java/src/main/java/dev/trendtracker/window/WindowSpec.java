@@ -176,11 +176,11 @@ public final class WindowSpec implements Serializable {
 
     /**
      * From which watermark on the slice ending at {@code sliceEnd} is needed by no window:
-     * when the last window that holds it, or that compares with it as its previous window,
-     * is final.
+     * when the last window that holds it, or whose rising base holds it (a recent span
+     * later), is final.
      */
     public long sliceExpiry(long sliceEnd) {
-        return finalTime(lastWindowEnd(sliceEnd) + sizeMs);
+        return finalTime(lastWindowEnd(sliceEnd) + risingSpanMs());
     }
 
     /** Whether copies of an event are deduplicated. */

@@ -468,6 +468,12 @@ class ProductWindowsTest {
                     row(60_000, "p-a", "toys", 7, 1, 0, 10, 3.0, V0),
                     notSignificant(row(60_000, "p-b", "toys", 14, 0, 0, 14, 9.0 / 7, V0))),
                     h.fire(59_999));
+            // p-a's last slice, [50 s, 60 s), is in windows up to 90 s and in the base of
+            // those up to 110 s: it is dropped when that window is final.
+            h.fire(109_998);
+            assertEquals(1, h.keyedStateEntries());
+            h.fire(109_999);
+            assertEquals(0, h.keyedStateEntries());
         }
     }
 

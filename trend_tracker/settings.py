@@ -192,8 +192,9 @@ class Settings(BaseSettings):
     # The Rising statistic (docs/ARCHITECTURE.md): the newest slides against the window just
     # before them. 2 slides, z >= 4 and a variance 1.7 times the Poisson one met the
     # detection goals at 5,000 events/s in benchmarks/rising_quality.py (docs/BENCHMARKS.md):
-    # one slide is too noisy, a whole window too slow, and the funnel's events come together
-    # (a click, its cart, its purchase), so a score varies more than independent counts would.
+    # a whole window dilutes a new trend (recall 0.25 at 500 events/s), and the funnel's
+    # events come together (a click, its cart, its purchase), so a score varies more than
+    # independent counts would.
     rising_recent_slides: int = Field(
         2, ge=1, le=10_000,
         description="How many of the newest slides the rising ranking compares with the "

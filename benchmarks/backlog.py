@@ -111,8 +111,11 @@ def run_streaming_backlog(settings: Settings, events: int, log_dir: Path, name: 
                 heap_max = max([heap_max, *series(text, HEAP_METRIC)])
                 values = {key: max(series(text, metric), default=None)
                           for key, metric in CHECKPOINT_METRICS.items()}
+                # A new checkpoint, once its gauges are set: Flink counts it before it sets
+                # them, and a scrape in between reads -1 (unknown) for its sizes.
                 if values["completed"] and (not checkpoints or values["completed"]
-                                            > checkpoints[-1]["completed"]):
+                                            > checkpoints[-1]["completed"]) and all(
+                        v is None or v >= 0 for v in values.values()):
                     checkpoints.append({k: v for k, v in values.items() if v is not None}
                                        | {"at_s": round(now - started, 1)})
                 settled = (all_read is not None and last_window_at is not None

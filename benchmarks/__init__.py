@@ -38,6 +38,20 @@ def machine() -> dict[str, Any]:
             "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
+def add_rule_flags(parser: argparse.ArgumentParser) -> None:
+    """``--dedup-horizon-s`` and ``--max-events-per-user``: the job's duplicate and per-user
+    rules (and the naive consumer's, where it runs), at the settings' defaults; 0 turns one
+    off."""
+    from trend_tracker.settings import Settings
+
+    parser.add_argument("--dedup-horizon-s", type=int,
+                        default=Settings.model_fields["dedup_horizon_s"].default,
+                        help="the dedup horizon (0: off)")
+    parser.add_argument("--max-events-per-user", type=int,
+                        default=Settings.model_fields["max_events_per_user"].default,
+                        help="the per-user cap (0: no cap)")
+
+
 def interleaved_runs(phases: Mapping[str, Callable[[], dict[str, Any]]], repeat: int
                      ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float]]:
     """Run each phase ``repeat`` times, interleaved so that a noisy neighbour hurts them

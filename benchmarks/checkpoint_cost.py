@@ -32,11 +32,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import benchmark_main, interleaved_runs, machine, run_on_stack
+from benchmarks import add_rule_flags, benchmark_main, interleaved_runs, machine, run_on_stack
 from benchmarks.backlog import produce_backlog, run_streaming_backlog
 from benchmarks.job_throughput import compare_rows, local_root, parquet_windows, progress
 from benchmarks.live import live_settings
-from trend_tracker.settings import Settings
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -53,12 +52,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-slide-s", type=int, default=30)
     parser.add_argument("--top-n", type=int, default=100)
     parser.add_argument("--parallelism", type=int, default=2)
-    parser.add_argument("--dedup-horizon-s", type=int,
-                        default=Settings.model_fields["dedup_horizon_s"].default,
-                        help="the job's dedup horizon (0: off), whose ids are state")
-    parser.add_argument("--max-events-per-user", type=int,
-                        default=Settings.model_fields["max_events_per_user"].default,
-                        help="the job's per-user cap (0: off), whose user counts are state")
+    add_rule_flags(parser)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--run-timeout-s", type=float, default=1200)
     parser.add_argument("--state-dir", type=Path, default=None)

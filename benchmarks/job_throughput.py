@@ -70,7 +70,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import SEED, START_MS, machine, run_on_stack
+from benchmarks import SEED, START_MS, add_rule_flags, machine, run_on_stack
 from trend_tracker.kafka_config import client_config
 from trend_tracker.settings import Settings, settings_from_env
 
@@ -96,12 +96,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-size-s", type=int, default=600)
     parser.add_argument("--window-slide-s", type=int, default=30)
     parser.add_argument("--top-n", type=int, default=100)
-    parser.add_argument("--dedup-horizon-s", type=int,
-                        default=Settings.model_fields["dedup_horizon_s"].default,
-                        help="the job's and the naive consumer's dedup horizon (0: off)")
-    parser.add_argument("--max-events-per-user", type=int,
-                        default=Settings.model_fields["max_events_per_user"].default,
-                        help="the per-user cap of both (0: no cap)")
+    add_rule_flags(parser)
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Flink option for the job (repeatable)")
     parser.add_argument("--skip-raw", action="store_true",

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import benchmark_main, machine, run_on_stack
+from benchmarks import add_rule_flags, benchmark_main, machine, run_on_stack
 from benchmarks.job_throughput import (
     add_rates,
     benchmark_settings,
@@ -40,7 +40,6 @@ from benchmarks.job_throughput import (
     progress,
     run_phase,
 )
-from trend_tracker.settings import Settings
 
 PHASES = {"count": "job-count", "job": "job"}
 PARALLELISMS = (1, 2)
@@ -57,12 +56,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-size-s", type=int, default=600)
     parser.add_argument("--window-slide-s", type=int, default=30)
     parser.add_argument("--top-n", type=int, default=100)
-    parser.add_argument("--dedup-horizon-s", type=int,
-                        default=Settings.model_fields["dedup_horizon_s"].default,
-                        help="the job's dedup horizon (0: off)")
-    parser.add_argument("--max-events-per-user", type=int,
-                        default=Settings.model_fields["max_events_per_user"].default,
-                        help="the job's per-user cap (0: no cap)")
+    add_rule_flags(parser)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--phase-timeout-s", type=float, default=3600)
     parser.add_argument("--state-dir", type=Path, default=None)

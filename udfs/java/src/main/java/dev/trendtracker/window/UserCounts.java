@@ -44,11 +44,6 @@ final class UserCounts {
         return false;
     }
 
-    /** The events in the window ending at {@code end}, {@code sizeMs} long. */
-    static long inWindow(long[] parts, long end, long sizeMs) {
-        return inSpan(parts, end - sizeMs, end, end);
-    }
-
     /**
      * The events of the slices ending in {@code (from, to]} that count in the window ending at
      * {@code windowEnd} (see {@link ProductSlices#counts}).

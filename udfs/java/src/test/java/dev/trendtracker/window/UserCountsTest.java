@@ -21,9 +21,14 @@ class UserCountsTest {
                 parts);
         assertTrue(UserCounts.hasSlice(parts, 20_000));
         assertFalse(UserCounts.hasSlice(parts, 30_000));
-        assertEquals(2, UserCounts.inWindow(parts, 10_000, 20_000));
-        assertEquals(4, UserCounts.inWindow(parts, 20_000, 20_000));
-        assertEquals(1, UserCounts.inWindow(parts, 30_000, 20_000));
+        // Windows of 20 s.
+        assertEquals(2, UserCounts.inSpan(parts, -10_000, 10_000, 10_000));
+        assertEquals(4, UserCounts.inSpan(parts, 0, 20_000, 20_000));
+        assertEquals(1, UserCounts.inSpan(parts, 10_000, 30_000, 30_000));
+        // The older slice of the window ending at 20 s, as that window counts it: the late
+        // event too; as the window ending at 10 s counted it: not.
+        assertEquals(3, UserCounts.inSpan(parts, 0, 10_000, 20_000));
+        assertEquals(2, UserCounts.inSpan(parts, 0, 10_000, 10_000));
         assertEquals(4, UserCounts.total(parts));
         assertArrayEquals(new long[] {20_000, 20_000, 1}, UserCounts.dropThrough(parts, 10_000));
         assertArrayEquals(parts, UserCounts.dropThrough(parts, 9_999));
